@@ -1,0 +1,53 @@
+"""mqlite: Amazon SQS and SNS semantics inside one Python process.
+
+Everything public is importable from here; submodules are implementation detail.
+"""
+
+from __future__ import annotations
+
+from ._attribute import Attribute
+from .clock import Clock, ManualClock, SystemClock
+from .errors import MqliteError
+from .filters import FilterPolicy, FilterPolicyError
+from .message import (
+    BatchFailure,
+    BatchResult,
+    DeleteEntry,
+    DeleteResult,
+    Message,
+    Notification,
+    PublishEntry,
+    PublishResult,
+    QueueStats,
+    SendEntry,
+    SendResult,
+    VisibilityEntry,
+    VisibilityResult,
+)
+from .queue import Queue
+
+__all__ = [
+    "Attribute",
+    "BatchFailure",
+    "BatchResult",
+    "Clock",
+    "DeleteEntry",
+    "DeleteResult",
+    "FilterPolicy",
+    "FilterPolicyError",
+    "ManualClock",
+    "Message",
+    "MqliteError",
+    "Notification",
+    "PublishEntry",
+    "PublishResult",
+    "Queue",
+    "QueueStats",
+    "SendEntry",
+    "SendResult",
+    "SystemClock",
+    "VisibilityEntry",
+    "VisibilityResult",
+]
+
+__version__ = "0.1.0"

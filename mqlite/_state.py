@@ -1,0 +1,516 @@
+"""The pure queue core: every message's state, with no locks and no clock.
+
+Theory of operation
+===================
+
+A message lives in exactly one of four states, and each state has the structure that
+makes its next transition cheap:
+
+* READY — may be received now. Standard queues keep ready messages in send order in two
+  places: ``_fresh``, a deque of messages that became ready in send order (new sends, the
+  common case: O(1) in and out), and ``_returned``, a heap keyed by send sequence for
+  messages that became ready *again* (visibility or delay ended), so a message that comes
+  back keeps its original place in the order. Receive takes the smaller head of the two.
+  FIFO queues instead keep every live message in its group's deque (send order) and a
+  ready list of groups whose head message is READY (see "FIFO" below).
+* DELAYED / IN_FLIGHT — hidden until a deadline. Both live in ``_hidden``, one min-heap
+  keyed by (deadline, order). Advancing time pops what is due and makes it READY.
+* GONE — deleted, expired, purged or moved to a dead-letter queue.
+
+Nothing is ever searched for. Entries are removed lazily: each record carries a
+``ticket`` that changes on every state change, and each heap/deque entry remembers the
+ticket it was pushed with; an entry whose ticket is stale is skipped when it surfaces.
+When stale entries outnumber live ones a structure is rebuilt, so memory stays
+proportional to the live messages and the cost stays amortised O(1) per operation.
+
+Retention is one more heap, ``_expiry``, keyed by enqueue time; since the period applies
+to all messages alike, lowering it needs no re-keying. Records are found by the sequence
+number encoded in their receipt handle (``_live``), so delete and change-visibility are
+dict lookups plus at most one heap push: O(log n).
+
+Every public method takes ``now`` and first calls :meth:`QueueState.advance`, which is the
+only place time moves messages between states; a call therefore sees one instant.
+
+FIFO
+----
+A group's deque holds its live messages in send order, whatever their state. A group is
+receivable when its head is READY; it then sits (once) in ``_ready_groups``. Receive walks
+that list, visiting each group at most once per call, and takes consecutive READY
+messages from the head, stopping at the first message that is not READY. A group with an
+in-flight head is therefore blocked, and it re-enters the ready list when its head is
+deleted, expires, moves to a dead-letter queue, or becomes visible again. Deleted
+messages in the middle of a group are dropped lazily when they reach the head.
+
+Counts (visible, in flight, delayed) are kept as integers and updated on every
+transition, so ``stats`` is O(1) after ``advance``.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from collections.abc import Iterator
+from typing import Any
+
+from ._attribute import Attribute
+from .message import Message
+
+__all__ = ["DELAYED", "GONE", "IN_FLIGHT", "READY", "QueueState", "Record"]
+
+READY = 0
+DELAYED = 1
+IN_FLIGHT = 2
+GONE = 3
+
+#: Rebuild a lazily-pruned structure once it holds this many more entries than live ones.
+_COMPACT_SLACK = 1024
+
+
+class Record:
+    """One message inside a queue, with its mutable delivery state."""
+
+    __slots__ = (
+        "attributes",
+        "body",
+        "dead_letter_source",
+        "dead_letter_source_arn",
+        "deduplication_id",
+        "enqueued_at",
+        "first_receive_ms",
+        "group",
+        "group_id",
+        "md5_of_attributes",
+        "md5_of_body",
+        "message_id",
+        "ready_at",
+        "receive_count",
+        "received_at",
+        "sent_ms",
+        "seq",
+        "sequence_number",
+        "state",
+        "ticket",
+    )
+
+    def __init__(
+        self,
+        seq: int,
+        message_id: str,
+        body: str,
+        md5_of_body: str,
+        attributes: dict[str, Attribute],
+        md5_of_attributes: str | None,
+        sent_ms: int,
+        enqueued_at: float,
+    ) -> None:
+        self.seq = seq
+        self.message_id = message_id
+        self.body = body
+        self.md5_of_body = md5_of_body
+        self.attributes = attributes
+        self.md5_of_attributes = md5_of_attributes
+        self.sent_ms = sent_ms
+        self.enqueued_at = enqueued_at
+        self.state = READY
+        self.ticket = 0
+        self.ready_at = 0.0
+        self.receive_count = 0
+        self.first_receive_ms = 0
+        self.received_at = 0.0
+        self.group: _Group | None = None
+        self.group_id: str | None = None
+        self.deduplication_id: str | None = None
+        self.sequence_number: str | None = None
+        self.dead_letter_source_arn: str | None = None
+        #: The queue object this message came from as a dead letter (for redrive).
+        self.dead_letter_source: Any = None
+
+    def to_message(self, receipt_handle: str | None) -> Message:
+        """A frozen snapshot of this record, as ``receive`` and ``peek`` return it."""
+        return Message(
+            self.body,
+            self.message_id,
+            receipt_handle,
+            self.md5_of_body,
+            self.md5_of_attributes,
+            self.attributes,
+            self.receive_count,
+            self.sent_ms,
+            self.first_receive_ms,
+            self.group_id,
+            self.deduplication_id,
+            self.sequence_number,
+            self.dead_letter_source_arn,
+        )
+
+    def __repr__(self) -> str:
+        names = ("READY", "DELAYED", "IN_FLIGHT", "GONE")
+        return f"<Record seq={self.seq} {names[self.state]} {self.body[:20]!r}>"
+
+
+class _Group:
+    """One FIFO message group: its live messages in send order."""
+
+    __slots__ = ("group_id", "messages", "queued")
+
+    def __init__(self, group_id: str) -> None:
+        self.group_id = group_id
+        self.messages: deque[Record] = deque()
+        self.queued = False  # whether it sits in the ready list
+
+
+class QueueState:
+    """Messages and their states for one queue; see the module docstring.
+
+    Not thread-safe: the owning :class:`~mqlite.Queue` serialises calls with its lock.
+    """
+
+    def __init__(self, *, fifo: bool, retention: float) -> None:
+        self.fifo = fifo
+        self.retention = retention
+        self._seq = 0
+        self._order = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        self.visible = 0
+        self.in_flight = 0
+        self.delayed = 0
+        self._live: dict[int, Record] = {}
+        self._fresh: deque[tuple[int, Record]] = deque()
+        self._returned: list[tuple[int, int, Record]] = []
+        self._hidden: list[tuple[float, int, int, Record]] = []
+        self._expiry: list[tuple[float, int, Record]] = []
+        self._groups: dict[str, _Group] = {}
+        self._ready_groups: deque[_Group] = deque()
+
+    # --- adding ------------------------------------------------------------------------------
+
+    def next_seq(self) -> int:
+        """Reserve the sequence number for the next record. Cost: O(1)."""
+        self._seq += 1
+        return self._seq
+
+    def add(self, rec: Record, now: float, delay: float) -> None:
+        """Store a new record, ready at once or after *delay* seconds. Cost: O(log n)."""
+        self._live[rec.seq] = rec
+        heapq.heappush(self._expiry, (rec.enqueued_at, rec.seq, rec))
+        if self.fifo:
+            group = self._groups.get(rec.group_id or "")
+            if group is None:
+                group = self._groups[rec.group_id or ""] = _Group(rec.group_id or "")
+            rec.group = group
+            group.messages.append(rec)
+        if delay > 0:
+            rec.state = DELAYED
+            self.delayed += 1
+            self._hide(rec, now + delay)
+        else:
+            rec.state = READY
+            self.visible += 1
+            if self.fifo:
+                self._offer_group(rec.group)
+            else:
+                self._fresh.append((rec.ticket, rec))
+
+    # --- time --------------------------------------------------------------------------------
+
+    def advance(self, now: float) -> None:
+        """Apply everything that is due at *now*: retention, then delays and visibility.
+
+        Cost: O(log n) per message that changes state; O(1) when nothing is due.
+        """
+        expiry = self._expiry
+        cutoff = now - self.retention
+        while expiry and expiry[0][0] <= cutoff:
+            rec = heapq.heappop(expiry)[2]
+            if rec.state != GONE:
+                self.remove(rec)
+        hidden = self._hidden
+        while hidden and hidden[0][0] <= now:
+            _, _, ticket, rec = heapq.heappop(hidden)
+            if ticket == rec.ticket:
+                if rec.state == IN_FLIGHT:
+                    self.in_flight -= 1
+                else:
+                    self.delayed -= 1
+                self._make_ready(rec)
+
+    def next_deadline(self) -> float | None:
+        """When the next hidden message becomes ready (or ``None``). Cost: amortised O(1)."""
+        hidden = self._hidden
+        while hidden and hidden[0][2] != hidden[0][3].ticket:
+            heapq.heappop(hidden)
+        return hidden[0][0] if hidden else None
+
+    # --- receiving ---------------------------------------------------------------------------
+
+    def receive(
+        self,
+        limit: int,
+        now: float,
+        visibility_timeout: float,
+        max_receive_count: int | None,
+    ) -> tuple[list[Record], list[Record]]:
+        """Take up to *limit* messages and put them in flight.
+
+        Messages whose receive count already reached *max_receive_count* are removed
+        instead of returned (the caller hands them to the dead-letter queue) and the
+        receive goes on filling from other messages.
+
+        Returns:
+            ``(received, dead_letters)``.
+
+        Cost: O(k log n) for k messages returned or moved.
+        """
+        received: list[Record] = []
+        dead: list[Record] = []
+        if limit <= 0:
+            return received, dead
+        if self.fifo:
+            self._receive_fifo(limit, now, visibility_timeout, max_receive_count, received, dead)
+        else:
+            while len(received) < limit:
+                rec = self._pop_ready()
+                if rec is None:
+                    break
+                if max_receive_count is not None and rec.receive_count >= max_receive_count:
+                    self.remove(rec)
+                    dead.append(rec)
+                    continue
+                self._start_flight(rec, now, visibility_timeout)
+                received.append(rec)
+        return received, dead
+
+    def _receive_fifo(
+        self,
+        limit: int,
+        now: float,
+        visibility_timeout: float,
+        max_receive_count: int | None,
+        received: list[Record],
+        dead: list[Record],
+    ) -> None:
+        ready = self._ready_groups
+        reoffer: list[_Group] = []
+        # Each group is visited at most once per call; groups that become receivable
+        # during the call join the end of the list afterwards.
+        for _ in range(len(ready)):
+            if len(received) >= limit:
+                break
+            group = ready.popleft()
+            group.queued = False
+            messages = group.messages
+            i = 0
+            while i < len(messages) and len(received) < limit:
+                rec = messages[i]
+                i += 1
+                if rec.state == GONE:
+                    continue
+                if rec.state != READY:
+                    break
+                if max_receive_count is not None and rec.receive_count >= max_receive_count:
+                    self.remove(rec, prune=False)
+                    dead.append(rec)
+                    continue
+                self._start_flight(rec, now, visibility_timeout)
+                received.append(rec)
+            self._prune_group(group)
+            reoffer.append(group)
+        for group in reoffer:
+            self._offer_group(group)
+
+    def _pop_ready(self) -> Record | None:
+        fresh, returned = self._fresh, self._returned
+        while fresh and (fresh[0][1].state != READY or fresh[0][0] != fresh[0][1].ticket):
+            fresh.popleft()
+        while returned and (
+            returned[0][2].state != READY or returned[0][1] != returned[0][2].ticket
+        ):
+            heapq.heappop(returned)
+        if fresh and (not returned or fresh[0][1].seq < returned[0][0]):
+            return fresh.popleft()[1]
+        if returned:
+            return heapq.heappop(returned)[2]
+        return None
+
+    def _start_flight(self, rec: Record, now: float, visibility_timeout: float) -> None:
+        self.visible -= 1
+        self.in_flight += 1
+        rec.state = IN_FLIGHT
+        rec.receive_count += 1
+        if not rec.first_receive_ms:
+            rec.first_receive_ms = int(now * 1000)
+        rec.received_at = now
+        self._hide(rec, now + visibility_timeout)
+
+    # --- handles -----------------------------------------------------------------------------
+
+    def get(self, seq: int) -> Record | None:
+        """The live record with this sequence number, if any. Cost: O(1)."""
+        return self._live.get(seq)
+
+    def change_visibility(self, rec: Record, now: float, timeout: float) -> None:
+        """Hide *rec* until ``now + timeout`` (``0``: make it ready now). Cost: O(log n)."""
+        if rec.state == READY:
+            self.visible -= 1
+        elif rec.state == IN_FLIGHT:
+            self.in_flight -= 1
+        else:  # delayed messages have no receipt handle to reach this with
+            raise AssertionError(f"change_visibility on {rec!r}")
+        if timeout <= 0:
+            rec.ticket += 1  # drop its old place in the ready structures
+            self._make_ready(rec)
+        else:
+            self.in_flight += 1
+            rec.state = IN_FLIGHT
+            self._hide(rec, now + timeout)
+        self._maybe_compact()
+
+    def remove(self, rec: Record, *, prune: bool = True) -> None:
+        """Delete *rec* for good (delete, retention, dead-letter move). Cost: O(1) amortised."""
+        state = rec.state
+        if state == GONE:
+            return
+        if state == READY:
+            self.visible -= 1
+        elif state == IN_FLIGHT:
+            self.in_flight -= 1
+        else:
+            self.delayed -= 1
+        rec.state = GONE
+        rec.ticket += 1
+        del self._live[rec.seq]
+        group = rec.group
+        if group is not None and prune:
+            self._prune_group(group)
+            self._offer_group(group)
+        self._maybe_compact()
+
+    def purge(self) -> None:
+        """Drop every message at once. Cost: O(1) here (memory is freed by refcounting)."""
+        for rec in self._live.values():
+            rec.state = GONE
+            rec.ticket += 1
+        self._reset()
+
+    # --- looking -----------------------------------------------------------------------------
+
+    def records(self) -> Iterator[Record]:
+        """Every live record in send order. Cost: O(n) — for ``peek`` and re-keying only."""
+        return iter(list(self._live.values()))
+
+    def ready_in_order(self) -> Iterator[Record]:
+        """Ready records, oldest first, for redrive; stop iterating early to pay less.
+
+        Cost: O(n) in the worst case (it walks records in send order, skipping the rest).
+        """
+        for rec in self.records():
+            if rec.state == READY:
+                yield rec
+
+    def reschedule_delayed(self, now: float, delay: float) -> None:
+        """Re-key delayed messages for a new queue delay (FIFO delay changes are retroactive).
+
+        Cost: O(n) over all messages; called only when a FIFO queue's delay changes.
+        """
+        for rec in self.records():
+            if rec.state == DELAYED:
+                due = rec.enqueued_at + delay
+                if due <= now:
+                    rec.ticket += 1
+                    self.delayed -= 1
+                    self._make_ready(rec)
+                else:
+                    self._hide(rec, due)
+
+    def check(self) -> None:
+        """Verify every invariant; for tests. Cost: O(n)."""
+        counts = [0, 0, 0]
+        for seq, rec in self._live.items():
+            assert rec.seq == seq, rec
+            assert rec.state != GONE, rec
+            counts[rec.state] += 1
+        assert counts == [self.visible, self.delayed, self.in_flight], (
+            counts,
+            (self.visible, self.delayed, self.in_flight),
+        )
+        hidden_live = {id(e[3]) for e in self._hidden if e[2] == e[3].ticket}
+        for rec in self._live.values():
+            if rec.state in (DELAYED, IN_FLIGHT):
+                assert id(rec) in hidden_live, f"{rec!r} is hidden but not in the heap"
+        if not self.fifo:
+            ready_live = [e[1] for e in self._fresh if e[0] == e[1].ticket and e[1].state == READY]
+            ready_live += [
+                e[2] for e in self._returned if e[1] == e[2].ticket and e[2].state == READY
+            ]
+            assert len(ready_live) == len({id(r) for r in ready_live}) == self.visible
+        else:
+            in_groups = 0
+            for group in self._groups.values():
+                assert group.messages, f"empty group {group.group_id} kept"
+                assert group.messages[0].state != GONE
+                previous = 0
+                for rec in group.messages:
+                    assert rec.seq > previous
+                    previous = rec.seq
+                    in_groups += rec.state != GONE
+                if group.messages[0].state == READY:
+                    assert group.queued
+                    assert group in self._ready_groups
+            assert in_groups == len(self._live)
+        expiring = {id(e[2]) for e in self._expiry if e[2].state != GONE}
+        assert expiring == {id(r) for r in self._live.values()}
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _hide(self, rec: Record, until: float) -> None:
+        rec.ticket += 1
+        rec.ready_at = until
+        self._order += 1
+        heapq.heappush(self._hidden, (until, self._order, rec.ticket, rec))
+
+    def _make_ready(self, rec: Record) -> None:
+        rec.state = READY
+        self.visible += 1
+        if self.fifo:
+            if rec.group is not None:
+                self._offer_group(rec.group)
+        else:
+            heapq.heappush(self._returned, (rec.seq, rec.ticket, rec))
+
+    def _offer_group(self, group: _Group | None) -> None:
+        if group is None or group.queued:
+            return
+        messages = group.messages
+        if not messages:
+            if self._groups.get(group.group_id) is group:
+                del self._groups[group.group_id]
+            return
+        if messages[0].state == READY:
+            group.queued = True
+            self._ready_groups.append(group)
+
+    @staticmethod
+    def _prune_group(group: _Group) -> None:
+        messages = group.messages
+        while messages and messages[0].state == GONE:
+            messages.popleft()
+
+    def _maybe_compact(self) -> None:
+        live = len(self._live)
+        if len(self._expiry) > 2 * live + _COMPACT_SLACK:
+            self._expiry = [e for e in self._expiry if e[2].state != GONE]
+            heapq.heapify(self._expiry)
+        hidden_live = self.delayed + self.in_flight
+        if len(self._hidden) > 2 * hidden_live + _COMPACT_SLACK:
+            self._hidden = [e for e in self._hidden if e[2] == e[3].ticket]
+            heapq.heapify(self._hidden)
+        if len(self._fresh) + len(self._returned) > 2 * self.visible + _COMPACT_SLACK:
+            self._fresh = deque(
+                e for e in self._fresh if e[0] == e[1].ticket and e[1].state == READY
+            )
+            self._returned = [
+                e for e in self._returned if e[1] == e[2].ticket and e[2].state == READY
+            ]
+            heapq.heapify(self._returned)

@@ -1,0 +1,218 @@
+"""Time, injected: :class:`Clock`, :class:`SystemClock` and :class:`ManualClock`.
+
+Every timing rule in mqlite (delays, visibility timeouts, retention, long polls, dedup
+windows, worker heartbeats) reads time from a clock and waits through it. The system clock
+is the default; a :class:`ManualClock` moves only when a test tells it to, and wakes every
+waiter whose deadline it passes, so a 12-hour visibility timeout or a 20-second long poll
+takes microseconds of real time and behaves the same on every run.
+
+A clock offers two ways to wait, one for threads and one for event loops:
+
+* ``wait(cond, deadline)`` — called with ``cond``'s lock held, returns when ``cond`` is
+  notified or the clock reaches ``deadline`` (it may also return early; callers re-check).
+* ``call_at(loop, deadline, callback)`` — runs ``callback`` on ``loop`` once the clock
+  reaches ``deadline``; returns a handle with ``cancel()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+__all__ = ["Clock", "ManualClock", "SystemClock", "TimerHandle"]
+
+#: Where a :class:`ManualClock` starts unless told otherwise: 2024-01-01T00:00:00Z.
+DEFAULT_MANUAL_START = 1_704_067_200.0
+
+
+@runtime_checkable
+class TimerHandle(Protocol):
+    """What :meth:`Clock.call_at` returns."""
+
+    def cancel(self) -> None:
+        """Stop the callback from running, if it has not run yet."""
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """The source of time and of timed waiting for everything mqlite does."""
+
+    def time(self) -> float:
+        """Seconds since the epoch."""
+
+    def wait(self, cond: threading.Condition, deadline: float) -> None:
+        """Block on *cond* (whose lock the caller holds) until notified or *deadline*."""
+
+    def call_at(
+        self, loop: asyncio.AbstractEventLoop, deadline: float, callback: Callable[[], None]
+    ) -> TimerHandle:
+        """Run *callback* on *loop* once the clock reaches *deadline*."""
+
+
+class SystemClock:
+    """Real time: :func:`time.time` and ordinary timed waits."""
+
+    def time(self) -> float:
+        """Seconds since the epoch, from :func:`time.time`."""
+        return time.time()
+
+    def wait(self, cond: threading.Condition, deadline: float) -> None:
+        """Wait on *cond* for at most the seconds left until *deadline*."""
+        remaining = deadline - time.time()
+        if remaining > 0:
+            cond.wait(remaining)
+
+    def call_at(
+        self, loop: asyncio.AbstractEventLoop, deadline: float, callback: Callable[[], None]
+    ) -> TimerHandle:
+        """Schedule *callback* on *loop*'s own timer (no thread involved)."""
+        return loop.call_later(max(0.0, deadline - time.time()), callback)
+
+    def __repr__(self) -> str:
+        return "SystemClock()"
+
+
+class _ManualTimer:
+    __slots__ = ("callback", "cancelled", "deadline", "loop")
+
+    def __init__(
+        self,
+        deadline: float,
+        loop: asyncio.AbstractEventLoop | None,
+        callback: Callable[[], None],
+    ) -> None:
+        self.deadline = deadline
+        self.loop = loop
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+    def fire(self) -> None:
+        if self.cancelled:
+            return
+        if self.loop is None:
+            self.callback()
+        elif not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self.callback)
+
+
+class ManualClock:
+    """A clock that moves only when told to — for deterministic tests.
+
+    ``advance(seconds)`` and ``set(epoch)`` move it and wake every waiter whose deadline
+    has now passed: long polls and workers in other threads, and coroutines waiting on
+    any event loop. Time never moves by itself, so a thread blocked in a long poll on a
+    manual clock waits until another thread sends a message or advances the clock.
+
+    With ``autojump=True`` a wait that nothing else can end jumps the clock forward to
+    its own deadline instead of blocking. That suits single-threaded tests
+    (``queue.receive(wait=20)`` on an empty queue returns at once with the clock 20 s
+    later); leave it off when other threads advance the clock.
+
+    Example::
+
+        clock = ManualClock()
+        q = Queue("jobs", clock=clock, visibility_timeout=43_200)
+        q.send("x")
+        [m] = q.receive()
+        clock.advance(43_200)          # twelve hours, instantly
+        assert q.receive()[0].body == "x"
+    """
+
+    def __init__(self, start: float = DEFAULT_MANUAL_START, *, autojump: bool = False) -> None:
+        self._now = float(start)
+        self._lock = threading.Lock()
+        self._timers: list[tuple[float, int, _ManualTimer]] = []
+        self._counter = itertools.count()
+        self.autojump = autojump
+
+    def time(self) -> float:
+        """The clock's current time, in epoch seconds."""
+        return self._now
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock forward by *seconds* (≥ 0) and wake what is due."""
+        if seconds < 0:
+            raise ValueError(f"ManualClock.advance needs seconds >= 0, got {seconds}")
+        with self._lock:
+            self._now += seconds
+        self._fire_due()
+
+    def set(self, epoch_seconds: float) -> None:
+        """Set the clock to *epoch_seconds* and wake what is due.
+
+        Moving backwards is allowed (it wakes nothing); queues treat time as it reads.
+        """
+        with self._lock:
+            self._now = float(epoch_seconds)
+        self._fire_due()
+
+    def wait(self, cond: threading.Condition, deadline: float) -> None:
+        """Block on *cond* until notified or until the clock is moved past *deadline*."""
+        with self._lock:
+            if deadline <= self._now:
+                return
+            if self.autojump:
+                jump = True
+            else:
+                jump = False
+                timer = _ManualTimer(deadline, None, lambda: _notify(cond))
+                heapq.heappush(self._timers, (deadline, next(self._counter), timer))
+        if jump:
+            # Nothing else moves a single-threaded test's clock: move it ourselves.
+            self.set(max(deadline, self._now))
+            return
+        try:
+            cond.wait()
+        finally:
+            timer.cancel()
+
+    def call_at(
+        self, loop: asyncio.AbstractEventLoop, deadline: float, callback: Callable[[], None]
+    ) -> TimerHandle:
+        """Run *callback* on *loop* once the clock is moved to *deadline* or beyond."""
+        timer = _ManualTimer(deadline, loop, callback)
+        with self._lock:
+            due = deadline <= self._now
+            if not due:
+                heapq.heappush(self._timers, (deadline, next(self._counter), timer))
+        if due:
+            timer.fire()
+        return timer
+
+    def pending_deadlines(self) -> list[float]:
+        """The deadlines of everything now waiting on this clock, soonest first.
+
+        Useful in tests: advance to the first one to wake exactly the next waiter.
+        """
+        with self._lock:
+            return sorted(d for d, _, t in self._timers if not t.cancelled)
+
+    def _fire_due(self) -> None:
+        due: list[_ManualTimer] = []
+        with self._lock:
+            while self._timers and (
+                self._timers[0][0] <= self._now or self._timers[0][2].cancelled
+            ):
+                _, _, timer = heapq.heappop(self._timers)
+                if not timer.cancelled:
+                    due.append(timer)
+        # Fire outside our lock: a waiter holds its condition's lock while it registers
+        # with us, so taking a condition lock while holding ours could deadlock.
+        for timer in due:
+            timer.fire()
+
+    def __repr__(self) -> str:
+        return f"ManualClock({self._now!r})"
+
+
+def _notify(cond: threading.Condition) -> None:
+    with cond:
+        cond.notify_all()

@@ -1,0 +1,253 @@
+"""Frozen value types that go in and out of queues and topics.
+
+Everything here is immutable and cheap to create: results and messages are snapshots,
+never live views of a queue's state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+import struct
+from collections.abc import Mapping
+from typing import Generic, TypeVar
+
+import attrs
+
+from ._attribute import Attribute
+
+__all__ = [
+    "Attribute",
+    "BatchFailure",
+    "BatchResult",
+    "DeleteEntry",
+    "DeleteResult",
+    "Message",
+    "Notification",
+    "PublishEntry",
+    "PublishResult",
+    "QueueStats",
+    "SendEntry",
+    "SendResult",
+    "VisibilityEntry",
+    "VisibilityResult",
+]
+
+AttributesIn = Mapping[str, "Attribute | str | bytes | int | float | object"]
+
+
+@attrs.frozen(slots=True)
+class Message:
+    """A message as ``receive`` (or ``peek``) returns it.
+
+    Timestamps are integer epoch milliseconds, as in SQS. ``receipt_handle`` is ``None``
+    only for messages returned by ``peek``. ``first_receive_timestamp`` is 0 until the
+    message has been received once.
+    """
+
+    body: str
+    message_id: str
+    receipt_handle: str | None
+    md5_of_body: str
+    md5_of_attributes: str | None
+    attributes: dict[str, Attribute]
+    receive_count: int
+    sent_timestamp: int
+    first_receive_timestamp: int
+    group_id: str | None = None
+    deduplication_id: str | None = None
+    sequence_number: str | None = None
+    #: The ARN of the queue this message was moved from as a dead letter, else ``None``.
+    dead_letter_source_arn: str | None = None
+
+
+@attrs.frozen(slots=True)
+class SendResult:
+    """What ``send`` returns, and one successful entry of ``send_batch``."""
+
+    message_id: str
+    md5_of_body: str
+    md5_of_attributes: str | None
+    sequence_number: str | None = None
+    id: str | None = None
+
+
+@attrs.frozen(slots=True)
+class DeleteResult:
+    """One successful entry of ``delete_batch``."""
+
+    id: str
+
+
+@attrs.frozen(slots=True)
+class VisibilityResult:
+    """One successful entry of ``change_visibility_batch``."""
+
+    id: str
+
+
+@attrs.frozen(slots=True)
+class SendEntry:
+    """One entry of ``send_batch``; the fields mean what ``send``'s arguments mean."""
+
+    id: str
+    body: str
+    attributes: AttributesIn | None = None
+    delay: float | None = None
+    group_id: str | None = None
+    deduplication_id: str | None = None
+
+
+@attrs.frozen(slots=True)
+class DeleteEntry:
+    """One entry of ``delete_batch``."""
+
+    id: str
+    receipt_handle: str
+
+
+@attrs.frozen(slots=True)
+class VisibilityEntry:
+    """One entry of ``change_visibility_batch``."""
+
+    id: str
+    receipt_handle: str
+    timeout: float
+
+
+@attrs.frozen(slots=True)
+class BatchFailure:
+    """One failed entry of a batch call, as SQS puts it in ``Failed``.
+
+    ``code`` is the per-entry code AWS reports (the legacy code, e.g.
+    ``"InvalidMessageContents"``); ``sender_fault`` is True when the caller is at fault.
+    """
+
+    id: str
+    code: str
+    message: str
+    sender_fault: bool = True
+
+
+_R = TypeVar("_R")
+
+
+@attrs.frozen(slots=True)
+class BatchResult(Generic[_R]):
+    """The outcome of a batch call: what succeeded and what failed, in request order."""
+
+    successful: list[_R]
+    failed: list[BatchFailure]
+
+
+@attrs.frozen(slots=True)
+class QueueStats:
+    """A snapshot of a queue's counts (SQS's Approximate* attributes, exact here).
+
+    ``visible``: available to receive now (for FIFO, including messages waiting behind an
+    in-flight message of their group); ``in_flight``: received and not yet deleted or
+    visible again; ``delayed``: still inside their delay.
+    """
+
+    visible: int
+    in_flight: int
+    delayed: int
+
+    @property
+    def total(self) -> int:
+        """Every message the queue holds, in any state."""
+        return self.visible + self.in_flight + self.delayed
+
+
+@attrs.frozen(slots=True)
+class PublishResult:
+    """What ``Topic.publish`` returns, and one successful entry of ``publish_batch``."""
+
+    message_id: str
+    sequence_number: str | None = None
+    id: str | None = None
+
+
+@attrs.frozen(slots=True)
+class PublishEntry:
+    """One entry of ``Topic.publish_batch``; the fields mean what ``publish``'s arguments mean."""
+
+    id: str
+    message: str
+    subject: str | None = None
+    attributes: AttributesIn | None = None
+    group_id: str | None = None
+    deduplication_id: str | None = None
+    message_structure: str | None = None
+
+
+@attrs.frozen(slots=True)
+class Notification:
+    """What a callable subscriber receives for each published message.
+
+    ``timestamp`` is the publish time in integer epoch milliseconds.
+    """
+
+    message_id: str
+    topic_arn: str
+    subject: str | None
+    message: str
+    timestamp: int
+    attributes: dict[str, Attribute]
+    group_id: str | None = None
+    deduplication_id: str | None = None
+    sequence_number: str | None = None
+
+
+# --- ids and digests -------------------------------------------------------------------------
+
+# Message ids have the shape of a UUID4. A random per-process prefix plus a counter keeps
+# them unique without paying for a random number per message.
+_ID_PREFIX = os.urandom(10).hex()
+_ID_HEAD = (
+    f"{_ID_PREFIX[:8]}-{_ID_PREFIX[8:12]}-4{_ID_PREFIX[13:16]}-"
+    f"{'89ab'[int(_ID_PREFIX[16], 16) & 3]}{_ID_PREFIX[17:20]}-"
+)
+_id_counter = itertools.count(int.from_bytes(os.urandom(3), "big") << 24)
+
+
+def new_message_id() -> str:
+    """A fresh message id shaped like a UUID4, unique within this process.
+
+    Cost: O(1).
+    """
+    return f"{_ID_HEAD}{next(_id_counter) & 0xFFFFFFFFFFFF:012x}"
+
+
+def md5_of_body(body: str) -> str:
+    """The MD5 SQS reports for a body: hex digest of its UTF-8 bytes."""
+    return hashlib.md5(body.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+_U32 = struct.Struct(">I")
+
+
+def md5_of_attributes(attributes: Mapping[str, Attribute]) -> str | None:
+    """The MD5 SQS reports for message attributes, or ``None`` when there are none.
+
+    Names in sorted order; for each: length-prefixed name, length-prefixed data type, a
+    transport byte (1 for string values, 2 for binary) and the length-prefixed value.
+    """
+    if not attributes:
+        return None
+    buf = bytearray()
+    for name in sorted(attributes):
+        attr = attributes[name]
+        for part in (name.encode("utf-8"), attr.data_type.encode("utf-8")):
+            buf += _U32.pack(len(part))
+            buf += part
+        value = attr.value
+        if isinstance(value, bytes):
+            buf.append(2)
+        else:
+            buf.append(1)
+            value = value.encode("utf-8")
+        buf += _U32.pack(len(value))
+        buf += value
+    return hashlib.md5(buf).hexdigest()

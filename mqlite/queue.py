@@ -1,0 +1,1087 @@
+"""The thread-safe :class:`Queue`: SQS semantics around the pure core in ``_state``.
+
+Data flow: ``send`` checks its input with no lock held, then takes the lock, reads the
+clock once and adds a record to the core. ``receive`` takes the lock, lets the core
+advance to *now*, takes messages and — for a long poll — waits on the queue's condition
+through the clock, so sends, deletes, visibility changes and clock movement all wake it.
+``delete`` and ``change_visibility`` decode the receipt handle (which names the record's
+sequence number) and act on that record directly. Dead letters are handed to the
+dead-letter queue after the lock is released, so two queues' locks are never held at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+import os
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import attrs
+
+from . import _validation as v
+from ._settings import QueueSettings, check_name, checked
+from ._state import IN_FLIGHT, READY, QueueState, Record
+from .clock import Clock, SystemClock, TimerHandle
+from .errors import (
+    BatchRequestTooLong,
+    InvalidAttributeValue,
+    InvalidParameterValue,
+    MissingParameter,
+    MqliteError,
+    OverLimit,
+    PurgeQueueInProgress,
+    QueueDoesNotExist,
+    ReceiptHandleIsInvalid,
+)
+from .message import (
+    BatchFailure,
+    BatchResult,
+    DeleteEntry,
+    DeleteResult,
+    Message,
+    QueueStats,
+    SendEntry,
+    SendResult,
+    VisibilityEntry,
+    VisibilityResult,
+    md5_of_attributes,
+    md5_of_body,
+    new_message_id,
+)
+
+__all__ = ["Queue"]
+
+MAX_VISIBILITY = 43_200
+PURGE_INTERVAL = 60
+DEDUP_WINDOW = 300
+_FIRST_SEQUENCE_NUMBER = 18_000_000_000_000_000_000
+
+
+@attrs.frozen(slots=True)
+class _Outgoing:
+    """A send that passed every check and only needs to be stored."""
+
+    body: str
+    md5_of_body: str
+    attributes: dict[str, Any]
+    md5_of_attributes: str | None
+    delay: float | None
+    group_id: str | None
+    deduplication_id: str | None
+    entry_id: str | None = None
+
+
+class Queue:
+    """An SQS queue (standard or FIFO) living in this process.
+
+    All methods are thread-safe. Durations are seconds; timestamps on messages are epoch
+    milliseconds. See the constructor arguments for each setting's range; invalid
+    settings raise ``InvalidAttributeValue`` (values), ``InvalidAttributeName``
+    (FIFO-only settings on a standard queue) or ``InvalidParameterValue`` (names and
+    dead-letter settings) and create nothing.
+
+    Example::
+
+        q = Queue("jobs")
+        q.send("hello")
+        [m] = q.receive(wait=1)
+        q.delete(m)
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        visibility_timeout: float = 30,
+        delay: float = 0,
+        retention: float = 345_600,
+        max_message_size: int = 1_048_576,
+        receive_wait: float = 0,
+        fifo: bool | None = None,
+        content_based_deduplication: bool = False,
+        deduplication_scope: str = "queue",
+        fifo_throughput_limit: str = "perQueue",
+        dead_letter_queue: Queue | None = None,
+        max_receive_count: int = 10,
+        max_in_flight: int | None = None,
+        clock: Clock | None = None,
+        region: str = "us-east-1",
+        account_id: str = "000000000000",
+    ) -> None:
+        self._name, self._fifo = check_name(name, fifo)
+        changes: dict[str, Any] = {
+            "visibility_timeout": visibility_timeout,
+            "delay": delay,
+            "retention": retention,
+            "max_message_size": max_message_size,
+            "receive_wait": receive_wait,
+            "content_based_deduplication": content_based_deduplication,
+            "deduplication_scope": deduplication_scope,
+            "fifo_throughput_limit": fifo_throughput_limit,
+            "dead_letter_queue": dead_letter_queue,
+            "max_receive_count": max_receive_count,
+        }
+        if max_in_flight is not None:
+            changes["max_in_flight"] = max_in_flight
+        self._deleted = False
+        self._settings = checked(QueueSettings(), changes, fifo=self._fifo, owner=self)
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._region = region
+        self._account_id = account_id
+        self._arn = f"arn:aws:sqs:{region}:{account_id}:{name}"
+        self._url = f"https://sqs.{region}.amazonaws.com/{account_id}/{name}"
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._waiters = 0
+        self._async_wakers: set[Callable[[], None]] = set()
+        self._state = QueueState(fifo=self._fifo, retention=self._settings.retention)
+        self._last_purge: float | None = None
+        self._sequence = _FIRST_SEQUENCE_NUMBER
+        # Receipt handles start with a token unique to this queue object, so a handle
+        # from another queue (even one with the same name) is told apart from a stale one.
+        self._handle_prefix = f"AQEB{os.urandom(9).hex()}-"
+        from ._fifo import DedupWindow
+
+        self._dedup = DedupWindow(DEDUP_WINDOW)
+
+    # --- properties --------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The queue's name."""
+        return self._name
+
+    @property
+    def fifo(self) -> bool:
+        """Whether this is a FIFO queue."""
+        return self._fifo
+
+    @property
+    def arn(self) -> str:
+        """``arn:aws:sqs:{region}:{account}:{name}``."""
+        return self._arn
+
+    @property
+    def url(self) -> str:
+        """``https://sqs.{region}.amazonaws.com/{account}/{name}``."""
+        return self._url
+
+    @property
+    def clock(self) -> Clock:
+        """The clock every timing rule of this queue follows."""
+        return self._clock
+
+    @property
+    def deleted(self) -> bool:
+        """True once the queue was deleted (every call then raises ``QueueDoesNotExist``)."""
+        return self._deleted
+
+    @property
+    def visibility_timeout(self) -> float:
+        """Seconds a received message stays hidden (0..43,200)."""
+        return self._settings.visibility_timeout
+
+    @property
+    def delay(self) -> float:
+        """Seconds a new message waits before it can be received (0..900)."""
+        return self._settings.delay
+
+    @property
+    def retention(self) -> float:
+        """Seconds a message is kept, in any state (60..1,209,600)."""
+        return self._settings.retention
+
+    @property
+    def max_message_size(self) -> int:
+        """Largest message in bytes, body plus attributes (1,024..1,048,576)."""
+        return self._settings.max_message_size
+
+    @property
+    def receive_wait(self) -> float:
+        """Default long-poll time of ``receive`` in seconds (0..20)."""
+        return self._settings.receive_wait
+
+    @property
+    def content_based_deduplication(self) -> bool:
+        """FIFO: deduplicate by the SHA-256 of the body when no id is given."""
+        return self._settings.content_based_deduplication
+
+    @property
+    def deduplication_scope(self) -> str:
+        """FIFO: ``"queue"`` or ``"messageGroup"``."""
+        return self._settings.deduplication_scope
+
+    @property
+    def fifo_throughput_limit(self) -> str:
+        """FIFO: ``"perQueue"`` or ``"perMessageGroupId"`` (no effect beyond validation)."""
+        return self._settings.fifo_throughput_limit
+
+    @property
+    def dead_letter_queue(self) -> Queue | None:
+        """Where messages go after ``max_receive_count`` receives, if anywhere."""
+        return self._settings.dead_letter_queue
+
+    @property
+    def max_receive_count(self) -> int:
+        """Receives after which a message moves to the dead-letter queue (1..1,000)."""
+        return self._settings.max_receive_count
+
+    @property
+    def max_in_flight(self) -> int:
+        """In-flight limit; short polls of a standard queue at the limit raise ``OverLimit``."""
+        return self._settings.max_in_flight
+
+    def settings(self) -> dict[str, Any]:
+        """Every setting by its constructor name (what ``configure`` accepts)."""
+        return attrs.asdict(self._settings, recurse=False)
+
+    def __repr__(self) -> str:
+        kind = "FIFO" if self._fifo else "standard"
+        return f"<Queue {self._name!r} ({kind})>"
+
+    # --- configuration -----------------------------------------------------------------------
+
+    def configure(self, **changes: Any) -> None:
+        """Change settings (SQS SetQueueAttributes), with the constructor's keyword names.
+
+        Changes apply at once. Lowering ``retention`` expires older messages; a FIFO
+        queue's ``delay`` change also applies to messages still inside their delay.
+
+        Raises:
+            InvalidAttributeName, InvalidAttributeValue, InvalidParameterValue: as the
+                constructor; nothing changes.
+            QueueDoesNotExist: the queue was deleted.
+        """
+        if "fifo" in changes and bool(changes.pop("fifo")) != self._fifo:
+            raise InvalidAttributeValue(
+                    "Invalid value for the parameter FifoQueue. Reason: Modifying queue type is"
+                    " not supported."
+                )
+        with self._cond:
+            self._check_alive()
+            new = checked(self._settings, changes, fifo=self._fifo, owner=self)
+            old = self._settings
+            self._settings = new
+            now = self._clock.time()
+            self._state.retention = new.retention
+            if self._fifo and new.delay != old.delay:
+                self._state.reschedule_delayed(now, new.delay)
+            self._state.advance(now)
+            self._wake()
+
+    # --- sending -----------------------------------------------------------------------------
+
+    def send(
+        self,
+        body: str,
+        *,
+        attributes: Mapping[str, Any] | None = None,
+        delay: float | None = None,
+        group_id: str | None = None,
+        deduplication_id: str | None = None,
+    ) -> SendResult:
+        """Send one message.
+
+        ``delay`` (0..900 s) overrides the queue's delay (standard queues only).
+        FIFO queues need ``group_id``, and ``deduplication_id`` unless content-based
+        deduplication is on; a duplicate within 5 minutes is accepted but not stored,
+        and its result carries the original message id.
+
+        Cost: O(log n).
+
+        Raises:
+            MissingParameter: empty body; FIFO without ``group_id``.
+            InvalidMessageContents: characters SQS does not allow.
+            InvalidParameterValue: too large, bad attributes, bad delay or ids.
+            QueueDoesNotExist: the queue was deleted.
+        """
+        out = self._prepare(body, attributes, delay, group_id, deduplication_id, None, False)
+        with self._cond:
+            self._check_alive()
+            result = self._store(out, self._clock.time())
+            self._wake()
+        return result
+
+    def send_batch(self, entries: Iterable[SendEntry]) -> BatchResult[SendResult]:
+        """Send up to 10 messages; each entry succeeds or fails on its own.
+
+        Cost: O(k log n).
+
+        Raises:
+            EmptyBatchRequest, TooManyEntriesInBatchRequest, InvalidBatchEntryId,
+            BatchEntryIdsNotDistinct, BatchRequestTooLong: the whole batch is refused.
+            InvalidParameterValue: FIFO entries without group id (or dedup id).
+        """
+        items = list(entries)
+        v.check_batch_ids(e.id for e in items)
+        if self._fifo:
+            if any(e.group_id is None for e in items):
+                raise InvalidParameterValue(
+                    "The request must contain the parameter MessageGroupId."
+                )
+            if not self._settings.content_based_deduplication and any(
+                e.deduplication_id is None for e in items
+            ):
+                raise InvalidParameterValue(_NEEDS_DEDUP)
+        total = 0
+        for e in items:
+            if isinstance(e.body, str):
+                total += v.utf8_len(e.body)
+            try:
+                total += v.attributes_size(v.normalize_attributes(e.attributes))
+            except MqliteError:
+                pass  # counted (and reported) per entry below
+        if total > v.MAX_BATCH_BYTES:
+            raise BatchRequestTooLong(
+                f"Batch requests cannot be longer than {v.MAX_BATCH_BYTES} bytes. You have sent"
+                f" {total} bytes."
+            )
+        ready: list[_Outgoing] = []
+        failed: list[BatchFailure] = []
+        for e in items:
+            try:
+                ready.append(
+                    self._prepare(
+                        e.body, e.attributes, e.delay, e.group_id, e.deduplication_id, e.id, True
+                    )
+                )
+            except MqliteError as error:
+                failed.append(BatchFailure(e.id, error.legacy_code, error.message, True))
+        successful: list[SendResult] = []
+        if ready:
+            with self._cond:
+                self._check_alive()
+                now = self._clock.time()
+                successful = [self._store(out, now) for out in ready]
+                self._wake()
+        return BatchResult(successful, failed)
+
+    def _prepare(
+        self,
+        body: object,
+        attributes: Mapping[str, Any] | None,
+        delay: float | None,
+        group_id: str | None,
+        deduplication_id: str | None,
+        entry_id: str | None,
+        in_batch: bool,
+    ) -> _Outgoing:
+        """Every check of a send, with no lock held. Raises or returns what to store."""
+        settings = self._settings
+        text = v.check_body(body)
+        attrs_ = v.normalize_attributes(attributes)
+        size = v.utf8_len(text) + (v.attributes_size(attrs_) if attrs_ else 0)
+        if size > settings.max_message_size:
+            verb = "cannot be validated" if in_batch else "are invalid"
+            raise InvalidParameterValue(
+                f"One or more parameters {verb}. Reason: Message must be shorter than"
+                f" {settings.max_message_size} bytes."
+            )
+        if delay is not None:
+            delay = v.check_delay(delay)
+        if self._fifo:
+            if delay:
+                raise InvalidParameterValue(
+                    f"Value {delay:g} for parameter DelaySeconds is invalid. Reason: The request"
+                    " include parameter that is not valid for this queue type."
+                )
+            delay = None
+            if group_id is None:
+                if in_batch:
+                    raise InvalidParameterValue(
+                        "The request must contain the parameter MessageGroupId."
+                    )
+                raise MissingParameter("The request must contain the parameter MessageGroupId.")
+            v.check_group_or_dedup_id("MessageGroupId", group_id)
+            if deduplication_id is None:
+                if not settings.content_based_deduplication:
+                    raise InvalidParameterValue(_NEEDS_DEDUP)
+                deduplication_id = hashlib.sha256(text.encode("utf-8")).hexdigest()
+            else:
+                v.check_group_or_dedup_id("MessageDeduplicationId", deduplication_id)
+        else:
+            if group_id is not None:
+                v.check_group_or_dedup_id("MessageGroupId", group_id)
+            if deduplication_id is not None:
+                raise InvalidParameterValue(
+                    f"Value {deduplication_id} for parameter MessageDeduplicationId is invalid."
+                    " Reason: The request includes a parameter that is not valid for this queue"
+                    " type."
+                )
+        return _Outgoing(
+            text,
+            md5_of_body(text),
+            attrs_,
+            md5_of_attributes(attrs_) if attrs_ else None,
+            delay,
+            group_id,
+            deduplication_id,
+            entry_id,
+        )
+
+    def _store(self, out: _Outgoing, now: float) -> SendResult:
+        """Add one checked message to the core (lock held). Cost: O(log n)."""
+        state = self._state
+        state.advance(now)
+        sequence_number = None
+        if self._fifo:
+            self._sequence += 1
+            sequence_number = f"{self._sequence:020d}"
+            key = out.deduplication_id
+            if self._settings.deduplication_scope == "messageGroup":
+                key = f"{out.group_id}\x00{key}"
+            original = self._dedup.seen(key, now)  # type: ignore[arg-type]
+            if original is not None:
+                return SendResult(
+                    original, out.md5_of_body, out.md5_of_attributes, sequence_number, out.entry_id
+                )
+        message_id = new_message_id()
+        rec = Record(
+            state.next_seq(),
+            message_id,
+            out.body,
+            out.md5_of_body,
+            out.attributes,
+            out.md5_of_attributes,
+            int(now * 1000),
+            now,
+        )
+        rec.group_id = out.group_id
+        if self._fifo:
+            rec.deduplication_id = out.deduplication_id
+            rec.sequence_number = sequence_number
+            self._dedup.add(key, message_id, now)  # type: ignore[arg-type]
+        delay = self._settings.delay if out.delay is None else out.delay
+        state.add(rec, now, delay)
+        return SendResult(
+            message_id, out.md5_of_body, out.md5_of_attributes, sequence_number, out.entry_id
+        )
+
+    # --- receiving ---------------------------------------------------------------------------
+
+    def receive(
+        self,
+        max_messages: int = 1,
+        *,
+        visibility_timeout: float | None = None,
+        wait: float | None = None,
+    ) -> list[Message]:
+        """Receive up to *max_messages* (1..10) messages, waiting up to *wait* seconds.
+
+        ``wait`` None means the queue's ``receive_wait``; with a wait the call returns as
+        soon as at least one message is available. Each message returned is hidden for
+        ``visibility_timeout`` seconds (the queue's by default) and gets a new receipt
+        handle. Messages past ``max_receive_count`` move to the dead-letter queue instead.
+
+        Cost: O(k log n) for k messages, plus O(log n) per message moved or expired.
+
+        Raises:
+            InvalidParameterValue: an argument out of range.
+            OverLimit: a short poll of a standard queue at its in-flight limit.
+            QueueDoesNotExist: the queue was deleted.
+        """
+        vt, wait_s = self._check_receive_args(max_messages, visibility_timeout, wait)
+        clock = self._clock
+        deadline = clock.time() + wait_s
+        while True:
+            with self._cond:
+                while True:
+                    self._check_alive()
+                    now = clock.time()
+                    messages, dead = self._take(max_messages, vt, now, wait_s)
+                    if messages or dead or now >= deadline:
+                        break
+                    self._waiters += 1
+                    try:
+                        clock.wait(self._cond, self._wake_at(deadline))
+                    finally:
+                        self._waiters -= 1
+            if dead:
+                self._hand_over_dead_letters(dead)
+            if messages or now >= deadline:
+                return messages
+
+    async def receive_async(
+        self,
+        max_messages: int = 1,
+        *,
+        visibility_timeout: float | None = None,
+        wait: float | None = None,
+    ) -> list[Message]:
+        """The awaitable twin of :meth:`receive`; it never blocks the event loop.
+
+        A long poll waits on a future that sends (from any thread or task), deletes and
+        the clock complete. Cancelling it leaves the queue unchanged: messages are taken
+        only in a step that returns them at once.
+        """
+        vt, wait_s = self._check_receive_args(max_messages, visibility_timeout, wait)
+        clock = self._clock
+        loop = asyncio.get_running_loop()
+        deadline = clock.time() + wait_s
+        while True:
+            future: asyncio.Future[None] = loop.create_future()
+            timer: TimerHandle | None = None
+
+            def wake(future: asyncio.Future[None] = future) -> None:
+                if not future.done():
+                    future.set_result(None)
+
+            def wake_threadsafe(wake: Callable[[], None] = wake) -> None:
+                if not loop.is_closed():
+                    loop.call_soon_threadsafe(wake)
+
+            with self._cond:
+                self._check_alive()
+                now = clock.time()
+                messages, dead = self._take(max_messages, vt, now, wait_s)
+                idle = not messages and not dead and now < deadline
+                if idle:
+                    self._async_wakers.add(wake_threadsafe)
+                    timer = clock.call_at(loop, self._wake_at(deadline), wake)
+            if dead:
+                self._hand_over_dead_letters(dead)
+            if messages or now >= deadline:
+                return messages
+            if idle:
+                try:
+                    await future
+                finally:
+                    assert timer is not None
+                    timer.cancel()
+                    with self._cond:
+                        self._async_wakers.discard(wake_threadsafe)
+
+    def _check_receive_args(
+        self, max_messages: int, visibility_timeout: float | None, wait: float | None
+    ) -> tuple[float, float]:
+        if (
+            isinstance(max_messages, bool)
+            or not isinstance(max_messages, int)
+            or not (1 <= max_messages <= 10)
+        ):
+            raise InvalidParameterValue(
+                f"Value {max_messages} for parameter MaxNumberOfMessages is invalid. Reason: Must"
+                " be between 1 and 10, if provided."
+            )
+        if wait is None:
+            wait = self._settings.receive_wait
+        elif not _in_range(wait, 0, 20):
+            raise InvalidParameterValue(
+                f"Value {wait} for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and"
+                " <= 20, if provided."
+            )
+        if visibility_timeout is None:
+            visibility_timeout = self._settings.visibility_timeout
+        elif not _in_range(visibility_timeout, 0, MAX_VISIBILITY):
+            raise InvalidParameterValue(
+                f"Value {visibility_timeout} for parameter VisibilityTimeout is invalid. Reason:"
+                f" Must be >= 0 and <= {MAX_VISIBILITY}, if provided."
+            )
+        return float(visibility_timeout), float(wait)
+
+    def _take(
+        self, max_messages: int, vt: float, now: float, wait: float
+    ) -> tuple[list[Message], list[Record]]:
+        """One receive attempt (lock held)."""
+        state = self._state
+        settings = self._settings
+        state.advance(now)
+        room = settings.max_in_flight - state.in_flight
+        if room <= 0:
+            if wait <= 0 and not self._fifo:
+                raise OverLimit(
+                    f"The queue {self._name} has {state.in_flight} messages in flight, its limit"
+                    f" ({settings.max_in_flight}); delete messages or let them become visible"
+                    " before receiving more."
+                )
+            return [], []
+        dlq = settings.dead_letter_queue
+        max_count = settings.max_receive_count if dlq is not None and not dlq.deleted else None
+        records, dead = state.receive(min(max_messages, room), now, vt, max_count)
+        prefix = self._handle_prefix
+        messages = [r.to_message(f"{prefix}{r.seq:x}.{r.receive_count:x}") for r in records]
+        if vt <= 0 and records:
+            # Messages received with a zero timeout are ready again for the next caller.
+            state.advance(now)
+            self._wake()
+        return messages, dead
+
+    def _wake_at(self, deadline: float) -> float:
+        nxt = self._state.next_deadline()
+        return deadline if nxt is None else min(deadline, nxt)
+
+    def _wake(self) -> None:
+        """Wake every waiting receiver (lock held); they re-check and wait again."""
+        if self._waiters:
+            self._cond.notify_all()
+        if self._async_wakers:
+            wakers = list(self._async_wakers)
+            self._async_wakers.clear()
+            for waker in wakers:
+                waker()
+
+    # --- dead letters ------------------------------------------------------------------------
+
+    def _hand_over_dead_letters(self, records: list[Record]) -> None:
+        """Give records removed by a receive to the dead-letter queue (no lock held)."""
+        dlq = self._settings.dead_letter_queue
+        if dlq is not None and dlq._accept_dead_letters(records, self):
+            return
+        # The dead-letter queue went away meanwhile: keep the messages here.
+        with self._cond:
+            now = self._clock.time()
+            for rec in records:
+                self._readd(rec, now, rec.enqueued_at)
+            self._wake()
+
+    def _accept_dead_letters(self, records: list[Record], source: Queue) -> bool:
+        with self._cond:
+            if self._deleted:
+                return False
+            now = self._clock.time()
+            self._state.advance(now)
+            for rec in records:
+                # A FIFO dead letter restarts retention, and its dedup id becomes its
+                # message id so two messages that shared a dedup id do not collide here.
+                if self._fifo:
+                    new = self._readd(rec, now, now, rec.message_id)
+                else:
+                    new = self._readd(rec, now, rec.enqueued_at)
+                new.dead_letter_source_arn = source.arn
+                new.dead_letter_source = source
+            self._wake()
+        return True
+
+    def _readd(
+        self, rec: Record, now: float, enqueued_at: float, dedup_id: str | None = None
+    ) -> Record:
+        """Store a copy of *rec* (same id, count and timestamps) as a ready message.
+
+        FIFO: the copy keeps *rec*'s dedup id unless *dedup_id* is given.
+        """
+        state = self._state
+        new = Record(
+            state.next_seq(),
+            rec.message_id,
+            rec.body,
+            rec.md5_of_body,
+            rec.attributes,
+            rec.md5_of_attributes,
+            rec.sent_ms,
+            enqueued_at,
+        )
+        new.receive_count = rec.receive_count
+        new.first_receive_ms = rec.first_receive_ms
+        new.group_id = rec.group_id
+        new.dead_letter_source_arn = rec.dead_letter_source_arn
+        new.dead_letter_source = rec.dead_letter_source
+        if self._fifo:
+            self._sequence += 1
+            new.sequence_number = f"{self._sequence:020d}"
+            new.deduplication_id = rec.deduplication_id if dedup_id is None else dedup_id
+        state.add(new, now, 0)
+        return new
+
+    def redrive(self, destination: Queue | None = None, *, max_messages: int | None = None) -> int:
+        """Move messages from this dead-letter queue back to where they came from.
+
+        Messages move oldest first, each to the queue it was dead-lettered from (or all
+        to *destination*), as new messages: new message id, receive count 0, retention
+        counted afresh. Messages in flight stay. Messages with no known source (sent here
+        directly) stay unless a *destination* is given.
+
+        Cost: O(k log n) for k messages moved.
+
+        Returns:
+            How many messages moved.
+
+        Raises:
+            InvalidParameterValue: *destination* is of the other kind (FIFO/standard) or
+                deleted, or *max_messages* is not a positive int.
+            QueueDoesNotExist: this queue was deleted.
+        """
+        if destination is not None:
+            if destination.fifo != self._fifo:
+                raise InvalidParameterValue(
+                    "The destination queue must be of the same type (FIFO or standard) as the"
+                    " dead-letter queue."
+                )
+            if destination.deleted:
+                raise InvalidParameterValue("The destination queue does not exist.")
+        if max_messages is not None and (
+            isinstance(max_messages, bool) or not isinstance(max_messages, int) or max_messages < 1
+        ):
+            raise InvalidParameterValue(
+                f"max_messages must be a positive int or None, got {max_messages!r}."
+            )
+        moved = 0
+        while max_messages is None or moved < max_messages:
+            batch = self._take_for_redrive(
+                destination, 10 if max_messages is None else min(10, max_messages - moved)
+            )
+            if not batch:
+                break
+            moved += self._redrive_batch(batch, destination)
+        return moved
+
+    def _take_for_redrive(self, destination: Queue | None, limit: int) -> list[Record]:
+        with self._cond:
+            self._check_alive()
+            now = self._clock.time()
+            self._state.advance(now)
+            taken: list[Record] = []
+            for rec in self._state.ready_in_order():
+                if len(taken) >= limit:
+                    break
+                target = destination or rec.dead_letter_source
+                if target is None or target.deleted:
+                    continue
+                self._state.remove(rec)
+                taken.append(rec)
+            return taken
+
+    def _redrive_batch(self, records: list[Record], destination: Queue | None) -> int:
+        moved = 0
+        for rec in records:
+            target: Queue = destination or rec.dead_letter_source
+            out = _Outgoing(
+                rec.body,
+                rec.md5_of_body,
+                rec.attributes,
+                rec.md5_of_attributes,
+                None,
+                rec.group_id,
+                rec.deduplication_id if target.fifo else None,
+            )
+            try:
+                with target._cond:
+                    target._check_alive()
+                    target._store(out, target._clock.time())
+                    target._wake()
+                moved += 1
+            except QueueDoesNotExist:
+                with self._cond:
+                    self._readd(rec, self._clock.time(), rec.enqueued_at)
+                    self._wake()
+        return moved
+
+    # --- deleting and visibility -------------------------------------------------------------
+
+    def delete(self, handle: str | Message) -> None:
+        """Delete a received message by its receipt handle (or the ``Message`` itself).
+
+        Deleting twice, or a message already gone, is a no-op, as in SQS. On a standard
+        queue an older handle of the message still works; on a FIFO queue only the
+        handle of the current, unexpired receive does.
+
+        Cost: O(log n).
+
+        Raises:
+            ReceiptHandleIsInvalid: the handle was never issued by this queue.
+            InvalidParameterValue: FIFO, and the handle has expired.
+            QueueDoesNotExist: the queue was deleted.
+        """
+        text = _handle_text(handle)
+        seq, count = self._parse_handle(text)
+        with self._cond:
+            self._check_alive()
+            self._delete(text, seq, count, self._clock.time())
+
+    def _delete(self, text: str, seq: int, count: int, now: float) -> None:
+        state = self._state
+        state.advance(now)
+        rec = state.get(seq)
+        if rec is None:
+            return
+        if self._fifo and (rec.state != IN_FLIGHT or rec.receive_count != count):
+            raise InvalidParameterValue(
+                f"Value {text} for parameter ReceiptHandle is invalid. Reason: The receipt handle"
+                " has expired."
+            )
+        at_limit = state.in_flight >= self._settings.max_in_flight
+        state.remove(rec)
+        if self._fifo or at_limit:
+            self._wake()
+
+    def delete_batch(self, entries: Iterable[DeleteEntry]) -> BatchResult[DeleteResult]:
+        """Delete up to 10 messages; each entry succeeds or fails on its own.
+
+        Raises:
+            EmptyBatchRequest, TooManyEntriesInBatchRequest, InvalidBatchEntryId,
+            BatchEntryIdsNotDistinct: the whole batch is refused.
+        """
+        items = list(entries)
+        v.check_batch_ids(e.id for e in items)
+        successful: list[DeleteResult] = []
+        failed: list[BatchFailure] = []
+        with self._cond:
+            self._check_alive()
+            now = self._clock.time()
+            for e in items:
+                try:
+                    seq, count = self._parse_handle(e.receipt_handle)
+                    self._delete(e.receipt_handle, seq, count, now)
+                except ReceiptHandleIsInvalid as error:
+                    failed.append(BatchFailure(e.id, error.legacy_code, error.message))
+                except InvalidParameterValue:
+                    # SQS reports an expired FIFO handle in a batch under this code.
+                    failed.append(
+                        BatchFailure(
+                            e.id, "ReceiptHandleIsInvalid", "The receipt handle has expired"
+                        )
+                    )
+                else:
+                    successful.append(DeleteResult(e.id))
+        return BatchResult(successful, failed)
+
+    def change_visibility(self, handle: str | Message, timeout: float) -> None:
+        """Hide an in-flight message for *timeout* more seconds, counted from now.
+
+        ``0`` makes it visible at once (and, on a FIFO queue, releases its group). The
+        total stays within 12 hours of the receive that issued the current handle.
+
+        Cost: O(log n).
+
+        Raises:
+            ReceiptHandleIsInvalid: the handle was never issued by this queue.
+            InvalidParameterValue: *timeout* out of range, the message is gone, the
+                12-hour cap would be passed, or (FIFO) the handle has expired.
+            QueueDoesNotExist: the queue was deleted.
+        """
+        text = _handle_text(handle)
+        timeout = self._check_timeout(timeout)
+        seq, count = self._parse_handle(text)
+        with self._cond:
+            self._check_alive()
+            self._change_visibility(text, seq, count, timeout, self._clock.time())
+
+    def _check_timeout(self, timeout: object) -> float:
+        if not _in_range(timeout, 0, MAX_VISIBILITY):
+            raise InvalidParameterValue(
+                f"Value {timeout} for parameter VisibilityTimeout is invalid. Reason: Must be >= 0"
+                f" and <= {MAX_VISIBILITY}."
+            )
+        return float(timeout)  # type: ignore[arg-type]
+
+    def _change_visibility(
+        self, text: str, seq: int, count: int, timeout: float, now: float
+    ) -> None:
+        state = self._state
+        state.advance(now)
+        rec = state.get(seq)
+        if rec is None:
+            raise InvalidParameterValue(
+                f"Value {text} for parameter ReceiptHandle is invalid. Reason: Message does not"
+                " exist or is not available for visibility timeout change."
+            )
+        if self._fifo and (rec.state != IN_FLIGHT or rec.receive_count != count):
+            raise InvalidParameterValue(
+                f"Value {text} for parameter ReceiptHandle is invalid. Reason: The receipt handle"
+                " has expired."
+            )
+        if (now - rec.received_at) + timeout > MAX_VISIBILITY:
+            raise InvalidParameterValue(
+                f"Value {timeout:g} for parameter VisibilityTimeout is invalid. Reason: Total"
+                f" VisibilityTimeout for the message is beyond the limit [{MAX_VISIBILITY} seconds]"
+            )
+        was_first = state.next_deadline()
+        state.change_visibility(rec, now, timeout)
+        if rec.state == READY or (was_first is not None and now + timeout < was_first):
+            self._wake()
+
+    def change_visibility_batch(
+        self, entries: Iterable[VisibilityEntry]
+    ) -> BatchResult[VisibilityResult]:
+        """Change the visibility of up to 10 messages; each entry succeeds or fails alone.
+
+        Raises:
+            EmptyBatchRequest, TooManyEntriesInBatchRequest, InvalidBatchEntryId,
+            BatchEntryIdsNotDistinct: the whole batch is refused.
+        """
+        items = list(entries)
+        v.check_batch_ids(e.id for e in items)
+        successful: list[VisibilityResult] = []
+        failed: list[BatchFailure] = []
+        with self._cond:
+            self._check_alive()
+            now = self._clock.time()
+            for e in items:
+                try:
+                    timeout = self._check_timeout(e.timeout)
+                    seq, count = self._parse_handle(e.receipt_handle)
+                    self._change_visibility(e.receipt_handle, seq, count, timeout, now)
+                except (ReceiptHandleIsInvalid, InvalidParameterValue) as error:
+                    failed.append(BatchFailure(e.id, error.legacy_code, error.message))
+                else:
+                    successful.append(VisibilityResult(e.id))
+        return BatchResult(successful, failed)
+
+    def _parse_handle(self, handle: object) -> tuple[int, int]:
+        prefix = self._handle_prefix
+        if isinstance(handle, str) and handle.startswith(prefix):
+            seq, dot, count = handle[len(prefix) :].partition(".")
+            try:
+                if dot:
+                    return int(seq, 16), int(count, 16)
+            except ValueError:
+                pass
+        raise ReceiptHandleIsInvalid(
+            f'The input receipt handle "{handle}" is not a valid receipt handle.'
+        )
+
+    # --- whole-queue operations --------------------------------------------------------------
+
+    def purge(self) -> None:
+        """Delete every message: visible, in flight and delayed (and FIFO dedup records).
+
+        Messages sent after the call are kept. At most one purge per 60 seconds.
+
+        Cost: O(1) (memory is released as the records are dropped).
+
+        Raises:
+            PurgeQueueInProgress: the last purge was less than 60 seconds ago.
+            QueueDoesNotExist: the queue was deleted.
+        """
+        with self._cond:
+            self._check_alive()
+            now = self._clock.time()
+            if self._last_purge is not None and now - self._last_purge < PURGE_INTERVAL:
+                raise PurgeQueueInProgress(
+                    f"Only one PurgeQueue operation on {self._name} is allowed every"
+                    f" {PURGE_INTERVAL} seconds."
+                )
+            self._last_purge = now
+            self._state.purge()
+            self._dedup.clear()
+            self._wake()
+
+    def stats(self) -> QueueStats:
+        """The queue's counts now: visible, in flight, delayed. Cost: O(1) amortised."""
+        with self._cond:
+            self._check_alive()
+            state = self._state
+            state.advance(self._clock.time())
+            return QueueStats(state.visible, state.in_flight, state.delayed)
+
+    def peek(
+        self, *, include_in_flight: bool = False, include_delayed: bool = False
+    ) -> list[Message]:
+        """Look at the messages without changing anything, in send order.
+
+        No receive count changes and nothing is hidden; ``receipt_handle`` is ``None``.
+        Visible messages are always included; in-flight and delayed ones on request.
+
+        Cost: O(n) — meant for tests and debugging, not hot paths.
+        """
+        wanted = {READY}
+        if include_in_flight:
+            wanted.add(IN_FLIGHT)
+        if include_delayed:
+            from ._state import DELAYED
+
+            wanted.add(DELAYED)
+        with self._cond:
+            self._check_alive()
+            self._state.advance(self._clock.time())
+            return [r.to_message(None) for r in self._state.records() if r.state in wanted]
+
+    def check_invariants(self) -> None:
+        """Verify the core's internal invariants (for tests). Cost: O(n)."""
+        with self._cond:
+            self._state.check()
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def _mark_deleted(self) -> None:
+        """Drop every message and refuse further calls (``Broker.delete_queue``)."""
+        with self._cond:
+            self._deleted = True
+            self._state.purge()
+            self._dedup.clear()
+            self._cond.notify_all()
+            wakers = list(self._async_wakers)
+            self._async_wakers.clear()
+        for waker in wakers:
+            waker()
+
+    def _check_alive(self) -> None:
+        if self._deleted:
+            raise QueueDoesNotExist("The specified queue does not exist.")
+
+    # --- asyncio twins -----------------------------------------------------------------------
+
+    async def send_async(
+        self,
+        body: str,
+        *,
+        attributes: Mapping[str, Any] | None = None,
+        delay: float | None = None,
+        group_id: str | None = None,
+        deduplication_id: str | None = None,
+    ) -> SendResult:
+        """The awaitable twin of :meth:`send` (sending never waits)."""
+        return self.send(
+            body,
+            attributes=attributes,
+            delay=delay,
+            group_id=group_id,
+            deduplication_id=deduplication_id,
+        )
+
+    async def send_batch_async(self, entries: Iterable[SendEntry]) -> BatchResult[SendResult]:
+        """The awaitable twin of :meth:`send_batch`."""
+        return self.send_batch(entries)
+
+    async def delete_async(self, handle: str | Message) -> None:
+        """The awaitable twin of :meth:`delete`."""
+        self.delete(handle)
+
+    async def delete_batch_async(self, entries: Iterable[DeleteEntry]) -> BatchResult[DeleteResult]:
+        """The awaitable twin of :meth:`delete_batch`."""
+        return self.delete_batch(entries)
+
+    async def change_visibility_async(self, handle: str | Message, timeout: float) -> None:
+        """The awaitable twin of :meth:`change_visibility`."""
+        self.change_visibility(handle, timeout)
+
+    async def change_visibility_batch_async(
+        self, entries: Iterable[VisibilityEntry]
+    ) -> BatchResult[VisibilityResult]:
+        """The awaitable twin of :meth:`change_visibility_batch`."""
+        return self.change_visibility_batch(entries)
+
+    async def purge_async(self) -> None:
+        """The awaitable twin of :meth:`purge`."""
+        self.purge()
+
+    async def stats_async(self) -> QueueStats:
+        """The awaitable twin of :meth:`stats`."""
+        return self.stats()
+
+
+_NEEDS_DEDUP = (
+    "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId"
+    " provided explicitly"
+)
+
+
+def _handle_text(handle: str | Message) -> str:
+    if isinstance(handle, Message):
+        if handle.receipt_handle is None:
+            raise ReceiptHandleIsInvalid(
+                "This message came from peek() and has no receipt handle; receive it first."
+            )
+        return handle.receipt_handle
+    return handle
+
+
+def _in_range(value: object, low: float, high: float) -> bool:
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, int | float)
+        and math.isfinite(value)
+        and low <= value <= high
+    )
