@@ -170,6 +170,7 @@ class QueueState:
         self.retention = retention
         self._seq = 0
         self._order = 0
+        self._removals = 0
         self._reset()
 
     def _reset(self) -> None:
@@ -498,6 +499,11 @@ class QueueState:
             messages.popleft()
 
     def _maybe_compact(self) -> None:
+        # Checking every 256 removals keeps the check off the hot path; the slack makes
+        # up for the delay.
+        self._removals += 1
+        if self._removals & 255:
+            return
         live = len(self._live)
         if len(self._expiry) > 2 * live + _COMPACT_SLACK:
             self._expiry = [e for e in self._expiry if e[2].state != GONE]

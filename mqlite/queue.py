@@ -257,9 +257,9 @@ class Queue:
         """
         if "fifo" in changes and bool(changes.pop("fifo")) != self._fifo:
             raise InvalidAttributeValue(
-                    "Invalid value for the parameter FifoQueue. Reason: Modifying queue type is"
-                    " not supported."
-                )
+                "Invalid value for the parameter FifoQueue. Reason: Modifying queue type is"
+                " not supported."
+            )
         with self._cond:
             self._check_alive()
             new = checked(self._settings, changes, fifo=self._fifo, owner=self)
@@ -298,6 +298,32 @@ class Queue:
             InvalidParameterValue: too large, bad attributes, bad delay or ids.
             QueueDoesNotExist: the queue was deleted.
         """
+        if (
+            attributes is None
+            and delay is None
+            and group_id is None
+            and deduplication_id is None
+            and not self._fifo
+            and type(body) is str
+            and body.isascii()
+            and body.isprintable()
+            and 0 < len(body) <= self._settings.max_message_size
+        ):
+            # The common case — a plain ASCII body on a standard queue — needs none of
+            # the checks below: printable ASCII is valid and its size is its length.
+            digest = hashlib.md5(body.encode()).hexdigest()
+            with self._cond:
+                self._check_alive()
+                now = self._clock.time()
+                state = self._state
+                state.advance(now)
+                message_id = new_message_id()
+                rec = Record(
+                    state.next_seq(), message_id, body, digest, {}, None, int(now * 1000), now
+                )
+                state.add(rec, now, self._settings.delay)
+                self._wake()
+            return SendResult(message_id, digest, None)
         out = self._prepare(body, attributes, delay, group_id, deduplication_id, None, False)
         with self._cond:
             self._check_alive()

@@ -1,0 +1,158 @@
+"""Queue cycle cost: mqlite's send + receive(10) + delete beside ``queue.Queue`` put + get.
+
+Measures, in one run and on one machine:
+
+* ns per message of ``queue.Queue`` put + get (the baseline);
+* ns per message of mqlite's cycle on a standard queue (10 sends, one receive of 10,
+  10 deletes) at queue depths 1 k, 100 k and 1 M (depth held constant while measuring);
+* the same cycle on a FIFO queue with 1, 100 and 10 000 message groups;
+* FIFO send cost with the dedup window holding 1 k and 1 M ids.
+
+Run ``python benchmarks/bench_queue.py`` (``--quick`` for a short run). ``run(quick)``
+returns the figures for the suite runner.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import queue as stdlib_queue
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    # Run as a script from a checkout: make the package importable.
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from mqlite import Queue
+from mqlite.clock import ManualClock
+
+_BODY = "x" * 100
+
+
+def _best(fn: Any, repeat: int) -> float:
+    """Best of *repeat* runs of *fn* (which returns ns per message)."""
+    return min(fn() for _ in range(repeat))
+
+
+def stdlib_put_get(n: int) -> float:
+    """ns per message of ``queue.Queue`` put then get, in batches of 10."""
+    q: stdlib_queue.Queue[str] = stdlib_queue.Queue()
+    start = time.perf_counter_ns()
+    for _ in range(n // 10):
+        for _ in range(10):
+            q.put(_BODY)
+        for _ in range(10):
+            q.get()
+    return (time.perf_counter_ns() - start) / n
+
+
+def _fill(q: Queue, depth: int, groups: int = 0) -> None:
+    for i in range(depth):
+        if groups:
+            q.send(_BODY, group_id=f"g{i % groups}", deduplication_id=f"fill-{i}")
+        else:
+            q.send(_BODY)
+
+
+def mqlite_cycle(q: Queue, n: int, groups: int = 0) -> float:
+    """ns per message of 10 sends + receive(10) + 10 deletes, repeated for *n* messages."""
+    send, receive, delete = q.send, q.receive, q.delete
+    counter = 0
+    start = time.perf_counter_ns()
+    for _ in range(n // 10):
+        if groups:
+            for _ in range(10):
+                counter += 1
+                send(_BODY, group_id=f"g{counter % groups}", deduplication_id=f"c{counter}")
+        else:
+            for _ in range(10):
+                send(_BODY)
+        got = receive(10)
+        for m in got:
+            delete(m)
+    return (time.perf_counter_ns() - start) / n
+
+
+def depth_cycle(depth: int, n: int, repeat: int) -> float:
+    """The standard cycle with *depth* messages waiting in the queue."""
+    q = Queue("bench", visibility_timeout=300)
+    _fill(q, depth)
+    gc.collect()
+    return _best(lambda: mqlite_cycle(q, n), repeat)
+
+
+def fifo_cycle(groups: int, n: int, repeat: int) -> float:
+    """The FIFO cycle with messages spread over *groups* groups (clock frozen)."""
+    clock = ManualClock()
+    q = Queue("bench.fifo", visibility_timeout=300, clock=clock)
+    # A little backlog per group so receives find ready groups.
+    _fill(q, max(1_000, groups * 2), groups)
+    gc.collect()
+    return _best(lambda: mqlite_cycle(q, n, groups), repeat)
+
+
+def dedup_send(window: int, n: int, repeat: int) -> float:
+    """ns per FIFO send with the dedup window already holding *window* ids."""
+    clock = ManualClock()
+    q = Queue("dedup.fifo", clock=clock, retention=60)
+    for i in range(window):
+        q.send("x", group_id="g", deduplication_id=f"w{i}")
+    counter = [0]
+
+    def once() -> float:
+        start = time.perf_counter_ns()
+        for _ in range(n):
+            counter[0] += 1
+            q.send("x", group_id="g", deduplication_id=f"n{counter[0]}")
+        return (time.perf_counter_ns() - start) / n
+
+    return _best(once, repeat)
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    """Run every measurement; returns a dict of figures (ns per message)."""
+    n = 20_000 if quick else 100_000
+    repeat = 3 if quick else 5
+    depths = [1_000, 100_000] if quick else [1_000, 100_000, 1_000_000]
+    results: dict[str, Any] = {"n": n}
+    results["stdlib_put_get"] = _best(lambda: stdlib_put_get(n), repeat)
+    results["depth"] = {d: depth_cycle(d, n, repeat) for d in depths}
+    results["fifo_groups"] = {g: fifo_cycle(g, n, repeat) for g in (1, 100, 10_000)}
+    windows = [1_000, 100_000] if quick else [1_000, 1_000_000]
+    results["dedup_send"] = {w: dedup_send(w, n // 2, repeat) for w in windows}
+    return results
+
+
+def report(results: dict[str, Any]) -> str:
+    """A plain-text table of *results* with the ratios the targets are stated in."""
+    base = results["stdlib_put_get"]
+    lines = [f"queue.Queue put+get: {base:8.0f} ns/msg (1.00x)"]
+    depths = results["depth"]
+    first = depths[min(depths)]
+    for d, ns in depths.items():
+        lines.append(
+            f"mqlite cycle, depth {d:>9,}: {ns:8.0f} ns/msg ({ns / base:5.2f}x queue.Queue,"
+            f" {ns / first:4.2f}x depth {min(depths):,})"
+        )
+    standard = first
+    for g, ns in results["fifo_groups"].items():
+        lines.append(
+            f"mqlite FIFO cycle, {g:>6,} groups: {ns:8.0f} ns/msg ({ns / standard:4.2f}x standard)"
+        )
+    windows = results["dedup_send"]
+    small = windows[min(windows)]
+    for w, ns in windows.items():
+        lines.append(
+            f"FIFO send, dedup window {w:>9,} ids: {ns:8.0f} ns/msg ({ns / small:4.2f}x smallest)"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller, faster run")
+    args = parser.parse_args()
+    print(report(run(args.quick)))

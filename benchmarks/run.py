@@ -1,0 +1,144 @@
+"""Run every benchmark side by side in one process and write ``docs/performance.md``.
+
+``python -m benchmarks`` (or ``python benchmarks/run.py``) runs, in one run on one
+machine: the queue cycle beside ``queue.Queue`` (``bench_queue``), filter matching beside
+a naive loop (``bench_filters``), topic publishing beside moto (``bench_topic``) and the
+worker pool beside a ``queue.Queue`` thread pool (``bench_worker``). It prints each table,
+writes them with the machine and Python version to ``docs/performance.md`` and, when
+matplotlib is installed, plots PNGs into ``docs/``. ``--quick`` makes every part shorter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+#: (module, title) in the order they run.
+PARTS = [
+    ("bench_queue", "Queue cycle: send + receive(10) + delete"),
+    ("bench_filters", "Filter matching: FilterIndex vs asking every policy"),
+    ("bench_topic", "Topic publish with filtered subscriptions"),
+    ("bench_worker", "Worker pool throughput"),
+]
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+
+
+def _table(module: Any, figures: dict[str, Any]) -> str:
+    for name in ("report", "format_table"):
+        fn = getattr(module, name, None)
+        if fn is not None:
+            return str(fn(figures))
+    return json.dumps(figures, indent=2, default=str)
+
+
+def _plots(results: dict[str, dict[str, Any]], out: Path) -> list[str]:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    written = []
+    queue_figs = results.get("bench_queue")
+    if queue_figs:
+        depths = sorted(queue_figs["depth"])
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.plot(depths, [queue_figs["depth"][d] / 1000 for d in depths], "o-", label="mqlite cycle")
+        ax.axhline(queue_figs["stdlib_put_get"] / 1000, color="grey", ls="--", label="queue.Queue")
+        ax.set_xscale("log")
+        ax.set_xlabel("messages waiting in the queue")
+        ax.set_ylabel("µs per message")
+        ax.set_ylim(bottom=0)
+        ax.set_title("Cost per message vs queue depth")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(out / "perf-depth.png", dpi=100)
+        plt.close(fig)
+        written.append("perf-depth.png")
+    filter_figs = results.get("bench_filters")
+    if filter_figs:
+        sizes = filter_figs["sizes"]
+        fig, ax = plt.subplots(figsize=(6, 4))
+        ax.plot(
+            sizes, [filter_figs["index_ns"][s] / 1000 for s in sizes], "o-", label="mqlite index"
+        )
+        ax.plot(
+            sizes, [filter_figs["naive_ns"][s] / 1000 for s in sizes], "s--", label="every policy"
+        )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("filtered subscriptions")
+        ax.set_ylabel("µs per published message (matching)")
+        ax.set_title("Matching cost vs number of subscriptions")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(out / "perf-subscriptions.png", dpi=100)
+        plt.close(fig)
+        written.append("perf-subscriptions.png")
+    return written
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the suite; see the module docstring."""
+    parser = argparse.ArgumentParser(description="mqlite benchmark suite")
+    parser.add_argument("--quick", action="store_true", help="shorter runs")
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args(argv)
+    results: dict[str, dict[str, Any]] = {}
+    sections = []
+    for name, title in PARTS:
+        try:
+            module = importlib.import_module(f"benchmarks.{name}")
+        except ImportError as error:
+            print(f"## {title}: not run ({error})\n")
+            continue
+        print(f"## {title}", flush=True)
+        figures = module.run(args.quick)
+        results[name] = figures
+        table = _table(module, figures)
+        print(table + "\n", flush=True)
+        sections.append(f"## {title}\n\n```\n{table}\n```\n")
+    if args.no_write:
+        return
+    docs = ROOT / "docs"
+    plots = _plots(results, docs)
+    when = datetime.date.today().isoformat()
+    head = (
+        "# Performance\n\n"
+        "Figures written by `python -m benchmarks"
+        + (" --quick" if args.quick else "")
+        + f"` on {when}.\n\nMachine: {_machine()}; Python {platform.python_version()}.\n"
+        "Every comparison below ran in the same process, one after the other.\n\n"
+    )
+    body = "\n".join(sections)
+    pics = "".join(f"![{p}]({p})\n\n" for p in plots)
+    (docs / "performance-results.md").write_text(head + pics + body)
+    print(f"wrote docs/performance-results.md and {len(plots)} plot(s)")
+
+
+if __name__ == "__main__":
+    main()
