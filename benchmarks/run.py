@@ -67,7 +67,8 @@ def _plots(results: dict[str, dict[str, Any]], out: Path) -> list[str]:
     if queue_figs:
         depths = sorted(queue_figs["depth"])
         fig, ax = plt.subplots(figsize=(6, 4))
-        ax.plot(depths, [queue_figs["depth"][d] / 1000 for d in depths], "o-", label="mqlite cycle")
+        cost = [queue_figs["depth"][d] / 1000 for d in depths]
+        ax.plot(depths, cost, "o-", label="mqlite cycle")
         ax.axhline(queue_figs["stdlib_put_get"] / 1000, color="grey", ls="--", label="queue.Queue")
         ax.set_xscale("log")
         ax.set_xlabel("messages waiting in the queue")
