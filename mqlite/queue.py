@@ -260,7 +260,7 @@ class Queue:
                 "Invalid value for the parameter FifoQueue. Reason: Modifying queue type is"
                 " not supported."
             )
-        with self._cond:
+        with self._lock:
             self._check_alive()
             new = checked(self._settings, changes, fifo=self._fifo, owner=self)
             old = self._settings
@@ -312,7 +312,7 @@ class Queue:
             # The common case — a plain ASCII body on a standard queue — needs none of
             # the checks below: printable ASCII is valid and its size is its length.
             digest = hashlib.md5(body.encode()).hexdigest()
-            with self._cond:
+            with self._lock:
                 self._check_alive()
                 now = self._clock.time()
                 state = self._state
@@ -325,7 +325,7 @@ class Queue:
                 self._wake()
             return SendResult(message_id, digest, None)
         out = self._prepare(body, attributes, delay, group_id, deduplication_id, None, False)
-        with self._cond:
+        with self._lock:
             self._check_alive()
             result = self._store(out, self._clock.time())
             self._wake()
@@ -378,7 +378,7 @@ class Queue:
                 failed.append(BatchFailure(e.id, error.legacy_code, error.message, True))
         successful: list[SendResult] = []
         if ready:
-            with self._cond:
+            with self._lock:
                 self._check_alive()
                 now = self._clock.time()
                 successful = [self._store(out, now) for out in ready]
@@ -513,7 +513,7 @@ class Queue:
         clock = self._clock
         deadline = clock.time() + wait_s
         while True:
-            with self._cond:
+            with self._lock:
                 while True:
                     self._check_alive()
                     now = clock.time()
@@ -559,7 +559,7 @@ class Queue:
                 if not loop.is_closed():
                     loop.call_soon_threadsafe(wake)
 
-            with self._cond:
+            with self._lock:
                 self._check_alive()
                 now = clock.time()
                 messages, dead = self._take(max_messages, vt, now, wait_s)
@@ -577,7 +577,7 @@ class Queue:
                 finally:
                     assert timer is not None
                     timer.cancel()
-                    with self._cond:
+                    with self._lock:
                         self._async_wakers.discard(wake_threadsafe)
 
     def _check_receive_args(
@@ -657,14 +657,14 @@ class Queue:
         if dlq is not None and dlq._accept_dead_letters(records, self):
             return
         # The dead-letter queue went away meanwhile: keep the messages here.
-        with self._cond:
+        with self._lock:
             now = self._clock.time()
             for rec in records:
                 self._readd(rec, now, rec.enqueued_at)
             self._wake()
 
     def _accept_dead_letters(self, records: list[Record], source: Queue) -> bool:
-        with self._cond:
+        with self._lock:
             if self._deleted:
                 return False
             now = self._clock.time()
@@ -754,7 +754,7 @@ class Queue:
         return moved
 
     def _take_for_redrive(self, destination: Queue | None, limit: int) -> list[Record]:
-        with self._cond:
+        with self._lock:
             self._check_alive()
             now = self._clock.time()
             self._state.advance(now)
@@ -783,13 +783,13 @@ class Queue:
                 rec.deduplication_id if target.fifo else None,
             )
             try:
-                with target._cond:
+                with target._lock:
                     target._check_alive()
                     target._store(out, target._clock.time())
                     target._wake()
                 moved += 1
             except QueueDoesNotExist:
-                with self._cond:
+                with self._lock:
                     self._readd(rec, self._clock.time(), rec.enqueued_at)
                     self._wake()
         return moved
@@ -810,10 +810,11 @@ class Queue:
             InvalidParameterValue: FIFO, and the handle has expired.
             QueueDoesNotExist: the queue was deleted.
         """
-        text = _handle_text(handle)
+        text = handle if type(handle) is str else _handle_text(handle)
         seq, count = self._parse_handle(text)
-        with self._cond:
-            self._check_alive()
+        with self._lock:
+            if self._deleted:
+                self._check_alive()
             self._delete(text, seq, count, self._clock.time())
 
     def _delete(self, text: str, seq: int, count: int, now: float) -> None:
@@ -843,7 +844,7 @@ class Queue:
         v.check_batch_ids(e.id for e in items)
         successful: list[DeleteResult] = []
         failed: list[BatchFailure] = []
-        with self._cond:
+        with self._lock:
             self._check_alive()
             now = self._clock.time()
             for e in items:
@@ -880,7 +881,7 @@ class Queue:
         text = _handle_text(handle)
         timeout = self._check_timeout(timeout)
         seq, count = self._parse_handle(text)
-        with self._cond:
+        with self._lock:
             self._check_alive()
             self._change_visibility(text, seq, count, timeout, self._clock.time())
 
@@ -931,7 +932,7 @@ class Queue:
         v.check_batch_ids(e.id for e in items)
         successful: list[VisibilityResult] = []
         failed: list[BatchFailure] = []
-        with self._cond:
+        with self._lock:
             self._check_alive()
             now = self._clock.time()
             for e in items:
@@ -971,7 +972,7 @@ class Queue:
             PurgeQueueInProgress: the last purge was less than 60 seconds ago.
             QueueDoesNotExist: the queue was deleted.
         """
-        with self._cond:
+        with self._lock:
             self._check_alive()
             now = self._clock.time()
             if self._last_purge is not None and now - self._last_purge < PURGE_INTERVAL:
@@ -986,7 +987,7 @@ class Queue:
 
     def stats(self) -> QueueStats:
         """The queue's counts now: visible, in flight, delayed. Cost: O(1) amortised."""
-        with self._cond:
+        with self._lock:
             self._check_alive()
             state = self._state
             state.advance(self._clock.time())
@@ -1009,21 +1010,21 @@ class Queue:
             from ._state import DELAYED
 
             wanted.add(DELAYED)
-        with self._cond:
+        with self._lock:
             self._check_alive()
             self._state.advance(self._clock.time())
             return [r.to_message(None) for r in self._state.records() if r.state in wanted]
 
     def check_invariants(self) -> None:
         """Verify the core's internal invariants (for tests). Cost: O(n)."""
-        with self._cond:
+        with self._lock:
             self._state.check()
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     def _mark_deleted(self) -> None:
         """Drop every message and refuse further calls (``Broker.delete_queue``)."""
-        with self._cond:
+        with self._lock:
             self._deleted = True
             self._state.purge()
             self._dedup.clear()
