@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import queue as stdlib_queue
 import sys
 import time
@@ -112,6 +113,23 @@ def dedup_send(window: int, n: int, repeat: int) -> float:
     return _best(once, repeat)
 
 
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def memory_per_message(n: int) -> float:
+    """Resident bytes per queued 100-byte message, measured over *n* messages."""
+    gc.collect()
+    q = Queue("memory")
+    before = _rss_bytes()
+    _fill(q, n)
+    gc.collect()
+    used = _rss_bytes() - before
+    assert q.stats().visible == n
+    return used / n
+
+
 def run(quick: bool = False) -> dict[str, Any]:
     """Run every measurement; returns a dict of figures (ns per message)."""
     n = 20_000 if quick else 100_000
@@ -123,6 +141,10 @@ def run(quick: bool = False) -> dict[str, Any]:
     results["fifo_groups"] = {g: fifo_cycle(g, n, repeat) for g in (1, 100, 10_000)}
     windows = [1_000, 100_000] if quick else [1_000, 1_000_000]
     results["dedup_send"] = {w: dedup_send(w, n // 2, repeat) for w in windows}
+    if os.path.exists("/proc/self/statm"):
+        count = 200_000 if quick else 1_000_000
+        per = memory_per_message(count)
+        results["memory"] = {"messages": count, "bytes_per_message": per}
     return results
 
 
@@ -147,6 +169,13 @@ def report(results: dict[str, Any]) -> str:
     for w, ns in windows.items():
         lines.append(
             f"FIFO send, dedup window {w:>9,} ids: {ns:8.0f} ns/msg ({ns / small:4.2f}x smallest)"
+        )
+    memory = results.get("memory")
+    if memory:
+        total = memory["bytes_per_message"] * 1_000_000 / 2**20
+        lines.append(
+            f"memory: {memory['bytes_per_message']:.0f} bytes per queued 100-byte message"
+            f" (measured over {memory['messages']:,}; 1 M messages = {total:.0f} MiB)"
         )
     return "\n".join(lines)
 
