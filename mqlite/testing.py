@@ -1,0 +1,75 @@
+"""Helpers for testing code that uses mqlite, including pytest fixtures.
+
+Use the fixtures by listing this module as a plugin in your ``conftest.py``::
+
+    pytest_plugins = ["mqlite.testing"]
+
+    def test_job_is_retried(manual_clock, queue_factory):
+        q = queue_factory("jobs", visibility_timeout=60)
+        ...
+
+Fixtures:
+
+* ``manual_clock`` — a fresh :class:`~mqlite.ManualClock`.
+* ``queue_factory`` — ``queue_factory(name, **settings)`` makes queues on that clock.
+* ``drain`` — ``drain(queue)`` receives and deletes everything visible, returning the bodies.
+
+The plain functions work without pytest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from .clock import ManualClock
+from .queue import Queue
+
+__all__ = ["drain_queue", "make_queue_factory"]
+
+
+def drain_queue(queue: Queue) -> list[str]:
+    """Receive and delete every visible message of *queue*; return their bodies in order.
+
+    Messages in flight or delayed are left alone. Never waits.
+    """
+    bodies: list[str] = []
+    while True:
+        batch = queue.receive(10, wait=0)
+        if not batch:
+            return bodies
+        for message in batch:
+            bodies.append(message.body)
+            queue.delete(message)
+
+
+def make_queue_factory(clock: ManualClock) -> Callable[..., Queue]:
+    """A function that makes queues sharing *clock*: ``factory(name, **settings)``."""
+
+    def factory(name: str, **settings: Any) -> Queue:
+        settings.setdefault("clock", clock)
+        return Queue(name, **settings)
+
+    return factory
+
+
+try:
+    import pytest
+except ImportError:  # pytest is optional: only the fixtures need it.
+    pass
+else:
+
+    @pytest.fixture
+    def manual_clock() -> Iterator[ManualClock]:
+        """A fresh manual clock for one test."""
+        yield ManualClock()
+
+    @pytest.fixture
+    def queue_factory(manual_clock: ManualClock) -> Callable[..., Queue]:
+        """Makes queues on the test's manual clock: ``queue_factory(name, **settings)``."""
+        return make_queue_factory(manual_clock)
+
+    @pytest.fixture
+    def drain() -> Callable[[Queue], list[str]]:
+        """``drain(queue)``: receive and delete every visible message, return the bodies."""
+        return drain_queue
