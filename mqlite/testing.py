@@ -19,7 +19,7 @@ The plain functions work without pytest.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from .clock import ManualClock
@@ -60,9 +60,9 @@ except ImportError:  # pytest is optional: only the fixtures need it.
 else:
 
     @pytest.fixture
-    def manual_clock() -> Iterator[ManualClock]:
+    def manual_clock() -> ManualClock:
         """A fresh manual clock for one test."""
-        yield ManualClock()
+        return ManualClock()
 
     @pytest.fixture
     def queue_factory(manual_clock: ManualClock) -> Callable[..., Queue]:
