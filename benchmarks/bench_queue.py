@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import os
 import queue as stdlib_queue
 import sys
@@ -31,6 +32,7 @@ from mqlite import Queue
 from mqlite.clock import ManualClock
 
 _BODY = "x" * 100
+_dedup_ids = itertools.count()
 
 
 def _best(fn: Any, repeat: int) -> float:
@@ -61,20 +63,25 @@ def _fill(q: Queue, depth: int, groups: int = 0) -> None:
 def mqlite_cycle(q: Queue, n: int, groups: int = 0) -> float:
     """ns per message of 10 sends + receive(10) + 10 deletes, repeated for *n* messages."""
     send, receive, delete = q.send, q.receive, q.delete
-    counter = 0
+    received = 0
     start = time.perf_counter_ns()
     for _ in range(n // 10):
         if groups:
             for _ in range(10):
-                counter += 1
-                send(_BODY, group_id=f"g{counter % groups}", deduplication_id=f"c{counter}")
+                # Ids unique across repeats: a repeated id would be deduplicated away.
+                i = next(_dedup_ids)
+                send(_BODY, group_id=f"g{i % groups}", deduplication_id=f"c{i}")
         else:
             for _ in range(10):
                 send(_BODY)
         got = receive(10)
+        received += len(got)
         for m in got:
             delete(m)
-    return (time.perf_counter_ns() - start) / n
+    elapsed = time.perf_counter_ns() - start
+    # Every message sent must have come back, or the figure would flatter the cycle.
+    assert received == n // 10 * 10, (received, n)
+    return elapsed / n
 
 
 def depth_cycle(depth: int, n: int, repeat: int) -> float:
