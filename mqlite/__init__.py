@@ -6,6 +6,8 @@ Everything public is importable from here; submodules are implementation detail.
 from __future__ import annotations
 
 from ._attribute import Attribute
+from ._redrive import RedriveTask
+from .broker import Broker
 from .clock import Clock, ManualClock, SystemClock
 from .errors import MqliteError
 from .filters import FilterPolicy, FilterPolicyError
@@ -30,6 +32,7 @@ __all__ = [
     "Attribute",
     "BatchFailure",
     "BatchResult",
+    "Broker",
     "Clock",
     "DeleteEntry",
     "DeleteResult",
@@ -43,6 +46,7 @@ __all__ = [
     "PublishResult",
     "Queue",
     "QueueStats",
+    "RedriveTask",
     "SendEntry",
     "SendResult",
     "SystemClock",

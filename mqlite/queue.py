@@ -17,7 +17,7 @@ import math
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -51,6 +51,9 @@ from .message import (
     md5_of_body,
     new_message_id,
 )
+
+if TYPE_CHECKING:
+    from ._redrive import RedriveTask
 
 __all__ = ["Queue"]
 
@@ -752,6 +755,22 @@ class Queue:
                 break
             moved += self._redrive_batch(batch, destination)
         return moved
+
+    def start_redrive(self, destination: Queue | None = None, *, rate: float) -> RedriveTask:
+        """Start a rate-limited redrive (a message move task, spec §9.3) from this queue.
+
+        Message ``i`` (0-based, oldest first) moves at ``start + (i + 1) / rate`` on this
+        queue's clock, exactly as :meth:`redrive` would move it. See
+        :class:`mqlite._redrive.RedriveTask` for status, progress and ``cancel()``.
+
+        Raises:
+            InvalidParameterValue: *rate* outside 1..500, *destination* of the other kind
+                or deleted, or another task on this queue is still running.
+            QueueDoesNotExist: this queue was deleted.
+        """
+        from ._redrive import start_redrive
+
+        return start_redrive(self, destination, rate)
 
     def _take_for_redrive(self, destination: Queue | None, limit: int) -> list[Record]:
         with self._lock:

@@ -1,0 +1,260 @@
+"""A namespace of queues and topics: one "account in one region".
+
+``Broker`` follows CreateQueue / GetQueueUrl / ListQueues / DeleteQueue (spec/sqs.md §2.5,
+§2.6) and CreateTopic / GetTopicAttributes / ListTopics / DeleteTopic. Queues and topics it
+makes share its clock, region and account id, so their ARNs and URLs agree.
+
+Deliberate choices:
+
+* ``create_queue`` on an existing name compares only the settings passed in the call with
+  the queue's *current* settings (after any ``configure``), as AWS does; equal values
+  return the same ``Queue`` object. Numbers compare by value (``30 == 30.0``); a
+  dead-letter queue compares by identity.
+* ``delete_queue`` deletes at once (AWS takes up to 60 s); re-creating the name within
+  60 s of the delete raises ``QueueDeletedRecently``. Deleting a queue that other queues
+  use as their dead-letter queue leaves their settings alone: while the dead-letter queue
+  is deleted their messages are delivered normally instead of being moved (AWS would
+  lose them). A *new* queue created later under the same name is not the old object, so
+  the sources keep delivering normally; reconfigure them to point at the new queue.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from ._settings import SETTING_NAMES
+from .clock import Clock, SystemClock
+from .errors import (
+    InvalidParameter,
+    NotFound,
+    QueueDeletedRecently,
+    QueueDoesNotExist,
+    QueueNameExists,
+)
+from .queue import Queue
+
+if TYPE_CHECKING:
+    from .topic import Topic
+
+__all__ = ["Broker"]
+
+#: Seconds after a delete during which the same queue name cannot be created again.
+DELETE_COOL_DOWN = 60.0
+
+# Constructor keyword -> the AWS attribute name used in QueueNameExists messages.
+_AWS_NAMES: dict[str, str] = {
+    "visibility_timeout": "VisibilityTimeout",
+    "delay": "DelaySeconds",
+    "retention": "MessageRetentionPeriod",
+    "max_message_size": "MaximumMessageSize",
+    "receive_wait": "ReceiveMessageWaitTimeSeconds",
+    "fifo": "FifoQueue",
+    "content_based_deduplication": "ContentBasedDeduplication",
+    "deduplication_scope": "DeduplicationScope",
+    "fifo_throughput_limit": "FifoThroughputLimit",
+    "dead_letter_queue": "RedrivePolicy",
+    "max_receive_count": "RedrivePolicy",
+    "max_in_flight": "MaxInFlight",
+}
+
+
+class Broker:
+    """Queues and topics sharing one clock, region and account.
+
+    All methods are thread-safe.
+
+    Example::
+
+        broker = Broker(clock=ManualClock())
+        jobs = broker.create_queue("jobs", visibility_timeout=60)
+        assert broker.get_queue("jobs") is jobs
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        region: str = "us-east-1",
+        account_id: str = "000000000000",
+    ) -> None:
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._region = region
+        self._account_id = account_id
+        self._lock = threading.RLock()
+        self._queues: dict[str, Queue] = {}
+        self._deleted_at: dict[str, float] = {}
+        self._topics: dict[str, Topic] = {}
+
+    @property
+    def clock(self) -> Clock:
+        """The clock every queue and topic of this broker uses."""
+        return self._clock
+
+    @property
+    def region(self) -> str:
+        return self._region
+
+    @property
+    def account_id(self) -> str:
+        return self._account_id
+
+    def __repr__(self) -> str:
+        return f"<Broker {self._region}/{self._account_id}: {len(self._queues)} queues>"
+
+    # --- queues --------------------------------------------------------------------------------
+
+    def create_queue(self, name: str, **settings: Any) -> Queue:
+        """Create a queue, or return the existing one (CreateQueue idempotency, §2.5).
+
+        Raises:
+            QueueNameExists: the queue exists and a setting passed here differs from its
+                current value.
+            QueueDeletedRecently: a queue of this name was deleted less than 60 s ago.
+            InvalidParameterValue / InvalidAttributeValue / ...: as ``Queue(...)``.
+            TypeError: an unknown setting name.
+        """
+        unknown = sorted(set(settings) - SETTING_NAMES - {"fifo"})
+        if unknown:
+            raise TypeError(f"create_queue() got unexpected setting(s): {', '.join(unknown)}")
+        for forbidden in ("clock", "region", "account_id"):
+            if forbidden in settings:  # pragma: no cover - excluded by the check above
+                raise TypeError(f"{forbidden} is set by the broker")
+        with self._lock:
+            existing = self._queues.get(name)
+            if existing is not None:
+                self._check_same(existing, settings)
+                return existing
+            deleted_at = self._deleted_at.get(name)
+            if deleted_at is not None:
+                if self._clock.time() - deleted_at < DELETE_COOL_DOWN:
+                    raise QueueDeletedRecently(
+                        "You must wait 60 seconds after deleting a queue before you can"
+                        " create another with the same name."
+                    )
+                del self._deleted_at[name]
+            queue = Queue(
+                name,
+                clock=self._clock,
+                region=self._region,
+                account_id=self._account_id,
+                **settings,
+            )
+            self._queues[queue.name] = queue
+            return queue
+
+    @staticmethod
+    def _check_same(queue: Queue, settings: dict[str, Any]) -> None:
+        got: Any = queue.settings  # a property or a method, depending on the Queue version
+        current: dict[str, Any] = dict(got() if callable(got) else got)
+        current["fifo"] = queue.fifo
+        for key, wanted in settings.items():
+            have = current[key]
+            if key == "fifo" and wanted is None:
+                continue
+            if key == "dead_letter_queue":
+                same = wanted is have
+            elif isinstance(have, bool) or isinstance(wanted, bool):
+                same = type(wanted) is type(have) and wanted == have
+            else:
+                try:
+                    same = bool(wanted == have)
+                except Exception:  # pragma: no cover - exotic values
+                    same = False
+            if not same:
+                raise QueueNameExists(
+                    "A queue already exists with the same name and a different value for"
+                    f" attribute {_AWS_NAMES.get(key, key)}"
+                )
+
+    def get_queue(self, name: str) -> Queue:
+        """The queue called *name* (GetQueueUrl). Raises ``QueueDoesNotExist``."""
+        with self._lock:
+            queue = self._queues.get(name)
+        if queue is None:
+            raise QueueDoesNotExist("The specified queue does not exist.")
+        return queue
+
+    def get_queue_by_arn(self, arn: str) -> Queue:
+        """The queue whose ARN is *arn*. Raises ``QueueDoesNotExist``."""
+        with self._lock:
+            for queue in self._queues.values():
+                if queue.arn == arn:
+                    return queue
+        raise QueueDoesNotExist("The specified queue does not exist.")
+
+    def list_queues(self, prefix: str = "") -> list[Queue]:
+        """Queues whose name starts with *prefix* (literal, case-sensitive), by name."""
+        with self._lock:
+            return [q for n, q in sorted(self._queues.items()) if n.startswith(prefix)]
+
+    def delete_queue(self, name: str) -> None:
+        """Delete the queue and all its messages at once (DeleteQueue).
+
+        Later calls on the ``Queue`` object raise ``QueueDoesNotExist``. Queues that used it
+        as their dead-letter queue deliver normally from then on.
+
+        Raises:
+            QueueDoesNotExist: no such queue.
+        """
+        with self._lock:
+            queue = self._queues.pop(name, None)
+            if queue is None:
+                raise QueueDoesNotExist("The specified queue does not exist.")
+            self._deleted_at[name] = self._clock.time()
+        queue._mark_deleted()
+
+    # --- topics --------------------------------------------------------------------------------
+
+    def create_topic(self, name: str, **settings: Any) -> Topic:
+        """Create a topic, or return the existing one of that name (CreateTopic).
+
+        Raises:
+            InvalidParameter: the topic exists with a different ``fifo`` or
+                ``content_based_deduplication``, or the name is invalid.
+        """
+        from .topic import Topic
+
+        with self._lock:
+            existing = self._topics.get(name)
+            if existing is not None:
+                for key, wanted in settings.items():
+                    if key == "fifo" and wanted is None:
+                        continue
+                    if getattr(existing, key, wanted) != wanted:
+                        raise InvalidParameter(
+                            "Invalid parameter: Attributes Reason: Topic already exists with"
+                            " different attributes"
+                        )
+                return existing
+            topic = Topic(
+                name,
+                clock=self._clock,
+                region=self._region,
+                account_id=self._account_id,
+                **settings,
+            )
+            self._topics[name] = topic
+            return topic
+
+    def get_topic(self, name: str) -> Topic:
+        """The topic called *name*. Raises ``NotFound``."""
+        with self._lock:
+            topic = self._topics.get(name)
+        if topic is None:
+            raise NotFound("Topic does not exist")
+        return topic
+
+    def list_topics(self) -> list[Topic]:
+        """Every topic, by name."""
+        with self._lock:
+            return [t for _, t in sorted(self._topics.items())]
+
+    def delete_topic(self, name: str) -> None:
+        """Delete the topic (DeleteTopic). Deleting an unknown topic is a no-op, as in SNS."""
+        with self._lock:
+            topic = self._topics.pop(name, None)
+        if topic is not None:
+            close = getattr(topic, "_mark_deleted", None)
+            if callable(close):
+                close()

@@ -1,0 +1,486 @@
+"""FIFO queue rules (spec/sqs.md §8), with exact error codes."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+
+import pytest
+
+from mqlite.clock import ManualClock
+from mqlite.errors import (
+    InvalidAttributeName,
+    InvalidParameterValue,
+    MissingParameter,
+    MqliteError,
+)
+from mqlite.message import DeleteEntry, SendEntry
+from mqlite.queue import Queue
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+def fifo(clock: ManualClock, name: str = "q.fifo", **kw: object) -> Queue:
+    return Queue(name, clock=clock, **kw)  # type: ignore[arg-type]
+
+
+def bodies(msgs: list) -> list[str]:  # type: ignore[type-arg]
+    return [m.body for m in msgs]
+
+
+# --- names ---------------------------------------------------------------------------------
+
+
+def test_fifo_inferred_from_suffix(clock: ManualClock) -> None:
+    assert Queue("a.fifo", clock=clock).fifo
+    assert not Queue("a", clock=clock).fifo
+    assert Queue("a.fifo", fifo=True, clock=clock).fifo
+
+
+@pytest.mark.parametrize(
+    ("name", "flag"), [("a", True), ("a.fifo", False), ("a" * 76 + ".fifo", None), ("", None)]
+)
+def test_fifo_name_errors(clock: ManualClock, name: str, flag: bool | None) -> None:
+    with pytest.raises(InvalidParameterValue) as err:
+        Queue(name, fifo=flag, clock=clock)
+    assert err.value.code == "InvalidParameterValue"
+
+
+def test_fifo_only_setting_on_standard_queue(clock: ManualClock) -> None:
+    with pytest.raises(MqliteError) as err:
+        Queue("a", content_based_deduplication=True, clock=clock)
+    assert err.value.code == "InvalidAttributeName"
+    assert isinstance(err.value, InvalidAttributeName)
+
+
+# --- send-side rules -----------------------------------------------------------------------
+
+
+def test_group_id_required(clock: ManualClock) -> None:
+    q = fifo(clock, content_based_deduplication=True)
+    with pytest.raises(MissingParameter) as err:
+        q.send("x")
+    assert err.value.code == "MissingParameter"
+    assert q.stats().visible == 0
+
+
+def test_group_id_required_in_batch(clock: ManualClock) -> None:
+    q = fifo(clock, content_based_deduplication=True)
+    with pytest.raises(InvalidParameterValue) as err:
+        q.send_batch([SendEntry("a", "x", group_id="g"), SendEntry("b", "y")])
+    assert err.value.code == "InvalidParameterValue"
+    assert q.stats().visible == 0
+
+
+def test_dedup_id_required_unless_content_based(clock: ManualClock) -> None:
+    q = fifo(clock)
+    with pytest.raises(InvalidParameterValue) as err:
+        q.send("x", group_id="g")
+    assert err.value.code == "InvalidParameterValue"
+    with pytest.raises(InvalidParameterValue):
+        q.send_batch([SendEntry("a", "x", group_id="g")])
+    q.send("x", group_id="g", deduplication_id="d")
+    assert q.stats().visible == 1
+
+
+def test_per_message_delay_rejected(clock: ManualClock) -> None:
+    q = fifo(clock, content_based_deduplication=True)
+    with pytest.raises(InvalidParameterValue) as err:
+        q.send("x", group_id="g", delay=5)
+    assert err.value.code == "InvalidParameterValue"
+    q.send("x", group_id="g", delay=0)
+    assert q.stats().visible == 1
+
+
+def test_queue_delay_applies_and_change_is_retroactive(clock: ManualClock) -> None:
+    q = fifo(clock, content_based_deduplication=True, delay=10)
+    q.send("x", group_id="g")
+    assert q.stats().delayed == 1
+    clock.advance(5)
+    assert q.receive() == []
+    q.configure(delay=3)
+    assert bodies(q.receive()) == ["x"]
+
+
+def test_sequence_numbers_strictly_increase(clock: ManualClock) -> None:
+    q = fifo(clock, content_based_deduplication=True)
+    seqs = [q.send(f"m{i}", group_id=f"g{i % 3}").sequence_number for i in range(30)]
+    assert all(s is not None for s in seqs)
+    ints = [int(s) for s in seqs if s is not None]
+    assert ints == sorted(ints)
+    assert len(set(ints)) == 30
+    assert all(len(s) == 20 for s in seqs if s is not None)
+    msgs = q.receive(10)
+    assert all(m.sequence_number is not None for m in msgs)
+
+
+# --- receive algorithm (§8.4) --------------------------------------------------------------
+
+
+def test_groups_contiguous_in_one_response(clock: ManualClock) -> None:
+    q = fifo(clock, content_based_deduplication=True)
+    for g, b in [("g1", "g1-m1"), ("g2", "g2-m1"), ("g1", "g1-m2"), ("g1", "g1-m3")]:
+        q.send(b, group_id=g)
+    assert bodies(q.receive(10)) == ["g1-m1", "g1-m2", "g1-m3", "g2-m1"]
+
+
+def test_in_flight_head_blocks_group_new_sends_do_not_unblock(clock: ManualClock) -> None:
+    q = fifo(clock, content_based_deduplication=True)
+    q.send("a1", group_id="a")
+    q.send("a2", group_id="a")
+    [m] = q.receive(1)
+    assert m.body == "a1"
+    assert q.receive(10) == []
+    q.send("a3", group_id="a")
+    assert q.receive(10) == []
+
+
+def test_partial_delete_keeps_group_blocked(clock: ManualClock) -> None:
+    q = fifo(clock, content_based_deduplication=True)
+    for b in ["g1-m1", "g1-m2", "g1-m3"]:
+        q.send(b, group_id="g1")
+    m1, m2 = q.receive(2)
+    q.send("g2-m1", group_id="g2")
+    q.send("g2-m2", group_id="g2")
+    q.send("g3-m1", group_id="g3")
+    q.delete(m1)
+    assert bodies(q.receive(10)) == ["g2-m1", "g2-m2", "g3-m1"]
+    q.delete(m2)
+    assert bodies(q.receive(10)) == ["g1-m3"]
+    q.check_invariants()
+
+
+@pytest.mark.parametrize("release", ["cmv0", "delete", "expiry"])
+def test_release_wakes_long_poll(clock: ManualClock, release: str) -> None:
+    q = fifo(clock, content_based_deduplication=True, visibility_timeout=30)
+    q.send("a1", group_id="a")
+    q.send("a2", group_id="a")
+    [m] = q.receive(1)
+    got: list[list[str]] = []
+    t = threading.Thread(target=lambda: got.append(bodies(q.receive(10, wait=20))))
+    t.start()
+    # give the poller time to block (it is woken by the release, not by the clock)
+    for _ in range(200):
+        if q._waiters:
+            break
+        threading.Event().wait(0.005)
+    assert q._waiters == 1
+    if release == "cmv0":
+        q.change_visibility(m, 0)
+        expected = ["a1", "a2"]
+    elif release == "delete":
+        q.delete(m)
+        expected = ["a2"]
+    else:
+        clock.advance(30)
+        expected = ["a1", "a2"]
+    t.join(5)
+    assert not t.is_alive()
+    assert got == [expected]
+
+
+def test_messages_before_extended_one_are_returned(clock: ManualClock) -> None:
+    q = fifo(clock, content_based_deduplication=True, visibility_timeout=10)
+    for i in range(3):
+        q.send(f"m{i}", group_id="g")
+    msgs = q.receive(10)
+    assert bodies(msgs) == ["m0", "m1", "m2"]
+    q.change_visibility(msgs[1], 100)
+    clock.advance(10)
+    assert bodies(q.receive(10)) == ["m0"]
+
+
+def test_order_after_timeout(clock: ManualClock) -> None:
+    q = fifo(clock, content_based_deduplication=True, visibility_timeout=5)
+    for i in range(4):
+        q.send(f"m{i}", group_id="g")
+    first = q.receive(2)
+    q.delete(first[0])
+    clock.advance(5)
+    assert bodies(q.receive(10)) == ["m1", "m2", "m3"]
+
+
+def test_fresh_queue_groups_follow_first_message(clock: ManualClock) -> None:
+    q = fifo(clock, content_based_deduplication=True)
+    for g in ["g3", "g1", "g2", "g1"]:
+        q.send(f"{g}-{q.stats().visible}", group_id=g)
+    got = bodies(q.receive(10))
+    assert [b.split("-")[0] for b in got] == ["g3", "g1", "g1", "g2"]
+
+
+# --- deduplication (§8.2) ------------------------------------------------------------------
+
+
+def test_duplicate_returns_original_id_and_is_not_stored(clock: ManualClock) -> None:
+    q = fifo(clock)
+    r1 = q.send("x", group_id="g", deduplication_id="d")
+    r2 = q.send("other body", group_id="h", deduplication_id="d")
+    assert r2.message_id == r1.message_id
+    assert q.stats().visible == 1
+
+
+def test_content_based_dedup_body_only(clock: ManualClock) -> None:
+    q = fifo(clock, content_based_deduplication=True)
+    r1 = q.send("x", group_id="g", attributes={"a": "1"})
+    r2 = q.send("x", group_id="g", attributes={"a": "2"})
+    assert r1.message_id == r2.message_id
+    r3 = q.send("x", group_id="g", deduplication_id="explicit")
+    assert r3.message_id != r1.message_id
+    assert q.stats().visible == 2
+
+
+def test_dedup_window_5_minutes_survives_delete(clock: ManualClock) -> None:
+    q = fifo(clock, content_based_deduplication=True)
+    r1 = q.send("x", group_id="g")
+    [m] = q.receive()
+    q.delete(m)
+    clock.advance(299)
+    assert q.send("x", group_id="g").message_id == r1.message_id
+    assert q.stats().visible == 0
+    clock.advance(1)  # window runs from the original send, duplicates don't extend it
+    r3 = q.send("x", group_id="g")
+    assert r3.message_id != r1.message_id
+    assert q.stats().visible == 1
+
+
+def test_purge_clears_dedup(clock: ManualClock) -> None:
+    q = fifo(clock, content_based_deduplication=True)
+    r1 = q.send("x", group_id="g")
+    q.purge()
+    r2 = q.send("x", group_id="g")
+    assert r2.message_id != r1.message_id
+    assert q.stats().visible == 1
+
+
+def test_dedup_scope_message_group(clock: ManualClock) -> None:
+    q = fifo(clock, deduplication_scope="messageGroup")
+    a = q.send("x", group_id="g1", deduplication_id="d")
+    b = q.send("x", group_id="g2", deduplication_id="d")
+    c = q.send("x", group_id="g1", deduplication_id="d")
+    assert a.message_id != b.message_id
+    assert c.message_id == a.message_id
+    assert q.stats().visible == 2
+
+
+def test_dedup_scope_queue_ignores_group(clock: ManualClock) -> None:
+    q = fifo(clock)
+    a = q.send("x", group_id="g1", deduplication_id="d")
+    b = q.send("y", group_id="g2", deduplication_id="d")
+    assert a.message_id == b.message_id
+
+
+def test_throughput_limit_settings(clock: ManualClock) -> None:
+    q = fifo(clock, deduplication_scope="messageGroup", fifo_throughput_limit="perMessageGroupId")
+    assert q.fifo_throughput_limit == "perMessageGroupId"
+    with pytest.raises(MqliteError) as err:
+        fifo(clock, fifo_throughput_limit="fast")
+    assert err.value.code == "InvalidAttributeValue"
+    with pytest.raises(MqliteError) as err:
+        fifo(clock, deduplication_scope="group")
+    assert err.value.code == "InvalidAttributeValue"
+    with pytest.raises(MqliteError) as err:
+        Queue("std", fifo_throughput_limit="perMessageGroupId", clock=clock)
+    assert err.value.code == "InvalidAttributeName"
+    # perMessageGroupId requires DeduplicationScope=messageGroup (spec §2.2)
+    with pytest.raises(MqliteError) as err:
+        fifo(clock, fifo_throughput_limit="perMessageGroupId")
+    assert err.value.code == "InvalidAttributeValue"
+    # only the dedup scope is observable; the limit changes no behaviour
+    q.send("x", group_id="g1", deduplication_id="d")
+    q.send("x", group_id="g2", deduplication_id="d")
+    assert q.stats().visible == 2
+
+
+# --- expired handles -----------------------------------------------------------------------
+
+
+def test_expired_fifo_handle_rejected(clock: ManualClock) -> None:
+    q = fifo(clock, content_based_deduplication=True, visibility_timeout=5)
+    q.send("x", group_id="g")
+    [m] = q.receive()
+    clock.advance(5)
+    with pytest.raises(InvalidParameterValue) as err:
+        q.delete(m)
+    assert err.value.code == "InvalidParameterValue"
+    assert str(err.value).endswith("The receipt handle has expired.")
+    assert m.receipt_handle is not None
+    res = q.delete_batch([DeleteEntry("a", m.receipt_handle)])
+    assert res.successful == []
+    [f] = res.failed
+    assert f.code == "ReceiptHandleIsInvalid"
+    assert q.stats().visible == 1
+
+
+# --- counts (§2.3) -------------------------------------------------------------------------
+
+
+def test_approximate_counts_include_blocked_messages(clock: ManualClock) -> None:
+    q = fifo(clock, content_based_deduplication=True)
+    for g in ["g1", "g2", "g3"]:
+        for i in range(2):
+            q.send(f"{g}-{i}", group_id=g)
+    q.receive(1)  # g1-0
+    q.receive(1)  # g2-0 (g1 blocked)
+    s = q.stats()
+    assert (s.visible, s.in_flight, s.delayed) == (4, 2, 0)
+
+
+# --- real threads --------------------------------------------------------------------------
+
+
+def test_threads_per_group_order_exactly_once() -> None:
+    q = Queue("t.fifo", content_based_deduplication=True, visibility_timeout=60)
+    groups, per_group = 20, 25
+    for i in range(per_group):
+        for g in range(groups):
+            q.send(f"{g}:{i}", group_id=str(g))
+    seen: dict[str, list[int]] = defaultdict(list)
+    lock = threading.Lock()
+    active: set[str] = set()
+    errors: list[str] = []
+
+    def consume() -> None:
+        idle = 0
+        while idle < 3:
+            msgs = q.receive(10, wait=0.05)
+            if not msgs:
+                idle += 1
+                continue
+            idle = 0
+            mine = {m.group_id for m in msgs}
+            with lock:
+                if mine & active:
+                    errors.append(f"group handed to two consumers: {mine & active}")
+                active.update(g for g in mine if g)
+                for m in msgs:
+                    g, i = m.body.split(":")
+                    seen[g].append(int(i))
+            for m in msgs:
+                q.delete(m)
+            with lock:
+                active.difference_update(g for g in mine if g)
+
+    threads = [threading.Thread(target=consume) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors
+    assert dict(seen.items()) == {str(g): list(range(per_group)) for g in range(groups)}
+    q.check_invariants()
+    assert q.stats().visible == 0
+    assert q.stats().in_flight == 0
+
+
+# --- model-based ---------------------------------------------------------------------------
+
+from hypothesis import settings as hsettings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.stateful import (  # noqa: E402
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+)
+
+VT = 10
+
+
+class FifoMachine(RuleBasedStateMachine):
+    """Per-group order, blocking at the first in-flight message, and dedup, vs a model."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = ManualClock()
+        self.q = Queue("m.fifo", clock=self.clock, visibility_timeout=VT)
+        self.now = 0.0
+        self.counter = 0
+        # group -> list of [body, deadline or None (not in flight), handle]
+        self.groups: dict[str, list[list[object]]] = {}
+        self.dedup: dict[str, tuple[str, float]] = {}
+
+    def _ready(self, entry: list[object]) -> bool:
+        deadline = entry[1]
+        return deadline is None or float(deadline) <= self.now  # type: ignore[arg-type]
+
+    @rule(group=st.sampled_from(["a", "b", "c"]), dedup=st.sampled_from(["d1", "d2", None]))
+    def send(self, group: str, dedup: str | None) -> None:
+        self.counter += 1
+        body = f"{group}:{self.counter}"
+        key = dedup if dedup is not None else f"u{self.counter}"
+        res = self.q.send(body, group_id=group, deduplication_id=key)
+        old = self.dedup.get(key)
+        if old is not None and self.now - old[1] < 300:
+            assert res.message_id == old[0]
+            return
+        self.dedup[key] = (res.message_id, self.now)
+        self.groups.setdefault(group, []).append([body, None, None])
+
+    @rule(n=st.integers(1, 10))
+    def receive(self, n: int) -> None:
+        prefixes: dict[str, int] = {}
+        for g, msgs in self.groups.items():
+            k = 0
+            while k < len(msgs) and self._ready(msgs[k]):
+                k += 1
+            if k:
+                prefixes[g] = k
+        got = self.q.receive(n)
+        assert len(got) == min(n, sum(prefixes.values()))
+        seen_groups: list[str] = []
+        for m in got:
+            assert m.group_id is not None
+            if not seen_groups or seen_groups[-1] != m.group_id:
+                assert m.group_id not in seen_groups, "group not contiguous"
+                seen_groups.append(m.group_id)
+        for g in seen_groups:
+            mine = [m for m in got if m.group_id == g]
+            assert g in prefixes
+            assert len(mine) <= prefixes[g]
+            if g != seen_groups[-1]:
+                assert len(mine) == prefixes[g]
+            for entry, m in zip(self.groups[g], mine, strict=False):
+                assert m.body == entry[0]
+                entry[1] = self.now + VT
+                entry[2] = m.receipt_handle
+
+    @precondition(
+        lambda self: any(
+            e[1] is not None and not self._ready(e) for msgs in self.groups.values() for e in msgs
+        )
+    )
+    @rule(data=st.data())
+    def delete(self, data: st.DataObject) -> None:
+        held = [
+            (g, e)
+            for g, msgs in self.groups.items()
+            for e in msgs
+            if e[1] is not None and not self._ready(e)
+        ]
+        g, entry = data.draw(st.sampled_from(held))
+        self.q.delete(str(entry[2]))
+        self.groups[g].remove(entry)
+
+    @rule(dt=st.sampled_from([1, 5, 10, 150]))
+    def advance(self, dt: float) -> None:
+        self.clock.advance(dt)
+        self.now += dt
+        for msgs in self.groups.values():
+            for e in msgs:
+                if e[1] is not None and self._ready(e):
+                    e[1] = None
+
+    @invariant()
+    def consistent(self) -> None:
+        self.q.check_invariants()
+        s = self.q.stats()
+        total = sum(len(m) for m in self.groups.values())
+        in_flight = sum(1 for m in self.groups.values() for e in m if e[1] is not None)
+        assert (s.visible, s.in_flight, s.delayed) == (total - in_flight, in_flight, 0)
+
+
+TestFifoMachine = FifoMachine.TestCase
+TestFifoMachine.settings = hsettings(max_examples=60, stateful_step_count=40, deadline=None)
