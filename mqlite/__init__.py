@@ -27,6 +27,7 @@ from .message import (
     VisibilityResult,
 )
 from .queue import Queue
+from .topic import DeliveryFailure, RetryPolicy, Subscription, Topic
 
 __all__ = [
     "Attribute",
@@ -36,6 +37,7 @@ __all__ = [
     "Clock",
     "DeleteEntry",
     "DeleteResult",
+    "DeliveryFailure",
     "FilterPolicy",
     "FilterPolicyError",
     "ManualClock",
@@ -47,9 +49,12 @@ __all__ = [
     "Queue",
     "QueueStats",
     "RedriveTask",
+    "RetryPolicy",
     "SendEntry",
     "SendResult",
+    "Subscription",
     "SystemClock",
+    "Topic",
     "VisibilityEntry",
     "VisibilityResult",
 ]

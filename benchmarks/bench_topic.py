@@ -1,0 +1,170 @@
+"""Publish cost on a topic with 10, 100 and 1,000 filtered subscriptions: mqlite vs moto.
+
+Every subscription is a queue with its own filter policy (``{"customer": [c_i, c_i+1,
+c_i+2], "type": ["order"]}``), so each published message matches exactly three of them
+whatever the topic's size. mqlite publishes through ``Topic.publish`` (envelope built and
+sent to the three matching queues); moto publishes through its SNS backend object directly
+(``moto.sns.models.sns_backends``, delivering into moto's SQS backend) — no HTTP, no boto3,
+so the figures compare the two engines, not their transports. moto is skipped when it
+cannot be imported.
+
+Run it as ``python benchmarks/bench_topic.py [--quick]``, or call :func:`run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from mqlite.queue import Queue
+from mqlite.topic import Topic
+
+SIZES = (10, 100, 1_000)
+MATCHES_PER_MESSAGE = 3
+
+
+def _policy(i: int) -> dict[str, Any]:
+    return {"customer": [f"c{i + k}" for k in range(MATCHES_PER_MESSAGE)], "type": ["order"]}
+
+
+def _time_per_call(fn: Callable[[int], object], budget: float) -> float:
+    """Mean nanoseconds per call of fn(i), calling it for about *budget* seconds."""
+    calls = 0
+    start = time.perf_counter_ns()
+    deadline = start + int(budget * 1e9)
+    now = start
+    while now < deadline:
+        for _ in range(20):
+            fn(calls)
+            calls += 1
+        now = time.perf_counter_ns()
+    return (now - start) / calls
+
+
+def bench_mqlite(size: int, budget: float) -> float:
+    topic = Topic("bench")
+    queues = [Queue(f"q{i}") for i in range(size)]
+    for i, queue in enumerate(queues):
+        topic.subscribe(queue, filter_policy=_policy(i))
+
+    # Customer c_j is named by subscriptions j-2, j-1 and j: every message matches three.
+    def publish(n: int) -> None:
+        customer = f"c{MATCHES_PER_MESSAGE - 1 + n % (size - MATCHES_PER_MESSAGE + 1)}"
+        topic.publish('{"order": 1}', attributes={"customer": customer, "type": "order"})
+
+    publish(0)
+    matched = sum(q.stats().total for q in queues)
+    if matched != MATCHES_PER_MESSAGE:
+        raise AssertionError(f"mqlite delivered {matched} copies, expected {MATCHES_PER_MESSAGE}")
+    return _time_per_call(publish, budget)
+
+
+def bench_moto(size: int, budget: float) -> float | None:
+    try:
+        from moto.sns.models import sns_backends
+        from moto.sqs.models import sqs_backends
+    except Exception:  # moto missing or broken: skip it
+        return None
+    account = f"{100000000000 + size}"
+    sns = sns_backends[account]["us-east-1"]
+    sqs = sqs_backends[account]["us-east-1"]
+    topic = sns.create_topic(f"bench{size}")
+    queues = []
+    for i in range(size):
+        queue = sqs.create_queue(f"q{size}-{i}")
+        queues.append(queue)
+        sub = sns.subscribe(topic.arn, queue.queue_arn, "sqs")
+        sns.set_subscription_attributes(sub.arn, "FilterPolicy", json.dumps(_policy(i)))
+
+    def publish(n: int) -> None:
+        customer = f"c{MATCHES_PER_MESSAGE - 1 + n % (size - MATCHES_PER_MESSAGE + 1)}"
+        sns.publish(
+            '{"order": 1}',
+            topic.arn,
+            message_attributes={
+                "customer": {"Type": "String", "Value": customer},
+                "type": {"Type": "String", "Value": "order"},
+            },
+        )
+
+    publish(0)
+    matched = sum(len(q.messages) for q in queues)
+    if matched != MATCHES_PER_MESSAGE:
+        raise AssertionError(f"moto delivered {matched} copies, expected {MATCHES_PER_MESSAGE}")
+    return _time_per_call(publish, budget)
+
+
+def run(quick: bool = False) -> dict[str, Any]:
+    """Measure and return the figures.
+
+    ``sizes``; ``mqlite_ns`` and ``moto_ns`` (mean ns per publish by size; ``moto_ns`` is
+    None when moto is unavailable); ``ratio_1000_to_10`` (mqlite at 1,000 subscriptions
+    over mqlite at 10) and ``moto_ratio_1000_to_10``; ``python``, ``machine``.
+    """
+    budget = 0.1 if quick else 1.0
+    mqlite_ns = {size: bench_mqlite(size, budget) for size in SIZES}
+    moto_raw = {size: bench_moto(size, budget / 2 if size >= 1000 else budget) for size in SIZES}
+    moto_ns: dict[int, float] | None = (
+        None
+        if any(v is None for v in moto_raw.values())
+        else {k: float(v) for k, v in moto_raw.items() if v is not None}
+    )
+    return {
+        "sizes": list(SIZES),
+        "matches_per_message": MATCHES_PER_MESSAGE,
+        "mqlite_ns": mqlite_ns,
+        "moto_ns": moto_ns,
+        "ratio_1000_to_10": mqlite_ns[1_000] / mqlite_ns[10],
+        "moto_ratio_1000_to_10": None if moto_ns is None else moto_ns[1_000] / moto_ns[10],
+        "python": platform.python_version(),
+        "machine": f"{platform.machine()} {platform.processor() or platform.system()}".strip(),
+    }
+
+
+def format_table(figures: dict[str, Any]) -> str:
+    """The figures as a Markdown table."""
+    moto = figures["moto_ns"]
+    lines = [
+        f"Python {figures['python']} on {figures['machine']}; each message matches"
+        f" {figures['matches_per_message']} subscriptions",
+        "",
+        "| subscriptions | mqlite ns/publish | moto ns/publish | moto / mqlite |",
+        "|---:|---:|---:|---:|",
+    ]
+    for size in figures["sizes"]:
+        ours = figures["mqlite_ns"][size]
+        if moto is None:
+            lines.append(f"| {size:,} | {ours:,.0f} | (moto not available) | |")
+        else:
+            lines.append(
+                f"| {size:,} | {ours:,.0f} | {moto[size]:,.0f} | {moto[size] / ours:,.1f}x |"
+            )
+    lines.append("")
+    lines.append(
+        f"mqlite publish time at 1,000 subscriptions / at 10: {figures['ratio_1000_to_10']:.2f}"
+    )
+    if figures["moto_ratio_1000_to_10"] is not None:
+        lines.append(
+            f"moto publish time at 1,000 subscriptions / at 10: "
+            f"{figures['moto_ratio_1000_to_10']:.2f}"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short measurements")
+    print(format_table(run(quick=parser.parse_args().quick)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1170 @@
+"""SNS-style :class:`Topic` and :class:`Subscription`: publish, filter, fan out.
+
+Data flow of ``publish``: every check runs first with no lock held (SNS's order and
+texts). Then, under the topic lock, the clock is read once, the FIFO dedup window and
+sequence number are updated and the topic's :class:`~mqlite._filter_index.FilterIndex`
+names the matching subscriptions (subscriptions without a policy always match). The lock
+is released before any user callable or queue ``send`` runs. Each delivery is isolated:
+a subscriber that raises, or a queue that rejects the message, never fails ``publish`` or
+another subscriber. Callables are retried immediately (no sleeping, see
+:class:`RetryPolicy`); what still fails goes to the subscription's dead-letter queue,
+exactly as it would have been delivered, or is logged and recorded on the subscription.
+
+FIFO topics deliver under an ordering lock, so concurrent publishers' messages reach each
+subscriber in the order their sequence numbers were assigned.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import json
+import logging
+import re
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final
+
+import attrs
+
+from . import _validation as v
+from ._attribute import Attribute
+from ._envelope import envelope_parts, fake_signature, iso_timestamp, unsubscribe_url
+from ._fifo import DedupWindow
+from ._filter_index import FilterIndex
+from .clock import Clock, SystemClock
+from .errors import (
+    BatchEntryIdsNotDistinct,
+    BatchRequestTooLong,
+    EmptyBatchRequest,
+    InvalidBatchEntryId,
+    InvalidParameter,
+    NotFound,
+    ParameterValueInvalid,
+    TooManyEntriesInBatchRequest,
+)
+from .filters import MESSAGE_ATTRIBUTES, FilterPolicy, FilterPolicyError
+from .message import BatchResult, Notification, PublishEntry, PublishResult, new_message_id
+from .queue import Queue
+
+__all__ = ["DeliveryFailure", "RetryPolicy", "Subscription", "Topic"]
+
+logger = logging.getLogger("mqlite.topic")
+
+MAX_MESSAGE_BYTES: Final = 262_144
+MAX_BATCH_ENTRIES: Final = 10
+DEDUP_WINDOW: Final = 300.0
+_FIRST_SEQUENCE_NUMBER: Final = 10_000_000_000_000_000_000
+_PROTOCOL_KEYS: Final = frozenset(
+    {"sqs", "lambda", "http", "https", "email", "email-json", "sms", "application", "firehose"}
+)
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_ATTR_NAME_CHAR = re.compile(r"[^A-Za-z0-9_.\-]")
+_BATCH_ID_CHARS = re.compile(r"[A-Za-z0-9_-]+")
+_GROUP_OR_DEDUP_ID = re.compile(r"[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "<default>"
+
+
+_UNSET: Final = _Unset()
+
+
+# SNS reports these batch errors under their plain codes (no SQS wire prefix).
+class _SnsEmptyBatch(EmptyBatchRequest):
+    legacy_code = "EmptyBatchRequest"
+
+
+class _SnsTooManyEntries(TooManyEntriesInBatchRequest):
+    legacy_code = "TooManyEntriesInBatchRequest"
+
+
+class _SnsInvalidBatchEntryId(InvalidBatchEntryId):
+    legacy_code = "InvalidBatchEntryId"
+
+
+class _SnsBatchIdsNotDistinct(BatchEntryIdsNotDistinct):
+    legacy_code = "BatchEntryIdsNotDistinct"
+
+
+class _SnsBatchTooLong(BatchRequestTooLong):
+    legacy_code = "BatchRequestTooLong"
+
+
+# --- public helper types ------------------------------------------------------------------
+
+
+@attrs.frozen(slots=True)
+class RetryPolicy:
+    """How often a callable subscriber is tried before its delivery counts as failed.
+
+    ``attempts`` is the total number of calls (1 = no retry). Retries happen immediately,
+    in the delivering thread: mqlite never sleeps on the wall clock during ``publish``
+    (AWS's "immediate retry" phase). Queue targets are never retried: a queue that rejects
+    a message is a client-side error, as on AWS.
+    """
+
+    attempts: int = 3
+
+    def __attrs_post_init__(self) -> None:
+        if (
+            isinstance(self.attempts, bool)
+            or not isinstance(self.attempts, int)
+            or not (1 <= self.attempts <= 100)
+        ):
+            raise ValueError(
+                f"RetryPolicy.attempts must be an int from 1 to 100, got {self.attempts!r}"
+            )
+
+
+@attrs.frozen(slots=True)
+class DeliveryFailure:
+    """One delivery that failed for good: what, why, how many tries, where it went."""
+
+    message_id: str
+    error: BaseException
+    attempts: int
+    dead_lettered: bool
+
+
+@attrs.frozen(slots=True)
+class _Published:
+    """One accepted publish, as every delivery needs it."""
+
+    message_id: str
+    message: str
+    per_protocol: dict[str, str] | None
+    subject: str | None
+    attributes: dict[str, Attribute]
+    timestamp_ms: int
+    group_id: str | None
+    deduplication_id: str | None
+    sequence_number: str | None
+
+    def text_for(self, protocol: str) -> str:
+        if self.per_protocol is None:
+            return self.message
+        return self.per_protocol.get(protocol, self.per_protocol["default"])
+
+
+@attrs.frozen(slots=True)
+class _Checked:
+    """A publish request that passed every check."""
+
+    message: str
+    per_protocol: dict[str, str] | None
+    subject: str | None
+    attributes: dict[str, Attribute]
+    group_id: str | None
+    deduplication_id: str | None
+    size: int
+
+
+# --- the subscription ---------------------------------------------------------------------
+
+
+class Subscription:
+    """One subscription of a :class:`Topic`: a target plus its delivery settings.
+
+    Made by :meth:`Topic.subscribe`. Read-only properties: ``topic``, ``target``,
+    ``filter_policy`` (a :class:`FilterPolicy` or None), ``filter_policy_scope``,
+    ``raw_message_delivery``, ``dead_letter_queue``, ``arn``, ``active``; counters
+    ``delivered``, ``failed``, ``dead_lettered``; ``failures`` (the last 100
+    :class:`DeliveryFailure`) and ``last_error``.
+    """
+
+    def __init__(
+        self,
+        topic: Topic,
+        target: Queue | Callable[[Notification], object],
+        seq: int,
+        filter_policy: FilterPolicy | None,
+        scope: str,
+        raw: bool,
+        dead_letter_queue: Queue | None,
+    ) -> None:
+        self._topic = topic
+        self._target = target
+        self._seq = seq
+        self._filter_policy = filter_policy
+        self._scope = scope
+        self._raw = raw
+        self._dlq = dead_letter_queue
+        self._arn = f"{topic.arn}:{uuid.uuid4()}"
+        # JSON-encoded once: every non-raw delivery splices it into the envelope.
+        self._unsubscribe_url = json.dumps(unsubscribe_url(topic._region, self._arn))
+        self._active = True
+        self._stats_lock = threading.Lock()
+        self._delivered = 0
+        self._failed = 0
+        self._dead_lettered = 0
+        self._failures: deque[DeliveryFailure] = deque(maxlen=100)
+
+    @property
+    def topic(self) -> Topic:
+        """The topic this subscription belongs (or belonged) to."""
+        return self._topic
+
+    @property
+    def target(self) -> Queue | Callable[[Notification], object]:
+        """The queue or callable messages are delivered to."""
+        return self._target
+
+    @property
+    def protocol(self) -> str:
+        """``"sqs"`` for a queue target, ``"lambda"`` for a callable."""
+        return "sqs" if isinstance(self._target, Queue) else "lambda"
+
+    @property
+    def filter_policy(self) -> FilterPolicy | None:
+        """The compiled filter policy, or None (every message matches)."""
+        return self._filter_policy
+
+    @property
+    def filter_policy_scope(self) -> str:
+        """``"MessageAttributes"`` (default) or ``"MessageBody"``."""
+        return self._scope
+
+    @property
+    def raw_message_delivery(self) -> bool:
+        """Whether queues get the bare message instead of the JSON envelope."""
+        return self._raw
+
+    @property
+    def dead_letter_queue(self) -> Queue | None:
+        """Where deliveries that failed for good go, or None (they are logged)."""
+        return self._dlq
+
+    @property
+    def arn(self) -> str:
+        """``{topic_arn}:{uuid}``."""
+        return self._arn
+
+    @property
+    def active(self) -> bool:
+        """False once unsubscribed."""
+        return self._active
+
+    @property
+    def delivered(self) -> int:
+        """Deliveries the target accepted."""
+        return self._delivered
+
+    @property
+    def failed(self) -> int:
+        """Deliveries the target never accepted (after retries), dead-lettered or not."""
+        return self._failed
+
+    @property
+    def dead_lettered(self) -> int:
+        """Failed deliveries the dead-letter queue accepted."""
+        return self._dead_lettered
+
+    @property
+    def failures(self) -> list[DeliveryFailure]:
+        """The last 100 failed deliveries, oldest first."""
+        with self._stats_lock:
+            return list(self._failures)
+
+    @property
+    def last_error(self) -> BaseException | None:
+        """The error of the most recent failed delivery, or None."""
+        with self._stats_lock:
+            return self._failures[-1].error if self._failures else None
+
+    def configure(self, **changes: Any) -> None:
+        """Change settings (SetSubscriptionAttributes): ``filter_policy`` (None or ``""``
+        removes it), ``filter_policy_scope``, ``raw_message_delivery``,
+        ``dead_letter_queue``. Everything is checked before anything changes.
+
+        Raises:
+            InvalidParameter: an unknown name or bad value (SetSubscriptionAttributes
+                texts, e.g. ``Invalid parameter: FilterPolicy: ...``).
+            NotFound: the subscription was removed.
+        """
+        self._topic._configure(self, changes)
+
+    def unsubscribe(self) -> None:
+        """Remove this subscription from its topic (idempotent)."""
+        self._topic.unsubscribe(self)
+
+    def _record_success(self) -> None:
+        with self._stats_lock:
+            self._delivered += 1
+
+    def _record_failure(self, failure: DeliveryFailure) -> None:
+        with self._stats_lock:
+            self._failed += 1
+            if failure.dead_lettered:
+                self._dead_lettered += 1
+            self._failures.append(failure)
+
+    def __repr__(self) -> str:
+        return f"Subscription({self._arn!r}, protocol={self.protocol!r})"
+
+
+# --- validation ---------------------------------------------------------------------------
+
+
+def _check_topic_name(name: object, fifo: bool | None) -> tuple[str, bool]:
+    bad = InvalidParameter("Invalid parameter: Topic Name")
+    if not isinstance(name, str):
+        raise bad
+    is_fifo = name.endswith(".fifo")
+    if fifo is None:
+        fifo = is_fifo
+    if fifo != is_fifo or len(name) > 256:
+        raise bad
+    stem = name[:-5] if is_fifo else name
+    if not _NAME.fullmatch(stem):
+        raise bad
+    return name, fifo
+
+
+def _attr_error(text: str) -> ParameterValueInvalid:
+    return ParameterValueInvalid(text)
+
+
+def _check_attribute_name(name: object) -> str:
+    if not isinstance(name, str) or not name:
+        raise _attr_error("Message attribute name can not be null or empty.")
+    if len(name.encode("utf-8", "surrogatepass")) > 256:
+        raise _attr_error("Length of message attribute name must be less than 256 bytes.")
+    bad = _ATTR_NAME_CHAR.search(name)
+    if bad is not None:
+        raise _attr_error(
+            f"Invalid non-alphanumeric character '#x{ord(bad.group()):X}' was found in the message"
+            " attribute name. Can only include alphanumeric characters, hyphens, underscores,"
+            " or dots."
+        )
+    if name.startswith("."):
+        raise _attr_error("Invalid message attribute name starting with character '.' was found.")
+    if name.endswith("."):
+        raise _attr_error("Invalid message attribute name ending with character '.' was found.")
+    if ".." in name:
+        raise _attr_error("Message attribute name can not have successive '.' character.")
+    if name.lower().startswith(("aws.", "amazon.")):
+        raise _attr_error(
+            f"The message attribute name '{name}' is reserved: names can not start with"
+            " 'AWS.' or 'Amazon.'."
+        )
+    return name
+
+
+def _to_attribute(name: str, raw: object) -> Attribute:
+    if isinstance(raw, Attribute):
+        return raw
+    if isinstance(raw, bool):
+        raise _attr_error(
+            f"The message attribute '{name}' is a bool; pass Attribute('String', 'true') or a"
+            " number explicitly."
+        )
+    if isinstance(raw, str):
+        return Attribute("String", raw)
+    if isinstance(raw, bytes | bytearray | memoryview):
+        return Attribute("Binary", bytes(raw))
+    if isinstance(raw, int | Decimal):
+        return Attribute("Number", str(raw))
+    if isinstance(raw, float):
+        return Attribute("Number", repr(raw))
+    if isinstance(raw, list | tuple):
+        return Attribute("String.Array", json.dumps(list(raw)))
+    raise _attr_error(
+        f"The message attribute '{name}' has a value of type {type(raw).__name__}; use an"
+        " Attribute, str, bytes, int, float, Decimal or a list (String.Array)."
+    )
+
+
+def _check_attribute(name: str, attr: Attribute) -> None:
+    data_type = attr.data_type
+    base, dot, label = data_type.partition(".") if isinstance(data_type, str) else ("", "", "")
+    if (
+        base not in ("String", "Number", "Binary")
+        or (dot and not label)
+        or len(data_type.encode("utf-8")) > 256
+    ):
+        raise _attr_error(
+            f"The message attribute '{name}' has an invalid message attribute type, the set of"
+            " supported type prefixes is Binary, Number, and String."
+        )
+    value = attr.value
+    field = "Binary" if base == "Binary" else "String"
+    if (base == "Binary") != isinstance(value, bytes) or not isinstance(value, str | bytes):
+        raise _attr_error(
+            f"The message attribute '{name}' with type '{base}' must use field '{field}'."
+        )
+    if not value:
+        raise _attr_error(
+            f"The message attribute '{name}' must contain non-empty message attribute value"
+            f" for message attribute type '{base}'."
+        )
+    if isinstance(value, bytes):
+        return
+    if not v.has_valid_characters(value):
+        raise _attr_error("Invalid attribute value was passed in for message attribute")
+    if base == "Number":
+        try:
+            number = Decimal(value)
+        except InvalidOperation:
+            number = None
+        if number is None or not number.is_finite():
+            raise _attr_error(f"Could not cast message attribute '{name}' value to number.")
+    elif data_type == "String.Array":
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            parsed = None
+        if not isinstance(parsed, list) or any(isinstance(item, dict | list) for item in parsed):
+            raise _attr_error(
+                f"The message attribute '{name}' with type 'String.Array' must be a JSON array"
+                " of strings, numbers, true, false or null."
+            )
+
+
+def _normalize_attributes(attributes: Mapping[str, Any] | None) -> dict[str, Attribute]:
+    if not attributes:
+        return {}
+    out: dict[str, Attribute] = {}
+    for name, raw in attributes.items():
+        _check_attribute_name(name)
+        attr = _to_attribute(name, raw)
+        _check_attribute(name, attr)
+        out[name] = attr
+    return out
+
+
+def _check_id(param: str, value: object) -> str:
+    if not isinstance(value, str) or not _GROUP_OR_DEDUP_ID.fullmatch(value):
+        raise InvalidParameter(
+            f"Invalid parameter: {param} Reason: {param} can only include alphanumeric and"
+            " punctuation characters. 1 to 128 in length."
+        )
+    return value
+
+
+def _parse_structure(message: str) -> dict[str, str]:
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [k for k, _ in items]
+        if len(keys) != len(set(keys)):
+            raise ValueError("duplicate key")
+        return dict(items)
+
+    try:
+        doc = json.loads(message, object_pairs_hook=pairs)
+    except (ValueError, RecursionError):
+        doc = None
+    if not isinstance(doc, dict):
+        raise InvalidParameter(
+            "Invalid parameter: Message Structure - JSON message body failed to parse"
+        )
+    if not isinstance(doc.get("default"), str):
+        raise InvalidParameter(
+            "Invalid parameter: Message Structure - No default entry in JSON message body"
+        )
+    return {
+        k: val
+        for k, val in doc.items()
+        if isinstance(val, str) and (k == "default" or k in _PROTOCOL_KEYS)
+    }
+
+
+def _check_bool(attribute: str, value: object, head: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise InvalidParameter(f"{head}{attribute}: Invalid value [{value}]. Must be true or false.")
+
+
+# --- the topic ----------------------------------------------------------------------------
+
+
+class Topic:
+    """An SNS topic (standard or FIFO) living in this process.
+
+    ``fifo=None`` infers FIFO from the ``.fifo`` suffix. ``retry_policy`` governs callable
+    subscribers (default :class:`RetryPolicy`\\ (attempts=3), immediate retries).
+    ``executor`` (a :class:`concurrent.futures.Executor`) makes fan-out asynchronous:
+    ``publish`` returns once the message is accepted and matched, and deliveries run on
+    the executor (use :meth:`flush` to wait for them). All methods are thread-safe.
+
+    Example::
+
+        topic = Topic("orders")
+        q = Queue("audit")
+        topic.subscribe(q, filter_policy={"kind": ["order"]})
+        topic.publish("hello", attributes={"kind": "order"})
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        fifo: bool | None = None,
+        content_based_deduplication: bool = False,
+        clock: Clock | None = None,
+        region: str = "us-east-1",
+        account_id: str = "000000000000",
+        retry_policy: RetryPolicy | None = None,
+        executor: concurrent.futures.Executor | None = None,
+    ) -> None:
+        self._name, self._fifo = _check_topic_name(name, fifo)
+        if not isinstance(content_based_deduplication, bool):
+            raise InvalidParameter(
+                "Invalid parameter: Attributes Reason: ContentBasedDeduplication: Invalid value"
+                f" [{content_based_deduplication}]. Must be true or false."
+            )
+        if content_based_deduplication and not self._fifo:
+            raise InvalidParameter(
+                "Invalid parameter: Attributes Reason: ContentBasedDeduplication is only valid"
+                " for FIFO topics"
+            )
+        self._content_dedup = content_based_deduplication
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._region = region
+        self._account_id = account_id
+        self._arn = f"arn:aws:sns:{region}:{account_id}:{name}"
+        self._retry = retry_policy if retry_policy is not None else RetryPolicy()
+        self._executor = executor
+        self._lock = threading.Lock()
+        # FIFO topics hold this (re-entrant: a subscriber may publish again) while they
+        # deliver, so subscribers see messages in sequence-number order.
+        self._order_lock = threading.RLock()
+        self._subs: dict[Hashable, Subscription] = {}
+        self._unfiltered: dict[Subscription, None] = {}
+        self._index = FilterIndex()
+        self._next_sub = 0
+        self._dedup = DedupWindow(DEDUP_WINDOW)
+        self._dedup_results: dict[str, str | None] = {}
+        self._sequence = _FIRST_SEQUENCE_NUMBER
+        self._deleted = False
+        self._pending: set[concurrent.futures.Future[None]] = set()
+
+    # --- properties ---------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The topic's name."""
+        return self._name
+
+    @property
+    def fifo(self) -> bool:
+        """Whether this is a FIFO topic."""
+        return self._fifo
+
+    @property
+    def content_based_deduplication(self) -> bool:
+        """Whether FIFO dedup ids default to sha256 of the message."""
+        return self._content_dedup
+
+    @property
+    def arn(self) -> str:
+        """``arn:aws:sns:{region}:{account}:{name}``."""
+        return self._arn
+
+    @property
+    def clock(self) -> Clock:
+        """The clock timestamps and the dedup window follow."""
+        return self._clock
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """How callable subscribers are retried."""
+        return self._retry
+
+    @property
+    def subscriptions(self) -> list[Subscription]:
+        """Current subscriptions, oldest first (a snapshot)."""
+        with self._lock:
+            return sorted(self._subs.values(), key=lambda s: s._seq)
+
+    def __repr__(self) -> str:
+        return f"Topic({self._name!r})"
+
+    # --- subscriptions ------------------------------------------------------------------------
+
+    @staticmethod
+    def _target_key(target: object) -> Hashable:
+        if isinstance(target, Queue):
+            return ("queue", id(target))
+        try:
+            hash(target)
+        except TypeError:
+            return ("callable", id(target))
+        return ("callable", target)
+
+    def subscribe(
+        self,
+        target: Queue | Callable[[Notification], object],
+        *,
+        filter_policy: str | Mapping[str, Any] | FilterPolicy | _Unset | None = _UNSET,
+        filter_policy_scope: str | _Unset = _UNSET,
+        raw_message_delivery: bool | str | _Unset = _UNSET,
+        dead_letter_queue: Queue | _Unset | None = _UNSET,
+    ) -> Subscription:
+        """Subscribe a :class:`Queue` or a callable taking a :class:`Notification`.
+
+        Defaults: no filter policy, scope ``"MessageAttributes"``, raw delivery off, no
+        dead-letter queue. Subscribing the same target again returns the existing
+        subscription when every setting passed equals the stored one.
+
+        Raises:
+            InvalidParameter: a FIFO queue on a standard topic, a bad filter policy or
+                setting (Subscribe's ``Invalid parameter: Attributes Reason: ...`` texts),
+                or a re-subscribe with different settings.
+            NotFound: the topic was deleted.
+        """
+        head = "Invalid parameter: Attributes Reason: "
+        if isinstance(target, Queue):
+            if target.fifo and not self._fifo:
+                raise InvalidParameter(
+                    "Invalid parameter: Invalid parameter: Endpoint Reason: FIFO SQS Queues can"
+                    " not be subscribed to standard SNS topics"
+                )
+        elif not callable(target):
+            raise InvalidParameter(
+                "Invalid parameter: Endpoint Reason: a subscription target is a Queue or a"
+                f" callable, not {type(target).__name__}"
+            )
+        given = {
+            "filter_policy": filter_policy,
+            "filter_policy_scope": filter_policy_scope,
+            "raw_message_delivery": raw_message_delivery,
+            "dead_letter_queue": dead_letter_queue,
+        }
+        given = {k: val for k, val in given.items() if val is not _UNSET}
+        try:
+            settings = self._resolve(target, given, None, subscribe=True)
+        except FilterPolicyError as error:
+            raise error.for_subscribe() from None
+        policy, scope, raw, dlq = settings
+        key = self._target_key(target)
+        with self._lock:
+            self._check_alive()
+            existing = self._subs.get(key)
+            if existing is not None:
+                same = (
+                    ("filter_policy" not in given or existing._filter_policy == policy)
+                    and ("filter_policy_scope" not in given or existing._scope == scope)
+                    and ("raw_message_delivery" not in given or existing._raw == raw)
+                    and ("dead_letter_queue" not in given or existing._dlq is dlq)
+                )
+                if not same:
+                    raise InvalidParameter(
+                        head + "Subscription already exists with different attributes"
+                    )
+                return existing
+            sub = Subscription(self, target, self._next_sub, policy, scope, raw, dlq)
+            self._next_sub += 1
+            self._subs[key] = sub
+            if policy is None:
+                self._unfiltered[sub] = None
+            else:
+                self._index.add(sub, policy)
+        return sub
+
+    def _resolve(
+        self,
+        target: object,
+        given: Mapping[str, Any],
+        current: Subscription | None,
+        *,
+        subscribe: bool,
+    ) -> tuple[FilterPolicy | None, str, bool, Queue | None]:
+        """Check *given* settings over *current* ones; return the full new settings."""
+        head = "Invalid parameter: Attributes Reason: " if subscribe else "Invalid parameter: "
+        scope = current._scope if current is not None else MESSAGE_ATTRIBUTES
+        policy = current._filter_policy if current is not None else None
+        raw = current._raw if current is not None else False
+        dlq = current._dlq if current is not None else None
+        if "filter_policy_scope" in given:
+            scope = FilterPolicy.check_scope(given["filter_policy_scope"])
+        if "filter_policy" in given:
+            text = given["filter_policy"]
+            if text is None or text == "":
+                policy = None
+            elif isinstance(text, FilterPolicy):
+                policy = text if text.scope == scope else text.with_scope(scope)
+            else:
+                if not isinstance(text, str | Mapping):
+                    raise FilterPolicyError(
+                        f"failed to parse JSON. a filter policy is a str or a mapping, not"
+                        f" {type(text).__name__}"
+                    )
+                policy = FilterPolicy(text, scope)
+        elif policy is not None and policy.scope != scope:
+            policy = policy.with_scope(scope)
+        if "raw_message_delivery" in given:
+            raw = _check_bool("RawMessageDelivery", given["raw_message_delivery"], head)
+        if "dead_letter_queue" in given:
+            dlq = given["dead_letter_queue"]
+            if dlq is not None and not isinstance(dlq, Queue):
+                raise InvalidParameter(
+                    f"{head}RedrivePolicy: deadLetterTargetArn is an invalid arn"
+                )
+            if dlq is not None:
+                if self._fifo and isinstance(target, Queue) and target.fifo and not dlq.fifo:
+                    raise InvalidParameter(
+                        f"{head}RedrivePolicy: must use a FIFO queue as DLQ for a FIFO"
+                        " Subscription to a FIFO Topic."
+                    )
+                if not self._fifo and dlq.fifo:
+                    raise InvalidParameter(
+                        f"{head}RedrivePolicy: a FIFO queue can not be the DLQ of a subscription"
+                        " to a standard topic."
+                    )
+        return policy, scope, raw, dlq
+
+    _CONFIGURABLE: Final = frozenset(
+        {"filter_policy", "filter_policy_scope", "raw_message_delivery", "dead_letter_queue"}
+    )
+
+    def _configure(self, sub: Subscription, changes: Mapping[str, Any]) -> None:
+        for name in changes:
+            if name not in self._CONFIGURABLE:
+                raise InvalidParameter("Invalid parameter: AttributeName")
+        if not sub._active:
+            raise NotFound("Subscription does not exist")
+        policy, scope, raw, dlq = self._resolve(sub._target, changes, sub, subscribe=False)
+        with self._lock:
+            if not sub._active:
+                raise NotFound("Subscription does not exist")
+            had = sub._filter_policy
+            sub._filter_policy, sub._scope, sub._raw, sub._dlq = policy, scope, raw, dlq
+            if had is not None and policy is None:
+                self._index.remove(sub)
+                self._unfiltered[sub] = None
+            elif policy is not None:
+                self._unfiltered.pop(sub, None)
+                self._index.add(sub, policy)
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        """Remove *subscription* (idempotent; a subscription of another topic is ignored)."""
+        if subscription._topic is not self:
+            return
+        with self._lock:
+            key = self._target_key(subscription._target)
+            if self._subs.get(key) is not subscription:
+                return
+            del self._subs[key]
+            subscription._active = False
+            if subscription in self._unfiltered:
+                del self._unfiltered[subscription]
+            if subscription in self._index:
+                self._index.remove(subscription)
+
+    # --- publishing ---------------------------------------------------------------------------
+
+    def _check(
+        self,
+        message: object,
+        subject: object,
+        attributes: Mapping[str, Any] | None,
+        group_id: object,
+        deduplication_id: object,
+        message_structure: object,
+    ) -> _Checked:
+        if subject is not None:
+            if not isinstance(subject, str) or subject == "":
+                raise InvalidParameter("Invalid parameter: Subject")
+            if (
+                len(subject) > 100
+                or _CONTROL.search(subject)
+                or not v.has_valid_characters(subject)
+            ):
+                raise InvalidParameter(
+                    "Invalid parameter: Subject Reason: Subject must be at most 100 characters"
+                    " of UTF-8 text without line breaks or control characters"
+                )
+        if not isinstance(message, str) or message == "":
+            raise InvalidParameter("Invalid parameter: Empty message")
+        attrs_ = _normalize_attributes(attributes)
+        size = v.utf8_len(message) + (v.attributes_size(attrs_) if attrs_ else 0)
+        if size > MAX_MESSAGE_BYTES:
+            raise InvalidParameter("Invalid parameter: Message too long")
+        gid: str | None = None
+        did: str | None = None
+        if self._fifo:
+            if group_id is None:
+                raise InvalidParameter(
+                    "Invalid parameter: The MessageGroupId parameter is required for FIFO topics"
+                )
+            gid = _check_id("MessageGroupId", group_id)
+            if deduplication_id is None:
+                if not self._content_dedup:
+                    raise InvalidParameter(
+                        "Invalid parameter: The topic should either have ContentBasedDeduplication"
+                        " enabled or MessageDeduplicationId provided explicitly"
+                    )
+                did = hashlib.sha256(message.encode("utf-8", "surrogatepass")).hexdigest()
+            else:
+                did = _check_id("MessageDeduplicationId", deduplication_id)
+        else:
+            if deduplication_id is not None:
+                raise InvalidParameter(
+                    "Invalid parameter: MessageDeduplicationId Reason: The request includes"
+                    " MessageDeduplicationId parameter that is not valid for this topic type"
+                )
+            if group_id is not None:
+                gid = _check_id("MessageGroupId", group_id)
+        per_protocol: dict[str, str] | None = None
+        if message_structure is not None:
+            if message_structure != "json":
+                raise InvalidParameter(
+                    "Invalid parameter: MessageStructure Reason: the only supported value is 'json'"
+                )
+            per_protocol = _parse_structure(message)
+        return _Checked(message, per_protocol, subject, attrs_, gid, did, size)
+
+    def publish(
+        self,
+        message: str,
+        *,
+        subject: str | None = None,
+        attributes: Mapping[str, Any] | None = None,
+        group_id: str | None = None,
+        deduplication_id: str | None = None,
+        message_structure: str | None = None,
+    ) -> PublishResult:
+        """Publish one message and deliver it to every matching subscription.
+
+        Cost: O(message + attributes) to check, plus FilterIndex.match, plus one delivery
+        per matching subscription (not per subscription).
+
+        Raises:
+            InvalidParameter: SNS's checks (subject, empty or too long message, FIFO group
+                and dedup ids, message structure).
+            ParameterValueInvalid: a malformed message attribute.
+            NotFound: the topic was deleted.
+        """
+        checked = self._check(
+            message, subject, attributes, group_id, deduplication_id, message_structure
+        )
+        [(result, plan)] = self._accept([(checked, None)])
+        try:
+            self._dispatch(plan)
+        finally:
+            self._release_order()
+        return result
+
+    def publish_batch(self, entries: Iterable[PublishEntry]) -> BatchResult[PublishResult]:
+        """Publish up to 10 messages; every entry is checked before any is published.
+
+        Raises:
+            EmptyBatchRequest, TooManyEntriesInBatchRequest, InvalidBatchEntryId,
+            BatchEntryIdsNotDistinct, BatchRequestTooLong: whole-request problems (SNS's
+                texts); any entry failing a Publish check raises that error (nothing
+                is published).
+        """
+        items = list(entries)
+        if not items:
+            raise _SnsEmptyBatch("The batch request doesn't contain any entries.")
+        if len(items) > MAX_BATCH_ENTRIES:
+            raise _SnsTooManyEntries("The batch request contains more entries than permissible.")
+        seen: set[str] = set()
+        for entry in items:
+            entry_id = entry.id
+            if not isinstance(entry_id, str) or len(entry_id) > 80:
+                raise _SnsInvalidBatchEntryId(
+                    f"The Id of a batch entry in the batch request is too long: {entry_id}"
+                )
+            if not _BATCH_ID_CHARS.fullmatch(entry_id):
+                raise _SnsInvalidBatchEntryId(
+                    "The Id of a batch entry in the batch request contains an impermissible"
+                    f" character: {entry_id}"
+                )
+            if entry_id in seen:
+                raise _SnsBatchIdsNotDistinct(
+                    "Two or more batch entries in the request have the same Id."
+                )
+            seen.add(entry_id)
+        checked = [
+            (
+                self._check(
+                    e.message,
+                    e.subject,
+                    e.attributes,
+                    e.group_id,
+                    e.deduplication_id,
+                    e.message_structure,
+                ),
+                e.id,
+            )
+            for e in items
+        ]
+        if sum(c.size for c, _ in checked) > MAX_MESSAGE_BYTES:
+            raise _SnsBatchTooLong(
+                "The length of all the messages put together is more than the limit."
+            )
+        accepted = self._accept(checked)
+        try:
+            for _, plan in accepted:
+                self._dispatch(plan)
+        finally:
+            self._release_order()
+        return BatchResult([r for r, _ in accepted], [])
+
+    def _accept(
+        self, checked: Sequence[tuple[_Checked, str | None]]
+    ) -> list[tuple[PublishResult, tuple[_Published, list[Subscription]] | None]]:
+        out: list[tuple[PublishResult, tuple[_Published, list[Subscription]] | None]] = []
+        if self._fifo and self._executor is None:
+            # Held from before sequence numbers are assigned until the deliveries are done
+            # (the caller releases it), so subscribers see sequence order. Always taken
+            # before the state lock, never while holding it: no lock-order inversion, and
+            # a subscriber may call back into this topic (the lock is re-entrant).
+            self._order_lock.acquire()
+        try:
+            return self._accept_locked(checked, out)
+        except BaseException:
+            self._release_order()
+            raise
+
+    def _accept_locked(
+        self,
+        checked: Sequence[tuple[_Checked, str | None]],
+        out: list[tuple[PublishResult, tuple[_Published, list[Subscription]] | None]],
+    ) -> list[tuple[PublishResult, tuple[_Published, list[Subscription]] | None]]:
+        with self._lock:
+            self._check_alive()
+            now = self._clock.time()
+            ms = int(now * 1000)
+            for c, entry_id in checked:
+                seq: str | None = None
+                if self._fifo:
+                    assert c.deduplication_id is not None
+                    earlier = self._dedup.seen(c.deduplication_id, now)
+                    if earlier is not None:
+                        out.append(
+                            (
+                                PublishResult(earlier, self._dedup_results.get(earlier), entry_id),
+                                None,
+                            )
+                        )
+                        continue
+                    self._sequence += 1
+                    seq = f"{self._sequence:020d}"
+                message_id = new_message_id()
+                if self._fifo:
+                    assert c.deduplication_id is not None
+                    self._dedup.add(c.deduplication_id, message_id, now)
+                    self._dedup_results[message_id] = seq
+                    if len(self._dedup_results) > 2 * len(self._dedup) + 64:
+                        live = {mid for mid, _ in self._dedup._seen.values()}
+                        self._dedup_results = {
+                            k: val for k, val in self._dedup_results.items() if k in live
+                        }
+                targets = self._match(c)
+                published = _Published(
+                    message_id,
+                    c.message,
+                    c.per_protocol,
+                    c.subject,
+                    c.attributes,
+                    ms,
+                    c.group_id,
+                    c.deduplication_id,
+                    seq,
+                )
+                out.append((PublishResult(message_id, seq, entry_id), (published, targets)))
+        return out
+
+    def _release_order(self) -> None:
+        if self._fifo and self._executor is None:
+            self._order_lock.release()
+
+    def _match(self, c: _Checked) -> list[Subscription]:
+        """Matching subscriptions in subscription order (lock held)."""
+        matched: list[Subscription] = []
+        if len(self._index):
+            matched = self._index.match(attributes=c.attributes, body=c.message)  # type: ignore[assignment]
+        if not self._unfiltered:
+            return matched
+        if not matched:
+            return list(self._unfiltered)
+        return sorted([*matched, *self._unfiltered], key=lambda s: s._seq)
+
+    def _dispatch(self, plan: tuple[_Published, list[Subscription]] | None) -> None:
+        if plan is None:
+            return
+        published, targets = plan
+        if not targets:
+            return
+        if self._executor is None:
+            self._deliver_all(published, targets)
+            return
+        future = self._executor.submit(self._deliver_all, published, targets)
+        with self._lock:
+            self._pending.add(future)
+        future.add_done_callback(self._forget)
+
+    def _forget(self, future: concurrent.futures.Future[None]) -> None:
+        with self._lock:
+            self._pending.discard(future)
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until asynchronous deliveries (``executor=`` mode) submitted so far are done.
+
+        Returns True when none is left pending. Synchronous topics return True at once.
+        """
+        with self._lock:
+            pending = list(self._pending)
+        if not pending:
+            return True
+        _, not_done = concurrent.futures.wait(pending, timeout=timeout)
+        return not not_done
+
+    # --- delivery -----------------------------------------------------------------------------
+
+    def _deliver_all(self, published: _Published, targets: list[Subscription]) -> None:
+        cache: dict[str, tuple[str, str]] = {}
+        for sub in targets:
+            try:
+                self._deliver(sub, published, cache)
+            except Exception:  # never let one subscriber break the others
+                logger.exception("mqlite: unexpected error delivering to %s", sub.arn)
+
+    def _payload(
+        self, sub: Subscription, p: _Published, cache: dict[str, tuple[str, str]]
+    ) -> tuple[str, dict[str, Attribute]]:
+        """The body (and attributes) a queue or a DLQ receives for *sub*.
+
+        *cache* keeps, per protocol, the envelope parts of this publish: only the
+        UnsubscribeURL differs between subscriptions.
+        """
+        protocol = sub.protocol
+        if sub._raw:
+            return p.text_for(protocol), p.attributes
+        parts = cache.get(protocol)
+        if parts is None:
+            text = p.text_for(protocol)
+            timestamp = iso_timestamp(p.timestamp_ms)
+            signature = None
+            if not self._fifo:
+                signature = fake_signature(text, p.message_id, p.subject, timestamp, self._arn)
+            parts = envelope_parts(
+                message=text,
+                message_id=p.message_id,
+                topic_arn=self._arn,
+                subject=p.subject,
+                timestamp=timestamp,
+                region=self._region,
+                fifo=self._fifo,
+                sequence_number=p.sequence_number,
+                signature=signature,
+                attributes=p.attributes,
+            )
+            cache[protocol] = parts
+        url = sub._unsubscribe_url
+        return parts[0] + url + parts[1], {}
+
+    def _send_to_queue(
+        self, queue: Queue, body: str, attributes: dict[str, Attribute], p: _Published
+    ) -> None:
+        if queue.fifo:
+            queue.send(
+                body,
+                attributes=attributes or None,
+                group_id=p.group_id,
+                deduplication_id=p.deduplication_id,
+            )
+        else:
+            queue.send(body, attributes=attributes or None, group_id=p.group_id)
+
+    def _deliver(self, sub: Subscription, p: _Published, cache: dict[str, tuple[str, str]]) -> None:
+        target = sub._target
+        attempts = 0
+        error: BaseException
+        if isinstance(target, Queue):
+            body, attributes = self._payload(sub, p, cache)
+            attempts = 1
+            try:
+                self._send_to_queue(target, body, attributes, p)
+            except Exception as exc:  # a rejecting queue is a client-side error: no retry
+                error = exc
+            else:
+                sub._record_success()
+                return
+        else:
+            note = Notification(
+                p.message_id,
+                self._arn,
+                p.subject,
+                p.text_for("lambda"),
+                p.timestamp_ms,
+                dict(p.attributes),
+                p.group_id,
+                p.deduplication_id,
+                p.sequence_number,
+            )
+            while True:
+                attempts += 1
+                try:
+                    target(note)
+                except Exception as exc:
+                    error = exc
+                    if attempts < self._retry.attempts:
+                        continue
+                    break
+                else:
+                    sub._record_success()
+                    return
+        self._fail(sub, p, cache, error, attempts)
+
+    def _fail(
+        self,
+        sub: Subscription,
+        p: _Published,
+        cache: dict[str, tuple[str, str]],
+        error: BaseException,
+        attempts: int,
+    ) -> None:
+        dlq = sub._dlq
+        dead_lettered = False
+        if dlq is not None:
+            body, attributes = self._payload(sub, p, cache)
+            try:
+                self._send_to_queue(dlq, body, attributes, p)
+            except Exception as dlq_error:
+                logger.warning(
+                    "mqlite: delivery of %s to %s failed (%r) and its dead-letter queue %s"
+                    " rejected it (%r)",
+                    p.message_id,
+                    sub.arn,
+                    error,
+                    dlq.name,
+                    dlq_error,
+                )
+            else:
+                dead_lettered = True
+        if not dead_lettered and dlq is None:
+            logger.warning(
+                "mqlite: delivery of %s to %s failed after %d attempt(s): %r",
+                p.message_id,
+                sub.arn,
+                attempts,
+                error,
+            )
+        sub._record_failure(DeliveryFailure(p.message_id, error, attempts, dead_lettered))
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def _check_alive(self) -> None:
+        if self._deleted:
+            raise NotFound("Topic does not exist")
+
+    def _mark_deleted(self) -> None:
+        """Remove every subscription and refuse further calls (``Broker.delete_topic``)."""
+        with self._lock:
+            self._deleted = True
+            for sub in self._subs.values():
+                sub._active = False
+            self._subs.clear()
+            self._unfiltered.clear()
+            self._index = FilterIndex()
