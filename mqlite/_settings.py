@@ -157,7 +157,7 @@ def _number(aws_name: str, value: object, low: float, high: float, *, integer: b
         kind = "an integer" if integer else "a number of seconds"
         raise InvalidAttributeValue(
             f"Invalid value for the parameter {aws_name}. Reason: must be {kind} from"
-            f" {low:g} to {high:g}, got {value!r}."
+            f" {low:.15g} to {high:.15g}, got {value!r}."
         )
     assert isinstance(value, int | float)
     return int(value) if integer else value

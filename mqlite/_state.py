@@ -351,6 +351,17 @@ class QueueState:
         """The live record with this sequence number, if any. Cost: O(1)."""
         return self._live.get(seq)
 
+    def issued(self, seq: int, count: int) -> bool:
+        """Whether a receipt handle for (*seq*, *count*) can have been issued. Cost: O(1).
+
+        A handle names a record and the receive that issued it: a record never created,
+        a count of zero, or a count beyond the record's receives was never handed out.
+        """
+        if count < 1 or not 0 < seq <= self._seq:
+            return False
+        rec = self._live.get(seq)
+        return rec is None or count <= rec.receive_count
+
     def change_visibility(self, rec: Record, now: float, timeout: float) -> None:
         """Hide *rec* until ``now + timeout`` (``0``: make it ready now). Cost: O(log n)."""
         if rec.state == READY:

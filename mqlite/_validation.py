@@ -214,13 +214,14 @@ def check_number(name: str, text: str) -> None:
         number = Decimal(text.strip())
     except InvalidOperation:
         number = None
-    if number is None or not number.is_finite() or text != text.strip():
+    if number is None or not number.is_finite() or text != text.strip() or "_" in text:
         raise InvalidParameterValue(
             f"Can't cast message (user) attribute '{name}' value '{text}' to a number."
         )
     if number.is_zero():
         return
-    digits = number.normalize().as_tuple().digits
+    # Not normalize(): it rounds to the context's 28 digits and would hide extra ones.
+    digits = "".join(map(str, number.as_tuple().digits)).rstrip("0")
     magnitude = number.adjusted()
     if len(digits) > 38 or not -128 <= magnitude <= 126:
         raise InvalidParameterValue(

@@ -839,6 +839,10 @@ class Queue:
     def _delete(self, text: str, seq: int, count: int, now: float) -> None:
         state = self._state
         state.advance(now)
+        if not state.issued(seq, count):
+            raise ReceiptHandleIsInvalid(
+                f'The input receipt handle "{text}" is not a valid receipt handle.'
+            )
         rec = state.get(seq)
         if rec is None:
             return
@@ -917,6 +921,10 @@ class Queue:
     ) -> None:
         state = self._state
         state.advance(now)
+        if not state.issued(seq, count):
+            raise ReceiptHandleIsInvalid(
+                f'The input receipt handle "{text}" is not a valid receipt handle.'
+            )
         rec = state.get(seq)
         if rec is None:
             raise InvalidParameterValue(

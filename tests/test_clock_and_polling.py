@@ -1,0 +1,261 @@
+"""ManualClock and long polling: deterministic, no test waits on the wall clock."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from mqlite import ManualClock, Message, Queue
+
+GUARD = 5.0  # real seconds; only a guard against hangs, never part of an assertion
+
+
+def _wait_for(pred: object) -> None:
+    """Spin (with a real-time guard) until *pred()* is true."""
+    end = time.monotonic() + GUARD
+    while not pred():  # type: ignore[operator]
+        assert time.monotonic() < end, "guard expired"
+        time.sleep(0.001)
+
+
+class Poller:
+    """A long poll in another thread."""
+
+    def __init__(self, q: Queue, **kwargs: object) -> None:
+        self.result: list[Message] | None = None
+        self.error: BaseException | None = None
+        self.started = threading.Event()
+
+        def run() -> None:
+            self.started.set()
+            try:
+                self.result = q.receive(**kwargs)  # type: ignore[arg-type]
+            except BaseException as e:  # pragma: no cover - surfaced below
+                self.error = e
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+        assert self.started.wait(GUARD)
+
+    def join(self) -> list[Message]:
+        self.thread.join(GUARD)
+        assert not self.thread.is_alive()
+        assert self.error is None
+        assert self.result is not None
+        return self.result
+
+
+def _waiting(clock: ManualClock, n: int = 1) -> None:
+    _wait_for(lambda: len(clock.pending_deadlines()) >= n)
+
+
+def test_advance_and_set() -> None:
+    clock = ManualClock(1000.0)
+    assert clock.time() == 1000.0
+    clock.advance(2.5)
+    assert clock.time() == 1002.5
+    clock.set(5000)
+    assert clock.time() == 5000.0
+    with pytest.raises(ValueError, match="seconds >= 0"):
+        clock.advance(-1)
+    clock.set(10)  # backwards is allowed
+    assert clock.time() == 10.0
+
+
+def test_default_start_is_fixed() -> None:
+    assert ManualClock().time() == ManualClock().time()
+
+
+def test_long_poll_woken_by_send() -> None:
+    clock = ManualClock()
+    q = Queue("p", clock=clock)
+    p = Poller(q, wait=20)
+    _waiting(clock)
+    assert p.thread.is_alive()
+    q.send("hi")
+    assert [m.body for m in p.join()] == ["hi"]
+    assert clock.time() == ManualClock().time()  # no time passed
+
+
+def test_long_poll_woken_by_visibility_expiry() -> None:
+    clock = ManualClock()
+    q = Queue("p", clock=clock, visibility_timeout=5)
+    q.send("x")
+    [m] = q.receive()
+    p = Poller(q, wait=20)
+    _waiting(clock)
+    clock.advance(4)
+    _waiting(clock)
+    assert p.thread.is_alive()
+    clock.advance(1)
+    [m2] = p.join()
+    assert m2.message_id == m.message_id
+    assert m2.receive_count == 2
+
+
+def test_long_poll_woken_by_delay_end() -> None:
+    clock = ManualClock()
+    q = Queue("p", clock=clock)
+    q.send("x", delay=10)
+    p = Poller(q, wait=20)
+    _waiting(clock)
+    clock.advance(10)
+    assert [m.body for m in p.join()] == ["x"]
+
+
+def test_long_poll_returns_empty_at_deadline() -> None:
+    clock = ManualClock()
+    q = Queue("p", clock=clock)
+    p = Poller(q, wait=20)
+    _waiting(clock)
+    clock.advance(19.9)
+    _waiting(clock)
+    assert p.thread.is_alive()
+    clock.advance(0.1)
+    assert p.join() == []
+
+
+def test_queue_receive_wait_default() -> None:
+    clock = ManualClock()
+    q = Queue("p", clock=clock, receive_wait=3)
+    p = Poller(q)
+    _waiting(clock)
+    assert p.thread.is_alive()
+    clock.advance(3)
+    assert p.join() == []
+
+
+def test_autojump_single_thread() -> None:
+    clock = ManualClock(autojump=True)
+    q = Queue("p", clock=clock)
+    t0 = clock.time()
+    assert q.receive(wait=20) == []
+    assert clock.time() == t0 + 20
+    q.send("x", delay=5)
+    t1 = clock.time()
+    [m] = q.receive(wait=20)
+    assert m.body == "x"
+    assert clock.time() == t1 + 5
+
+
+def test_long_poll_does_not_wait_to_fill() -> None:
+    clock = ManualClock()
+    q = Queue("p", clock=clock)
+    q.send("a")
+    q.send("b")
+    assert len(q.receive(3, wait=5)) == 2  # returns at once, clock untouched
+
+
+def test_receive_async_woken_by_send_from_thread() -> None:
+    clock = ManualClock()
+    q = Queue("p", clock=clock)
+
+    async def main() -> list[Message]:
+        task = asyncio.ensure_future(q.receive_async(wait=20))
+        await asyncio.sleep(0)
+        assert not task.done()
+        sender = threading.Thread(target=q.send, args=("from-thread",))
+        sender.start()
+        result = await asyncio.wait_for(task, GUARD)
+        sender.join(GUARD)
+        return result
+
+    assert [m.body for m in asyncio.run(main())] == ["from-thread"]
+
+
+def test_receive_async_woken_by_advance() -> None:
+    clock = ManualClock()
+    q = Queue("p", clock=clock)
+    q.send("x", delay=7)
+
+    async def main() -> tuple[list[Message], list[Message]]:
+        task = asyncio.ensure_future(q.receive_async(wait=20))
+        await asyncio.sleep(0)
+        clock.advance(7)
+        got = await asyncio.wait_for(task, GUARD)
+        empty = asyncio.ensure_future(q.receive_async(wait=3))
+        await asyncio.sleep(0)
+        assert not empty.done()
+        clock.advance(3)
+        return got, await asyncio.wait_for(empty, GUARD)
+
+    got, empty = asyncio.run(main())
+    assert [m.body for m in got] == ["x"]
+    assert empty == []
+
+
+def test_cancelled_receive_async_leaves_message() -> None:
+    clock = ManualClock()
+    q = Queue("p", clock=clock)
+
+    async def main() -> None:
+        task = asyncio.ensure_future(q.receive_async(wait=20))
+        await asyncio.sleep(0)
+        task.cancel()
+        q.send("keep")  # wakes the cancelled waiter; it must not take the message
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    s = q.stats()
+    assert (s.visible, s.in_flight) == (1, 0)
+    [m] = q.receive()
+    assert m.receive_count == 1
+    q.check_invariants()
+
+
+def test_several_waiters_each_get_one() -> None:
+    clock = ManualClock()
+    q = Queue("p", clock=clock)
+    pollers = [Poller(q, wait=20) for _ in range(3)]
+    _waiting(clock, 3)
+    for i in range(3):
+        q.send(str(i))
+    bodies = sorted(m.body for p in pollers for m in p.join())
+    assert bodies == ["0", "1", "2"]
+
+
+def test_long_poll_at_in_flight_limit_woken_by_delete() -> None:
+    clock = ManualClock()
+    q = Queue("p", clock=clock, max_in_flight=1)
+    q.send("a")
+    q.send("b")
+    [a] = q.receive()
+    p = Poller(q, wait=20)
+    _waiting(clock)
+    assert p.thread.is_alive()
+    q.delete(a)
+    assert [m.body for m in p.join()] == ["b"]
+
+
+def test_long_poll_at_in_flight_limit_returns_empty_at_deadline() -> None:
+    clock = ManualClock()
+    q = Queue("p", clock=clock, max_in_flight=1, visibility_timeout=100)
+    q.send("a")
+    q.send("b")
+    q.receive()
+    p = Poller(q, wait=20)
+    _waiting(clock)
+    clock.advance(20)
+    assert p.join() == []
+
+
+def test_cancel_after_wake_leaves_message() -> None:
+    """A receive_async woken by a send but cancelled before it runs takes nothing."""
+    clock = ManualClock()
+    q = Queue("p", clock=clock)
+
+    async def main() -> None:
+        task = asyncio.ensure_future(q.receive_async(wait=20))
+        await asyncio.sleep(0)
+        q.send("keep")  # schedules the wake-up
+        task.cancel()  # ... but the task is cancelled before it runs
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    s = q.stats()
+    assert (s.visible, s.in_flight) == (1, 0)
