@@ -28,8 +28,10 @@ from .message import (
 )
 from .queue import Queue
 from .topic import DeliveryFailure, RetryPolicy, Subscription, Topic
+from .worker import AsyncWorker, Retry, Worker, WorkerStats
 
 __all__ = [
+    "AsyncWorker",
     "Attribute",
     "BatchFailure",
     "BatchResult",
@@ -49,6 +51,7 @@ __all__ = [
     "Queue",
     "QueueStats",
     "RedriveTask",
+    "Retry",
     "RetryPolicy",
     "SendEntry",
     "SendResult",
@@ -57,6 +60,8 @@ __all__ = [
     "Topic",
     "VisibilityEntry",
     "VisibilityResult",
+    "Worker",
+    "WorkerStats",
 ]
 
 __version__ = "0.1.0"

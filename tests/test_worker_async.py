@@ -1,0 +1,164 @@
+"""AsyncWorker and async handlers: every message accounted for, bounded in time."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from mqlite import ManualClock, Message, Queue
+from mqlite.worker import AsyncWorker, Retry, Worker
+
+GUARD = 10.0
+
+
+async def until(cond: object) -> None:
+    async def loop() -> None:
+        while not cond():  # type: ignore[operator]
+            await asyncio.sleep(0.002)
+
+    await asyncio.wait_for(loop(), GUARD)
+
+
+def test_async_worker_processes_all() -> None:
+    async def main() -> None:
+        q = Queue("q")
+        for i in range(50):
+            q.send(str(i))
+        seen: list[str] = []
+
+        async def handler(m: Message) -> None:
+            await asyncio.sleep(0)
+            seen.append(m.body)
+
+        async with AsyncWorker(q, handler, concurrency=5) as w:
+            await until(lambda: w.stats.processed == 50)
+        assert sorted(seen, key=int) == [str(i) for i in range(50)]
+        assert q.stats().visible == q.stats().in_flight == 0
+
+    asyncio.run(main())
+
+
+def test_async_worker_long_poll_manual_clock_and_retry() -> None:
+    async def main() -> None:
+        clock = ManualClock()
+        q = Queue("q", clock=clock, visibility_timeout=30)
+        calls: list[float] = []
+
+        async def handler(m: Message) -> None:
+            calls.append(clock.time())
+            if len(calls) == 1:
+                raise Retry(delay=7)
+
+        async with AsyncWorker(q, handler, concurrency=2) as w:
+            await asyncio.sleep(0.01)  # the fetcher is long-polling an empty queue
+            await q.send_async("x")
+            await until(lambda: w.stats.retried == 1)
+            clock.advance(7)
+            await until(lambda: w.stats.processed == 1)
+        assert calls[1] - calls[0] == 7
+        assert q.stats().in_flight == 0
+
+    asyncio.run(main())
+
+
+def test_async_worker_heartbeat() -> None:
+    async def main() -> None:
+        clock = ManualClock()
+        q = Queue("q", clock=clock, visibility_timeout=20)
+        q.send("long")
+        release = asyncio.Event()
+        counts: list[int] = []
+
+        async def handler(m: Message) -> None:
+            counts.append(m.receive_count)
+            await release.wait()
+
+        async with AsyncWorker(q, handler) as w:
+            await until(lambda: counts == [1])
+            for i in range(1, 7):
+                clock.advance(10)
+                await until(lambda i=i: w.stats.heartbeats == i)
+                assert q.stats().in_flight == 1
+            release.set()
+            await until(lambda: w.stats.processed == 1)
+        assert counts == [1]
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("drain", [True, False])
+def test_async_worker_stop(drain: bool) -> None:
+    async def main() -> None:
+        q = Queue("q", visibility_timeout=300)
+        for i in range(6):
+            q.send(str(i))
+        release = asyncio.Event()
+        running: list[str] = []
+
+        async def handler(m: Message) -> None:
+            running.append(m.body)
+            await release.wait()
+
+        w = await AsyncWorker(q, handler, concurrency=3).start()
+        await until(lambda: len(running) == 3)
+        assert q.stats().in_flight == 3
+        if drain:
+            release.set()
+            await w.stop(drain=True)
+            assert w.stats.processed == 3
+            assert q.stats().visible == 3
+        else:
+            await w.stop(drain=False)
+            assert w.stats.released == 3
+            assert q.stats().visible == 6
+        assert q.stats().in_flight == 0
+
+    asyncio.run(main())
+
+
+def test_cancelled_receive_async_leaves_queue_unchanged() -> None:
+    async def main() -> None:
+        clock = ManualClock()
+        q = Queue("q", clock=clock)
+        task = asyncio.create_task(q.receive_async(wait=20))
+        await asyncio.sleep(0.01)
+        q.send("a")  # wakes the poll; cancelled before it runs again
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert q.stats().visible == 1
+        assert q.stats().in_flight == 0
+        assert q.peek()[0].receive_count == 0
+        assert [m.body for m in await q.receive_async()] == ["a"]
+
+    asyncio.run(main())
+
+
+def test_threaded_worker_with_user_loop() -> None:
+    loop = asyncio.new_event_loop()
+    t = threading.Thread(target=loop.run_forever, daemon=True)
+    t.start()
+    try:
+        q = Queue("q")
+        for i in range(10):
+            q.send(str(i))
+        done = threading.Semaphore(0)
+        loops: set[object] = set()
+
+        async def handler(m: Message) -> None:
+            loops.add(asyncio.get_running_loop())
+            done.release()
+
+        w = Worker(q, handler, loop=loop).start()
+        for _ in range(10):
+            assert done.acquire(timeout=GUARD)
+        w.stop()
+        assert w.processed == 10
+        assert loops == {loop}
+        assert q.stats().in_flight == 0
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        t.join(GUARD)
+        loop.close()
