@@ -67,36 +67,44 @@ class RedriveTask:
 
     @property
     def status(self) -> str:
+        """``RUNNING``, ``COMPLETED``, ``CANCELLED`` or ``FAILED``."""
         with self._lock:
             return self._status
 
     @property
     def moved(self) -> int:
+        """How many messages have moved so far."""
         with self._lock:
             return self._moved
 
     @property
     def to_move(self) -> int:
+        """Visible messages in the dead-letter queue when the task started."""
         return self._to_move
 
     @property
     def rate(self) -> float:
+        """Messages moved per second of the queue's clock."""
         return self._rate
 
     @property
     def source(self) -> Queue:
+        """The dead-letter queue messages move from."""
         return self._source
 
     @property
     def destination(self) -> Queue | None:
+        """Where messages move to, or ``None`` for each message's own source queue."""
         return self._destination
 
     @property
     def started_at(self) -> float:
+        """When the task started, in epoch seconds of the queue's clock."""
         return self._started_at
 
     @property
     def failure_reason(self) -> str | None:
+        """Why the task failed (``FAILED`` only), else ``None``."""
         with self._lock:
             return self._failure_reason
 

@@ -93,10 +93,12 @@ class Broker:
 
     @property
     def region(self) -> str:
+        """The region used in ARNs and URLs."""
         return self._region
 
     @property
     def account_id(self) -> str:
+        """The account id used in ARNs and URLs."""
         return self._account_id
 
     def __repr__(self) -> str:

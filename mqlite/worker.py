@@ -219,6 +219,7 @@ class Worker:
     # ---- counters --------------------------------------------------------------------
     @property
     def stats(self) -> WorkerStats:
+        """A frozen snapshot of the worker's counters."""
         with self._cond:
             in_flight = len(self._jobs)
         c = self._c
@@ -229,18 +230,22 @@ class Worker:
 
     @property
     def processed(self) -> int:
+        """Messages whose handler returned (and which were deleted)."""
         return self.stats.processed
 
     @property
     def failed(self) -> int:
+        """Handler calls that raised (their messages come back after the visibility timeout)."""
         return self.stats.failed
 
     @property
     def retried(self) -> int:
+        """Handler calls that raised ``Retry`` (their messages come back after its delay)."""
         return self.stats.retried
 
     @property
     def in_flight(self) -> int:
+        """Messages received and not yet finished."""
         return self.stats.in_flight
 
     # ---- internals -------------------------------------------------------------------
@@ -421,17 +426,20 @@ class AsyncWorker:
 
     @property
     def stats(self) -> WorkerStats:
+        """A frozen snapshot of the worker's counters."""
         c = self._c
         return WorkerStats(
             c.processed, c.failed, c.retried, len(self._tasks), c.heartbeats, c.released
         )
 
     async def start(self) -> AsyncWorker:
+        """Start fetching and handling on the running event loop; returns self."""
         self._slots = asyncio.Semaphore(self.concurrency)
         self._fetch = asyncio.create_task(self._fetch_loop())
         return self
 
     async def stop(self, *, drain: bool = True, timeout: float | None = None) -> None:
+        """Stop; finish handlers in hand (``drain``) or make their messages visible again."""
         if self._fetch is not None:
             self._fetch.cancel()
             await asyncio.gather(self._fetch, return_exceptions=True)

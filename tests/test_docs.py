@@ -34,3 +34,20 @@ def test_example_runs(name: str, code: str) -> None:
     for key, value in list(namespace.items()):
         if key.startswith("test_") and callable(value):
             value()
+
+
+def test_api_reference_is_current() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen_api", ROOT / "docs" / "gen_api.py")
+    assert spec is not None
+    assert spec.loader is not None
+    gen_api = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen_api)
+    assert (ROOT / "docs" / "api.md").read_text() == gen_api.render(), (
+        "docs/api.md is stale: run python docs/gen_api.py"
+    )
+
+
+def test_every_public_name_has_a_docstring() -> None:
+    assert "(no docstring)" not in (ROOT / "docs" / "api.md").read_text()
