@@ -120,6 +120,68 @@ def dedup_send(window: int, n: int, repeat: int) -> float:
     return _best(once, repeat)
 
 
+def moto_backend_cycle(depth: int, n: int) -> float | None:
+    """The cycle against moto's SQS backend objects (no HTTP), or None without moto."""
+    try:
+        from moto import mock_aws
+        from moto.sqs.models import sqs_backends
+    except ImportError:
+        return None
+    with mock_aws():
+        backend = sqs_backends["123456789012"]["us-east-1"]
+        backend.create_queue("bench", VisibilityTimeout="300")
+        for _ in range(depth):
+            backend.send_message("bench", _BODY)
+        start = time.perf_counter_ns()
+        for _ in range(n // 10):
+            for _ in range(10):
+                backend.send_message("bench", _BODY)
+            for m in backend.receive_message("bench", 10, 0, 300):
+                backend.delete_message("bench", m.receipt_handle)
+        return (time.perf_counter_ns() - start) / n
+
+
+def moto_boto3_cycle(depth: int, n: int) -> float | None:
+    """The cycle through boto3 against moto (request/response path), or None without it."""
+    try:
+        import boto3
+        from moto import mock_aws
+    except ImportError:
+        return None
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="bench", Attributes={"VisibilityTimeout": "300"})[
+            "QueueUrl"
+        ]
+        for _ in range(depth):
+            sqs.send_message(QueueUrl=url, MessageBody=_BODY)
+        start = time.perf_counter_ns()
+        for _ in range(n // 10):
+            for _ in range(10):
+                sqs.send_message(QueueUrl=url, MessageBody=_BODY)
+            got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)
+            for m in got.get("Messages", []):
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        return (time.perf_counter_ns() - start) / n
+
+
+def persist_queue_cycle(n: int) -> float | None:
+    """persist-queue's in-memory SQLite queue: put + get + ack, or None when not installed."""
+    try:
+        from persistqueue import SQLiteAckQueue
+    except ImportError:
+        return None
+    q = SQLiteAckQueue(path=":memory:", multithreading=True, auto_commit=True)
+    start = time.perf_counter_ns()
+    for _ in range(n // 10):
+        for _ in range(10):
+            q.put(_BODY)
+        for _ in range(10):
+            item = q.get(raw=True)
+            q.ack(id=item["pqid"])
+    return (time.perf_counter_ns() - start) / n
+
+
 def _rss_bytes() -> int:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -148,6 +210,13 @@ def run(quick: bool = False) -> dict[str, Any]:
     results["fifo_groups"] = {g: fifo_cycle(g, n, repeat) for g in (1, 100, 10_000)}
     windows = [1_000, 100_000] if quick else [1_000, 1_000_000]
     results["dedup_send"] = {w: dedup_send(w, n // 2, repeat) for w in windows}
+    # Peers at a small depth: moto's paths are linear in queue size, with large constants.
+    peers = {
+        "moto backend (depth 100)": moto_backend_cycle(100, 100 if quick else 300),
+        "moto via boto3 (depth 100)": moto_boto3_cycle(100, 100 if quick else 300),
+        "persist-queue SQLiteAckQueue": persist_queue_cycle(2_000 if quick else 10_000),
+    }
+    results["peers"] = {k: v for k, v in peers.items() if v is not None}
     if os.path.exists("/proc/self/statm"):
         count = 200_000 if quick else 1_000_000
         per = memory_per_message(count)
@@ -176,6 +245,12 @@ def report(results: dict[str, Any]) -> str:
     for w, ns in windows.items():
         lines.append(
             f"FIFO send, dedup window {w:>9,} ids: {ns:8.0f} ns/msg ({ns / small:4.2f}x smallest)"
+        )
+    mine = first
+    for peer, ns in results.get("peers", {}).items():
+        lines.append(
+            f"{peer}: {ns:8.0f} ns/msg ({ns / base:6.1f}x queue.Queue;"
+            f" mqlite's cycle is {ns / mine:,.0f}x faster)"
         )
     memory = results.get("memory")
     if memory:
