@@ -73,8 +73,17 @@ def _status(queues: dict[str, Queue], counters: _Counters) -> str:
 
 def run(events: int = 2_000, workers: int = 4, manual: bool = False, seed: int = 7) -> int:
     """Run the demo; returns 0 when every event was accounted for."""
-    # The demo reports handler failures itself; keep the worker's log quiet.
-    logging.getLogger("mqlite").setLevel(logging.CRITICAL)
+    # The demo reports handler failures itself; keep mqlite's log quiet while it runs.
+    log = logging.getLogger("mqlite")
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        return _run(events, workers, manual, seed)
+    finally:
+        log.setLevel(level)
+
+
+def _run(events: int, workers: int, manual: bool, seed: int) -> int:
     clock: Clock = ManualClock() if manual else SystemClock()
     broker = Broker(clock=clock)
     topic = broker.create_topic("object-events")
