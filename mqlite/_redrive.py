@@ -220,14 +220,9 @@ def start_redrive(source: Queue, destination: Queue | None, rate: float) -> Redr
             f"Value {rate!r} for parameter MaxNumberOfMessagesPerSecond is invalid."
             " Reason: must be between 1 and 500."
         )
-    if destination is not None:
-        if destination.fifo != source.fifo:
-            raise InvalidParameterValue(
-                "The destination queue must be of the same type (FIFO or standard) as the"
-                " dead-letter queue."
-            )
-        if destination.deleted:
-            raise InvalidParameterValue("The destination queue does not exist.")
+    from .queue import check_redrive_destination
+
+    check_redrive_destination(source, destination)
     source.stats()  # raises QueueDoesNotExist for a deleted source
     with _active_lock:
         current = _active.get(source)

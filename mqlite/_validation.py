@@ -20,6 +20,7 @@ from .errors import (
     InvalidMessageContents,
     InvalidParameterValue,
     MissingParameter,
+    MqliteError,
     TooManyEntriesInBatchRequest,
 )
 
@@ -135,14 +136,20 @@ def check_attribute_name(name: object) -> None:
         )
 
 
-def to_attribute(name: str, raw: object) -> Attribute:
-    """Convert one user-supplied value to an :class:`Attribute` (no range checks)."""
+def to_attribute(
+    name: str, raw: object, error: type[MqliteError] = InvalidParameterValue
+) -> Attribute:
+    """Convert one user-supplied value to an :class:`Attribute` (no range checks).
+
+    Queues and topics share this; *error* is the class each raises for a value it
+    cannot convert (SQS's ``InvalidParameterValue``, SNS's ``ParameterValueInvalid``).
+    """
     if isinstance(raw, Attribute):
         return raw
     if isinstance(raw, bool):
         # bool is an int subclass; "True" as a Number would surprise everyone.
-        raise InvalidParameterValue(
-            f"Message (user) attribute '{name}' is a bool; pass Attribute('String', 'true')"
+        raise error(
+            f"Message attribute '{name}' is a bool; pass Attribute('String', 'true')"
             " or a number explicitly."
         )
     if isinstance(raw, str):
@@ -153,13 +160,12 @@ def to_attribute(name: str, raw: object) -> Attribute:
         return Attribute("Number", str(raw))
     if isinstance(raw, float):
         if not math.isfinite(raw):
-            raise InvalidParameterValue(
-                f"Message (user) attribute '{name}' must be a finite number, got {raw}."
-            )
+            raise error(f"Message attribute '{name}' must be a finite number, got {raw}.")
         return Attribute("Number", repr(raw))
-    raise InvalidParameterValue(
-        f"Message (user) attribute '{name}' has a value of type {type(raw).__name__}; use an"
-        " Attribute, str, bytes, int, float or Decimal."
+    raise error(
+        f"Message attribute '{name}' has a value of type {type(raw).__name__}; use an"
+        " Attribute, str, bytes, int, float or Decimal (topics also take a list, sent as"
+        " String.Array)."
     )
 
 

@@ -732,14 +732,7 @@ class Queue:
                 deleted, or *max_messages* is not a positive int.
             QueueDoesNotExist: this queue was deleted.
         """
-        if destination is not None:
-            if destination.fifo != self._fifo:
-                raise InvalidParameterValue(
-                    "The destination queue must be of the same type (FIFO or standard) as the"
-                    " dead-letter queue."
-                )
-            if destination.deleted:
-                raise InvalidParameterValue("The destination queue does not exist.")
+        check_redrive_destination(self, destination)
         if max_messages is not None and (
             isinstance(max_messages, bool) or not isinstance(max_messages, int) or max_messages < 1
         ):
@@ -1120,6 +1113,19 @@ _NEEDS_DEDUP = (
     "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId"
     " provided explicitly"
 )
+
+
+def check_redrive_destination(source: Queue, destination: Queue | None) -> None:
+    """Refuse a redrive *destination* of the other kind, or one that was deleted."""
+    if destination is None:
+        return
+    if destination.fifo != source.fifo:
+        raise InvalidParameterValue(
+            "The destination queue must be of the same type (FIFO or standard) as the"
+            " dead-letter queue."
+        )
+    if destination.deleted:
+        raise InvalidParameterValue("The destination queue does not exist.")
 
 
 def _handle_text(handle: str | Message) -> str:

@@ -358,27 +358,9 @@ def _check_attribute_name(name: object) -> str:
 
 
 def _to_attribute(name: str, raw: object) -> Attribute:
-    if isinstance(raw, Attribute):
-        return raw
-    if isinstance(raw, bool):
-        raise _attr_error(
-            f"The message attribute '{name}' is a bool; pass Attribute('String', 'true') or a"
-            " number explicitly."
-        )
-    if isinstance(raw, str):
-        return Attribute("String", raw)
-    if isinstance(raw, bytes | bytearray | memoryview):
-        return Attribute("Binary", bytes(raw))
-    if isinstance(raw, int | Decimal):
-        return Attribute("Number", str(raw))
-    if isinstance(raw, float):
-        return Attribute("Number", repr(raw))
     if isinstance(raw, list | tuple):
         return Attribute("String.Array", json.dumps(list(raw)))
-    raise _attr_error(
-        f"The message attribute '{name}' has a value of type {type(raw).__name__}; use an"
-        " Attribute, str, bytes, int, float, Decimal or a list (String.Array)."
-    )
+    return v.to_attribute(name, raw, ParameterValueInvalid)
 
 
 def _check_attribute(name: str, attr: Attribute) -> None:
