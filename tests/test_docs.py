@@ -1,49 +1,76 @@
-"""Every Python example in the README and the docs runs, and its asserts hold."""
+"""Every Python example in the README and the docs is a file in docs/examples that runs.
+
+The Markdown shows each file verbatim between ``<!-- example: ... -->`` markers;
+``python docs/sync_examples.py`` copies the files into the pages.
+"""
 
 from __future__ import annotations
 
-import re
+import importlib.util
+import runpy
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-_BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 
-def _examples() -> list[tuple[str, str]]:
-    found = []
-    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
-        for i, block in enumerate(_BLOCK.findall(path.read_text())):
-            found.append((f"{path.name}#{i + 1}", block))
-    return found
+def _load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, ROOT / "docs" / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
-EXAMPLES = _examples()
+sync = _load("sync_examples")
+PAGES: list[Path] = sync.pages()
+# test_*.py examples are pytest modules: pytest collects them from docs/examples itself.
+SCRIPTS = [path for path in sync.example_files() if not path.name.startswith("test_")]
 
 
 def test_examples_were_found() -> None:
-    assert any(name.startswith("README.md") for name, _ in EXAMPLES)
+    assert ROOT / "docs" / "examples" / "readme_quickstart.py" in SCRIPTS
+    assert any(block.target for block in sync.blocks(ROOT / "README.md"))
 
 
-@pytest.mark.parametrize(("name", "code"), EXAMPLES, ids=[name for name, _ in EXAMPLES])
-def test_example_runs(name: str, code: str) -> None:
-    namespace: dict[str, object] = {"__name__": f"example_{name}"}
-    exec(compile(code, name, "exec"), namespace)
+@pytest.mark.parametrize("path", SCRIPTS, ids=[path.name for path in SCRIPTS])
+def test_example_runs(path: Path) -> None:
+    namespace = runpy.run_path(str(path), run_name=f"example_{path.stem}")
     # Examples written as test functions are called too.
-    for key, value in list(namespace.items()):
+    for key, value in namespace.items():
         if key.startswith("test_") and callable(value):
             value()
 
 
-def test_api_reference_is_current() -> None:
-    import importlib.util
+@pytest.mark.parametrize("page", PAGES, ids=[page.name for page in PAGES])
+def test_every_block_shows_its_example_file(page: Path) -> None:
+    for block in sync.blocks(page):
+        assert block.example is not None, (
+            f"{block.where}: move this ```python block into docs/examples/ and mark it "
+            "with <!-- example: ... --> ... <!-- /example --> (see docs/sync_examples.py)"
+        )
+        if block.example.is_file():  # a missing file is test_no_orphans_no_dangling_markers'
+            assert block.code == block.example.read_text(), (
+                f"{block.where} differs from {block.target}: run python docs/sync_examples.py"
+            )
 
-    spec = importlib.util.spec_from_file_location("gen_api", ROOT / "docs" / "gen_api.py")
-    assert spec is not None
-    assert spec.loader is not None
-    gen_api = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gen_api)
+
+def test_no_orphans_no_dangling_markers() -> None:
+    marked = [block for page in PAGES for block in sync.blocks(page) if block.example]
+    dangling = [f"{b.where}: {b.target}" for b in marked if b.example and not b.example.is_file()]
+    assert not dangling, f"markers point to missing files: {dangling}"
+    shown = {block.example for block in marked}
+    orphans = [path.name for path in sync.example_files() if path.resolve() not in shown]
+    assert not orphans, f"docs/examples files shown by no page: {orphans}"
+
+
+def test_api_reference_is_current() -> None:
+    gen_api = _load("gen_api")
     assert (ROOT / "docs" / "api.md").read_text() == gen_api.render(), (
         "docs/api.md is stale: run python docs/gen_api.py"
     )

@@ -1,4 +1,4 @@
-"""The example from docs/testing.md, run by the test suite."""
+"""The ManualClock test above, written with mqlite.testing's fixtures."""
 
 from collections.abc import Callable
 
