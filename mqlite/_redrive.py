@@ -1,4 +1,4 @@
-"""Rate-limited redrive from a dead-letter queue: a message move task (spec/sqs.md §9.3).
+"""Rate-limited redrive from a dead-letter queue: message move tasks (spec/sqs.md §9.3).
 
 mqlite choice (normative in the spec): with rate ``r``, message ``i`` (0-based, oldest
 first) moves at ``t_start + (i + 1) / r`` on the queue's clock. A daemon thread drives the
@@ -10,51 +10,106 @@ Each move is the same operation as ``Queue.redrive(destination, max_messages=1)`
 message in the destination (new message id, receive count 0, retention restarts).
 ``to_move`` is the number of visible messages in the dead-letter queue at start; messages
 in flight then are not counted. The task completes early when nothing eligible is left.
+
+Listing (ListMessageMoveTasks) and cancelling by handle (CancelMessageMoveTask):
+
+* Each source queue keeps its last :data:`HISTORY_SIZE` tasks, newest first, in a
+  ``WeakKeyDictionary`` keyed by the queue. So that this history never keeps a queue
+  alive, a task holds its source and destination strongly only while it is RUNNING (its
+  thread needs them); once it has ended it refers to them weakly.
+* A task handle is, as in AWS, base64 of a JSON object ``{"taskId", "sourceArn"}``;
+  ``Broker.cancel_redrive`` decodes it and finds the queue by ARN in its registry.
+* Cancelling is immediate: the status goes from RUNNING straight to CANCELLED (a move
+  already under way is waited for, so the count returned is final); CANCELLING is never
+  seen.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
+import uuid
 import weakref
+from collections import deque
 from typing import TYPE_CHECKING
 
-from .errors import InvalidParameterValue, MqliteError
+from .errors import InvalidParameterValue, MqliteError, QueueDoesNotExist
 
 if TYPE_CHECKING:
     from .queue import Queue
 
-__all__ = ["CANCELLED", "COMPLETED", "FAILED", "RUNNING", "RedriveTask"]
+__all__ = [
+    "CANCELLED",
+    "COMPLETED",
+    "FAILED",
+    "HISTORY_SIZE",
+    "MAX_RESULTS",
+    "RUNNING",
+    "RedriveTask",
+    "decode_handle",
+    "encode_handle",
+    "find_task",
+    "list_tasks",
+    "start_redrive",
+]
 
 RUNNING = "RUNNING"
 COMPLETED = "COMPLETED"
 CANCELLED = "CANCELLED"
 FAILED = "FAILED"
 
-_NON_EXISTENT = "AWS.SimpleQueueService.NonExistentQueue"
+#: How many tasks (running or ended) each source queue remembers for ``redrive_tasks``.
+HISTORY_SIZE = 10
+#: The largest ``max_results`` of ``Queue.redrive_tasks`` (ListMessageMoveTasks MaxResults).
+MAX_RESULTS = 10
 
-_active: weakref.WeakKeyDictionary[Queue, RedriveTask] = weakref.WeakKeyDictionary()
-_active_lock = threading.Lock()
+_NON_EXISTENT = "AWS.SimpleQueueService.NonExistentQueue"
+_BAD_HANDLE = "Value for parameter TaskHandle is invalid."
+
+# source queue -> its most recent tasks, newest first. Only the newest can be RUNNING.
+_history: weakref.WeakKeyDictionary[Queue, deque[RedriveTask]] = weakref.WeakKeyDictionary()
+_history_lock = threading.Lock()
+
+
+def _gone() -> QueueDoesNotExist:
+    return QueueDoesNotExist("The specified queue does not exist.")
 
 
 class RedriveTask:
-    """A running (or finished) rate-limited redrive. Made by ``Queue.start_redrive``.
+    """A running (or ended) rate-limited redrive: one message move task.
 
-    Attributes are read-only snapshots: ``status`` (``RUNNING``, ``COMPLETED``,
-    ``CANCELLED`` or ``FAILED``), ``moved``, ``to_move``, ``rate``, ``source``,
-    ``destination``, ``started_at`` (clock seconds) and ``failure_reason`` (the wire
-    error code when FAILED, e.g. ``AWS.SimpleQueueService.NonExistentQueue``).
+    Made by ``Queue.start_redrive``; listed, newest first, by ``Queue.redrive_tasks``
+    (ListMessageMoveTasks); cancelled by :meth:`cancel` or ``Broker.cancel_redrive(handle)``
+    (CancelMessageMoveTask). The properties are read-only snapshots and carry what a
+    ListMessageMoveTasks entry does: ``status``, ``moved``, ``to_move``,
+    ``started_timestamp``, ``source_arn``, ``destination`` / ``destination_arn``,
+    ``rate``, ``failure_reason`` and ``handle`` (only while RUNNING).
+
+    Cancelling is immediate, so the status is never ``CANCELLING``. Once a task has
+    ended it refers to its queues weakly (a task history never keeps a queue alive):
+    ``source`` and ``destination`` then raise ``QueueDoesNotExist`` if that queue has
+    since been garbage-collected; the ARNs stay available.
     """
 
     def __init__(self, source: Queue, destination: Queue | None, rate: float) -> None:
-        self._source = source
-        self._destination = destination
+        self._source_ref = weakref.ref(source)
+        self._source_name = source.name
+        self._source_arn = source.arn
+        self._dest_ref = weakref.ref(destination) if destination is not None else None
+        self._destination_arn = destination.arn if destination is not None else None
+        # Strong references while RUNNING; dropped when the task ends.
+        self._pinned: tuple[Queue, Queue | None] | None = (source, destination)
         self._rate = float(rate)
         self._clock = source.clock
+        self._task_id = str(uuid.uuid4())
+        self._handle = encode_handle(self._task_id, self._source_arn)
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)  # the thread sleeps on this one
         self._idle = threading.Condition(self._lock)  # wait_until_idle sleeps on this one
         self._status = RUNNING
         self._moved = 0
+        self._moving = False  # a move is under way outside the lock
         self._to_move = source.stats().visible
         self._failure_reason: str | None = None
         self._started_at = self._clock.time()
@@ -67,40 +122,85 @@ class RedriveTask:
 
     @property
     def status(self) -> str:
-        """``RUNNING``, ``COMPLETED``, ``CANCELLED`` or ``FAILED``."""
+        """``RUNNING``, ``COMPLETED``, ``CANCELLED`` or ``FAILED`` (never ``CANCELLING``)."""
         with self._lock:
             return self._status
 
     @property
     def moved(self) -> int:
-        """How many messages have moved so far."""
+        """How many messages have moved so far (ApproximateNumberOfMessagesMoved)."""
         with self._lock:
             return self._moved
 
     @property
     def to_move(self) -> int:
-        """Visible messages in the dead-letter queue when the task started."""
+        """Visible messages in the dead-letter queue when the task started.
+
+        ApproximateNumberOfMessagesToMove.
+        """
         return self._to_move
 
     @property
     def rate(self) -> float:
-        """Messages moved per second of the queue's clock."""
+        """Messages moved per second of the queue's clock (MaxNumberOfMessagesPerSecond)."""
         return self._rate
 
     @property
+    def handle(self) -> str | None:
+        """The task handle (TaskHandle) while the task is RUNNING, else ``None``.
+
+        Pass it to ``Broker.cancel_redrive``. As in AWS it is base64 of a JSON object
+        holding the task id and the source queue's ARN.
+        """
+        with self._lock:
+            return self._handle if self._status == RUNNING else None
+
+    @property
     def source(self) -> Queue:
-        """The dead-letter queue messages move from."""
-        return self._source
+        """The dead-letter queue messages move from.
+
+        Raises:
+            QueueDoesNotExist: the task has ended and the queue was garbage-collected.
+        """
+        queue = self._source_ref()
+        if queue is None:
+            raise _gone()
+        return queue
+
+    @property
+    def source_arn(self) -> str:
+        """The source queue's ARN (SourceArn)."""
+        return self._source_arn
 
     @property
     def destination(self) -> Queue | None:
-        """Where messages move to, or ``None`` for each message's own source queue."""
-        return self._destination
+        """Where messages move to, or ``None`` (not given: each message's own source).
+
+        Raises:
+            QueueDoesNotExist: the task has ended and the destination queue was
+                garbage-collected.
+        """
+        if self._dest_ref is None:
+            return None
+        queue = self._dest_ref()
+        if queue is None:
+            raise _gone()
+        return queue
+
+    @property
+    def destination_arn(self) -> str | None:
+        """The destination queue's ARN (DestinationArn), or ``None`` if none was given."""
+        return self._destination_arn
 
     @property
     def started_at(self) -> float:
         """When the task started, in epoch seconds of the queue's clock."""
         return self._started_at
+
+    @property
+    def started_timestamp(self) -> int:
+        """When the task started, in epoch milliseconds (StartedTimestamp)."""
+        return int(self._started_at * 1000)
 
     @property
     def failure_reason(self) -> str | None:
@@ -109,30 +209,35 @@ class RedriveTask:
             return self._failure_reason
 
     def __repr__(self) -> str:
-        return f"<RedriveTask {self._source.name!r} {self.status} {self.moved}/{self._to_move}>"
+        return f"<RedriveTask {self._source_name!r} {self.status} {self.moved}/{self._to_move}>"
 
     # --- control -------------------------------------------------------------------------
 
     def cancel(self) -> int:
-        """Stop the task; messages already moved stay moved. Returns how many moved.
+        """Stop the task at once; messages already moved stay moved. Returns how many moved.
+
+        The status becomes ``CANCELLED`` immediately. A move under way when this is
+        called is waited for and counted, so the number returned is final.
 
         Raises:
-            InvalidParameterValue: the task is not RUNNING.
+            InvalidParameterValue: the task is not RUNNING (only a running task can be
+                cancelled).
         """
         with self._lock:
             if self._status != RUNNING:
                 raise InvalidParameterValue(
-                    f"Only active tasks can be cancelled; this task is {self._status}."
+                    f"Only a RUNNING task can be cancelled; this task is {self._status}."
                 )
             self._status = CANCELLED
+            self._pinned = None
             self._cond.notify_all()
             self._idle.notify_all()
-            moved = self._moved
-        self._release()
-        return moved
+            if threading.current_thread() is not self._thread:
+                self._idle.wait_for(lambda: not self._moving)
+            return self._moved
 
     def wait_until_idle(self, timeout: float = 10.0) -> bool:
-        """Block until the task finished or waits for a deadline still in the clock's future.
+        """Block until the task ended or waits for a deadline still in the clock's future.
 
         After ``ManualClock.advance`` this returns once every move due by the new time has
         happened, so ``moved`` is exact. *timeout* is real seconds, a safety net only.
@@ -149,32 +254,28 @@ class RedriveTask:
 
     def _is_idle(self) -> bool:
         if self._status != RUNNING:
-            return True
+            return not self._moving
         return self._sleeping_until is not None and self._clock.time() < self._sleeping_until
 
     def _start(self) -> None:
         self._thread.start()
-
-    def _release(self) -> None:
-        with _active_lock:
-            if _active.get(self._source) is self:
-                del _active[self._source]
 
     def _finish(self, status: str, reason: str | None = None) -> None:
         # lock held
         if self._status == RUNNING:
             self._status = status
             self._failure_reason = reason
+        self._pinned = None
         self._sleeping_until = None
         self._idle.notify_all()
 
     def _run(self) -> None:
-        try:
-            self._loop()
-        finally:
-            self._release()
+        with self._lock:
+            pinned = self._pinned  # strong references for the thread's lifetime
+        if pinned is not None:  # None: cancelled before the thread started
+            self._loop(*pinned)
 
-    def _loop(self) -> None:
+    def _loop(self, source: Queue, destination: Queue | None) -> None:
         while True:
             with self._lock:
                 if self._status != RUNNING:
@@ -190,27 +291,62 @@ class RedriveTask:
                     self._clock.wait(self._cond, deadline)
                     self._sleeping_until = None
                     continue
+                self._moving = True
             try:
-                n = self._source.redrive(self._destination, max_messages=1)
+                n = source.redrive(destination, max_messages=1)
             except MqliteError as exc:
-                dest = self._destination
                 reason = (
                     _NON_EXISTENT
-                    if self._source.deleted or (dest is not None and dest.deleted)
+                    if source.deleted or (destination is not None and destination.deleted)
                     else exc.legacy_code
                 )
                 with self._lock:
+                    self._moving = False
                     self._finish(FAILED, reason)
                 return
             with self._lock:
+                self._moving = False
+                self._moved += n
                 if self._status != RUNNING:  # cancelled while moving: the move still counts
-                    self._moved += n
                     self._idle.notify_all()
                     return
                 if n == 0:
                     self._finish(COMPLETED)
                     return
-                self._moved += n
+
+
+# --- handles -------------------------------------------------------------------------------
+
+
+def encode_handle(task_id: str, source_arn: str) -> str:
+    """The task handle for *task_id* on *source_arn*: base64 of ``{"taskId", "sourceArn"}``."""
+    payload = json.dumps({"taskId": task_id, "sourceArn": source_arn}, separators=(",", ":"))
+    return base64.b64encode(payload.encode("utf-8")).decode("ascii")
+
+
+def decode_handle(handle: object) -> tuple[str, str]:
+    """``(task_id, source_arn)`` from a task handle.
+
+    Raises:
+        InvalidParameterValue: ``Value for parameter TaskHandle is invalid.`` -- not a
+            string, not base64, or not a JSON object with non-empty string ``taskId`` and
+            ``sourceArn``.
+    """
+    if not isinstance(handle, str):
+        raise InvalidParameterValue(_BAD_HANDLE)
+    try:
+        data = json.loads(base64.b64decode(handle.encode("ascii"), validate=True))
+    except ValueError:  # binascii.Error, UnicodeError and JSONDecodeError are ValueErrors
+        raise InvalidParameterValue(_BAD_HANDLE) from None
+    if not isinstance(data, dict):
+        raise InvalidParameterValue(_BAD_HANDLE)
+    task_id, source_arn = data.get("taskId"), data.get("sourceArn")
+    if not (isinstance(task_id, str) and task_id and isinstance(source_arn, str) and source_arn):
+        raise InvalidParameterValue(_BAD_HANDLE)
+    return task_id, source_arn
+
+
+# --- registry ------------------------------------------------------------------------------
 
 
 def start_redrive(source: Queue, destination: Queue | None, rate: float) -> RedriveTask:
@@ -224,14 +360,42 @@ def start_redrive(source: Queue, destination: Queue | None, rate: float) -> Redr
 
     check_redrive_destination(source, destination)
     source.stats()  # raises QueueDoesNotExist for a deleted source
-    with _active_lock:
-        current = _active.get(source)
-        if current is not None and current.status == RUNNING:
+    with _history_lock:
+        tasks = _history.get(source)
+        if tasks and tasks[0].status == RUNNING:
             raise InvalidParameterValue(
                 "There is already a task running. Only one active task is allowed for a"
                 " source queue arn at a given time."
             )
         task = RedriveTask(source, destination, rate)
-        _active[source] = task
+        if tasks is None:
+            tasks = _history[source] = deque(maxlen=HISTORY_SIZE)
+        tasks.appendleft(task)
     task._start()
     return task
+
+
+def list_tasks(source: Queue, max_results: int) -> list[RedriveTask]:
+    """The most recent tasks on *source*, newest first (``Queue.redrive_tasks``)."""
+    if (
+        isinstance(max_results, bool)
+        or not isinstance(max_results, int)
+        or not 1 <= max_results <= MAX_RESULTS
+    ):
+        raise InvalidParameterValue(
+            f"Value {max_results!r} for parameter MaxResults is invalid."
+            f" Reason: Must be between 1 and {MAX_RESULTS}, if provided."
+        )
+    if source.deleted:
+        raise _gone()
+    with _history_lock:
+        return list(_history.get(source, ()))[:max_results]
+
+
+def find_task(source: Queue, task_id: str) -> RedriveTask | None:
+    """The task *task_id* among those *source* still remembers, else ``None``."""
+    with _history_lock:
+        for task in _history.get(source, ()):
+            if task._task_id == task_id:
+                return task
+    return None

@@ -62,6 +62,8 @@ DELAYED = 1
 IN_FLIGHT = 2
 GONE = 3
 
+_new_tuple = tuple.__new__
+
 #: Rebuild a lazily-pruned structure once it holds this many more entries than live ones.
 _COMPACT_SLACK = 1024
 
@@ -127,20 +129,24 @@ class Record:
 
     def to_message(self, receipt_handle: str | None) -> Message:
         """A frozen snapshot of this record, as ``receive`` and ``peek`` return it."""
-        return Message(
-            self.body,
-            self.message_id,
-            receipt_handle,
-            self.md5_of_body,
-            self.md5_of_attributes,
-            self.attributes,
-            self.receive_count,
-            self.sent_ms,
-            self.first_receive_ms,
-            self.group_id,
-            self.deduplication_id,
-            self.sequence_number,
-            self.dead_letter_source_arn,
+        # tuple.__new__ skips the named tuple's argument handling: this runs per message.
+        return _new_tuple(
+            Message,
+            (
+                self.body,
+                self.message_id,
+                receipt_handle,
+                self.md5_of_body,
+                self.md5_of_attributes,
+                self.attributes,
+                self.receive_count,
+                self.sent_ms,
+                self.first_receive_ms,
+                self.group_id,
+                self.deduplication_id,
+                self.sequence_number,
+                self.dead_letter_source_arn,
+            ),
         )
 
     def __repr__(self) -> str:
@@ -268,8 +274,11 @@ class QueueState:
         dead: list[Record] = []
         if limit <= 0:
             return received, dead
+        now_ms = int(now * 1000)
         if self.fifo:
-            self._receive_fifo(limit, now, visibility_timeout, max_receive_count, received, dead)
+            self._receive_fifo(
+                limit, now, now_ms, visibility_timeout, max_receive_count, received, dead
+            )
         else:
             while len(received) < limit:
                 rec = self._pop_ready()
@@ -279,7 +288,7 @@ class QueueState:
                     self.remove(rec)
                     dead.append(rec)
                     continue
-                self._start_flight(rec, now, visibility_timeout)
+                self._start_flight(rec, now, now_ms, visibility_timeout)
                 received.append(rec)
         return received, dead
 
@@ -287,6 +296,7 @@ class QueueState:
         self,
         limit: int,
         now: float,
+        now_ms: int,
         visibility_timeout: float,
         max_receive_count: int | None,
         received: list[Record],
@@ -314,7 +324,7 @@ class QueueState:
                     self.remove(rec, prune=False)
                     dead.append(rec)
                     continue
-                self._start_flight(rec, now, visibility_timeout)
+                self._start_flight(rec, now, now_ms, visibility_timeout)
                 received.append(rec)
             self._prune_group(group)
             reoffer.append(group)
@@ -335,15 +345,21 @@ class QueueState:
             return heapq.heappop(returned)[2]
         return None
 
-    def _start_flight(self, rec: Record, now: float, visibility_timeout: float) -> None:
+    def _start_flight(
+        self, rec: Record, now: float, now_ms: int, visibility_timeout: float
+    ) -> None:
         self.visible -= 1
         self.in_flight += 1
         rec.state = IN_FLIGHT
         rec.receive_count += 1
         if not rec.first_receive_ms:
-            rec.first_receive_ms = int(now * 1000)
+            rec.first_receive_ms = now_ms
         rec.received_at = now
-        self._hide(rec, now + visibility_timeout)
+        # _hide, inlined: this runs for every message received.
+        rec.ticket += 1
+        rec.ready_at = until = now + visibility_timeout
+        self._order += 1
+        heapq.heappush(self._hidden, (until, self._order, rec.ticket, rec))
 
     # --- handles -----------------------------------------------------------------------------
 
@@ -397,7 +413,9 @@ class QueueState:
         if group is not None and prune:
             self._prune_group(group)
             self._offer_group(group)
-        self._maybe_compact()
+        self._removals += 1
+        if not self._removals & 255:
+            self._compact()
 
     def purge(self) -> None:
         """Drop every message at once. Cost: O(1) here (memory is freed by refcounting)."""
@@ -513,8 +531,10 @@ class QueueState:
         # Checking every 256 removals keeps the check off the hot path; the slack makes
         # up for the delay.
         self._removals += 1
-        if self._removals & 255:
-            return
+        if not self._removals & 255:
+            self._compact()
+
+    def _compact(self) -> None:
         live = len(self._live)
         if len(self._expiry) > 2 * live + _COMPACT_SLACK:
             self._expiry = [e for e in self._expiry if e[2].state != GONE]

@@ -31,6 +31,7 @@ from .errors import (
     QueueDeletedRecently,
     QueueDoesNotExist,
     QueueNameExists,
+    ResourceNotFound,
 )
 from .queue import Queue
 
@@ -205,6 +206,43 @@ class Broker:
                 raise QueueDoesNotExist("The specified queue does not exist.")
             self._deleted_at[name] = self._clock.time()
         queue._mark_deleted()
+
+    # --- message move tasks ---------------------------------------------------------------------
+
+    def cancel_redrive(self, handle: str) -> int:
+        """Cancel a running redrive task by its handle (CancelMessageMoveTask, spec §9.3).
+
+        *handle* is ``RedriveTask.handle`` (base64 of a JSON object with the task id and
+        the source queue's ARN). The source queue is looked up among this broker's queues,
+        so a task started on a queue made outside the broker is cancelled with
+        ``RedriveTask.cancel()`` instead. The status becomes ``CANCELLED`` at once;
+        messages already moved stay moved.
+
+        Returns:
+            How many messages the task moved (ApproximateNumberOfMessagesMoved).
+
+        Raises:
+            InvalidParameterValue: the handle does not decode (``Value for parameter
+                TaskHandle is invalid.``), or the task is no longer RUNNING (only a
+                running task can be cancelled).
+            ResourceNotFound: the handle's source queue is not (or no longer) in this
+                broker (``The resource that you specified for the SourceArn parameter
+                doesn't exist.``), or that queue has no such task among its last 10
+                (``Task does not exist.``).
+        """
+        from ._redrive import decode_handle, find_task
+
+        task_id, source_arn = decode_handle(handle)
+        try:
+            source = self.get_queue_by_arn(source_arn)
+        except QueueDoesNotExist:
+            raise ResourceNotFound(
+                "The resource that you specified for the SourceArn parameter doesn't exist."
+            ) from None
+        task = find_task(source, task_id)
+        if task is None:
+            raise ResourceNotFound("Task does not exist.")
+        return task.cancel()
 
     # --- topics --------------------------------------------------------------------------------
 

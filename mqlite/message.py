@@ -11,7 +11,7 @@ import itertools
 import os
 import struct
 from collections.abc import Mapping
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 import attrs
 
@@ -37,13 +37,15 @@ __all__ = [
 AttributesIn = Mapping[str, "Attribute | str | bytes | int | float | object"]
 
 
-@attrs.frozen(slots=True)
-class Message:
+class Message(NamedTuple):
     """A message as ``receive`` (or ``peek``) returns it.
 
     Timestamps are integer epoch milliseconds, as in SQS. ``receipt_handle`` is ``None``
     only for messages returned by ``peek``. ``first_receive_timestamp`` is 0 until the
     message has been received once.
+
+    Immutable. A named tuple rather than a frozen class because one is made for every
+    message received: it costs a fifth as much to create.
     """
 
     body: str
@@ -62,9 +64,11 @@ class Message:
     dead_letter_source_arn: str | None = None
 
 
-@attrs.frozen(slots=True)
-class SendResult:
-    """What ``send`` returns, and one successful entry of ``send_batch``."""
+class SendResult(NamedTuple):
+    """What ``send`` returns, and one successful entry of ``send_batch``.
+
+    Immutable; a named tuple, like :class:`Message`, because one is made per send.
+    """
 
     message_id: str
     md5_of_body: str
@@ -203,13 +207,15 @@ class Notification:
 # --- ids and digests -------------------------------------------------------------------------
 
 # Message ids have the shape of a UUID4. A random per-process prefix plus a counter keeps
-# them unique without paying for a random number per message.
+# them unique without paying for a random number per message. The counter starts in
+# [2**44, 2**45), so its hex form is always the 12 digits of a UUID's last group (for
+# the next 10**14 ids).
 _ID_PREFIX = os.urandom(10).hex()
 _ID_HEAD = (
     f"{_ID_PREFIX[:8]}-{_ID_PREFIX[8:12]}-4{_ID_PREFIX[13:16]}-"
     f"{'89ab'[int(_ID_PREFIX[16], 16) & 3]}{_ID_PREFIX[17:20]}-"
 )
-_id_counter = itertools.count(int.from_bytes(os.urandom(3), "big") << 24)
+_id_counter = itertools.count((1 << 44) | int.from_bytes(os.urandom(3), "big") << 20)
 
 
 def new_message_id() -> str:
@@ -217,7 +223,7 @@ def new_message_id() -> str:
 
     Cost: O(1).
     """
-    return f"{_ID_HEAD}{next(_id_counter) & 0xFFFFFFFFFFFF:012x}"
+    return _ID_HEAD + hex(next(_id_counter))[2:]
 
 
 def md5_of_body(body: str) -> str:

@@ -62,6 +62,16 @@ PURGE_INTERVAL = 60
 DEDUP_WINDOW = 300
 _FIRST_SEQUENCE_NUMBER = 18_000_000_000_000_000_000
 
+# A receipt handle is the queue's prefix and one hex number: the record's sequence number
+# above the receive count that issued it (48 bits: more receives of one message than a
+# process can make), so parsing it is a single int().
+_COUNT_BITS = 48
+_COUNT_MASK = (1 << _COUNT_BITS) - 1
+
+# Named tuples made per message are built with tuple.__new__, which skips argument parsing.
+_new_tuple = tuple.__new__
+_md5 = hashlib.md5
+
 
 @attrs.frozen(slots=True)
 class _Outgoing:
@@ -314,19 +324,24 @@ class Queue:
         ):
             # The common case — a plain ASCII body on a standard queue — needs none of
             # the checks below: printable ASCII is valid and its size is its length.
-            digest = hashlib.md5(body.encode()).hexdigest()
+            digest = _md5(body.encode()).hexdigest()
+            message_id = new_message_id()
             with self._lock:
-                self._check_alive()
+                if self._deleted:
+                    self._check_alive()
                 now = self._clock.time()
                 state = self._state
                 state.advance(now)
-                message_id = new_message_id()
-                rec = Record(
-                    state.next_seq(), message_id, body, digest, {}, None, int(now * 1000), now
+                state.add(
+                    Record(
+                        state.next_seq(), message_id, body, digest, {}, None, int(now * 1000), now
+                    ),
+                    now,
+                    self._settings.delay,
                 )
-                state.add(rec, now, self._settings.delay)
-                self._wake()
-            return SendResult(message_id, digest, None)
+                if self._waiters or self._async_wakers:
+                    self._wake()
+            return _new_tuple(SendResult, (message_id, digest, None, None, None))
         out = self._prepare(body, attributes, delay, group_id, deduplication_id, None, False)
         with self._lock:
             self._check_alive()
@@ -464,8 +479,15 @@ class Queue:
                 key = f"{out.group_id}\x00{key}"
             original = self._dedup.seen(key, now)  # type: ignore[arg-type]
             if original is not None:
-                return SendResult(
-                    original, out.md5_of_body, out.md5_of_attributes, sequence_number, out.entry_id
+                return _new_tuple(
+                    SendResult,
+                    (
+                        original,
+                        out.md5_of_body,
+                        out.md5_of_attributes,
+                        sequence_number,
+                        out.entry_id,
+                    ),
                 )
         message_id = new_message_id()
         rec = Record(
@@ -485,8 +507,9 @@ class Queue:
             self._dedup.add(key, message_id, now)  # type: ignore[arg-type]
         delay = self._settings.delay if out.delay is None else out.delay
         state.add(rec, now, delay)
-        return SendResult(
-            message_id, out.md5_of_body, out.md5_of_attributes, sequence_number, out.entry_id
+        return _new_tuple(
+            SendResult,
+            (message_id, out.md5_of_body, out.md5_of_attributes, sequence_number, out.entry_id),
         )
 
     # --- receiving ---------------------------------------------------------------------------
@@ -631,7 +654,9 @@ class Queue:
         max_count = settings.max_receive_count if dlq is not None and not dlq.deleted else None
         records, dead = state.receive(min(max_messages, room), now, vt, max_count)
         prefix = self._handle_prefix
-        messages = [r.to_message(f"{prefix}{r.seq:x}.{r.receive_count:x}") for r in records]
+        messages = [
+            r.to_message(f"{prefix}{(r.seq << _COUNT_BITS) | r.receive_count:x}") for r in records
+        ]
         if vt <= 0 and records:
             # Messages received with a zero timeout are ready again for the next caller.
             state.advance(now)
@@ -765,6 +790,21 @@ class Queue:
 
         return start_redrive(self, destination, rate)
 
+    def redrive_tasks(self, max_results: int = 1) -> list[RedriveTask]:
+        """This queue's most recent message move tasks, newest first (ListMessageMoveTasks).
+
+        Each dead-letter queue remembers its last 10 tasks from :meth:`start_redrive`,
+        running or ended; at most one is RUNNING, and it is the newest. See
+        :class:`mqlite.RedriveTask` for what each task shows.
+
+        Raises:
+            InvalidParameterValue: *max_results* is not an int from 1 to 10.
+            QueueDoesNotExist: this queue was deleted.
+        """
+        from ._redrive import list_tasks
+
+        return list_tasks(self, max_results)
+
     def _take_for_redrive(self, destination: Queue | None, limit: int) -> list[Record]:
         with self._lock:
             self._check_alive()
@@ -827,7 +867,21 @@ class Queue:
         with self._lock:
             if self._deleted:
                 self._check_alive()
-            self._delete(text, seq, count, self._clock.time())
+            now = self._clock.time()
+            state = self._state
+            state.advance(now)
+            rec = state.get(seq)
+            if (
+                rec is not None
+                and 0 < count <= rec.receive_count
+                and not self._fifo
+                and state.in_flight < self._settings.max_in_flight
+            ):
+                # The common case: the current or an older handle of a live message on a
+                # standard queue that is below its in-flight limit (nobody to wake).
+                state.remove(rec)
+                return
+            self._delete(text, seq, count, now)
 
     def _delete(self, text: str, seq: int, count: int, now: float) -> None:
         state = self._state
@@ -967,14 +1021,14 @@ class Queue:
         return BatchResult(successful, failed)
 
     def _parse_handle(self, handle: object) -> tuple[int, int]:
+        """``(sequence number, receive count)`` from a handle this queue issued."""
         prefix = self._handle_prefix
-        if isinstance(handle, str) and handle.startswith(prefix):
-            seq, dot, count = handle[len(prefix) :].partition(".")
-            try:
-                if dot:
-                    return int(seq, 16), int(count, 16)
-            except ValueError:
-                pass
+        try:
+            if handle[: len(prefix)] == prefix:  # type: ignore[index]
+                n = int(handle[len(prefix) :], 16)  # type: ignore[index]
+                return n >> _COUNT_BITS, n & _COUNT_MASK
+        except (TypeError, ValueError):
+            pass
         raise ReceiptHandleIsInvalid(
             f'The input receipt handle "{handle}" is not a valid receipt handle.'
         )
