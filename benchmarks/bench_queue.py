@@ -8,6 +8,9 @@ Measures, in one run and on one machine:
 * the same cycle on a FIFO queue with 1, 100 and 10 000 message groups;
 * FIFO send cost with the dedup window holding 1 k and 1 M ids.
 
+All of these run in turn, round after round, and each keeps its best round
+(:func:`interleaved`), so a busy neighbour slows every case alike and the ratios hold.
+
 Run ``python benchmarks/bench_queue.py`` (``--quick`` for a short run). ``run(quick)``
 returns the figures for the suite runner.
 """
@@ -16,11 +19,12 @@ from __future__ import annotations
 
 import argparse
 import gc
-import itertools
+import math
 import os
 import queue as stdlib_queue
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,12 +36,20 @@ from mqlite import Queue
 from mqlite.clock import ManualClock
 
 _BODY = "x" * 100
-_dedup_ids = itertools.count()
 
 
-def _best(fn: Any, repeat: int) -> float:
-    """Best of *repeat* runs of *fn* (which returns ns per message)."""
-    return min(fn() for _ in range(repeat))
+def interleaved(cases: dict[str, Callable[[], float]], rounds: int) -> dict[str, float]:
+    """Run every case once per round, in turn, and keep each case's best round.
+
+    Each case returns ns per message for one chunk of work. Taking the cases in turn
+    spreads whatever else the machine is doing over all of them alike, so the ratios
+    between cases measured together hold even when absolute figures wander.
+    """
+    best = dict.fromkeys(cases, math.inf)
+    for _ in range(rounds):
+        for name, case in cases.items():
+            best[name] = min(best[name], case())
+    return best
 
 
 def stdlib_put_get(n: int) -> float:
@@ -60,20 +72,14 @@ def _fill(q: Queue, depth: int, groups: int = 0) -> None:
             q.send(_BODY)
 
 
-def mqlite_cycle(q: Queue, n: int, groups: int = 0) -> float:
-    """ns per message of 10 sends + receive(10) + 10 deletes, repeated for *n* messages."""
+def mqlite_cycle(q: Queue, n: int) -> float:
+    """ns per message of 10 sends + receive(10) + 10 deletes on a standard queue."""
     send, receive, delete = q.send, q.receive, q.delete
     received = 0
     start = time.perf_counter_ns()
     for _ in range(n // 10):
-        if groups:
-            for _ in range(10):
-                # Ids unique across repeats: a repeated id would be deduplicated away.
-                i = next(_dedup_ids)
-                send(_BODY, group_id=f"g{i % groups}", deduplication_id=f"c{i}")
-        else:
-            for _ in range(10):
-                send(_BODY)
+        for _ in range(10):
+            send(_BODY)
         got = receive(10)
         received += len(got)
         for m in got:
@@ -84,40 +90,61 @@ def mqlite_cycle(q: Queue, n: int, groups: int = 0) -> float:
     return elapsed / n
 
 
-def depth_cycle(depth: int, n: int, repeat: int) -> float:
-    """The standard cycle with *depth* messages waiting in the queue."""
-    q = Queue("bench", visibility_timeout=300)
+def fifo_cycle(q: Queue, ids: list[tuple[str, str]]) -> float:
+    """ns per message of the same cycle on a FIFO queue, one (group, dedup id) per send.
+
+    The ids are made before timing starts, as a caller would already hold them.
+    """
+    send, receive, delete = q.send, q.receive, q.delete
+    received = 0
+    it = iter(ids)
+    start = time.perf_counter_ns()
+    for _ in range(len(ids) // 10):
+        for _ in range(10):
+            group, dedup = next(it)
+            send(_BODY, group_id=group, deduplication_id=dedup)
+        got = receive(10)
+        received += len(got)
+        for m in got:
+            delete(m)
+    elapsed = time.perf_counter_ns() - start
+    assert received == len(ids) // 10 * 10, (received, len(ids))
+    return elapsed / len(ids)
+
+
+def _standard_case(depth: int, n: int) -> Callable[[], float]:
+    """The standard cycle with *depth* messages waiting (held constant while measuring)."""
+    q = Queue(f"bench-{depth}", visibility_timeout=300)
     _fill(q, depth)
-    gc.collect()
-    return _best(lambda: mqlite_cycle(q, n), repeat)
+    return lambda: mqlite_cycle(q, n)
 
 
-def fifo_cycle(groups: int, n: int, repeat: int) -> float:
-    """The FIFO cycle with messages spread over *groups* groups (clock frozen)."""
-    clock = ManualClock()
-    q = Queue("bench.fifo", visibility_timeout=300, clock=clock)
+def _fifo_case(groups: int, n: int, rounds: int) -> Callable[[], float]:
+    """The FIFO cycle over *groups* groups, with unique dedup ids for every round."""
+    q = Queue(f"bench-{groups}.fifo", visibility_timeout=300, clock=ManualClock())
     # A little backlog per group so receives find ready groups.
     _fill(q, max(1_000, groups * 2), groups)
-    gc.collect()
-    return _best(lambda: mqlite_cycle(q, n, groups), repeat)
+    ids = [(f"g{i % groups}", f"c{i}") for i in range(n * rounds)]
+    chunks = iter([ids[i : i + n] for i in range(0, len(ids), n)])
+    return lambda: fifo_cycle(q, next(chunks))
 
 
-def dedup_send(window: int, n: int, repeat: int) -> float:
-    """ns per FIFO send with the dedup window already holding *window* ids."""
-    clock = ManualClock()
-    q = Queue("dedup.fifo", clock=clock, retention=60)
+def _dedup_case(window: int, n: int, rounds: int) -> Callable[[], float]:
+    """FIFO sends with the dedup window already holding *window* ids."""
+    q = Queue(f"dedup-{window}.fifo", clock=ManualClock(), retention=60)
     for i in range(window):
         q.send("x", group_id="g", deduplication_id=f"w{i}")
-    counter = [0]
+    chunks = iter([[f"n{r}-{i}" for i in range(n)] for r in range(rounds)])
 
     def once() -> float:
+        send = q.send
+        dedup_ids = next(chunks)
         start = time.perf_counter_ns()
-        for _ in range(n):
-            counter[0] += 1
-            q.send("x", group_id="g", deduplication_id=f"n{counter[0]}")
+        for dedup in dedup_ids:
+            send("x", group_id="g", deduplication_id=dedup)
         return (time.perf_counter_ns() - start) / n
 
-    return _best(once, repeat)
+    return once
 
 
 def moto_backend_cycle(depth: int, n: int) -> float | None:
@@ -201,15 +228,23 @@ def memory_per_message(n: int) -> float:
 
 def run(quick: bool = False) -> dict[str, Any]:
     """Run every measurement; returns a dict of figures (ns per message)."""
-    n = 20_000 if quick else 100_000
-    repeat = 3 if quick else 5
+    n = 10_000 if quick else 20_000
+    rounds = 5 if quick else 15
     depths = [1_000, 100_000] if quick else [1_000, 100_000, 1_000_000]
-    results: dict[str, Any] = {"n": n}
-    results["stdlib_put_get"] = _best(lambda: stdlib_put_get(n), repeat)
-    results["depth"] = {d: depth_cycle(d, n, repeat) for d in depths}
-    results["fifo_groups"] = {g: fifo_cycle(g, n, repeat) for g in (1, 100, 10_000)}
+    groups = (1, 100, 10_000)
     windows = [1_000, 100_000] if quick else [1_000, 1_000_000]
-    results["dedup_send"] = {w: dedup_send(w, n // 2, repeat) for w in windows}
+    cases: dict[str, Callable[[], float]] = {"stdlib": lambda: stdlib_put_get(n)}
+    cases.update({f"depth {d}": _standard_case(d, n) for d in depths})
+    cases.update({f"fifo {g}": _fifo_case(g, n, rounds) for g in groups})
+    cases.update({f"dedup {w}": _dedup_case(w, n // 2, rounds) for w in windows})
+    gc.collect()
+    best = interleaved(cases, rounds)
+    results: dict[str, Any] = {"n": n, "rounds": rounds, "stdlib_put_get": best["stdlib"]}
+    results["depth"] = {d: best[f"depth {d}"] for d in depths}
+    results["fifo_groups"] = {g: best[f"fifo {g}"] for g in groups}
+    results["dedup_send"] = {w: best[f"dedup {w}"] for w in windows}
+    del cases
+    gc.collect()
     # Peers at a small depth: moto's paths are linear in queue size, with large constants.
     peers = {
         "moto backend (depth 100)": moto_backend_cycle(100, 100 if quick else 300),

@@ -20,22 +20,25 @@ class DedupWindow:
         self._seen: dict[str, tuple[str, float]] = {}
         self._expiries: list[tuple[float, str]] = []
 
-    def seen(self, key: str, now: float) -> str | None:
-        """The message id first sent with *key* inside the window, or ``None``.
+    def admit(self, key: str, message_id: str, now: float) -> str | None:
+        """Record *key* as sent now with *message_id*, unless it is a duplicate.
 
-        Cost: O(1) amortised.
+        Returns:
+            ``None`` for a new key; for a key already sent inside the window, the id of
+            the message first sent with it (the window is then left unchanged).
+
+        Cost: O(1) amortised (a heap push of the newest expiry is O(1) typical).
         """
-        self._expire(now)
-        hit = self._seen.get(key)
-        if hit is None or hit[1] <= now:
-            return None
-        return hit[0]
-
-    def add(self, key: str, message_id: str, now: float) -> None:
-        """Record that *key* was sent now as *message_id*. Cost: O(log n), O(1) typical."""
+        expiries, seen = self._expiries, self._seen
+        if expiries and expiries[0][0] <= now:
+            self._expire(now)
+        hit = seen.get(key)
+        if hit is not None and hit[1] > now:
+            return hit[0]
         until = now + self.window
-        self._seen[key] = (message_id, until)
-        heapq.heappush(self._expiries, (until, key))
+        seen[key] = (message_id, until)
+        heapq.heappush(expiries, (until, key))
+        return None
 
     def clear(self) -> None:
         """Forget every key (a purge does this)."""

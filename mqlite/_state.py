@@ -20,13 +20,17 @@ makes its next transition cheap:
 Nothing is ever searched for. Entries are removed lazily: each record carries a
 ``ticket`` that changes on every state change, and each heap/deque entry remembers the
 ticket it was pushed with; an entry whose ticket is stale is skipped when it surfaces.
+(``_fresh`` entries are always pushed at ticket 0, so they are bare records.)
 When stale entries outnumber live ones a structure is rebuilt, so memory stays
 proportional to the live messages and the cost stays amortised O(1) per operation.
 
-Retention is one more heap, ``_expiry``, keyed by enqueue time; since the period applies
-to all messages alike, lowering it needs no re-keying. Records are found by the sequence
-number encoded in their receipt handle (``_live``), so delete and change-visibility are
-dict lookups plus at most one heap push: O(log n).
+Retention is ordered by enqueue time: since the period applies to all messages alike,
+lowering it needs no re-keying. New messages arrive in enqueue order, so they go in a
+deque (``_expiry_run``: O(1)); the rare message enqueued earlier than the newest one (a
+dead letter keeps its original time) goes in a heap (``_expiry``) beside it.
+
+Records are found by the sequence number encoded in their receipt handle (``_live``), so
+delete and change-visibility are dict lookups plus at most one heap push: O(log n).
 
 Every public method takes ``now`` and first calls :meth:`QueueState.advance`, which is the
 only place time moves messages between states; a call therefore sees one instant.
@@ -50,6 +54,7 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Iterator
+from itertools import pairwise
 from typing import Any
 
 from ._attribute import Attribute
@@ -184,9 +189,10 @@ class QueueState:
         self.in_flight = 0
         self.delayed = 0
         self._live: dict[int, Record] = {}
-        self._fresh: deque[tuple[int, Record]] = deque()
+        self._fresh: deque[Record] = deque()
         self._returned: list[tuple[int, int, Record]] = []
         self._hidden: list[tuple[float, int, int, Record]] = []
+        self._expiry_run: deque[Record] = deque()
         self._expiry: list[tuple[float, int, Record]] = []
         self._groups: dict[str, _Group] = {}
         self._ready_groups: deque[_Group] = deque()
@@ -201,7 +207,11 @@ class QueueState:
     def add(self, rec: Record, now: float, delay: float) -> None:
         """Store a new record, ready at once or after *delay* seconds. Cost: O(log n)."""
         self._live[rec.seq] = rec
-        heapq.heappush(self._expiry, (rec.enqueued_at, rec.seq, rec))
+        run = self._expiry_run
+        if not run or run[-1].enqueued_at <= rec.enqueued_at:
+            run.append(rec)
+        else:  # enqueued earlier than the newest: a dead letter, or the clock went back
+            heapq.heappush(self._expiry, (rec.enqueued_at, rec.seq, rec))
         if self.fifo:
             group = self._groups.get(rec.group_id or "")
             if group is None:
@@ -218,7 +228,7 @@ class QueueState:
             if self.fifo:
                 self._offer_group(rec.group)
             else:
-                self._fresh.append((rec.ticket, rec))
+                self._fresh.append(rec)
 
     # --- time --------------------------------------------------------------------------------
 
@@ -227,8 +237,13 @@ class QueueState:
 
         Cost: O(log n) per message that changes state; O(1) when nothing is due.
         """
-        expiry = self._expiry
         cutoff = now - self.retention
+        run = self._expiry_run
+        while run and run[0].enqueued_at <= cutoff:
+            rec = run.popleft()
+            if rec.state != GONE:
+                self.remove(rec)
+        expiry = self._expiry
         while expiry and expiry[0][0] <= cutoff:
             rec = heapq.heappop(expiry)[2]
             if rec.state != GONE:
@@ -333,14 +348,16 @@ class QueueState:
 
     def _pop_ready(self) -> Record | None:
         fresh, returned = self._fresh, self._returned
-        while fresh and (fresh[0][1].state != READY or fresh[0][0] != fresh[0][1].ticket):
+        # A record enters _fresh with ticket 0 and every state change bumps the ticket,
+        # so an entry is live exactly while its ticket is still 0 (no tuple needed).
+        while fresh and fresh[0].ticket:
             fresh.popleft()
         while returned and (
             returned[0][2].state != READY or returned[0][1] != returned[0][2].ticket
         ):
             heapq.heappop(returned)
-        if fresh and (not returned or fresh[0][1].seq < returned[0][0]):
-            return fresh.popleft()[1]
+        if fresh and (not returned or fresh[0].seq < returned[0][0]):
+            return fresh.popleft()
         if returned:
             return heapq.heappop(returned)[2]
         return None
@@ -470,7 +487,8 @@ class QueueState:
             if rec.state in (DELAYED, IN_FLIGHT):
                 assert id(rec) in hidden_live, f"{rec!r} is hidden but not in the heap"
         if not self.fifo:
-            ready_live = [e[1] for e in self._fresh if e[0] == e[1].ticket and e[1].state == READY]
+            ready_live = [r for r in self._fresh if not r.ticket]
+            assert all(r.state == READY for r in ready_live), "a live _fresh entry not ready"
             ready_live += [
                 e[2] for e in self._returned if e[1] == e[2].ticket and e[2].state == READY
             ]
@@ -490,6 +508,9 @@ class QueueState:
                     assert group in self._ready_groups
             assert in_groups == len(self._live)
         expiring = {id(e[2]) for e in self._expiry if e[2].state != GONE}
+        expiring |= {id(r) for r in self._expiry_run if r.state != GONE}
+        in_order = pairwise(self._expiry_run)
+        assert all(a.enqueued_at <= b.enqueued_at for a, b in in_order), "run out of order"
         assert expiring == {id(r) for r in self._live.values()}
 
     # --- internals ---------------------------------------------------------------------------
@@ -536,7 +557,8 @@ class QueueState:
 
     def _compact(self) -> None:
         live = len(self._live)
-        if len(self._expiry) > 2 * live + _COMPACT_SLACK:
+        if len(self._expiry_run) + len(self._expiry) > 2 * live + _COMPACT_SLACK:
+            self._expiry_run = deque(r for r in self._expiry_run if r.state != GONE)
             self._expiry = [e for e in self._expiry if e[2].state != GONE]
             heapq.heapify(self._expiry)
         hidden_live = self.delayed + self.in_flight
@@ -544,9 +566,7 @@ class QueueState:
             self._hidden = [e for e in self._hidden if e[2] == e[3].ticket]
             heapq.heapify(self._hidden)
         if len(self._fresh) + len(self._returned) > 2 * self.visible + _COMPACT_SLACK:
-            self._fresh = deque(
-                e for e in self._fresh if e[0] == e[1].ticket and e[1].state == READY
-            )
+            self._fresh = deque(r for r in self._fresh if not r.ticket)
             self._returned = [
                 e for e in self._returned if e[1] == e[2].ticket and e[2].state == READY
             ]

@@ -17,7 +17,7 @@ import math
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import attrs
 
@@ -71,10 +71,21 @@ _COUNT_MASK = (1 << _COUNT_BITS) - 1
 # Named tuples made per message are built with tuple.__new__, which skips argument parsing.
 _new_tuple = tuple.__new__
 _md5 = hashlib.md5
+_sha256 = hashlib.sha256
 
 
-@attrs.frozen(slots=True)
-class _Outgoing:
+def _plain_id(value: object) -> bool:
+    """Whether *value* is a valid group or deduplication id: 1-128 printable ASCII, no space."""
+    return (
+        type(value) is str
+        and 0 < len(value) <= 128
+        and value.isascii()
+        and value.isprintable()
+        and " " not in value
+    )
+
+
+class _Outgoing(NamedTuple):
     """A send that passed every check and only needs to be stored."""
 
     body: str
@@ -314,34 +325,67 @@ class Queue:
         if (
             attributes is None
             and delay is None
-            and group_id is None
-            and deduplication_id is None
-            and not self._fifo
             and type(body) is str
             and body.isascii()
             and body.isprintable()
             and 0 < len(body) <= self._settings.max_message_size
         ):
-            # The common case — a plain ASCII body on a standard queue — needs none of
-            # the checks below: printable ASCII is valid and its size is its length.
-            digest = _md5(body.encode()).hexdigest()
-            message_id = new_message_id()
-            with self._lock:
-                if self._deleted:
-                    self._check_alive()
-                now = self._clock.time()
-                state = self._state
-                state.advance(now)
-                state.add(
-                    Record(
-                        state.next_seq(), message_id, body, digest, {}, None, int(now * 1000), now
+            # The common cases need none of _prepare's checks: printable ASCII is a valid
+            # body and its size is its length.
+            if not self._fifo:
+                if group_id is None and deduplication_id is None:
+                    digest = _md5(body.encode()).hexdigest()
+                    message_id = new_message_id()
+                    with self._lock:
+                        if self._deleted:
+                            self._check_alive()
+                        now = self._clock.time()
+                        state = self._state
+                        state.advance(now)
+                        state.add(
+                            Record(
+                                state.next_seq(),
+                                message_id,
+                                body,
+                                digest,
+                                {},
+                                None,
+                                int(now * 1000),
+                                now,
+                            ),
+                            now,
+                            self._settings.delay,
+                        )
+                        if self._waiters or self._async_wakers:
+                            self._wake()
+                    return _new_tuple(SendResult, (message_id, digest, None, None, None))
+            elif _plain_id(group_id) and (
+                _plain_id(deduplication_id)
+                if deduplication_id is not None
+                else self._settings.content_based_deduplication
+            ):
+                if deduplication_id is None:
+                    deduplication_id = _sha256(body.encode()).hexdigest()
+                out = _new_tuple(
+                    _Outgoing,
+                    (
+                        body,
+                        _md5(body.encode()).hexdigest(),
+                        {},
+                        None,
+                        None,
+                        group_id,
+                        deduplication_id,
+                        None,
                     ),
-                    now,
-                    self._settings.delay,
                 )
-                if self._waiters or self._async_wakers:
-                    self._wake()
-            return _new_tuple(SendResult, (message_id, digest, None, None, None))
+                with self._lock:
+                    if self._deleted:
+                        self._check_alive()
+                    result = self._store(out, self._clock.time())
+                    if self._waiters or self._async_wakers:
+                        self._wake()
+                return result
         out = self._prepare(body, attributes, delay, group_id, deduplication_id, None, False)
         with self._lock:
             self._check_alive()
@@ -473,11 +517,13 @@ class Queue:
         sequence_number = None
         if self._fifo:
             self._sequence += 1
-            sequence_number = f"{self._sequence:020d}"
+            # Always 20 digits: the count starts at 1.8e19 and never reaches 1e20.
+            sequence_number = str(self._sequence)
             key = out.deduplication_id
             if self._settings.deduplication_scope == "messageGroup":
                 key = f"{out.group_id}\x00{key}"
-            original = self._dedup.seen(key, now)  # type: ignore[arg-type]
+            message_id = new_message_id()
+            original = self._dedup.admit(key, message_id, now)  # type: ignore[arg-type]
             if original is not None:
                 return _new_tuple(
                     SendResult,
@@ -489,7 +535,8 @@ class Queue:
                         out.entry_id,
                     ),
                 )
-        message_id = new_message_id()
+        else:
+            message_id = new_message_id()
         rec = Record(
             state.next_seq(),
             message_id,
@@ -504,7 +551,6 @@ class Queue:
         if self._fifo:
             rec.deduplication_id = out.deduplication_id
             rec.sequence_number = sequence_number
-            self._dedup.add(key, message_id, now)  # type: ignore[arg-type]
         delay = self._settings.delay if out.delay is None else out.delay
         state.add(rec, now, delay)
         return _new_tuple(
@@ -871,16 +917,19 @@ class Queue:
             state = self._state
             state.advance(now)
             rec = state.get(seq)
-            if (
-                rec is not None
-                and 0 < count <= rec.receive_count
-                and not self._fifo
-                and state.in_flight < self._settings.max_in_flight
-            ):
-                # The common case: the current or an older handle of a live message on a
-                # standard queue that is below its in-flight limit (nobody to wake).
-                state.remove(rec)
-                return
+            # The common cases; _delete handles the rest (errors, messages already gone).
+            if rec is not None and 0 < count <= rec.receive_count:
+                if not self._fifo:
+                    # Any handle of a live message works on a standard queue.
+                    at_limit = state.in_flight >= self._settings.max_in_flight
+                    state.remove(rec)
+                    if at_limit:
+                        self._wake()
+                    return
+                if count == rec.receive_count and rec.state == IN_FLIGHT:
+                    state.remove(rec)
+                    self._wake()  # its group may be receivable again
+                    return
             self._delete(text, seq, count, now)
 
     def _delete(self, text: str, seq: int, count: int, now: float) -> None:

@@ -919,9 +919,10 @@ class Topic:
             ms = int(now * 1000)
             for c, entry_id in checked:
                 seq: str | None = None
+                message_id = new_message_id()
                 if self._fifo:
                     assert c.deduplication_id is not None
-                    earlier = self._dedup.seen(c.deduplication_id, now)
+                    earlier = self._dedup.admit(c.deduplication_id, message_id, now)
                     if earlier is not None:
                         out.append(
                             (
@@ -932,10 +933,6 @@ class Topic:
                         continue
                     self._sequence += 1
                     seq = f"{self._sequence:020d}"
-                message_id = new_message_id()
-                if self._fifo:
-                    assert c.deduplication_id is not None
-                    self._dedup.add(c.deduplication_id, message_id, now)
                     self._dedup_results[message_id] = seq
                     if len(self._dedup_results) > 2 * len(self._dedup) + 64:
                         live = {mid for mid, _ in self._dedup._seen.values()}

@@ -95,6 +95,42 @@ def test_standard_keeps_retention_anchor(clock: ManualClock) -> None:
     assert dlq.stats().visible == 0
 
 
+def test_dead_letters_older_than_direct_sends_expire_in_enqueue_order(
+    clock: ManualClock,
+) -> None:
+    # The DLQ holds newer messages sent to it directly when older dead letters arrive:
+    # each must still expire by its own enqueue time.
+    dlq = Queue("dlq", clock=clock, retention=600)
+    src = Queue("src", clock=clock, dead_letter_queue=dlq, max_receive_count=1)
+    src.send("old")  # t = 0
+    clock.advance(100)
+    dlq.send("direct")  # t = 100
+    src.receive(visibility_timeout=0)
+    assert src.receive() == []  # "old" moves to the DLQ, keeping t = 0
+    dlq.check_invariants()
+    clock.advance(499)  # t = 599
+    assert dlq.stats().visible == 2
+    clock.advance(1)  # t = 600: "old" expires, "direct" stays
+    assert [m.body for m in dlq.peek()] == ["direct"]
+    clock.advance(100)  # t = 700: "direct" expires
+    assert dlq.stats().total == 0
+    dlq.check_invariants()
+
+
+def test_clock_moved_back_still_expires_every_message(clock: ManualClock) -> None:
+    q = Queue("q", clock=clock, retention=60)
+    start = clock.time()
+    q.send("first")
+    clock.set(start - 30)
+    q.send("earlier")  # enqueued before "first" by the clock's reading
+    q.check_invariants()
+    clock.set(start + 30)  # 60 s after "earlier"
+    assert [m.body for m in q.peek()] == ["first"]
+    clock.set(start + 60)
+    assert q.stats().total == 0
+    q.check_invariants()
+
+
 def test_fifo_dlq_group_dedup_retention(clock: ManualClock) -> None:
     dlq = Queue("dlq.fifo", clock=clock, retention=600)
     src = Queue("src.fifo", clock=clock, dead_letter_queue=dlq, max_receive_count=1)
