@@ -13,8 +13,9 @@ makes its next transition cheap:
   back keeps its original place in the order. Receive takes the smaller head of the two.
   FIFO queues instead keep every live message in its group's deque (send order) and a
   ready list of groups whose head message is READY (see "FIFO" below).
-* DELAYED / IN_FLIGHT — hidden until a deadline. Both live in ``_hidden``, one min-heap
-  keyed by (deadline, order). Advancing time pops what is due and makes it READY.
+* DELAYED / IN_FLIGHT — hidden until a deadline. Both live in ``_hidden``, a priority
+  queue keyed by (deadline, order) that takes in-order deadlines in O(1) without
+  allocating (see ``_deadlines``). Advancing time pops what is due and makes it READY.
 * GONE — deleted, expired, purged or moved to a dead-letter queue.
 
 Nothing is ever searched for. Entries are removed lazily: each record carries a
@@ -58,6 +59,7 @@ from itertools import pairwise
 from typing import Any
 
 from ._attribute import Attribute
+from ._deadlines import Deadlines
 from .message import Message
 
 __all__ = ["DELAYED", "GONE", "IN_FLIGHT", "READY", "QueueState", "Record"]
@@ -68,6 +70,12 @@ IN_FLIGHT = 2
 GONE = 3
 
 _new_tuple = tuple.__new__
+
+# A receipt handle is the queue's prefix and one hex number: the record's sequence number
+# above the receive count that issued it (48 bits: more receives of one message than a
+# process can make), so decoding an older handle is a single int().
+_COUNT_BITS = 48
+_COUNT_MASK = (1 << _COUNT_BITS) - 1
 
 #: Rebuild a lazily-pruned structure once it holds this many more entries than live ones.
 _COMPACT_SLACK = 1024
@@ -86,6 +94,7 @@ class Record:
         "first_receive_ms",
         "group",
         "group_id",
+        "handle",
         "md5_of_attributes",
         "md5_of_body",
         "message_id",
@@ -126,6 +135,8 @@ class Record:
         self.received_at = 0.0
         self.group: _Group | None = None
         self.group_id: str | None = None
+        #: The receipt handle of the latest receive (``None`` before the first).
+        self.handle: str | None = None
         self.deduplication_id: str | None = None
         self.sequence_number: str | None = None
         self.dead_letter_source_arn: str | None = None
@@ -176,11 +187,12 @@ class QueueState:
     Not thread-safe: the owning :class:`~mqlite.Queue` serialises calls with its lock.
     """
 
-    def __init__(self, *, fifo: bool, retention: float) -> None:
+    def __init__(self, *, fifo: bool, retention: float, handle_prefix: str) -> None:
         self.fifo = fifo
         self.retention = retention
+        #: Starts every receipt handle this queue issues (unique to the queue object).
+        self.handle_prefix = handle_prefix
         self._seq = 0
-        self._order = 0
         self._removals = 0
         self._reset()
 
@@ -189,9 +201,12 @@ class QueueState:
         self.in_flight = 0
         self.delayed = 0
         self._live: dict[int, Record] = {}
+        #: The latest receipt handle of every live record received at least once: the
+        #: in-flight index. Older handles (still valid on standard queues) are decoded.
+        self.by_handle: dict[str, Record] = {}
         self._fresh: deque[Record] = deque()
         self._returned: list[tuple[int, int, Record]] = []
-        self._hidden: list[tuple[float, int, int, Record]] = []
+        self._hidden = Deadlines()
         self._expiry_run: deque[Record] = deque()
         self._expiry: list[tuple[float, int, Record]] = []
         self._groups: dict[str, _Group] = {}
@@ -203,6 +218,30 @@ class QueueState:
         """Reserve the sequence number for the next record. Cost: O(1)."""
         self._seq += 1
         return self._seq
+
+    def append(
+        self, message_id: str, body: str, md5_of_body: str, now: float, delay: float
+    ) -> None:
+        """Store a new plain message (standard queue, no attributes). Cost: O(1).
+
+        The same as ``add(Record(next_seq(), ...), now, delay)`` in one call, for the
+        most common send of all.
+        """
+        self._seq += 1
+        rec = Record(self._seq, message_id, body, md5_of_body, {}, None, int(now * 1000), now)
+        self._live[rec.seq] = rec
+        run = self._expiry_run
+        if not run or run[-1].enqueued_at <= now:
+            run.append(rec)
+        else:
+            heapq.heappush(self._expiry, (now, rec.seq, rec))
+        if delay > 0:
+            rec.state = DELAYED
+            self.delayed += 1
+            self._hide(rec, now + delay)
+        else:
+            self.visible += 1
+            self._fresh.append(rec)
 
     def add(self, rec: Record, now: float, delay: float) -> None:
         """Store a new record, ready at once or after *delay* seconds. Cost: O(log n)."""
@@ -249,21 +288,17 @@ class QueueState:
             if rec.state != GONE:
                 self.remove(rec)
         hidden = self._hidden
-        while hidden and hidden[0][0] <= now:
-            _, _, ticket, rec = heapq.heappop(hidden)
-            if ticket == rec.ticket:
-                if rec.state == IN_FLIGHT:
+        if hidden.first <= now:
+            while (due := hidden.pop_due(now)) is not None:
+                if due.state == IN_FLIGHT:
                     self.in_flight -= 1
                 else:
                     self.delayed -= 1
-                self._make_ready(rec)
+                self._make_ready(due)
 
     def next_deadline(self) -> float | None:
         """When the next hidden message becomes ready (or ``None``). Cost: amortised O(1)."""
-        hidden = self._hidden
-        while hidden and hidden[0][2] != hidden[0][3].ticket:
-            heapq.heappop(hidden)
-        return hidden[0][0] if hidden else None
+        return self._hidden.earliest()
 
     # --- receiving ---------------------------------------------------------------------------
 
@@ -295,8 +330,13 @@ class QueueState:
                 limit, now, now_ms, visibility_timeout, max_receive_count, received, dead
             )
         else:
+            fresh = self._fresh
             while len(received) < limit:
-                rec = self._pop_ready()
+                rec: Record | None
+                if fresh and not fresh[0].ticket and not self._returned:
+                    rec = fresh.popleft()  # the common case, without a call
+                else:
+                    rec = self._pop_ready()
                 if rec is None:
                     break
                 if max_receive_count is not None and rec.receive_count >= max_receive_count:
@@ -372,13 +412,32 @@ class QueueState:
         if not rec.first_receive_ms:
             rec.first_receive_ms = now_ms
         rec.received_at = now
+        by_handle = self.by_handle
+        if rec.handle is not None:
+            del by_handle[rec.handle]
+        rec.handle = handle = (
+            f"{self.handle_prefix}{(rec.seq << _COUNT_BITS) | rec.receive_count:x}"
+        )
+        by_handle[handle] = rec
         # _hide, inlined: this runs for every message received.
         rec.ticket += 1
         rec.ready_at = until = now + visibility_timeout
-        self._order += 1
-        heapq.heappush(self._hidden, (until, self._order, rec.ticket, rec))
+        self._hidden.push(until, rec)
 
     # --- handles -----------------------------------------------------------------------------
+
+    def decode_handle(self, handle: object) -> tuple[int, int] | None:
+        """``(sequence number, receive count)`` named by a receipt handle of this queue,
+        or ``None`` when *handle* is not one. Cost: O(1).
+        """
+        prefix = self.handle_prefix
+        if type(handle) is str and handle.startswith(prefix):
+            try:
+                n = int(handle[len(prefix) :], 16)
+            except ValueError:
+                return None
+            return n >> _COUNT_BITS, n & _COUNT_MASK
+        return None
 
     def get(self, seq: int) -> Record | None:
         """The live record with this sequence number, if any. Cost: O(1)."""
@@ -415,17 +474,19 @@ class QueueState:
     def remove(self, rec: Record, *, prune: bool = True) -> None:
         """Delete *rec* for good (delete, retention, dead-letter move). Cost: O(1) amortised."""
         state = rec.state
-        if state == GONE:
-            return
-        if state == READY:
-            self.visible -= 1
-        elif state == IN_FLIGHT:
+        if state == IN_FLIGHT:  # a delete, the common case
             self.in_flight -= 1
-        else:
+        elif state == READY:
+            self.visible -= 1
+        elif state == DELAYED:
             self.delayed -= 1
+        else:
+            return
         rec.state = GONE
         rec.ticket += 1
         del self._live[rec.seq]
+        if rec.handle is not None:
+            del self.by_handle[rec.handle]
         group = rec.group
         if group is not None and prune:
             self._prune_group(group)
@@ -482,7 +543,7 @@ class QueueState:
             counts,
             (self.visible, self.delayed, self.in_flight),
         )
-        hidden_live = {id(e[3]) for e in self._hidden if e[2] == e[3].ticket}
+        hidden_live = {id(r) for r in self._hidden.live()}
         for rec in self._live.values():
             if rec.state in (DELAYED, IN_FLIGHT):
                 assert id(rec) in hidden_live, f"{rec!r} is hidden but not in the heap"
@@ -507,6 +568,10 @@ class QueueState:
                     assert group.queued
                     assert group in self._ready_groups
             assert in_groups == len(self._live)
+        for handle, rec in self.by_handle.items():
+            assert rec.handle == handle, rec
+            assert self._live.get(rec.seq) is rec, rec
+        assert len(self.by_handle) == sum(r.handle is not None for r in self._live.values())
         expiring = {id(e[2]) for e in self._expiry if e[2].state != GONE}
         expiring |= {id(r) for r in self._expiry_run if r.state != GONE}
         in_order = pairwise(self._expiry_run)
@@ -518,8 +583,7 @@ class QueueState:
     def _hide(self, rec: Record, until: float) -> None:
         rec.ticket += 1
         rec.ready_at = until
-        self._order += 1
-        heapq.heappush(self._hidden, (until, self._order, rec.ticket, rec))
+        self._hidden.push(until, rec)
 
     def _make_ready(self, rec: Record) -> None:
         rec.state = READY
@@ -563,8 +627,7 @@ class QueueState:
             heapq.heapify(self._expiry)
         hidden_live = self.delayed + self.in_flight
         if len(self._hidden) > 2 * hidden_live + _COMPACT_SLACK:
-            self._hidden = [e for e in self._hidden if e[2] == e[3].ticket]
-            heapq.heapify(self._hidden)
+            self._hidden.compact()
         if len(self._fresh) + len(self._returned) > 2 * self.visible + _COMPACT_SLACK:
             self._fresh = deque(r for r in self._fresh if not r.ticket)
             self._returned = [

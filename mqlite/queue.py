@@ -62,12 +62,6 @@ PURGE_INTERVAL = 60
 DEDUP_WINDOW = 300
 _FIRST_SEQUENCE_NUMBER = 18_000_000_000_000_000_000
 
-# A receipt handle is the queue's prefix and one hex number: the record's sequence number
-# above the receive count that issued it (48 bits: more receives of one message than a
-# process can make), so parsing it is a single int().
-_COUNT_BITS = 48
-_COUNT_MASK = (1 << _COUNT_BITS) - 1
-
 # Named tuples made per message are built with tuple.__new__, which skips argument parsing.
 _new_tuple = tuple.__new__
 _md5 = hashlib.md5
@@ -161,12 +155,15 @@ class Queue:
         self._cond = threading.Condition(self._lock)
         self._waiters = 0
         self._async_wakers: set[Callable[[], None]] = set()
-        self._state = QueueState(fifo=self._fifo, retention=self._settings.retention)
-        self._last_purge: float | None = None
-        self._sequence = _FIRST_SEQUENCE_NUMBER
         # Receipt handles start with a token unique to this queue object, so a handle
         # from another queue (even one with the same name) is told apart from a stale one.
-        self._handle_prefix = f"AQEB{os.urandom(9).hex()}-"
+        self._state = QueueState(
+            fifo=self._fifo,
+            retention=self._settings.retention,
+            handle_prefix=f"AQEB{os.urandom(9).hex()}-",
+        )
+        self._last_purge: float | None = None
+        self._sequence = _FIRST_SEQUENCE_NUMBER
         from ._fifo import DedupWindow
 
         self._dedup = DedupWindow(DEDUP_WINDOW)
@@ -342,20 +339,7 @@ class Queue:
                         now = self._clock.time()
                         state = self._state
                         state.advance(now)
-                        state.add(
-                            Record(
-                                state.next_seq(),
-                                message_id,
-                                body,
-                                digest,
-                                {},
-                                None,
-                                int(now * 1000),
-                                now,
-                            ),
-                            now,
-                            self._settings.delay,
-                        )
+                        state.append(message_id, body, digest, now, self._settings.delay)
                         if self._waiters or self._async_wakers:
                             self._wake()
                     return _new_tuple(SendResult, (message_id, digest, None, None, None))
@@ -699,10 +683,7 @@ class Queue:
         dlq = settings.dead_letter_queue
         max_count = settings.max_receive_count if dlq is not None and not dlq.deleted else None
         records, dead = state.receive(min(max_messages, room), now, vt, max_count)
-        prefix = self._handle_prefix
-        messages = [
-            r.to_message(f"{prefix}{(r.seq << _COUNT_BITS) | r.receive_count:x}") for r in records
-        ]
+        messages = [r.to_message(r.handle) for r in records]
         if vt <= 0 and records:
             # Messages received with a zero timeout are ready again for the next caller.
             state.advance(now)
@@ -909,27 +890,27 @@ class Queue:
             QueueDoesNotExist: the queue was deleted.
         """
         text = handle if type(handle) is str else _handle_text(handle)
-        seq, count = self._parse_handle(text)
         with self._lock:
             if self._deleted:
                 self._check_alive()
             now = self._clock.time()
             state = self._state
             state.advance(now)
-            rec = state.get(seq)
-            # The common cases; _delete handles the rest (errors, messages already gone).
-            if rec is not None and 0 < count <= rec.receive_count:
+            # The common case: the handle of a message's latest receive. The index makes
+            # it one dict lookup; anything else (older handles, errors) goes the long way.
+            rec = state.by_handle.get(text) if type(text) is str else None
+            if rec is not None:
                 if not self._fifo:
-                    # Any handle of a live message works on a standard queue.
                     at_limit = state.in_flight >= self._settings.max_in_flight
                     state.remove(rec)
                     if at_limit:
                         self._wake()
                     return
-                if count == rec.receive_count and rec.state == IN_FLIGHT:
+                if rec.state == IN_FLIGHT:
                     state.remove(rec)
                     self._wake()  # its group may be receivable again
                     return
+            seq, count = self._parse_handle(text)
             self._delete(text, seq, count, now)
 
     def _delete(self, text: str, seq: int, count: int, now: float) -> None:
@@ -1071,16 +1052,12 @@ class Queue:
 
     def _parse_handle(self, handle: object) -> tuple[int, int]:
         """``(sequence number, receive count)`` from a handle this queue issued."""
-        prefix = self._handle_prefix
-        try:
-            if handle[: len(prefix)] == prefix:  # type: ignore[index]
-                n = int(handle[len(prefix) :], 16)  # type: ignore[index]
-                return n >> _COUNT_BITS, n & _COUNT_MASK
-        except (TypeError, ValueError):
-            pass
-        raise ReceiptHandleIsInvalid(
-            f'The input receipt handle "{handle}" is not a valid receipt handle.'
-        )
+        decoded = self._state.decode_handle(handle)
+        if decoded is None:
+            raise ReceiptHandleIsInvalid(
+                f'The input receipt handle "{handle}" is not a valid receipt handle.'
+            )
+        return decoded
 
     # --- whole-queue operations --------------------------------------------------------------
 
