@@ -47,6 +47,7 @@ from .message import (
     SendResult,
     VisibilityEntry,
     VisibilityResult,
+    md5_hex,
     md5_of_attributes,
     md5_of_body,
     new_message_id,
@@ -64,7 +65,6 @@ _FIRST_SEQUENCE_NUMBER = 18_000_000_000_000_000_000
 
 # Named tuples made per message are built with tuple.__new__, which skips argument parsing.
 _new_tuple = tuple.__new__
-_md5 = hashlib.md5
 _sha256 = hashlib.sha256
 
 
@@ -331,7 +331,7 @@ class Queue:
             # body and its size is its length.
             if not self._fifo:
                 if group_id is None and deduplication_id is None:
-                    digest = _md5(body.encode()).hexdigest()
+                    digest = md5_hex(body.encode())
                     message_id = new_message_id()
                     with self._lock:
                         if self._deleted:
@@ -354,7 +354,7 @@ class Queue:
                     _Outgoing,
                     (
                         body,
-                        _md5(body.encode()).hexdigest(),
+                        md5_hex(body.encode()),
                         {},
                         None,
                         None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import pytest
@@ -239,6 +240,17 @@ def test_attributes_round_trip(q: Queue) -> None:
 def test_md5_of_body(q: Queue, body: str, digest: str) -> None:
     assert md5_of_body(body) == digest
     assert q.send(body).md5_of_body == digest
+
+
+@pytest.mark.parametrize("size", [1, 511, 512, 513, 5_000, 262_144])
+def test_md5_same_on_both_sides_of_the_small_body_switch(q: Queue, size: int) -> None:
+    # Short and long bodies are hashed by different implementations; both must agree.
+    body = ("abcdefghij" * (size // 10 + 1))[:size]
+    expected = hashlib.md5(body.encode()).hexdigest()
+    assert md5_of_body(body) == expected
+    assert q.send(body).md5_of_body == expected
+    [m] = q.receive()
+    assert m.md5_of_body == expected
 
 
 _TRACE = b"traceparent\x1e00-774062d6c37081a5a0b9b5b88e30627c-2d2482211f6489da-01"
