@@ -3,21 +3,27 @@
 The ``Signature`` is **not** a real SNS signature: it is the base64 of a SHA-1 digest of
 the canonical string SNS signs (no RSA key, no certificate), so it is cheap enough to
 compute for every publish. Consumers must not verify it; ``SigningCertURL`` points nowhere.
+
+The envelope is written as ``json.dumps`` of the document would write it (default
+separators, ASCII only, keys in AWS's order), but without building the document: an
+:class:`EnvelopeWriter` encodes the topic's constant fields once, and each publish only
+encodes its message, subject and attributes. Its output is pinned, byte for byte, to
+``json.dumps`` of the document by the tests.
 """
 
 from __future__ import annotations
 
-import base64
+import binascii
 import hashlib
-import json
+import json.encoder
 import time
 from collections.abc import Mapping
 
 from ._attribute import Attribute
 
 __all__ = [
-    "build_envelope",
-    "envelope_parts",
+    "EnvelopeWriter",
+    "attributes_json",
     "fake_signature",
     "iso_timestamp",
     "signing_cert_url",
@@ -26,16 +32,37 @@ __all__ = [
 
 _CERT_HEX = hashlib.md5(b"mqlite-fake-signing-cert").hexdigest()
 
+# The string encoder json.dumps itself uses (ensure_ascii=True): a str as a JSON literal.
+_json_str = json.encoder.encode_basestring_ascii
+_b64 = binascii.b2a_base64
+_sha1 = hashlib.sha1
+
+# (epoch seconds, formatted prefix) of the last timestamp: publishes within one second
+# share the strftime work. Replaced whole, so threads never see half an update.
+_last_second: tuple[int, str] = (-1, "")
+
 
 def iso_timestamp(epoch_ms: int) -> str:
-    """``2012-05-02T00:54:06.655Z`` for integer epoch milliseconds."""
+    """``2012-05-02T00:54:06.655Z`` for integer epoch milliseconds. Cost: O(1)."""
+    global _last_second
     seconds, millis = divmod(epoch_ms, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+    cached_seconds, prefix = _last_second
+    if cached_seconds != seconds:
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        _last_second = (seconds, prefix)
+    return f"{prefix}.{millis:03d}Z"
 
 
 def signing_cert_url(region: str) -> str:
     """A SigningCertURL of the AWS shape (it does not resolve to a real certificate)."""
     return f"https://sns.{region}.amazonaws.com/SimpleNotificationService-{_CERT_HEX}.pem"
+
+
+def unsubscribe_url(region: str, subscription_arn: str) -> str:
+    """The UnsubscribeURL of a subscription."""
+    return (
+        f"https://sns.{region}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={subscription_arn}"
+    )
 
 
 def fake_signature(
@@ -49,93 +76,79 @@ def fake_signature(
     if subject is not None:
         canonical += f"Subject\n{subject}\n"
     canonical += f"Timestamp\n{timestamp}\nTopicArn\n{topic_arn}\nType\nNotification\n"
-    digest = hashlib.sha1(canonical.encode("utf-8", "surrogatepass")).digest()
-    return base64.b64encode(digest).decode("ascii")
+    digest = _sha1(canonical.encode("utf-8", "surrogatepass")).digest()
+    return _b64(digest, newline=False).decode("ascii")
 
 
-def envelope_attributes(attributes: Mapping[str, Attribute]) -> dict[str, dict[str, str]]:
-    """``{name: {"Type": data_type, "Value": text}}``; Binary values as base64 text."""
-    out: dict[str, dict[str, str]] = {}
+def attributes_json(attributes: Mapping[str, Attribute]) -> str:
+    """The envelope's ``MessageAttributes`` value as JSON text:
+    ``{name: {"Type": data_type, "Value": text}}``, Binary values as base64 text.
+
+    Byte for byte what ``json.dumps`` writes for that document. Cost: O(size of the
+    attributes).
+    """
+    items = []
     for name, attr in attributes.items():
         value = attr.value
-        text = base64.b64encode(value).decode("ascii") if isinstance(value, bytes) else value
-        out[name] = {"Type": attr.data_type, "Value": text}
-    return out
+        text = _b64(value, newline=False).decode("ascii") if isinstance(value, bytes) else value
+        items.append(
+            _json_str(name)
+            + ': {"Type": '
+            + _json_str(attr.data_type)
+            + ', "Value": '
+            + _json_str(text)
+            + "}"
+        )
+    return "{" + ", ".join(items) + "}"
 
 
-def envelope_parts(
-    *,
-    message: str,
-    message_id: str,
-    topic_arn: str,
-    subject: str | None,
-    timestamp: str,
-    region: str,
-    fifo: bool,
-    sequence_number: str | None,
-    signature: str | None,
-    attributes: Mapping[str, Attribute],
-) -> tuple[str, str]:
-    """The JSON body of a non-raw delivery, split around its only per-subscription part.
+class EnvelopeWriter:
+    """Writes the envelopes of one topic's notifications.
 
-    ``head + json.dumps(unsubscribe_url) + tail`` is the whole document (see
-    :func:`build_envelope`); a publish builds the parts once and each subscription only
-    adds its UnsubscribeURL. Keys are in AWS's order: ``Type, MessageId,
-    [SequenceNumber], TopicArn, [Subject], Message, Timestamp, [SignatureVersion,
-    Signature, SigningCertURL — standard topics only], UnsubscribeURL,
-    [MessageAttributes]``.
+    Made once per topic: the topic ARN and the SigningCertURL are encoded here, so a
+    publish encodes only what is its own. Stateless after construction (thread-safe).
     """
-    doc: dict[str, object] = {"Type": "Notification", "MessageId": message_id}
-    if fifo and sequence_number is not None:
-        doc["SequenceNumber"] = sequence_number
-    doc["TopicArn"] = topic_arn
-    if subject is not None:
-        doc["Subject"] = subject
-    doc["Message"] = message
-    doc["Timestamp"] = timestamp
-    if not fifo:
-        doc["SignatureVersion"] = "1"
-        doc["Signature"] = signature
-        doc["SigningCertURL"] = signing_cert_url(region)
-    head = json.dumps(doc)[:-1] + ', "UnsubscribeURL": '
-    tail = "}"
-    if attributes:
-        tail = ', "MessageAttributes": ' + json.dumps(envelope_attributes(attributes)) + "}"
-    return head, tail
 
+    __slots__ = ("_arn", "_fifo", "_signing", "_topic_arn")
 
-def unsubscribe_url(region: str, subscription_arn: str) -> str:
-    """The UnsubscribeURL of a subscription."""
-    return (
-        f"https://sns.{region}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn={subscription_arn}"
-    )
+    def __init__(self, topic_arn: str, region: str, fifo: bool) -> None:
+        self._topic_arn = topic_arn
+        self._fifo = fifo
+        self._arn = f', "TopicArn": {_json_str(topic_arn)}'
+        self._signing = f', "SigningCertURL": {_json_str(signing_cert_url(region))}'
 
+    def parts(
+        self,
+        *,
+        message: str,
+        message_id: str,
+        subject: str | None,
+        timestamp: str,
+        sequence_number: str | None,
+        attributes: str | None,
+    ) -> tuple[str, str]:
+        """The JSON body of a non-raw delivery, split around its only per-subscription
+        part: ``head + json.dumps(unsubscribe_url) + tail`` is the whole document.
 
-def build_envelope(
-    *,
-    message: str,
-    message_id: str,
-    topic_arn: str,
-    subject: str | None,
-    timestamp: str,
-    subscription_arn: str,
-    region: str,
-    fifo: bool,
-    sequence_number: str | None,
-    signature: str | None,
-    attributes: Mapping[str, Attribute],
-) -> str:
-    """The JSON body a non-raw SQS subscription receives, keys in AWS's order."""
-    head, tail = envelope_parts(
-        message=message,
-        message_id=message_id,
-        topic_arn=topic_arn,
-        subject=subject,
-        timestamp=timestamp,
-        region=region,
-        fifo=fifo,
-        sequence_number=sequence_number,
-        signature=signature,
-        attributes=attributes,
-    )
-    return head + json.dumps(unsubscribe_url(region, subscription_arn)) + tail
+        *attributes* is :func:`attributes_json` of the message attributes, or None when
+        there are none. Keys are in AWS's order: ``Type, MessageId, [SequenceNumber],
+        TopicArn, [Subject], Message, Timestamp, [SignatureVersion, Signature,
+        SigningCertURL — standard topics only], UnsubscribeURL, [MessageAttributes]``.
+        Cost: O(len(message) + len(subject)), plus the signature's SHA-1 on a standard
+        topic.
+        """
+        # Message ids, timestamps, sequence numbers and base64 signatures hold only
+        # characters JSON never escapes, so they are quoted as they are.
+        head = '{"Type": "Notification", "MessageId": "' + message_id + '"'
+        if self._fifo and sequence_number is not None:
+            head += ', "SequenceNumber": "' + sequence_number + '"'
+        head += self._arn
+        if subject is not None:
+            head += ', "Subject": ' + _json_str(subject)
+        head += ', "Message": ' + _json_str(message) + ', "Timestamp": "' + timestamp + '"'
+        if not self._fifo:
+            signature = fake_signature(message, message_id, subject, timestamp, self._topic_arn)
+            head += ', "SignatureVersion": "1", "Signature": "' + signature + '"' + self._signing
+        head += ', "UnsubscribeURL": '
+        tail = "}" if attributes is None else ', "MessageAttributes": ' + attributes + "}"
+        return head, tail

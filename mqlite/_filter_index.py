@@ -621,16 +621,6 @@ class _ScopeIndex:
                 else:
                     del table[key]
 
-    def fields(
-        self, attributes: Mapping[str, Attribute] | None, root: dict[str, Any] | None
-    ) -> Fields | None:
-        if not self.body:
-            fields = attribute_fields(attributes, self.paths)
-            return fields if fields.has_input() else None
-        if root is None:
-            return None
-        return body_fields(root, self.paths, self.prefixes)
-
     def collect(self, fields: Fields, found: dict[int, Hashable]) -> None:
         """Add to *found* (seq -> key) the policies whose branches *fields* satisfy.
 
@@ -787,15 +777,17 @@ class FilterIndex:
         """
         found: dict[int, Hashable] = {}
         attribute_scope = self._scopes[MESSAGE_ATTRIBUTES]
-        if attribute_scope.slots:
-            fields = attribute_scope.fields(attributes, None)
-            if fields is not None:
+        if attribute_scope.slots and attributes:
+            fields = attribute_fields(attributes, attribute_scope.paths)
+            if fields.has_input():
                 attribute_scope.collect(fields, found)
         body_scope = self._scopes[MESSAGE_BODY]
         if body_scope.slots and body is not None:
-            fields = body_scope.fields(None, parse_body(body))
-            if fields is not None:
-                body_scope.collect(fields, found)
+            root = parse_body(body)
+            if root is not None:
+                body_scope.collect(body_fields(root, body_scope.paths, body_scope.prefixes), found)
+        if len(found) < 2:
+            return list(found.values())
         return [found[seq] for seq in sorted(found)]
 
     def _check(self) -> None:

@@ -598,10 +598,10 @@ class Field:
 
     __slots__ = ("arrays", "exists", "values")
 
-    def __init__(self) -> None:
+    def __init__(self, exists: bool = False) -> None:
         self.values: list[Any] = []
         self.arrays: list[tuple[tuple[int, int], ...]] | None = None
-        self.exists = False
+        self.exists = exists
 
 
 class Fields:
@@ -640,7 +640,8 @@ _NUMBER_RE: Final = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*
 
 
 def _as_number(text: str) -> float | None:
-    if _NUMBER_RE.fullmatch(text) is None:
+    # Plain ASCII digits, the commonest Number by far, need no pattern match.
+    if not (text.isdigit() and text.isascii()) and _NUMBER_RE.fullmatch(text) is None:
         return None
     number = float(text)
     return number if math.isfinite(number) else None
@@ -678,7 +679,9 @@ def attribute_fields(
     """
     by_path: dict[str, Field] = {}
     any_filterable = False
-    for name, attribute in (attributes or {}).items():
+    if not attributes:
+        return Fields(by_path, any_filterable)
+    for name, attribute in attributes.items():
         data_type = attribute.data_type
         # Binary and Binary.<label> are ignored (the plain string test is much cheaper
         # than the Attribute properties on this hot path).
@@ -687,9 +690,7 @@ def attribute_fields(
         any_filterable = True
         if wanted is not None and name not in wanted:
             continue
-        field = Field()
-        field.exists = True
-        by_path[name] = field
+        field = by_path[name] = Field(True)
         text = attribute.value
         if not isinstance(text, str):
             continue
@@ -738,8 +739,22 @@ def body_fields(root: dict[str, Any], wanted: Collection[str], prefixes: Collect
     # (node, path, arrays it came through); an explicit stack, since bodies can nest deeply.
     stack: list[tuple[Any, str, tuple[tuple[int, int], ...]]] = []
     for key, value in root.items():
-        if key in prefixes:
+        if key not in prefixes:
+            continue
+        kind = type(value)
+        if kind is not str and kind is not float:
             stack.append((value, key, no_arrays))
+            continue
+        # A top-level string or number, the commonest wanted value: filed in place.
+        any_leaf = True
+        if key in wanted:
+            field = by_path.get(key)
+            if field is None:
+                field = by_path[key] = Field(True)
+            elif field.arrays is not None:
+                field.arrays.append(no_arrays)
+            field.values.append(value)
+            field.exists = True
     while stack:
         node, path, arrays = stack.pop()
         if isinstance(node, dict):
@@ -765,7 +780,9 @@ def body_fields(root: dict[str, Any], wanted: Collection[str], prefixes: Collect
                 field.arrays.append(arrays)
             elif field.arrays is not None:
                 field.arrays.append(no_arrays)
-            value = _json_scalar(node)
+            # The decoder gives numbers as floats, so strings and floats are typed already.
+            kind = type(node)
+            value = node if kind is str or kind is float else _json_scalar(node)
             field.values.append(value)
             if value is not None:
                 field.exists = True

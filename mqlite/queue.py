@@ -542,6 +542,46 @@ class Queue:
             (message_id, out.md5_of_body, out.md5_of_attributes, sequence_number, out.entry_id),
         )
 
+    def _send_checked(
+        self,
+        body: str,
+        md5_of_body: str,
+        attributes: dict[str, Any],
+        md5_of_attributes: str | None,
+        group_id: str | None,
+        deduplication_id: str | None,
+    ) -> SendResult:
+        """Store a message whose send checks the caller has already made (topic fan-out).
+
+        The caller guarantees what ``_prepare`` would check — *body* and *attributes*
+        valid for SQS and within ``max_message_size``, valid ids, both ids for a FIFO
+        queue — and supplies both MD5s, computed once per publish rather than per queue.
+        Cost: O(log n).
+
+        Raises:
+            QueueDoesNotExist: the queue was deleted.
+        """
+        out = _new_tuple(
+            _Outgoing,
+            (
+                body,
+                md5_of_body,
+                attributes,
+                md5_of_attributes,
+                None,  # the queue's own delay
+                group_id,
+                deduplication_id,
+                None,  # no batch entry id
+            ),
+        )
+        with self._lock:
+            if self._deleted:
+                self._check_alive()
+            result = self._store(out, self._clock.time())
+            if self._waiters or self._async_wakers:
+                self._wake()
+        return result
+
     # --- receiving ---------------------------------------------------------------------------
 
     def receive(

@@ -26,13 +26,13 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import attrs
 
 from . import _validation as v
 from ._attribute import Attribute
-from ._envelope import envelope_parts, fake_signature, iso_timestamp, unsubscribe_url
+from ._envelope import EnvelopeWriter, attributes_json, iso_timestamp, unsubscribe_url
 from ._fifo import DedupWindow
 from ._filter_index import FilterIndex
 from .clock import Clock, SystemClock
@@ -42,12 +42,22 @@ from .errors import (
     EmptyBatchRequest,
     InvalidBatchEntryId,
     InvalidParameter,
+    MqliteError,
     NotFound,
     ParameterValueInvalid,
     TooManyEntriesInBatchRequest,
 )
 from .filters import MESSAGE_ATTRIBUTES, FilterPolicy, FilterPolicyError
-from .message import BatchResult, Notification, PublishEntry, PublishResult, new_message_id
+from .message import (
+    BatchResult,
+    Notification,
+    PublishEntry,
+    PublishResult,
+    md5_hex,
+    md5_of_attributes,
+    md5_of_body,
+    new_message_id,
+)
 from .queue import Queue
 
 __all__ = ["DeliveryFailure", "RetryPolicy", "Subscription", "Topic"]
@@ -133,37 +143,146 @@ class DeliveryFailure:
     dead_lettered: bool
 
 
-@attrs.frozen(slots=True)
-class _Published:
-    """One accepted publish, as every delivery needs it."""
-
-    message_id: str
-    message: str
-    per_protocol: dict[str, str] | None
-    subject: str | None
-    attributes: dict[str, Attribute]
-    timestamp_ms: int
-    group_id: str | None
-    deduplication_id: str | None
-    sequence_number: str | None
-
-    def text_for(self, protocol: str) -> str:
-        if self.per_protocol is None:
-            return self.message
-        return self.per_protocol.get(protocol, self.per_protocol["default"])
-
-
-@attrs.frozen(slots=True)
-class _Checked:
+class _Checked(NamedTuple):
     """A publish request that passed every check."""
 
     message: str
     per_protocol: dict[str, str] | None
     subject: str | None
     attributes: dict[str, Attribute]
+    attributes_size: int
     group_id: str | None
     deduplication_id: str | None
     size: int
+
+
+class _RawBody(NamedTuple):
+    """What a raw delivery of one text sends: the same for every raw subscription."""
+
+    text: str
+    md5_of_body: str | None
+    #: SQS's size of the message: the text plus the attributes.
+    size: int
+    #: Whether every send check of a queue passes, bar its own ``max_message_size``.
+    trusted: bool
+
+
+def _sqs_accepts(attributes: Mapping[str, Attribute]) -> bool:
+    """Whether a queue's send checks pass *attributes*, which passed SNS's checks.
+
+    SNS's rules imply SQS's for names, data types, strings and binaries; only the count
+    (SNS has no limit) and SQS's stricter Number rules (38 digits, a magnitude range, no
+    blanks) can still fail. Cost: O(size of the Number values).
+    """
+    if len(attributes) > v.MAX_ATTRIBUTES:
+        return False
+    for name, attr in attributes.items():
+        if attr.data_type.partition(".")[0] != "Number":
+            continue
+        value = attr.value
+        assert isinstance(value, str)  # SNS's checks: a Number value is text
+        digits = value[1:] if value.startswith("-") else value
+        if digits.isascii() and digits.isdigit() and len(digits) <= 38:
+            continue  # a plain integer of at most 38 digits: always in SQS's range
+        try:
+            v.check_number(name, value)
+        except MqliteError:
+            return False
+    return True
+
+
+class _Published:
+    """One accepted publish, as every delivery needs it, plus what its deliveries share.
+
+    The shared parts — raw bodies with their MD5, envelope parts (and so the signature),
+    the attributes' MD5 and JSON — are computed on first use and kept. A publish is
+    delivered by one thread in one pass over its subscriptions, so each is computed at
+    most once per publish (per protocol text), never once per subscription.
+    """
+
+    __slots__ = (
+        "_attributes_json",
+        "_attributes_md5",
+        "_envelopes",
+        "_raw",
+        "_sqs_attributes",
+        "attributes",
+        "attributes_size",
+        "deduplication_id",
+        "group_id",
+        "message",
+        "message_id",
+        "per_protocol",
+        "sequence_number",
+        "subject",
+        "timestamp_ms",
+    )
+
+    def __init__(
+        self, c: _Checked, message_id: str, timestamp_ms: int, sequence_number: str | None
+    ) -> None:
+        self.message_id = message_id
+        self.message = c.message
+        self.per_protocol = c.per_protocol
+        self.subject = c.subject
+        self.attributes = c.attributes
+        self.attributes_size = c.attributes_size
+        self.timestamp_ms = timestamp_ms
+        self.group_id = c.group_id
+        self.deduplication_id = c.deduplication_id
+        self.sequence_number = sequence_number
+        self._raw: dict[str, _RawBody] = {}
+        self._envelopes: dict[str, tuple[str, str]] = {}
+        self._attributes_md5: str | None = None
+        self._attributes_json: str | None = None
+        self._sqs_attributes: bool | None = None
+
+    def text_for(self, protocol: str) -> str:
+        if self.per_protocol is None:
+            return self.message
+        return self.per_protocol.get(protocol, self.per_protocol["default"])
+
+    def attributes_md5(self) -> str | None:
+        """The MD5 SQS reports for the attributes (None without attributes)."""
+        if self._attributes_md5 is None and self.attributes:
+            self._attributes_md5 = md5_of_attributes(self.attributes)
+        return self._attributes_md5
+
+    def raw(self, protocol: str) -> _RawBody:
+        """The raw delivery of the text for *protocol*."""
+        # Without a message structure every protocol gets the same text: one entry.
+        key = "" if self.per_protocol is None else protocol
+        body = self._raw.get(key)
+        if body is None:
+            text = self.text_for(protocol)
+            if self._sqs_attributes is None:
+                self._sqs_attributes = _sqs_accepts(self.attributes)
+            # SNS never checks the message's characters; a queue does (and refuses "").
+            trusted = self._sqs_attributes and bool(text) and v.has_valid_characters(text)
+            body = self._raw[key] = _RawBody(
+                text,
+                md5_of_body(text) if trusted else None,
+                v.utf8_len(text) + self.attributes_size,
+                trusted,
+            )
+        return body
+
+    def envelope(self, protocol: str, writer: EnvelopeWriter) -> tuple[str, str]:
+        """The envelope of the text for *protocol*, split around its UnsubscribeURL."""
+        key = "" if self.per_protocol is None else protocol
+        parts = self._envelopes.get(key)
+        if parts is None:
+            if self._attributes_json is None and self.attributes:
+                self._attributes_json = attributes_json(self.attributes)
+            parts = self._envelopes[key] = writer.parts(
+                message=self.text_for(protocol),
+                message_id=self.message_id,
+                subject=self.subject,
+                timestamp=iso_timestamp(self.timestamp_ms),
+                sequence_number=self.sequence_number,
+                attributes=self._attributes_json,
+            )
+        return parts
 
 
 # --- the subscription ---------------------------------------------------------------------
@@ -191,6 +310,10 @@ class Subscription:
     ) -> None:
         self._topic = topic
         self._target = target
+        # Fixed for the subscription's life, so worked out once rather than per delivery.
+        self._queue = target if isinstance(target, Queue) else None
+        self._handler = None if isinstance(target, Queue) else target
+        self._protocol = "sqs" if self._queue is not None else "lambda"
         self._seq = seq
         self._filter_policy = filter_policy
         self._scope = scope
@@ -219,7 +342,7 @@ class Subscription:
     @property
     def protocol(self) -> str:
         """``"sqs"`` for a queue target, ``"lambda"`` for a callable."""
-        return "sqs" if isinstance(self._target, Queue) else "lambda"
+        return self._protocol
 
     @property
     def filter_policy(self) -> FilterPolicy | None:
@@ -414,7 +537,19 @@ def _normalize_attributes(attributes: Mapping[str, Any] | None) -> dict[str, Att
         return {}
     out: dict[str, Attribute] = {}
     for name, raw in attributes.items():
-        _check_attribute_name(name)
+        # Shortcuts for the common cases, each taken only where the full checks could not
+        # fail: a name of ASCII letters and digits breaks no rule (no dots, so no reserved
+        # prefix), an int's text is always a valid Number, a non-empty str of valid
+        # characters a valid String.
+        if not (type(name) is str and name.isascii() and name.isalnum() and len(name) <= 256):
+            _check_attribute_name(name)
+        kind = type(raw)
+        if kind is int:
+            out[name] = Attribute("Number", str(raw))
+            continue
+        if kind is str and raw and v.has_valid_characters(raw):
+            out[name] = Attribute("String", raw)
+            continue
         attr = _to_attribute(name, raw)
         _check_attribute(name, attr)
         out[name] = attr
@@ -513,6 +648,7 @@ class Topic:
         self._account_id = account_id
         self._arn = f"arn:aws:sns:{region}:{account_id}:{name}"
         self._retry = retry_policy if retry_policy is not None else RetryPolicy()
+        self._envelope = EnvelopeWriter(self._arn, region, self._fifo)
         self._executor = executor
         self._lock = threading.Lock()
         # FIFO topics hold this (re-entrant: a subscriber may publish again) while they
@@ -767,7 +903,8 @@ class Topic:
         if not isinstance(message, str) or message == "":
             raise InvalidParameter("Invalid parameter: Empty message")
         attrs_ = _normalize_attributes(attributes)
-        size = v.utf8_len(message) + (v.attributes_size(attrs_) if attrs_ else 0)
+        attributes_size = v.attributes_size(attrs_) if attrs_ else 0
+        size = v.utf8_len(message) + attributes_size
         if size > MAX_MESSAGE_BYTES:
             raise InvalidParameter("Invalid parameter: Message too long")
         gid: str | None = None
@@ -802,7 +939,7 @@ class Topic:
                     "Invalid parameter: MessageStructure Reason: the only supported value is 'json'"
                 )
             per_protocol = _parse_structure(message)
-        return _Checked(message, per_protocol, subject, attrs_, gid, did, size)
+        return _Checked(message, per_protocol, subject, attrs_, attributes_size, gid, did, size)
 
     def publish(
         self,
@@ -940,17 +1077,7 @@ class Topic:
                             k: val for k, val in self._dedup_results.items() if k in live
                         }
                 targets = self._match(c)
-                published = _Published(
-                    message_id,
-                    c.message,
-                    c.per_protocol,
-                    c.subject,
-                    c.attributes,
-                    ms,
-                    c.group_id,
-                    c.deduplication_id,
-                    seq,
-                )
+                published = _Published(c, message_id, ms, seq)
                 out.append((PublishResult(message_id, seq, entry_id), (published, targets)))
         return out
 
@@ -1002,75 +1129,73 @@ class Topic:
     # --- delivery -----------------------------------------------------------------------------
 
     def _deliver_all(self, published: _Published, targets: list[Subscription]) -> None:
-        cache: dict[str, tuple[str, str]] = {}
         for sub in targets:
             try:
-                self._deliver(sub, published, cache)
+                self._deliver(sub, published)
             except Exception:  # never let one subscriber break the others
                 logger.exception("mqlite: unexpected error delivering to %s", sub.arn)
 
-    def _payload(
-        self, sub: Subscription, p: _Published, cache: dict[str, tuple[str, str]]
-    ) -> tuple[str, dict[str, Attribute]]:
-        """The body (and attributes) a queue or a DLQ receives for *sub*.
+    def _send(self, queue: Queue, sub: Subscription, p: _Published) -> None:
+        """Send *p* to *queue* as *sub* delivers it: the bare text, or the envelope.
 
-        *cache* keeps, per protocol, the envelope parts of this publish: only the
-        UnsubscribeURL differs between subscriptions.
+        What the queue is sure to accept goes in through ``Queue._send_checked`` with
+        the MD5s computed once per publish. Anything the queue may still refuse (too
+        large for it; raw: more than 10 attributes, characters or numbers SQS rejects)
+        goes through ``send``, so the queue raises its own error.
         """
-        protocol = sub.protocol
+        fifo = queue.fifo
+        group_id = p.group_id
+        deduplication_id = p.deduplication_id if fifo else None
+        # A FIFO queue subscribes only to a FIFO topic, whose publishes carry both ids.
+        ids = not fifo or (group_id is not None and deduplication_id is not None)
         if sub._raw:
-            return p.text_for(protocol), p.attributes
-        parts = cache.get(protocol)
-        if parts is None:
-            text = p.text_for(protocol)
-            timestamp = iso_timestamp(p.timestamp_ms)
-            signature = None
-            if not self._fifo:
-                signature = fake_signature(text, p.message_id, p.subject, timestamp, self._arn)
-            parts = envelope_parts(
-                message=text,
-                message_id=p.message_id,
-                topic_arn=self._arn,
-                subject=p.subject,
-                timestamp=timestamp,
-                region=self._region,
-                fifo=self._fifo,
-                sequence_number=p.sequence_number,
-                signature=signature,
-                attributes=p.attributes,
-            )
-            cache[protocol] = parts
-        url = sub._unsubscribe_url
-        return parts[0] + url + parts[1], {}
-
-    def _send_to_queue(
-        self, queue: Queue, body: str, attributes: dict[str, Attribute], p: _Published
-    ) -> None:
-        if queue.fifo:
-            queue.send(
-                body,
-                attributes=attributes or None,
-                group_id=p.group_id,
-                deduplication_id=p.deduplication_id,
-            )
+            raw = p.raw(sub._protocol)
+            body = raw.text
+            attributes = p.attributes
+            if raw.trusted and ids and raw.size <= queue.max_message_size:
+                assert raw.md5_of_body is not None
+                queue._send_checked(
+                    body,
+                    raw.md5_of_body,
+                    dict(attributes),  # each queue's messages get a dict of their own
+                    p.attributes_md5(),
+                    group_id,
+                    deduplication_id,
+                )
+                return
         else:
-            queue.send(body, attributes=attributes or None, group_id=p.group_id)
+            head, tail = p.envelope(sub._protocol, self._envelope)
+            body = head + sub._unsubscribe_url + tail
+            attributes = {}
+            # JSON with ensure_ascii is printable ASCII: a valid body of len(body) bytes.
+            if ids and len(body) <= queue.max_message_size:
+                queue._send_checked(
+                    body, md5_hex(body.encode()), {}, None, group_id, deduplication_id
+                )
+                return
+        queue.send(
+            body,
+            attributes=attributes or None,
+            group_id=group_id,
+            deduplication_id=deduplication_id,
+        )
 
-    def _deliver(self, sub: Subscription, p: _Published, cache: dict[str, tuple[str, str]]) -> None:
-        target = sub._target
+    def _deliver(self, sub: Subscription, p: _Published) -> None:
+        queue = sub._queue
         attempts = 0
         error: BaseException
-        if isinstance(target, Queue):
-            body, attributes = self._payload(sub, p, cache)
+        if queue is not None:
             attempts = 1
             try:
-                self._send_to_queue(target, body, attributes, p)
+                self._send(queue, sub, p)
             except Exception as exc:  # a rejecting queue is a client-side error: no retry
                 error = exc
             else:
                 sub._record_success()
                 return
         else:
+            handler = sub._handler
+            assert handler is not None
             note = Notification(
                 p.message_id,
                 self._arn,
@@ -1085,7 +1210,7 @@ class Topic:
             while True:
                 attempts += 1
                 try:
-                    target(note)
+                    handler(note)
                 except Exception as exc:
                     error = exc
                     if attempts < self._retry.attempts:
@@ -1094,22 +1219,14 @@ class Topic:
                 else:
                     sub._record_success()
                     return
-        self._fail(sub, p, cache, error, attempts)
+        self._fail(sub, p, error, attempts)
 
-    def _fail(
-        self,
-        sub: Subscription,
-        p: _Published,
-        cache: dict[str, tuple[str, str]],
-        error: BaseException,
-        attempts: int,
-    ) -> None:
+    def _fail(self, sub: Subscription, p: _Published, error: BaseException, attempts: int) -> None:
         dlq = sub._dlq
         dead_lettered = False
         if dlq is not None:
-            body, attributes = self._payload(sub, p, cache)
             try:
-                self._send_to_queue(dlq, body, attributes, p)
+                self._send(dlq, sub, p)
             except Exception as dlq_error:
                 logger.warning(
                     "mqlite: delivery of %s to %s failed (%r) and its dead-letter queue %s"

@@ -2,17 +2,29 @@
 
 Design (see docs/worker.md):
 
-* one *fetcher* thread receives ``min(10, free slots)`` messages with a short poll
-  (``wait=0``) so no message ever waits in a local buffer while invisible; when the
-  queue is empty it sleeps on its own condition for ``poll_interval`` *real* seconds,
-  and :meth:`Worker.stop` (or a finishing handler) notifies that condition at once.
-  The idle sleep is real time on purpose: with a ``ManualClock`` the clock does not move
-  by itself, yet a message sent by the test must still be picked up.
-* handlers run on ``concurrency`` threads; ``async def`` handlers run on an event loop
-  (the one passed as ``loop=``, or a thread running ``loop.run_forever`` the worker owns).
+* ``concurrency`` handler threads share one ready list. A thread with nothing to run and
+  free slots in the pool takes the *fetcher* role: it receives ``min(batch_size, free
+  slots)`` messages with a short poll (``wait=0``), puts them on the ready list with one
+  lock hold and one notify, and goes back to handling. So no message waits in a local
+  buffer unless a thread is free to take it, and a busy pool never switches to a separate
+  fetcher thread. When the queue is empty the fetcher sleeps for ``poll_interval`` *real*
+  seconds; :meth:`Worker.stop` and every finishing handler wake it. The idle sleep is real
+  time on purpose: with a ``ManualClock`` the clock does not move by itself, yet a message
+  sent by the test must still be picked up.
+* On a FIFO queue the messages of one group in a receive form a *chain* that one thread
+  runs in order; if one fails the rest are made visible again, unprocessed, so a group is
+  never handled out of order nor concurrently.
+* Finished messages are deleted in batches (``delete_batch``, up to 10): when 10 are
+  pending, when the fetcher finds the queue empty, on :meth:`Worker.stop`, and otherwise
+  ``delete_delay`` (queue-clock) seconds after the first pending one finished — and always
+  at least ``DELETE_MARGIN`` seconds before any pending message's visibility timeout ends
+  (a message that finishes closer than that is deleted at once).
 * one *heartbeat* thread waits on the queue's clock (``clock.wait``) for the earliest
-  due heartbeat and extends visibility at half the timeout, never past the 12-hour cap
-  counted from the receive, so ``ManualClock.advance`` drives it deterministically.
+  due heartbeat or delete deadline and extends visibility at half the timeout, never past
+  the 12-hour cap counted from the receive, so ``ManualClock.advance`` drives it
+  deterministically.
+* ``async def`` handlers run on an event loop (the one passed as ``loop=``, or a thread
+  running ``loop.run_forever`` the worker owns).
 """
 
 from __future__ import annotations
@@ -21,20 +33,28 @@ import asyncio
 import inspect
 import logging
 import threading
+from collections import deque
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import attrs
 
 from mqlite.errors import MqliteError
-from mqlite.message import Message
+from mqlite.message import DeleteEntry, Message
 from mqlite.queue import Queue
 
-__all__ = ["AsyncWorker", "Retry", "Worker", "WorkerStats"]
+__all__ = ["DELETE_MARGIN", "AsyncWorker", "Retry", "Worker", "WorkerStats"]
 
 log = logging.getLogger("mqlite.worker")
 
 MAX_VISIBILITY = 43_200.0
+#: Most entries in one ``delete_batch`` call (the SQS limit).
+DELETE_BATCH = 10
+#: A finished message's delete is sent at least this many seconds (queue clock) before its
+#: visibility timeout would end; one that finishes closer to it is deleted at once. It
+#: covers the time between the heartbeat thread waking and the delete landing.
+DELETE_MARGIN = 1.0
+
+_INF = float("inf")
 
 Handler = Callable[[Message], object]
 ErrorHook = Callable[[Message, BaseException], object]
@@ -66,6 +86,12 @@ class _Job:
     received_at: float
     timeout: float
     next_beat: float
+    #: When the message becomes visible again unless extended (queue clock; a lower bound).
+    visible_until: float = _INF
+    #: The next message of the same FIFO group from the same receive, run after this one.
+    after: _Job | None = None
+    #: When this finished message's delete must be sent at the latest.
+    flush_by: float = _INF
     done: bool = False
     abandoned: bool = False
 
@@ -101,11 +127,36 @@ def _extend(queue: Queue, job: _Job, now: float) -> bool:
     except MqliteError as exc:
         log.warning("heartbeat for %s failed: %s", job.message.message_id, exc)
         return False
+    job.visible_until = now + timeout
     return timeout == job.timeout
 
 
+def _chains(jobs: list[_Job]) -> list[_Job]:
+    """Link each FIFO group's jobs in receive order; return the first job of each group."""
+    heads: list[_Job] = []
+    last: dict[str | None, _Job] = {}
+    for job in jobs:
+        group = job.message.group_id
+        prev = last.get(group)
+        if prev is None:
+            heads.append(job)
+        else:
+            prev.after = job
+        last[group] = job
+    return heads
+
+
 class Worker:
-    """Consume *queue* with *concurrency* threads calling *handler* on each message."""
+    """Consume *queue* with *concurrency* threads calling *handler* on each message.
+
+    A handler that returns has its message deleted (in batches, see ``delete_delay``); one
+    that raises leaves it to come back after its visibility timeout; one that raises
+    :class:`Retry` makes it visible again after ``Retry.delay`` seconds. ``delete_delay``
+    is the longest, in queue-clock seconds, a finished message waits for a fuller
+    ``delete_batch`` (``0``: delete each one as soon as its handler returns); deletes are
+    always sent at least ``DELETE_MARGIN`` (1 s) before the visibility timeout could end.
+    See docs/worker.md for when batches are sent.
+    """
 
     def __init__(
         self,
@@ -117,6 +168,7 @@ class Worker:
         heartbeat: float | None = None,
         batch_size: int | None = None,
         poll_interval: float = 0.02,
+        delete_delay: float = 0.2,
         on_error: ErrorHook | None = None,
         loop: asyncio.AbstractEventLoop | None = None,
         name: str = "mqlite-worker",
@@ -125,6 +177,8 @@ class Worker:
             raise ValueError("concurrency must be >= 1")
         if batch_size is not None and not 1 <= batch_size <= 10:
             raise ValueError("batch_size must be 1..10")
+        if not delete_delay >= 0:
+            raise ValueError("delete_delay must be >= 0")
         self.queue = queue
         self.handler = handler
         self.concurrency = concurrency
@@ -132,20 +186,32 @@ class Worker:
         self.heartbeat = _beat_interval(self.visibility_timeout, heartbeat)
         self.batch_size = batch_size or 10
         self.poll_interval = poll_interval
+        self.delete_delay = float(delete_delay)
         self.on_error = on_error
         self.name = name
         self._is_async = inspect.iscoroutinefunction(handler)
         self._user_loop = loop
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
-        self._cond = threading.Condition()
-        self._beat_cond = threading.Condition()
-        self._jobs: set[_Job] = set()
+        # One lock guards all the state below; each condition is one kind of waiter.
+        self._lock = threading.Lock()
+        self._work = threading.Condition(self._lock)  # idle handler threads
+        self._idle = threading.Condition(self._lock)  # the fetcher, sleeping on an empty queue
+        self._beat = threading.Condition(self._lock)  # the heartbeat thread
+        self._cond = threading.Condition(self._lock)  # stop(), waiting for the pool to settle
+        self._jobs: set[_Job] = set()  # received and not finished (ready, running, chained)
+        self._ready: deque[_Job] = deque()  # jobs (chain heads) no thread has taken yet
+        self._pending: list[_Job] = []  # finished, awaiting their batched delete
+        self._flush_at = _INF  # the earliest flush_by in _pending
+        self._flushing = 0  # delete calls in progress
+        self._waiting = 0  # handler threads waiting on _work
+        self._fetching = False  # a thread holds the fetcher role
+        self._polling = False  # ... and is sleeping on an empty queue
+        self._beat_wake = -_INF  # the deadline the heartbeat thread sleeps until
         self._stopping = False
         self._started = False
         self._c = _Counters()
-        self._pool: ThreadPoolExecutor | None = None
-        self._fetcher: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._beater: threading.Thread | None = None
 
     # ---- lifecycle -------------------------------------------------------------------
@@ -163,15 +229,16 @@ class Worker:
                     target=self._run_loop, args=(self._loop,), name=f"{self.name}-loop", daemon=True
                 )
                 self._loop_thread.start()
-        self._pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix=self.name)
-        self._fetcher = threading.Thread(
-            target=self._fetch_loop, name=f"{self.name}-fetch", daemon=True
-        )
+        self._threads = [
+            threading.Thread(target=self._serve, name=f"{self.name}_{i}", daemon=True)
+            for i in range(self.concurrency)
+        ]
         self._beater = threading.Thread(
             target=self._beat_loop, name=f"{self.name}-beat", daemon=True
         )
-        self._fetcher.start()
         self._beater.start()
+        for t in self._threads:
+            t.start()
         return self
 
     def stop(self, *, drain: bool = True, timeout: float | None = None) -> None:
@@ -180,24 +247,37 @@ class Worker:
         ``drain=True`` waits (up to *timeout* real seconds) for running handlers, then
         releases whatever is still unfinished; ``drain=False`` releases at once. A released
         message is made visible again (``change_visibility 0``): nothing stays invisible.
+        Every finished message's delete has been sent when ``stop`` returns.
         """
-        with self._cond:
+        with self._lock:
             if not self._started or self._stopping:
                 return
             self._stopping = True
-            self._cond.notify_all()
-        if self._fetcher is not None:
-            self._fetcher.join()
-        if drain:
-            with self._cond:
+            self._work.notify_all()
+            self._idle.notify_all()
+            # A fetch in progress is a wait=0 receive: let its messages land in _jobs so
+            # they are drained or released with the rest.
+            self._cond.wait_for(lambda: not self._fetching)
+            if drain:
                 self._cond.wait_for(lambda: not self._jobs, timeout)
-        self._release_all()
-        with self._beat_cond:
-            self._beat_cond.notify_all()
+            released = list(self._jobs)
+            for job in released:
+                job.abandoned = True
+            self._jobs.clear()
+            self._ready.clear()
+            batch = self._take_pending() if self._pending else []
+            self._beat.notify_all()
+        self._release(released)
+        if batch:
+            self._delete(batch)
+        with self._lock:
+            # Deletes other threads had already taken must land before stop() returns.
+            self._cond.wait_for(lambda: not self._flushing)
         if self._beater is not None:
             self._beater.join()
-        if self._pool is not None:
-            self._pool.shutdown(wait=drain and timeout is None)
+        if drain and timeout is None:
+            for t in self._threads:
+                t.join()
         if self._loop_thread is not None and self._loop is not None:
             self._loop.call_soon_threadsafe(self._loop.stop)
             if drain and timeout is None:
@@ -220,7 +300,7 @@ class Worker:
     @property
     def stats(self) -> WorkerStats:
         """A frozen snapshot of the worker's counters."""
-        with self._cond:
+        with self._lock:
             in_flight = len(self._jobs)
         c = self._c
         with c.lock:
@@ -230,7 +310,7 @@ class Worker:
 
     @property
     def processed(self) -> int:
-        """Messages whose handler returned (and which were deleted)."""
+        """Messages whose handler returned and whose delete has been sent."""
         return self.stats.processed
 
     @property
@@ -245,63 +325,109 @@ class Worker:
 
     @property
     def in_flight(self) -> int:
-        """Messages received and not yet finished."""
+        """Messages received and whose handler has not finished."""
         return self.stats.in_flight
 
-    # ---- internals -------------------------------------------------------------------
-    def _release_all(self) -> None:
-        with self._cond:
-            jobs = [j for j in self._jobs if not j.done and not j.abandoned]
-            for j in jobs:
-                j.abandoned = True
-                self._jobs.discard(j)
-            self._cond.notify_all()
-        for j in jobs:
-            try:
-                self.queue.change_visibility(j.message, 0)
-                with self._c.lock:
-                    self._c.released += 1
-            except MqliteError as exc:
-                log.warning("could not release %s: %s", j.message.message_id, exc)
+    # ---- handler threads -------------------------------------------------------------
+    def _serve(self) -> None:
+        """A handler thread: run ready jobs; with none ready and room in the pool, fetch."""
+        lock = self._lock
+        job: _Job | None = None
+        while True:
+            if job is None:
+                with lock:
+                    while True:
+                        if self._ready:
+                            job = self._take_ready()
+                            break
+                        if self._stopping:
+                            return
+                        if not self._fetching and len(self._jobs) < self.concurrency:
+                            self._fetching = True
+                            break
+                        self._waiting += 1
+                        self._work.wait()
+                        self._waiting -= 1
+                if job is None:
+                    job = self._fetch()
+                    continue
+            job = self._run(job)
 
-    def _fetch_loop(self) -> None:
+    def _take_ready(self) -> _Job:
+        """Pop a ready job for this thread; call with the lock, the ready list not empty."""
+        job = self._ready.popleft()
+        self._wake_helper()
+        return job
+
+    def _wake_helper(self) -> None:
+        """This thread is about to run a job: if that leaves work undone, wake one idle thread.
+
+        Undone work is a ready job, or room in the pool with nobody fetching. Helpers wake
+        one at a time, each by the one before, so a thread that clears the ready list by
+        itself (short handlers) wakes nobody in vain. Call with the lock.
+        """
+        if self._waiting and (
+            self._ready or (not self._fetching and len(self._jobs) < self.concurrency)
+        ):
+            self._work.notify()
+
+    def _fetch(self) -> _Job | None:
+        """Receive for the pool; returns a job of the batch for this thread, if any.
+
+        The caller holds the fetcher role; this gives it back.
+        """
         queue = self.queue
         clock = queue.clock
+        looked_again = False
         while True:
-            with self._cond:
-                while not self._stopping and len(self._jobs) >= self.concurrency:
-                    self._cond.wait()
-                if self._stopping:
-                    return
+            with self._lock:
                 free = min(self.batch_size, self.concurrency - len(self._jobs))
+                if self._stopping or free <= 0:
+                    self._fetching = False
+                    self._cond.notify_all()
+                    return None
+            now = clock.time()
             try:
-                now = clock.time()
                 messages = queue.receive(free, visibility_timeout=self.visibility_timeout, wait=0)
             except MqliteError as exc:
                 log.warning("receive failed: %s", exc)
                 messages = []
-            if not messages:
-                with self._cond:
-                    if not self._stopping:
-                        self._cond.wait(self.poll_interval)
+            except Exception:
+                # Not ours to fix, but the fetcher role must not die with this thread.
+                log.exception("receive failed")
+                messages = []
+            if messages:
+                return self._admit(messages, now)
+            # Idle: send the pending deletes now. On a FIFO queue they may be what blocks
+            # the groups, so look once more before sleeping.
+            if self._flush_all() and not looked_again:
+                looked_again = True
                 continue
-            jobs = []
-            with self._cond:
-                for m in messages:
-                    beat = self.heartbeat
-                    job = _Job(
-                        m,
-                        now,
-                        self.visibility_timeout,
-                        now + beat if beat is not None else float("inf"),
-                    )
-                    self._jobs.add(job)
-                    jobs.append(job)
-            with self._beat_cond:
-                self._beat_cond.notify_all()
-            assert self._pool is not None
-            for job in jobs:
-                self._pool.submit(self._run, job)
+            looked_again = False
+            with self._lock:
+                if self._stopping:
+                    continue
+                self._polling = True
+                self._idle.wait(self.poll_interval)
+                self._polling = False
+
+    def _admit(self, messages: list[Message], now: float) -> _Job:
+        """Hand a received batch to the pool in one lock hold; returns this thread's job."""
+        beat = self.heartbeat
+        timeout = self.visibility_timeout
+        next_beat = now + beat if beat is not None else _INF
+        visible_until = now + timeout
+        jobs = [_Job(m, now, timeout, next_beat, visible_until) for m in messages]
+        heads = _chains(jobs) if self.queue.fifo else jobs
+        with self._lock:
+            self._jobs.update(jobs)
+            self._ready.extend(heads)
+            self._fetching = False
+            if next_beat < self._beat_wake:
+                self._beat.notify()
+            if self._stopping:
+                self._cond.notify_all()
+            return self._take_ready()
 
     def _call(self, message: Message) -> object:
         if self._is_async:
@@ -311,7 +437,12 @@ class Worker:
             return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
         return self.handler(message)
 
-    def _run(self, job: _Job) -> None:
+    def _run(self, job: _Job) -> _Job | None:
+        """Run one job and settle it; returns the next job for this thread, if any.
+
+        That is the next job of the FIFO chain, else a ready job, taken in the same lock
+        hold as the settling.
+        """
         msg = job.message
         error: BaseException | None = None
         retry: Retry | None = None
@@ -319,68 +450,170 @@ class Worker:
             self._call(msg)
         except Retry as exc:
             retry = exc
-        except Exception as exc:
+        except BaseException as exc:  # even SystemExit: the thread must live to settle it
             error = exc
-        with self._cond:
-            abandoned = job.abandoned
+        ok = error is None and retry is None
+        now = self.queue.clock.time()
+        batch: list[_Job] = []
+        rest: list[_Job] = []
+        with self._lock:
             job.done = True
-        try:
-            if abandoned:
-                return
-            if retry is not None:
-                with self._c.lock:
-                    self._c.retried += 1
-                left = MAX_VISIBILITY - (self.queue.clock.time() - job.received_at)
-                try:
-                    self.queue.change_visibility(msg, max(0.0, min(retry.delay, left)))
-                except MqliteError as exc:
-                    log.warning("retry of %s failed: %s", msg.message_id, exc)
-            elif error is not None:
-                with self._c.lock:
-                    self._c.failed += 1
-                log.error("handler failed on %s", msg.message_id, exc_info=error)
-                if self.on_error is not None:
-                    try:
-                        self.on_error(msg, error)
-                    except Exception:
-                        log.exception("on_error hook failed")
-            else:
-                try:
-                    self.queue.delete(msg)
-                except MqliteError as exc:
-                    log.warning("delete of %s failed: %s", msg.message_id, exc)
-                with self._c.lock:
-                    self._c.processed += 1
-        finally:
-            with self._cond:
+            abandoned = job.abandoned
+            nxt = job.after
+            if not abandoned:
                 self._jobs.discard(job)
+                if not ok:
+                    # FIFO: what follows a failed message must not run before it does.
+                    while nxt is not None:
+                        if not nxt.abandoned:
+                            nxt.abandoned = True
+                            self._jobs.discard(nxt)
+                            rest.append(nxt)
+                        nxt = nxt.after
+                else:
+                    # Batched delete, sent by flush_by at the latest: within delete_delay,
+                    # and DELETE_MARGIN before the visibility timeout could end.
+                    job.flush_by = flush_by = min(
+                        now + self.delete_delay, job.visible_until - DELETE_MARGIN
+                    )
+                    self._pending.append(job)
+                    # Taken as soon as it holds DELETE_BATCH: the list never grows past it.
+                    if flush_by <= now or len(self._pending) >= DELETE_BATCH:
+                        batch = self._take_pending()
+                    elif flush_by < self._flush_at:
+                        self._flush_at = flush_by
+                        if flush_by < self._beat_wake:
+                            self._beat.notify()
+            if nxt is not None and nxt.abandoned:
+                nxt = None
+            if self._polling:
+                self._idle.notify()
+            if nxt is not None:
+                self._wake_helper()  # this thread stays busy with the chain
+            elif self._ready and not abandoned:
+                nxt = self._take_ready()  # saves a lock hold per message in _serve
+            if self._stopping:
                 self._cond.notify_all()
+        if abandoned:
+            return None  # released by stop(): the result no longer counts
+        if rest:
+            self._release(rest)
+        if retry is not None:
+            with self._c.lock:
+                self._c.retried += 1
+            left = MAX_VISIBILITY - (now - job.received_at)
+            try:
+                self.queue.change_visibility(msg, max(0.0, min(retry.delay, left)))
+            except MqliteError as exc:
+                log.warning("retry of %s failed: %s", msg.message_id, exc)
+        elif error is not None:
+            with self._c.lock:
+                self._c.failed += 1
+            log.error("handler failed on %s", msg.message_id, exc_info=error)
+            if self.on_error is not None:
+                try:
+                    self.on_error(msg, error)
+                except Exception:
+                    log.exception("on_error hook failed")
+        if batch:
+            self._delete(batch)
+        return nxt
 
+    # ---- deletes and releases --------------------------------------------------------
+    def _take_pending(self) -> list[_Job]:
+        """Take the pending deletes (never more than one batch) to send; call with the lock."""
+        batch = self._pending
+        self._pending = []
+        self._flush_at = _INF
+        self._flushing += 1
+        return batch
+
+    def _flush_all(self) -> bool:
+        """Send every pending delete now; False when there was none."""
+        with self._lock:
+            if not self._pending:
+                return False
+            batch = self._take_pending()
+        self._delete(batch)
+        return True
+
+    def _delete(self, batch: list[_Job]) -> None:
+        """Delete one batch of finished messages (taken by _take_pending)."""
+        queue = self.queue
+        try:
+            if len(batch) == 1:
+                queue.delete(batch[0].message)
+            else:
+                result = queue.delete_batch(
+                    DeleteEntry(str(i), job.message.receipt_handle or "")
+                    for i, job in enumerate(batch)
+                )
+                for failure in result.failed:
+                    log.warning(
+                        "delete of %s failed: %s",
+                        batch[int(failure.id)].message.message_id,
+                        failure.message,
+                    )
+        except MqliteError as exc:
+            for job in batch:
+                log.warning("delete of %s failed: %s", job.message.message_id, exc)
+        except Exception:
+            log.exception("delete of %d messages failed", len(batch))
+        finally:
+            with self._c.lock:
+                self._c.processed += len(batch)
+            with self._lock:
+                self._flushing -= 1
+                if self._stopping:
+                    self._cond.notify_all()
+
+    def _release(self, jobs: list[_Job]) -> None:
+        """Make unfinished messages visible again at once."""
+        for job in jobs:
+            try:
+                self.queue.change_visibility(job.message, 0)
+                with self._c.lock:
+                    self._c.released += 1
+            except MqliteError as exc:
+                log.warning("could not release %s: %s", job.message.message_id, exc)
+
+    # ---- heartbeats and timed deletes ------------------------------------------------
     def _beat_loop(self) -> None:
         clock = self.queue.clock
+        lock = self._lock
         while True:
-            with self._cond:
+            with lock:
                 if self._stopping and not self._jobs:
                     return
-                jobs = [j for j in self._jobs if not j.done and not j.abandoned]
-            now = clock.time()
-            for job in jobs:
-                if job.next_beat <= now:
-                    more = _extend(self.queue, job, now)
-                    with self._c.lock:
-                        self._c.heartbeats += 1
-                    beat = self.heartbeat or job.timeout
-                    job.next_beat = now + beat if more else float("inf")
-            with self._cond:
-                pending = [j.next_beat for j in self._jobs if not j.done]
-            deadline = min(pending, default=float("inf"))
-            with self._beat_cond:
-                if self._stopping and not pending:
+                now = clock.time()
+                batch = self._take_pending() if self._flush_at <= now else []
+                due = [
+                    j for j in self._jobs if j.next_beat <= now and not j.done and not j.abandoned
+                ]
+            if batch:
+                self._delete(batch)
+            for job in due:
+                more = _extend(self.queue, job, now)
+                with self._c.lock:
+                    self._c.heartbeats += 1
+                beat = self.heartbeat or job.timeout
+                job.next_beat = now + beat if more else _INF
+            with lock:
+                if self._stopping and not self._jobs:
                     return
-                if deadline == float("inf"):
-                    self._beat_cond.wait()
-                elif deadline > clock.time():
-                    clock.wait(self._beat_cond, deadline)
+                deadline = min(
+                    min((j.next_beat for j in self._jobs if not j.done), default=_INF),
+                    self._flush_at,
+                )
+                if deadline <= clock.time():
+                    continue
+                # Under the lock from here to the wait, so no wake-up can be missed.
+                self._beat_wake = deadline
+                if deadline == _INF:
+                    self._beat.wait()
+                else:
+                    clock.wait(self._beat, deadline)
+                self._beat_wake = -_INF
 
 
 async def _clock_sleep(queue: Queue, deadline: float) -> None:
@@ -399,7 +632,11 @@ async def _clock_sleep(queue: Queue, deadline: float) -> None:
 
 
 class AsyncWorker:
-    """The asyncio worker: ``receive_async`` and handlers as tasks under a semaphore."""
+    """The asyncio worker: ``receive_async`` and handlers as tasks under a semaphore.
+
+    On a FIFO queue one task runs the messages of a group from one receive in order, and
+    makes the rest visible again, unprocessed, if one of them fails.
+    """
 
     def __init__(
         self,
@@ -420,7 +657,8 @@ class AsyncWorker:
         self.wait = wait
         self.on_error = on_error
         self._c = _Counters()
-        self._tasks: dict[asyncio.Task[None], _Job] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._held: set[_Job] = set()  # received and not settled
         self._fetch: asyncio.Task[None] | None = None
         self._slots: asyncio.Semaphore | None = None
 
@@ -429,7 +667,7 @@ class AsyncWorker:
         """A frozen snapshot of the worker's counters."""
         c = self._c
         return WorkerStats(
-            c.processed, c.failed, c.retried, len(self._tasks), c.heartbeats, c.released
+            c.processed, c.failed, c.retried, len(self._held), c.heartbeats, c.released
         )
 
     async def start(self) -> AsyncWorker:
@@ -447,14 +685,14 @@ class AsyncWorker:
         tasks = list(self._tasks)
         if drain and tasks:
             await asyncio.wait(tasks, timeout=timeout)
-        for task, job in list(self._tasks.items()):
+        held = list(self._held)
+        self._held.clear()
+        for job in held:
             job.abandoned = True
+        for task in list(self._tasks):
             task.cancel()
-            try:
-                await self.queue.change_visibility_async(job.message, 0)
-                self._c.released += 1
-            except MqliteError as exc:
-                log.warning("could not release %s: %s", job.message.message_id, exc)
+        for job in held:
+            await self._release(job)
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def __aenter__(self) -> AsyncWorker:
@@ -467,7 +705,7 @@ class AsyncWorker:
         assert self._slots is not None
         while True:
             await self._slots.acquire()
-            free = 1 + min(9, self.concurrency - len(self._tasks) - 1)
+            free = 1 + min(9, self.concurrency - len(self._held) - 1)
             got = 1
             while got < free and not self._slots.locked():
                 await self._slots.acquire()
@@ -483,10 +721,49 @@ class AsyncWorker:
             now = self.queue.clock.time()
             for _ in range(got - len(messages)):
                 self._slots.release()
-            for m in messages:
-                job = _Job(m, now, self.visibility_timeout, float("inf"))
-                task = asyncio.create_task(self._run(job))
-                self._tasks[task] = job
+            jobs = [_Job(m, now, self.visibility_timeout, _INF) for m in messages]
+            self._held.update(jobs)
+            for head in _chains(jobs) if self.queue.fifo else jobs:
+                task = asyncio.create_task(self._run_chain(head))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _release(self, job: _Job) -> None:
+        try:
+            await self.queue.change_visibility_async(job.message, 0)
+            self._c.released += 1
+        except MqliteError as exc:
+            log.warning("could not release %s: %s", job.message.message_id, exc)
+
+    async def _run_chain(self, head: _Job) -> None:
+        """Run a job and, on a FIFO queue, the rest of its group's chain in order."""
+        assert self._slots is not None
+        chain: list[_Job] = []
+        job: _Job | None = head
+        while job is not None:
+            chain.append(job)
+            job = job.after
+        # Every message of the chain is held from the receive on, so all need heartbeats.
+        beats = [asyncio.create_task(self._beats(j)) for j in chain]
+        try:
+            for i, job in enumerate(chain):
+                if job.abandoned:
+                    return
+                ok = await self._run(job)
+                beats[i].cancel()
+                if not ok:
+                    # What follows a failed message must not run before it does.
+                    for rest, beat in zip(chain[i + 1 :], beats[i + 1 :], strict=True):
+                        beat.cancel()
+                        if not rest.abandoned:
+                            rest.abandoned = True
+                            self._held.discard(rest)
+                            self._slots.release()
+                            await self._release(rest)
+                    return
+        finally:
+            for beat in beats:
+                beat.cancel()
 
     async def _beats(self, job: _Job) -> None:
         beat = self.heartbeat
@@ -501,10 +778,11 @@ class AsyncWorker:
             if not _extend(self.queue, job, now):
                 return
 
-    async def _run(self, job: _Job) -> None:
+    async def _run(self, job: _Job) -> bool:
+        """Run and settle one job; True when its handler returned."""
         assert self._slots is not None
         msg = job.message
-        beats = asyncio.create_task(self._beats(job))
+        returned = False
         try:
             try:
                 await self.handler(msg)
@@ -525,14 +803,13 @@ class AsyncWorker:
                     except Exception:
                         log.exception("on_error hook failed")
             else:
+                returned = True
                 if not job.abandoned:
                     await self.queue.delete_async(msg)
                     self._c.processed += 1
         except MqliteError as exc:
             log.warning("settling %s failed: %s", msg.message_id, exc)
         finally:
-            beats.cancel()
-            task = asyncio.current_task()
-            if task is not None:
-                self._tasks.pop(task, None)
+            self._held.discard(job)
             self._slots.release()
+        return returned

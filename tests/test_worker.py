@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import pytest
 
 from mqlite import ManualClock, Message, Queue
-from mqlite.worker import Retry, Worker
+from mqlite.message import BatchResult, DeleteEntry, DeleteResult
+from mqlite.worker import DELETE_MARGIN, Retry, Worker
 
 GUARD = 10.0  # wall-clock guard only: a test that needs it has failed
 
@@ -221,3 +223,285 @@ def test_async_handler_on_owned_loop() -> None:
         until(lambda: w.processed == 20)
     assert sorted(bodies, key=int) == [str(i) for i in range(20)]
     assert q.stats().visible == q.stats().in_flight == 0
+
+
+# ---- batched deletes --------------------------------------------------------------------
+
+
+class _Pool:
+    """A worker whose pool is full of blocked handlers while one finished message waits.
+
+    Concurrency 2 on four messages: ``done`` finishes at once, ``hold-1`` and ``hold-2``
+    block until :attr:`release` is set, ``later`` stays in the queue. So the pool is busy
+    (no idle flush) and the batch is not full: only a deadline (or stop) deletes ``done``.
+    """
+
+    def __init__(self, clock: ManualClock, delete_delay: float = 0.2) -> None:
+        self.clock = clock
+        self.start = clock.time()
+        self.q = Queue("q", clock=clock, visibility_timeout=30)
+        for body in ("done", "hold-1", "hold-2", "later"):
+            self.q.send(body)
+        self.release = threading.Event()
+        self.handled: list[str] = []
+
+        def handler(m: Message) -> None:
+            self.handled.append(m.body)
+            if m.body.startswith("hold"):
+                assert self.release.wait(GUARD)
+
+        self.w = Worker(self.q, handler, concurrency=2, heartbeat=0, delete_delay=delete_delay)
+        self.w.start()
+        until(lambda: sorted(self.handled) == ["done", "hold-1", "hold-2"])
+
+    def wait_for_flush_deadline(self, after: float) -> None:
+        """Until the heartbeat thread waits to delete ``done`` at start + *after*."""
+        until(lambda: self.clock.pending_deadlines() == [self.start + after])
+        assert self.w.processed == 0
+        assert self.w.in_flight == 2
+        assert self.q.stats().in_flight == 3  # done is finished but not deleted yet
+
+
+def test_pending_delete_is_sent_after_delete_delay() -> None:
+    pool = _Pool(ManualClock())  # delete_delay defaults to 0.2 s
+    pool.wait_for_flush_deadline(0.2)
+    pool.clock.advance(0.2)
+    until(lambda: pool.w.processed == 1)
+    assert pool.q.stats().in_flight == 2
+    pool.release.set()
+    until(lambda: pool.w.processed == 4)
+    pool.w.stop()
+    assert pool.handled.count("done") == 1
+    assert pool.q.stats().total == 0
+
+
+def test_pending_delete_is_sent_before_the_visibility_timeout() -> None:
+    pool = _Pool(ManualClock(), delete_delay=3600)
+    # The visibility timeout (30 s) ends first: the delete is due DELETE_MARGIN before it.
+    pool.wait_for_flush_deadline(30 - DELETE_MARGIN)
+    pool.clock.advance(28)
+    assert pool.w.processed == 0  # nothing was due yet, so nothing was woken
+    pool.clock.advance(30 - DELETE_MARGIN - 28)
+    until(lambda: pool.w.processed == 1)
+    assert pool.clock.time() - pool.start < 30
+    assert pool.q.stats().in_flight == 2
+    pool.release.set()
+    until(lambda: pool.w.processed == 4)
+    pool.w.stop()
+    assert pool.handled.count("done") == 1  # never came back
+    assert pool.q.stats().total == 0
+
+
+def test_message_finishing_close_to_its_timeout_is_deleted_at_once() -> None:
+    clock = ManualClock()
+    q = Queue("q", clock=clock, visibility_timeout=30)
+    for body in ("late", "hold-1", "hold-2", "later"):
+        q.send(body)
+    finish_late = threading.Event()
+    release = threading.Event()
+    handled: list[str] = []
+
+    def handler(m: Message) -> None:
+        handled.append(m.body)
+        assert (finish_late if m.body == "late" else release).wait(GUARD)
+
+    with Worker(q, handler, concurrency=2, heartbeat=0) as w:
+        until(lambda: sorted(handled) == ["hold-1", "late"])
+        clock.advance(30 - DELETE_MARGIN / 2)  # less than DELETE_MARGIN left
+        finish_late.set()
+        # Deleted by its own thread before it fetches hold-2: no deadline, no idle pool.
+        until(lambda: w.processed == 1)
+        until(lambda: sorted(handled) == ["hold-1", "hold-2", "late"])
+        release.set()
+        until(lambda: w.processed == 4)
+    assert handled.count("late") == 1
+    assert q.stats().total == 0
+
+
+def test_stop_sends_pending_deletes() -> None:
+    pool = _Pool(ManualClock())
+    pool.wait_for_flush_deadline(0.2)
+    pool.w.stop(drain=False)
+    pool.release.set()
+    assert pool.w.processed == 1
+    assert pool.w.stats.released == 2
+    s = pool.q.stats()
+    assert (s.visible, s.in_flight) == (3, 0)
+    assert sorted(m.body for m in pool.q.peek()) == ["hold-1", "hold-2", "later"]
+
+
+def test_deletes_go_in_full_batches_under_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    q = Queue("q", clock=ManualClock())  # the clock stands still: no timed flush
+    n = 95
+    for i in range(n):
+        q.send(str(i))
+    sizes: list[int] = []
+    lock = threading.Lock()
+    real_batch, real_delete = q.delete_batch, q.delete
+
+    def delete_batch(entries: Iterable[DeleteEntry]) -> BatchResult[DeleteResult]:
+        items = list(entries)
+        with lock:
+            sizes.append(len(items))
+        return real_batch(items)
+
+    def delete(handle: str | Message) -> None:
+        with lock:
+            sizes.append(1)
+        real_delete(handle)
+
+    monkeypatch.setattr(q, "delete_batch", delete_batch)
+    monkeypatch.setattr(q, "delete", delete)
+    with Worker(q, lambda m: None, concurrency=4) as w:
+        until(lambda: w.processed == n)
+    assert sum(sizes) == n
+    assert max(sizes) == 10
+    # At most 4 messages are in hand when the queue first comes back empty (the first
+    # idle flush), so at least 91 finished before it, in full batches.
+    assert sizes.count(10) >= 9
+    assert q.stats().total == 0
+
+
+def test_failed_delete_is_logged_and_counted(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="mqlite.worker")
+    clock = ManualClock()
+    q = Queue("q.fifo", clock=clock, visibility_timeout=30, content_based_deduplication=True)
+    q.send("a", group_id="g")
+    started = threading.Event()
+    release = threading.Event()
+    counts: list[int] = []
+
+    def handler(m: Message) -> None:
+        counts.append(m.receive_count)
+        if len(counts) == 1:
+            started.set()
+            assert release.wait(GUARD)
+
+    with Worker(q, handler, concurrency=1, heartbeat=0) as w:
+        assert started.wait(GUARD)
+        clock.advance(31)  # the FIFO receipt handle expires while the handler runs
+        release.set()
+        until(lambda: w.processed == 2)  # the failed delete counts, as a plain delete did
+    assert counts == [1, 2]
+    assert any("delete of" in r.getMessage() for r in caplog.records)
+    assert q.stats().total == 0
+
+
+def test_failed_entry_in_a_delete_batch_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="mqlite.worker")
+    clock = ManualClock()
+    q = Queue("q.fifo", clock=clock, visibility_timeout=30, content_based_deduplication=True)
+    bodies = ["done-1", "done-2", "hold-3", "hold-4", "hold-5", "hold-6"]
+    for i, body in enumerate(bodies):
+        q.send(body, group_id=f"g{i}")
+    release = threading.Event()
+    seen: dict[str, Message] = {}
+
+    def handler(m: Message) -> None:
+        seen[m.body] = m
+        if m.body.startswith("hold"):
+            assert release.wait(GUARD)
+
+    w = Worker(q, handler, concurrency=4, heartbeat=0).start()
+    until(lambda: sorted(seen) == bodies)
+    until(lambda: w.in_flight == 4)  # the four holds: done-1 and done-2 have finished
+    until(lambda: clock.pending_deadlines() == [clock.time() + 0.2])
+    assert w.processed == 0  # done-1 and done-2 wait in one batch
+    q.change_visibility(seen["done-1"], 0)  # its receipt handle is now stale
+    w.stop(drain=False)
+    release.set()
+    assert w.processed == 2
+    assert w.stats.released == 4
+    assert [r.getMessage() for r in caplog.records if "delete of" in r.getMessage()] == [
+        f"delete of {seen['done-1'].message_id} failed: The receipt handle has expired"
+    ]
+    assert sorted(m.body for m in q.peek()) == ["done-1", "hold-3", "hold-4", "hold-5", "hold-6"]
+
+
+# ---- FIFO ---------------------------------------------------------------------------------
+
+
+def test_fifo_groups_in_order_and_never_concurrent() -> None:
+    q = Queue("q.fifo", content_based_deduplication=True)
+    groups, per_group = 3, 20
+    for i in range(per_group):
+        for g in range(groups):
+            q.send(f"{g}:{i}", group_id=f"g{g}")
+    lock = threading.Lock()
+    running: set[str] = set()
+    overlaps: list[str] = []
+    order: dict[str, list[int]] = {f"g{g}": [] for g in range(groups)}
+
+    def handler(m: Message) -> None:
+        group = m.group_id
+        assert group is not None
+        with lock:
+            if group in running:
+                overlaps.append(m.body)
+            running.add(group)
+            order[group].append(int(m.body.split(":")[1]))
+        time.sleep(0.0005)  # widen the window a concurrent run of the group would hit
+        with lock:
+            running.discard(group)
+
+    with Worker(q, handler, concurrency=4) as w:
+        until(lambda: w.processed == groups * per_group)
+    assert overlaps == []
+    assert all(seq == list(range(per_group)) for seq in order.values())
+    assert q.stats().total == 0
+
+
+@pytest.mark.parametrize("failure", ["raise", "retry"])
+def test_fifo_failure_releases_the_rest_of_its_group(failure: str) -> None:
+    clock = ManualClock()
+    q = Queue("q.fifo", clock=clock, visibility_timeout=30, content_based_deduplication=True)
+    for body in ("m1", "m2", "m3"):
+        q.send(body, group_id="g")
+    calls: list[str] = []
+
+    def handler(m: Message) -> None:
+        calls.append(m.body)
+        if len(calls) == 1:
+            if failure == "retry":
+                raise Retry(delay=5)
+            raise RuntimeError("boom")
+
+    with Worker(q, handler, concurrency=4, heartbeat=0) as w:
+        # m1..m3 come in one receive; m1 fails, so m2 and m3 go back unprocessed.
+        until(lambda: w.stats.released == 2)
+        assert calls == ["m1"]
+        assert q.stats().in_flight == 1  # m1 still blocks the group
+        clock.advance(5 if failure == "retry" else 30)
+        until(lambda: w.processed == 3)
+    assert calls == ["m1", "m1", "m2", "m3"]
+    assert q.stats().total == 0
+
+
+def test_fifo_chain_waits_invisible_behind_a_long_handler() -> None:
+    clock = ManualClock()
+    q = Queue("q.fifo", clock=clock, visibility_timeout=30, content_based_deduplication=True)
+    for body in ("long", "next"):
+        q.send(body, group_id="g")
+    release = threading.Event()
+    seen: list[tuple[str, int]] = []
+
+    def handler(m: Message) -> None:
+        seen.append((m.body, m.receive_count))
+        if m.body == "long":
+            assert release.wait(GUARD)
+
+    with Worker(q, handler, concurrency=2) as w:  # heartbeat every 15 s
+        until(lambda: seen == [("long", 1)])
+        for i in range(1, 5):  # 60 s: both messages are extended every 15 s
+            clock.advance(15)
+            until(lambda i=i: w.stats.heartbeats == 2 * i)
+            assert q.stats().in_flight == 2
+        release.set()
+        until(lambda: w.processed == 2)
+    assert seen == [("long", 1), ("next", 1)]
+    assert q.stats().total == 0
+
+
+def test_delete_delay_must_not_be_negative() -> None:
+    with pytest.raises(ValueError, match="delete_delay"):
+        Worker(Queue("q"), lambda m: None, delete_delay=-1)

@@ -162,3 +162,86 @@ def test_threaded_worker_with_user_loop() -> None:
         loop.call_soon_threadsafe(loop.stop)
         t.join(GUARD)
         loop.close()
+
+
+def test_async_worker_fifo_groups_in_order_and_never_concurrent() -> None:
+    async def main() -> None:
+        q = Queue("q.fifo", content_based_deduplication=True)
+        groups, per_group = 3, 10
+        for i in range(per_group):
+            for g in range(groups):
+                q.send(f"{g}:{i}", group_id=f"g{g}")
+        running: set[str] = set()
+        overlaps: list[str] = []
+        order: dict[str, list[int]] = {f"g{g}": [] for g in range(groups)}
+
+        async def handler(m: Message) -> None:
+            group = m.group_id
+            assert group is not None
+            if group in running:
+                overlaps.append(m.body)
+            running.add(group)
+            order[group].append(int(m.body.split(":")[1]))
+            await asyncio.sleep(0)  # let any other task of the group run, if one could
+            running.discard(group)
+
+        async with AsyncWorker(q, handler, concurrency=8) as w:
+            await until(lambda: w.stats.processed == groups * per_group)
+        assert overlaps == []
+        assert all(seq == list(range(per_group)) for seq in order.values())
+        assert q.stats().total == 0
+
+    asyncio.run(main())
+
+
+def test_async_worker_fifo_failure_releases_the_rest_of_its_group() -> None:
+    async def main() -> None:
+        clock = ManualClock()
+        q = Queue("q.fifo", clock=clock, visibility_timeout=30, content_based_deduplication=True)
+        for body in ("m1", "m2", "m3"):
+            q.send(body, group_id="g")
+        calls: list[str] = []
+
+        async def handler(m: Message) -> None:
+            calls.append(m.body)
+            if len(calls) == 1:
+                raise RuntimeError("boom")
+
+        async with AsyncWorker(q, handler, concurrency=4, heartbeat=0) as w:
+            await until(lambda: w.stats.released == 2)
+            assert calls == ["m1"]
+            assert w.stats.in_flight == 0
+            clock.advance(30)
+            await until(lambda: w.stats.processed == 3)
+        assert calls == ["m1", "m1", "m2", "m3"]
+        assert q.stats().total == 0
+
+    asyncio.run(main())
+
+
+def test_async_worker_fifo_chain_waits_invisible_behind_a_long_handler() -> None:
+    async def main() -> None:
+        clock = ManualClock()
+        q = Queue("q.fifo", clock=clock, visibility_timeout=20, content_based_deduplication=True)
+        for body in ("long", "next"):
+            q.send(body, group_id="g")
+        release = asyncio.Event()
+        seen: list[tuple[str, int]] = []
+
+        async def handler(m: Message) -> None:
+            seen.append((m.body, m.receive_count))
+            if m.body == "long":
+                await release.wait()
+
+        async with AsyncWorker(q, handler, concurrency=2) as w:
+            await until(lambda: seen == [("long", 1)])
+            for i in range(1, 5):  # 40 s: both messages are extended every 10 s
+                clock.advance(10)
+                await until(lambda i=i: w.stats.heartbeats == 2 * i)
+                assert q.stats().in_flight == 2
+            release.set()
+            await until(lambda: w.stats.processed == 2)
+        assert seen == [("long", 1), ("next", 1)]
+        assert q.stats().total == 0
+
+    asyncio.run(main())
