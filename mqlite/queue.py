@@ -934,24 +934,28 @@ class Queue:
             if self._deleted:
                 self._check_alive()
             now = self._clock.time()
-            state = self._state
-            state.advance(now)
-            # The common case: the handle of a message's latest receive. The index makes
-            # it one dict lookup; anything else (older handles, errors) goes the long way.
-            rec = state.by_handle.get(text) if type(text) is str else None
-            if rec is not None:
-                if not self._fifo:
-                    at_limit = state.in_flight >= self._settings.max_in_flight
-                    state.remove(rec)
-                    if at_limit:
-                        self._wake()
-                    return
-                if rec.state == IN_FLIGHT:
-                    state.remove(rec)
-                    self._wake()  # its group may be receivable again
-                    return
-            seq, count = self._parse_handle(text)
-            self._delete(text, seq, count, now)
+            self._state.advance(now)
+            self._delete_handle(text, now)
+
+    def _delete_handle(self, text: str, now: float) -> None:
+        """Delete by one handle (lock held, core advanced to *now*)."""
+        state = self._state
+        # The common case: the handle of a message's latest receive. The index makes it
+        # one dict lookup; anything else (older handles, errors) goes the long way.
+        rec = state.by_handle.get(text) if type(text) is str else None
+        if rec is not None:
+            if not self._fifo:
+                at_limit = state.in_flight >= self._settings.max_in_flight
+                state.remove(rec)
+                if at_limit:
+                    self._wake()
+                return
+            if rec.state == IN_FLIGHT:
+                state.remove(rec)
+                self._wake()  # its group may be receivable again
+                return
+        seq, count = self._parse_handle(text)
+        self._delete(text, seq, count, now)
 
     def _delete(self, text: str, seq: int, count: int, now: float) -> None:
         state = self._state
@@ -987,10 +991,10 @@ class Queue:
         with self._lock:
             self._check_alive()
             now = self._clock.time()
+            self._state.advance(now)
             for e in items:
                 try:
-                    seq, count = self._parse_handle(e.receipt_handle)
-                    self._delete(e.receipt_handle, seq, count, now)
+                    self._delete_handle(e.receipt_handle, now)
                 except ReceiptHandleIsInvalid as error:
                     failed.append(BatchFailure(e.id, error.legacy_code, error.message))
                 except InvalidParameterValue:
