@@ -1072,7 +1072,7 @@ class Topic:
                     seq = f"{self._sequence:020d}"
                     self._dedup_results[message_id] = seq
                     if len(self._dedup_results) > 2 * len(self._dedup) + 64:
-                        live = {mid for mid, _ in self._dedup._seen.values()}
+                        live = set(self._dedup.message_ids())
                         self._dedup_results = {
                             k: val for k, val in self._dedup_results.items() if k in live
                         }

@@ -246,6 +246,21 @@ def test_dedup_window_5_minutes_survives_delete(clock: ManualClock) -> None:
     assert q.stats().visible == 1
 
 
+def test_dedup_window_when_the_clock_is_set_back(clock: ManualClock) -> None:
+    q = Queue("q.fifo", clock=clock)
+    start = clock.time()
+    first = q.send("a", group_id="g", deduplication_id="d1")
+    clock.set(start - 200)
+    second = q.send("b", group_id="g", deduplication_id="d2")  # expires at start + 100
+    assert q.send("b", group_id="g", deduplication_id="d2").message_id == second.message_id
+    clock.set(start + 100)  # d2's five minutes are over; d1's are not
+    assert q.send("b", group_id="g", deduplication_id="d2").message_id != second.message_id
+    assert q.send("a", group_id="g", deduplication_id="d1").message_id == first.message_id
+    clock.set(start + 300)
+    assert q.send("a", group_id="g", deduplication_id="d1").message_id != first.message_id
+    assert q.stats().visible == 4
+
+
 def test_purge_clears_dedup(clock: ManualClock) -> None:
     q = fifo(clock, content_based_deduplication=True)
     r1 = q.send("x", group_id="g")
