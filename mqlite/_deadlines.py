@@ -75,8 +75,11 @@ class Deadlines:
     def earliest(self) -> float | None:
         """The earliest live deadline, or ``None``. Cost: amortised O(1)."""
         while self.first != math.inf:
-            rec = self._head_record()
-            if self._head_ticket() == rec.ticket:
+            if self._run_is_first():
+                ticket, rec = self._run_ticket[0], self._run_rec[0]
+            else:
+                _, _, ticket, rec = self._heap[0]
+            if ticket == rec.ticket:
                 return self.first
             self._pop_earliest()
         return None
@@ -116,12 +119,6 @@ class Deadlines:
         if not heap:
             return True
         return (self._run_until[0], self._run_order[0]) < (heap[0][0], heap[0][1])
-
-    def _head_record(self) -> Record:
-        return self._run_rec[0] if self._run_is_first() else self._heap[0][3]
-
-    def _head_ticket(self) -> int:
-        return self._run_ticket[0] if self._run_is_first() else self._heap[0][2]
 
     def _pop_earliest(self) -> tuple[Record, int]:
         if self._run_is_first():

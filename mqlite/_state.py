@@ -222,26 +222,16 @@ class QueueState:
     def append(
         self, message_id: str, body: str, md5_of_body: str, now: float, delay: float
     ) -> None:
-        """Store a new plain message (standard queue, no attributes). Cost: O(1).
+        """Store a new plain message (standard queue, no attributes). Cost: O(1) typical.
 
-        The same as ``add(Record(next_seq(), ...), now, delay)`` in one call, for the
-        most common send of all.
+        Creates the record and stores it with :meth:`add`: one core call per plain send.
         """
         self._seq += 1
-        rec = Record(self._seq, message_id, body, md5_of_body, {}, None, int(now * 1000), now)
-        self._live[rec.seq] = rec
-        run = self._expiry_run
-        if not run or run[-1].enqueued_at <= now:
-            run.append(rec)
-        else:
-            heapq.heappush(self._expiry, (now, rec.seq, rec))
-        if delay > 0:
-            rec.state = DELAYED
-            self.delayed += 1
-            self._hide(rec, now + delay)
-        else:
-            self.visible += 1
-            self._fresh.append(rec)
+        self.add(
+            Record(self._seq, message_id, body, md5_of_body, {}, None, int(now * 1000), now),
+            now,
+            delay,
+        )
 
     def add(self, rec: Record, now: float, delay: float) -> None:
         """Store a new record, ready at once or after *delay* seconds. Cost: O(log n)."""
@@ -491,9 +481,7 @@ class QueueState:
         if group is not None and prune:
             self._prune_group(group)
             self._offer_group(group)
-        self._removals += 1
-        if not self._removals & 255:
-            self._compact()
+        self._maybe_compact()
 
     def purge(self) -> None:
         """Drop every message at once. Cost: O(1) here (memory is freed by refcounting)."""

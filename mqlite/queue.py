@@ -348,34 +348,15 @@ class Queue:
                 if deduplication_id is not None
                 else self._settings.content_based_deduplication
             ):
+                encoded = body.encode()
                 if deduplication_id is None:
-                    deduplication_id = _sha256(body.encode()).hexdigest()
-                out = _new_tuple(
-                    _Outgoing,
-                    (
-                        body,
-                        md5_hex(body.encode()),
-                        {},
-                        None,
-                        None,
-                        group_id,
-                        deduplication_id,
-                        None,
-                    ),
+                    deduplication_id = _sha256(encoded).hexdigest()
+                return self._send_checked(
+                    body, md5_hex(encoded), {}, None, group_id, deduplication_id
                 )
-                with self._lock:
-                    if self._deleted:
-                        self._check_alive()
-                    result = self._store(out, self._clock.time())
-                    if self._waiters or self._async_wakers:
-                        self._wake()
-                return result
-        out = self._prepare(body, attributes, delay, group_id, deduplication_id, None, False)
-        with self._lock:
-            self._check_alive()
-            result = self._store(out, self._clock.time())
-            self._wake()
-        return result
+        return self._commit(
+            self._prepare(body, attributes, delay, group_id, deduplication_id, None, False)
+        )
 
     def send_batch(self, entries: Iterable[SendEntry]) -> BatchResult[SendResult]:
         """Send up to 10 messages; each entry succeeds or fails on its own.
@@ -561,25 +542,29 @@ class Queue:
         Raises:
             QueueDoesNotExist: the queue was deleted.
         """
-        out = _new_tuple(
-            _Outgoing,
-            (
-                body,
-                md5_of_body,
-                attributes,
-                md5_of_attributes,
-                None,  # the queue's own delay
-                group_id,
-                deduplication_id,
-                None,  # no batch entry id
-            ),
+        return self._commit(
+            _new_tuple(
+                _Outgoing,
+                (
+                    body,
+                    md5_of_body,
+                    attributes,
+                    md5_of_attributes,
+                    None,  # the queue's own delay
+                    group_id,
+                    deduplication_id,
+                    None,  # no batch entry id
+                ),
+            )
         )
+
+    def _commit(self, out: _Outgoing) -> SendResult:
+        """Store one checked message under the lock and wake receivers. Cost: O(log n)."""
         with self._lock:
             if self._deleted:
                 self._check_alive()
             result = self._store(out, self._clock.time())
-            if self._waiters or self._async_wakers:
-                self._wake()
+            self._wake()
         return result
 
     # --- receiving ---------------------------------------------------------------------------
