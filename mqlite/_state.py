@@ -233,6 +233,36 @@ class QueueState:
             delay,
         )
 
+    def append_fifo(
+        self,
+        message_id: str,
+        body: str,
+        md5_of_body: str,
+        attributes: dict[str, Attribute],
+        md5_of_attributes: str | None,
+        now: float,
+        delay: float,
+        group_id: str,
+        deduplication_id: str,
+        sequence_number: str,
+    ) -> None:
+        """Store a new FIFO message at the end of its group. Cost: O(1) typical."""
+        self._seq += 1
+        rec = Record(
+            self._seq,
+            message_id,
+            body,
+            md5_of_body,
+            attributes,
+            md5_of_attributes,
+            int(now * 1000),
+            now,
+        )
+        rec.group_id = group_id
+        rec.deduplication_id = deduplication_id
+        rec.sequence_number = sequence_number
+        self.add(rec, now, delay)
+
     def add(self, rec: Record, now: float, delay: float) -> None:
         """Store a new record, ready at once or after *delay* seconds. Cost: O(log n)."""
         self._live[rec.seq] = rec
@@ -241,10 +271,12 @@ class QueueState:
             run.append(rec)
         else:  # enqueued earlier than the newest: a dead letter, or the clock went back
             heapq.heappush(self._expiry, (rec.enqueued_at, rec.seq, rec))
+        group = None
         if self.fifo:
-            group = self._groups.get(rec.group_id or "")
+            group_id = rec.group_id or ""
+            group = self._groups.get(group_id)
             if group is None:
-                group = self._groups[rec.group_id or ""] = _Group(rec.group_id or "")
+                group = self._groups[group_id] = _Group(group_id)
             rec.group = group
             group.messages.append(rec)
         if delay > 0:
@@ -254,10 +286,10 @@ class QueueState:
         else:
             rec.state = READY
             self.visible += 1
-            if self.fifo:
-                self._offer_group(rec.group)
-            else:
+            if group is None:
                 self._fresh.append(rec)
+            elif not group.queued:
+                self._offer_group(group)
 
     # --- time --------------------------------------------------------------------------------
 
@@ -356,23 +388,29 @@ class QueueState:
                 break
             group = ready.popleft()
             group.queued = False
-            messages = group.messages
-            i = 0
-            while i < len(messages) and len(received) < limit:
-                rec = messages[i]
-                i += 1
-                if rec.state == GONE:
-                    continue
+            before = len(received)
+            moved = False
+            # Nothing below adds to or takes from the group's deque while it is walked.
+            for rec in group.messages:
                 if rec.state != READY:
+                    if rec.state == GONE:
+                        continue
+                    break
+                if len(received) >= limit:
                     break
                 if max_receive_count is not None and rec.receive_count >= max_receive_count:
                     self.remove(rec, prune=False)
                     dead.append(rec)
+                    moved = True
                     continue
                 self._start_flight(rec, now, now_ms, visibility_timeout)
                 received.append(rec)
-            self._prune_group(group)
-            reoffer.append(group)
+            if moved:
+                self._prune_group(group)
+            if len(received) == before:
+                # Nothing taken: its head may be ready still, or it may be empty now.
+                # Otherwise its head is in flight and the group is blocked.
+                reoffer.append(group)
         for group in reoffer:
             self._offer_group(group)
 
@@ -479,7 +517,9 @@ class QueueState:
             del self.by_handle[rec.handle]
         group = rec.group
         if group is not None and prune:
-            self._prune_group(group)
+            messages = group.messages
+            while messages and messages[0].state == GONE:
+                messages.popleft()
             self._offer_group(group)
         self._maybe_compact()
 

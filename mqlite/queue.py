@@ -23,7 +23,7 @@ import attrs
 
 from . import _validation as v
 from ._settings import QueueSettings, check_name, checked
-from ._state import IN_FLIGHT, READY, QueueState, Record
+from ._state import DELAYED, IN_FLIGHT, READY, QueueState, Record
 from .clock import Clock, SystemClock, TimerHandle
 from .errors import (
     BatchRequestTooLong,
@@ -352,10 +352,10 @@ class Queue:
                 if deduplication_id is None:
                     deduplication_id = _sha256(encoded).hexdigest()
                 return self._send_checked(
-                    body, md5_hex(encoded), {}, None, group_id, deduplication_id
+                    body, md5_hex(encoded), {}, None, None, group_id, deduplication_id
                 )
-        return self._commit(
-            self._prepare(body, attributes, delay, group_id, deduplication_id, None, False)
+        return self._send_checked(
+            *self._prepare(body, attributes, delay, group_id, deduplication_id, None, False)
         )
 
     def send_batch(self, entries: Iterable[SendEntry]) -> BatchResult[SendResult]:
@@ -408,7 +408,7 @@ class Queue:
             with self._lock:
                 self._check_alive()
                 now = self._clock.time()
-                successful = [self._store(out, now) for out in ready]
+                successful = [self._store(now, *out) for out in ready]
                 self._wake()
         return BatchResult(successful, failed)
 
@@ -475,52 +475,67 @@ class Queue:
             entry_id,
         )
 
-    def _store(self, out: _Outgoing, now: float) -> SendResult:
-        """Add one checked message to the core (lock held). Cost: O(log n)."""
+    def _store(
+        self,
+        now: float,
+        body: str,
+        md5_of_body: str,
+        attributes: dict[str, Any],
+        md5_of_attributes: str | None,
+        delay: float | None,
+        group_id: str | None,
+        deduplication_id: str | None,
+        entry_id: str | None = None,
+    ) -> SendResult:
+        """Add one checked message to the core (lock held); the fields of ``_Outgoing``.
+
+        Cost: O(log n).
+        """
         state = self._state
         state.advance(now)
-        sequence_number = None
-        if self._fifo:
-            self._sequence += 1
-            # Always 20 digits: the count starts at 1.8e19 and never reaches 1e20.
-            sequence_number = str(self._sequence)
-            key = out.deduplication_id
-            if self._settings.deduplication_scope == "messageGroup":
-                key = f"{out.group_id}\x00{key}"
-            message_id = new_message_id()
-            original = self._dedup.admit(key, message_id, now)  # type: ignore[arg-type]
-            if original is not None:
-                return _new_tuple(
-                    SendResult,
-                    (
-                        original,
-                        out.md5_of_body,
-                        out.md5_of_attributes,
-                        sequence_number,
-                        out.entry_id,
-                    ),
-                )
+        message_id = new_message_id()
+        settings = self._settings
+        if not self._fifo:
+            rec = Record(
+                state.next_seq(),
+                message_id,
+                body,
+                md5_of_body,
+                attributes,
+                md5_of_attributes,
+                int(now * 1000),
+                now,
+            )
+            rec.group_id = group_id
+            state.add(rec, now, settings.delay if delay is None else delay)
+            return _new_tuple(
+                SendResult, (message_id, md5_of_body, md5_of_attributes, None, entry_id)
+            )
+        self._sequence += 1
+        # Always 20 digits: the count starts at 1.8e19 and never reaches 1e20.
+        sequence_number = str(self._sequence)
+        key = deduplication_id
+        if settings.deduplication_scope == "messageGroup":
+            key = f"{group_id}\x00{key}"
+        original = self._dedup.admit(key, message_id, now)  # type: ignore[arg-type]
+        if original is not None:
+            message_id = original  # a duplicate: accepted, not stored
         else:
-            message_id = new_message_id()
-        rec = Record(
-            state.next_seq(),
-            message_id,
-            out.body,
-            out.md5_of_body,
-            out.attributes,
-            out.md5_of_attributes,
-            int(now * 1000),
-            now,
-        )
-        rec.group_id = out.group_id
-        if self._fifo:
-            rec.deduplication_id = out.deduplication_id
-            rec.sequence_number = sequence_number
-        delay = self._settings.delay if out.delay is None else out.delay
-        state.add(rec, now, delay)
+            state.append_fifo(
+                message_id,
+                body,
+                md5_of_body,
+                attributes,
+                md5_of_attributes,
+                now,
+                settings.delay,
+                group_id,  # type: ignore[arg-type]
+                deduplication_id,  # type: ignore[arg-type]
+                sequence_number,
+            )
         return _new_tuple(
             SendResult,
-            (message_id, out.md5_of_body, out.md5_of_attributes, sequence_number, out.entry_id),
+            (message_id, md5_of_body, md5_of_attributes, sequence_number, entry_id),
         )
 
     def _send_checked(
@@ -529,42 +544,38 @@ class Queue:
         md5_of_body: str,
         attributes: dict[str, Any],
         md5_of_attributes: str | None,
+        delay: float | None,
         group_id: str | None,
         deduplication_id: str | None,
+        entry_id: str | None = None,
     ) -> SendResult:
-        """Store a message whose send checks the caller has already made (topic fan-out).
+        """Store one message whose send checks are made, under the lock, and wake receivers.
 
-        The caller guarantees what ``_prepare`` would check — *body* and *attributes*
-        valid for SQS and within ``max_message_size``, valid ids, both ids for a FIFO
-        queue — and supplies both MD5s, computed once per publish rather than per queue.
+        Every send ends here. The caller guarantees what ``_prepare`` checks — *body*
+        and *attributes* valid for SQS and within ``max_message_size``, valid ids, both
+        ids for a FIFO queue — and supplies both MD5s (a topic computes them once per
+        publish rather than per queue). The arguments are the fields of ``_Outgoing``.
         Cost: O(log n).
 
         Raises:
             QueueDoesNotExist: the queue was deleted.
         """
-        return self._commit(
-            _new_tuple(
-                _Outgoing,
-                (
-                    body,
-                    md5_of_body,
-                    attributes,
-                    md5_of_attributes,
-                    None,  # the queue's own delay
-                    group_id,
-                    deduplication_id,
-                    None,  # no batch entry id
-                ),
-            )
-        )
-
-    def _commit(self, out: _Outgoing) -> SendResult:
-        """Store one checked message under the lock and wake receivers. Cost: O(log n)."""
         with self._lock:
             if self._deleted:
                 self._check_alive()
-            result = self._store(out, self._clock.time())
-            self._wake()
+            result = self._store(
+                self._clock.time(),
+                body,
+                md5_of_body,
+                attributes,
+                md5_of_attributes,
+                delay,
+                group_id,
+                deduplication_id,
+                entry_id,
+            )
+            if self._waiters or self._async_wakers:
+                self._wake()
         return result
 
     # --- receiving ---------------------------------------------------------------------------
@@ -889,7 +900,7 @@ class Queue:
             try:
                 with target._lock:
                     target._check_alive()
-                    target._store(out, target._clock.time())
+                    target._store(target._clock.time(), *out)
                     target._wake()
                 moved += 1
             except QueueDoesNotExist:
@@ -937,7 +948,8 @@ class Queue:
                 return
             if rec.state == IN_FLIGHT:
                 state.remove(rec)
-                self._wake()  # its group may be receivable again
+                if self._waiters or self._async_wakers:
+                    self._wake()  # its group may be receivable again
                 return
         seq, count = self._parse_handle(text)
         self._delete(text, seq, count, now)
@@ -1136,8 +1148,6 @@ class Queue:
         if include_in_flight:
             wanted.add(IN_FLIGHT)
         if include_delayed:
-            from ._state import DELAYED
-
             wanted.add(DELAYED)
         with self._lock:
             self._check_alive()

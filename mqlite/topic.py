@@ -1159,6 +1159,7 @@ class Topic:
                     raw.md5_of_body,
                     dict(attributes),  # each queue's messages get a dict of their own
                     p.attributes_md5(),
+                    None,  # the queue's own delay
                     group_id,
                     deduplication_id,
                 )
@@ -1170,7 +1171,7 @@ class Topic:
             # JSON with ensure_ascii is printable ASCII: a valid body of len(body) bytes.
             if ids and len(body) <= queue.max_message_size:
                 queue._send_checked(
-                    body, md5_hex(body.encode()), {}, None, group_id, deduplication_id
+                    body, md5_hex(body.encode()), {}, None, None, group_id, deduplication_id
                 )
                 return
         queue.send(

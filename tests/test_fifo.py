@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from dataclasses import dataclass
 
 import pytest
 
@@ -402,24 +403,50 @@ from hypothesis.stateful import (  # noqa: E402
 )
 
 VT = 10
+MAX_RECEIVES = 3
+
+
+@dataclass
+class Entry:
+    """The model's view of one stored message."""
+
+    body: str
+    deadline: float | None = None  # hidden until then; None: not in flight
+    handle: str | None = None
+    receive_count: int = 0
 
 
 class FifoMachine(RuleBasedStateMachine):
-    """Per-group order, blocking at the first in-flight message, and dedup, vs a model."""
+    """Per-group order, blocking, visibility changes, dead letters and dedup, vs a model.
+
+    Every message sent (and not suppressed as a duplicate) is, at every step, in exactly
+    one place: its group in the model (ready or in flight), deleted, or in the DLQ.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.clock = ManualClock()
-        self.q = Queue("m.fifo", clock=self.clock, visibility_timeout=VT)
+        self.dlq = Queue("m-dlq.fifo", clock=self.clock)
+        self.q = Queue(
+            "m.fifo",
+            clock=self.clock,
+            visibility_timeout=VT,
+            dead_letter_queue=self.dlq,
+            max_receive_count=MAX_RECEIVES,
+        )
         self.now = 0.0
         self.counter = 0
-        # group -> list of [body, deadline or None (not in flight), handle]
-        self.groups: dict[str, list[list[object]]] = {}
+        self.groups: dict[str, list[Entry]] = {}  # each group's messages in send order
         self.dedup: dict[str, tuple[str, float]] = {}
+        self.stored = 0
+        self.deleted = 0
+        self.dead: list[str] = []  # bodies moved to the DLQ, in the order they moved
 
-    def _ready(self, entry: list[object]) -> bool:
-        deadline = entry[1]
-        return deadline is None or float(deadline) <= self.now  # type: ignore[arg-type]
+    def _ready(self, entry: Entry) -> bool:
+        return entry.deadline is None or entry.deadline <= self.now
+
+    def _in_flight(self) -> list[tuple[str, Entry]]:
+        return [(g, e) for g, msgs in self.groups.items() for e in msgs if not self._ready(e)]
 
     @rule(group=st.sampled_from(["a", "b", "c"]), dedup=st.sampled_from(["d1", "d2", None]))
     def send(self, group: str, dedup: str | None) -> None:
@@ -432,52 +459,65 @@ class FifoMachine(RuleBasedStateMachine):
             assert res.message_id == old[0]
             return
         self.dedup[key] = (res.message_id, self.now)
-        self.groups.setdefault(group, []).append([body, None, None])
+        self.groups.setdefault(group, []).append(Entry(body))
+        self.stored += 1
 
     @rule(n=st.integers(1, 10))
     def receive(self, n: int) -> None:
-        prefixes: dict[str, int] = {}
+        # Each group's receivable run: its ready messages from the head.
+        runs: dict[str, list[Entry]] = {}
         for g, msgs in self.groups.items():
             k = 0
             while k < len(msgs) and self._ready(msgs[k]):
                 k += 1
-            if k:
-                prefixes[g] = k
+            runs[g] = msgs[:k]
         got = self.q.receive(n)
-        assert len(got) == min(n, sum(prefixes.values()))
+        moved = [m.body for m in self.dlq.peek()][len(self.dead) :]
+        assert len(got) <= n
         seen_groups: list[str] = []
         for m in got:
             assert m.group_id is not None
             if not seen_groups or seen_groups[-1] != m.group_id:
                 assert m.group_id not in seen_groups, "group not contiguous"
                 seen_groups.append(m.group_id)
-        for g in seen_groups:
-            mine = [m for m in got if m.group_id == g]
-            assert g in prefixes
-            assert len(mine) <= prefixes[g]
-            if g != seen_groups[-1]:
-                assert len(mine) == prefixes[g]
-            for entry, m in zip(self.groups[g], mine, strict=False):
-                assert m.body == entry[0]
-                entry[1] = self.now + VT
-                entry[2] = m.receipt_handle
+        taken = {m.body for m in got} | set(moved)
+        for g, run in runs.items():
+            # What a receive takes from a group (returned or moved) is a prefix of its run,
+            # and a message moves exactly when it has been received MAX_RECEIVES times.
+            flags = [entry.body in taken for entry in run]
+            assert flags == sorted(flags, reverse=True), f"group {g} not taken in order"
+            for entry in run:
+                if entry.body in taken:
+                    assert (entry.body in moved) == (entry.receive_count >= MAX_RECEIVES)
+        if len(got) < n:
+            # Room was left, so every receivable message was returned or moved.
+            assert taken == {e.body for run in runs.values() for e in run}
+        by_body = {e.body: e for msgs in self.groups.values() for e in msgs}
+        for m in got:
+            entry = by_body[m.body]
+            entry.deadline = self.now + VT
+            entry.handle = m.receipt_handle
+            entry.receive_count += 1
+            assert m.receive_count == entry.receive_count
+        for body in moved:
+            group = body.split(":")[0]
+            self.groups[group].remove(by_body[body])
+        self.dead.extend(moved)
 
-    @precondition(
-        lambda self: any(
-            e[1] is not None and not self._ready(e) for msgs in self.groups.values() for e in msgs
-        )
-    )
+    @precondition(lambda self: bool(self._in_flight()))
     @rule(data=st.data())
     def delete(self, data: st.DataObject) -> None:
-        held = [
-            (g, e)
-            for g, msgs in self.groups.items()
-            for e in msgs
-            if e[1] is not None and not self._ready(e)
-        ]
-        g, entry = data.draw(st.sampled_from(held))
-        self.q.delete(str(entry[2]))
+        g, entry = data.draw(st.sampled_from(self._in_flight()))
+        self.q.delete(str(entry.handle))
         self.groups[g].remove(entry)
+        self.deleted += 1
+
+    @precondition(lambda self: bool(self._in_flight()))
+    @rule(data=st.data(), timeout=st.sampled_from([0, 5, 20]))
+    def change_visibility(self, data: st.DataObject, timeout: int) -> None:
+        _, entry = data.draw(st.sampled_from(self._in_flight()))
+        self.q.change_visibility(str(entry.handle), timeout)
+        entry.deadline = None if timeout == 0 else self.now + timeout
 
     @rule(dt=st.sampled_from([1, 5, 10, 150]))
     def advance(self, dt: float) -> None:
@@ -485,17 +525,21 @@ class FifoMachine(RuleBasedStateMachine):
         self.now += dt
         for msgs in self.groups.values():
             for e in msgs:
-                if e[1] is not None and self._ready(e):
-                    e[1] = None
+                if self._ready(e):
+                    e.deadline = None
 
     @invariant()
     def consistent(self) -> None:
         self.q.check_invariants()
+        self.dlq.check_invariants()
         s = self.q.stats()
         total = sum(len(m) for m in self.groups.values())
-        in_flight = sum(1 for m in self.groups.values() for e in m if e[1] is not None)
+        in_flight = len(self._in_flight())
         assert (s.visible, s.in_flight, s.delayed) == (total - in_flight, in_flight, 0)
+        assert [m.body for m in self.dlq.peek()] == self.dead
+        # Nothing lost, nothing invented.
+        assert self.stored == total + self.deleted + len(self.dead)
 
 
 TestFifoMachine = FifoMachine.TestCase
-TestFifoMachine.settings = hsettings(max_examples=60, stateful_step_count=40, deadline=None)
+TestFifoMachine.settings = hsettings(max_examples=80, stateful_step_count=50, deadline=None)
