@@ -164,6 +164,7 @@ def moto_backend_cycle(depth: int, n: int) -> float | None:
             for _ in range(10):
                 backend.send_message("bench", _BODY)
             for m in backend.receive_message("bench", 10, 0, 300):
+                assert m.receipt_handle is not None
                 backend.delete_message("bench", m.receipt_handle)
         return (time.perf_counter_ns() - start) / n
 
@@ -171,7 +172,7 @@ def moto_backend_cycle(depth: int, n: int) -> float | None:
 def moto_boto3_cycle(depth: int, n: int) -> float | None:
     """The cycle through boto3 against moto (request/response path), or None without it."""
     try:
-        import boto3
+        import boto3  # type: ignore[import-untyped]
         from moto import mock_aws
     except ImportError:
         return None

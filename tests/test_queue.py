@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 
 import pytest
 
@@ -935,7 +936,8 @@ def test_batch_accepts_any_iterable(q: Queue) -> None:
 def test_peeked_message_has_no_handle(q: Queue) -> None:
     q.send("p")
     [pk] = q.peek()
-    for call in (lambda: q.delete(pk), lambda: q.change_visibility(pk, 1)):
+    calls: list[Callable[[], None]] = [lambda: q.delete(pk), lambda: q.change_visibility(pk, 1)]
+    for call in calls:
         with pytest.raises(MqliteError) as e:
             call()
         assert _code(e) == "ReceiptHandleIsInvalid"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -117,10 +118,11 @@ class QueueModel(RuleBasedStateMachine):
 
     @rule(garbage=st.sampled_from(["", "junk", "AQEB-1.1"]))
     def bad_handle(self, garbage: str) -> None:
-        for call in (
+        calls: list[Callable[[], None]] = [
             lambda: self.queue.delete(garbage),
             lambda: self.queue.change_visibility(garbage, 0),
-        ):
+        ]
+        for call in calls:
             with pytest.raises(MqliteError) as e:
                 call()
             assert e.value.code == "ReceiptHandleIsInvalid"

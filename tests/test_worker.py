@@ -49,24 +49,25 @@ def test_raising_handler_redelivered_after_visibility_timeout() -> None:
     clock = ManualClock()
     q = Queue("q", clock=clock, visibility_timeout=30)
     q.send("x")
-    calls: list[int] = []
+    calls: list[tuple[int, float]] = []  # (receive count, clock time) per handler call
     errors: list[BaseException] = []
 
     def handler(m: Message) -> None:
-        calls.append(m.receive_count)
+        calls.append((m.receive_count, clock.time()))
         if len(calls) == 1:
             raise RuntimeError("boom")
 
     w = Worker(q, handler, heartbeat=0, on_error=lambda m, e: errors.append(e))
     with w:
         until(lambda: w.failed == 1)
+        start = calls[0][1]
         assert q.stats().in_flight == 1
         clock.advance(29)
-        time.sleep(0.05)  # give the fetcher chances to (wrongly) receive
-        assert calls == [1]
+        assert q.stats().in_flight == 1  # still hidden: nothing can receive it yet
         clock.advance(1)
         until(lambda: w.processed == 1)
-    assert calls == [1, 2]
+    # Called again only by the redelivery, at the visibility timeout and not before.
+    assert calls == [(1, start), (2, start + 30)]
     assert isinstance(errors[0], RuntimeError)
     assert q.stats().in_flight == 0
     assert q.stats().visible == 0
@@ -106,10 +107,11 @@ def test_retry_delay_with_manual_clock() -> None:
     with Worker(q, handler, heartbeat=0) as w:
         until(lambda: w.retried == 1)
         clock.advance(4)
-        time.sleep(0.05)
-        assert len(calls) == 1
+        assert q.stats().in_flight == 1  # the retry delay has not run out
         clock.advance(1)
         until(lambda: w.processed == 1)
+    # Exactly two calls, the second when the delay ran out and not before.
+    assert len(calls) == 2
     assert calls[1] - calls[0] == 5
     assert w.failed == 0
 
@@ -132,7 +134,7 @@ def test_heartbeat_keeps_long_job_invisible() -> None:
         assert started.wait(GUARD)
         for i in range(1, 9):  # 120 s: four visibility timeouts
             clock.advance(15)
-            until(lambda i=i: w.stats.heartbeats == i)
+            until(lambda: w.stats.heartbeats == i)  # noqa: B023 (called before i changes)
             assert q.stats().in_flight == 1
             assert q.stats().visible == 0
         release.set()
@@ -158,11 +160,12 @@ def test_heartbeat_respects_12_hour_cap() -> None:
         clock.advance(21_500)
         until(lambda: w.stats.heartbeats == 1)  # capped extension to 43_200 total
         clock.advance(21_699)
-        time.sleep(0.05)
         assert q.stats().in_flight == 1
+        clock.advance(1)  # 12 hours since the receive: no extension can go past it
+        assert q.stats().visible == 1
         release.set()
         until(lambda: w.processed == 1)
-    assert q.stats().in_flight == 0
+    assert q.stats() == type(q.stats())(0, 0, 0)  # deleted with its handle after all
 
 
 @pytest.mark.parametrize("drain", [True, False])
@@ -494,7 +497,7 @@ def test_fifo_chain_waits_invisible_behind_a_long_handler() -> None:
         until(lambda: seen == [("long", 1)])
         for i in range(1, 5):  # 60 s: both messages are extended every 15 s
             clock.advance(15)
-            until(lambda i=i: w.stats.heartbeats == 2 * i)
+            until(lambda: w.stats.heartbeats == 2 * i)  # noqa: B023 (called before i changes)
             assert q.stats().in_flight == 2
         release.set()
         until(lambda: w.processed == 2)
