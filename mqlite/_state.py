@@ -201,6 +201,9 @@ class QueueState:
         self.in_flight = 0
         self.delayed = 0
         self._live: dict[int, Record] = {}
+        #: Receive counts that live records brought from another queue (dead letters):
+        #: handles with those counts were issued there, not here.
+        self._inherited: dict[int, int] = {}
         #: The latest receipt handle of every live record received at least once: the
         #: in-flight index. Older handles (still valid on standard queues) are decoded.
         self.by_handle: dict[str, Record] = {}
@@ -262,6 +265,15 @@ class QueueState:
         rec.deduplication_id = deduplication_id
         rec.sequence_number = sequence_number
         self.add(rec, now, delay)
+
+    def adopt(self, rec: Record, now: float) -> None:
+        """Store a ready copy of a message from another queue, keeping its receive count.
+
+        Cost: O(log n).
+        """
+        if rec.receive_count:
+            self._inherited[rec.seq] = rec.receive_count
+        self.add(rec, now, 0)
 
     def add(self, rec: Record, now: float, delay: float) -> None:
         """Store a new record, ready at once or after *delay* seconds. Cost: O(log n)."""
@@ -475,12 +487,13 @@ class QueueState:
         """Whether a receipt handle for (*seq*, *count*) can have been issued. Cost: O(1).
 
         A handle names a record and the receive that issued it: a record never created,
-        a count of zero, or a count beyond the record's receives was never handed out.
+        a count of zero, a count beyond the record's receives, or one it had already
+        reached in another queue (a dead letter's earlier receives) was never handed out.
         """
         if count < 1 or not 0 < seq <= self._seq:
             return False
         rec = self._live.get(seq)
-        return rec is None or count <= rec.receive_count
+        return rec is None or self._inherited.get(seq, 0) < count <= rec.receive_count
 
     def change_visibility(self, rec: Record, now: float, timeout: float) -> None:
         """Hide *rec* until ``now + timeout`` (``0``: make it ready now). Cost: O(log n)."""
@@ -515,6 +528,8 @@ class QueueState:
         del self._live[rec.seq]
         if rec.handle is not None:
             del self.by_handle[rec.handle]
+        if self._inherited:
+            self._inherited.pop(rec.seq, None)
         group = rec.group
         if group is not None and prune:
             messages = group.messages
@@ -600,6 +615,8 @@ class QueueState:
             assert rec.handle == handle, rec
             assert self._live.get(rec.seq) is rec, rec
         assert len(self.by_handle) == sum(r.handle is not None for r in self._live.values())
+        for seq, count in self._inherited.items():
+            assert 0 < count <= self._live[seq].receive_count, (seq, count)
         expiring = {id(e[2]) for e in self._expiry if e[2].state != GONE}
         expiring |= {id(r) for r in self._expiry_run if r.state != GONE}
         in_order = pairwise(self._expiry_run)

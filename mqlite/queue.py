@@ -799,7 +799,7 @@ class Queue:
             self._sequence += 1
             new.sequence_number = f"{self._sequence:020d}"
             new.deduplication_id = rec.deduplication_id if dedup_id is None else dedup_id
-        state.add(new, now, 0)
+        state.adopt(new, now)
         return new
 
     def redrive(self, destination: Queue | None = None, *, max_messages: int | None = None) -> int:

@@ -83,6 +83,35 @@ def test_moved_message_keeps_identity(clock: ManualClock) -> None:
     assert rec[0].dead_letter_source_arn == src.arn
 
 
+@pytest.mark.parametrize("fifo", [False, True])
+def test_dead_letter_receipt_handles_start_after_its_inherited_count(
+    clock: ManualClock, fifo: bool
+) -> None:
+    suffix = ".fifo" if fifo else ""
+    dlq = Queue(f"dlq{suffix}", clock=clock)
+    src = Queue(f"src{suffix}", clock=clock, dead_letter_queue=dlq, max_receive_count=2)
+    ids = {"group_id": "g", "deduplication_id": "d"} if fifo else {}
+    src.send("m", **ids)  # type: ignore[arg-type]
+    for _ in range(2):
+        src.receive(visibility_timeout=0)
+    assert src.receive() == []  # moved, with receive count 2
+    [m] = dlq.receive()
+    assert m.receive_count == 3
+    # A handle ends in the 48-bit receive count that issued it (12 hex digits). The DLQ
+    # issued only count 3: handles naming counts 1 and 2 were never handed out here.
+    assert m.receipt_handle is not None
+    assert m.receipt_handle.endswith(f"{3:012x}")
+    for count in (1, 2):
+        forged = m.receipt_handle[:-12] + f"{count:012x}"
+        with pytest.raises(MqliteError) as e:
+            dlq.delete(forged)
+        assert e.value.code == "ReceiptHandleIsInvalid"
+    assert dlq.stats().in_flight == 1  # nothing changed
+    dlq.delete(m)
+    assert dlq.stats().total == 0
+    dlq.check_invariants()
+
+
 def test_standard_keeps_retention_anchor(clock: ManualClock) -> None:
     dlq = Queue("dlq", clock=clock, retention=600)
     src = Queue("src", clock=clock, dead_letter_queue=dlq, max_receive_count=1)
