@@ -80,7 +80,11 @@ def _plain_id(value: object) -> bool:
 
 
 class _Outgoing(NamedTuple):
-    """A send that passed every check and only needs to be stored."""
+    """A send that passed every check and only needs to be stored.
+
+    Its fields, in this order, are the arguments of ``Queue._send_checked`` and
+    ``Queue._store``: callers unpack it (``*out``) rather than pass the tuple down.
+    """
 
     body: str
     md5_of_body: str
