@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from collections import Counter
 
+import pytest
+
 from mqlite import Queue, SendEntry
 
 GUARD = 30.0  # real seconds; only a guard against hangs
@@ -105,3 +107,74 @@ def test_long_pollers_woken_by_concurrent_senders() -> None:
     assert sorted(got, key=int) == [str(i) for i in range(n)]
     s = q.stats()
     assert (s.visible, s.in_flight, s.delayed) == (0, 0, 0)
+
+
+def _poison(body: str) -> bool:
+    return int(body.split("-")[1]) % 7 == 0
+
+
+def _released_once(body: str) -> bool:
+    return int(body.split("-")[1]) % 5 == 0
+
+
+@pytest.mark.parametrize("fifo", [False, True])
+def test_releases_and_dead_letters_account_for_every_message(fifo: bool) -> None:
+    """Consumers release some messages and never finish "poison" ones: every message
+    ends deleted exactly once or in the dead-letter queue exactly once, never both."""
+    suffix = ".fifo" if fifo else ""
+    dlq = Queue(f"dead{suffix}")
+    q = Queue(f"work{suffix}", visibility_timeout=60, dead_letter_queue=dlq, max_receive_count=3)
+    producers, consumers, per_producer = 3, 4, 300
+    total = producers * per_producer
+    start = threading.Barrier(producers + consumers)
+    deleted: Counter[str] = Counter()
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def finished() -> bool:
+        with lock:
+            return sum(deleted.values()) + dlq.stats().visible >= total
+
+    def produce(p: int) -> None:
+        try:
+            start.wait(GUARD)
+            for i in range(per_producer):
+                body = f"p{p}-{i}"
+                ids = {"group_id": f"g{i % 8}", "deduplication_id": body} if fifo else {}
+                q.send(body, **ids)  # type: ignore[arg-type]
+        except BaseException as e:
+            errors.append(e)
+
+    def consume() -> None:
+        try:
+            start.wait(GUARD)
+            while not finished():
+                for m in q.receive(10, wait=0.02):
+                    assert m.receive_count <= 3  # a fourth receive moves it instead
+                    if _poison(m.body) or (_released_once(m.body) and m.receive_count == 1):
+                        q.change_visibility(m, 0)  # give it back now
+                        continue
+                    q.delete(m)
+                    with lock:
+                        deleted[m.body] += 1
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=produce, args=(p,), daemon=True) for p in range(producers)]
+    threads += [threading.Thread(target=consume, daemon=True) for _ in range(consumers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(GUARD)
+        assert not t.is_alive(), "guard timeout"
+    assert errors == []
+    bodies = {f"p{p}-{i}" for p in range(producers) for i in range(per_producer)}
+    dead = Counter(m.body for m in dlq.peek())
+    assert set(dead) == {b for b in bodies if _poison(b)}
+    assert all(n == 1 for n in dead.values())
+    assert set(deleted) == bodies - set(dead)
+    assert all(n == 1 for n in deleted.values())
+    assert all(m.receive_count == 3 for m in dlq.peek())
+    assert q.stats() == type(q.stats())(0, 0, 0)
+    q.check_invariants()
+    dlq.check_invariants()
