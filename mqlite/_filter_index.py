@@ -146,19 +146,20 @@ class _RangeIndex:
         """
         if self._pending_count > 4 + math.isqrt(self._total):
             self._rebuild()
-        if self._tree:
+        tree = self._tree
+        if tree:
             at = self._slot(value) + self._size
-            tree = self._tree
             while at:
                 bucket = tree.get(at)
                 if bucket:
                     out |= bucket
                 at >>= 1
-        for branch_id, conditions in self._pending.items():
-            for condition in conditions:
-                if condition.test(value):
-                    out.add(branch_id)
-                    break
+        if self._pending_count:
+            for branch_id, conditions in self._pending.items():
+                for condition in conditions:
+                    if condition.test(value):
+                        out.add(branch_id)
+                        break
 
     def _known(self, bound: float) -> bool:
         at = bisect.bisect_left(self._bounds, bound)
@@ -254,6 +255,7 @@ class _PathIndex:
         "ips",
         "literals",
         "numbers",
+        "patterns",
         "prefixes",
         "ranges",
         "strings",
@@ -270,6 +272,15 @@ class _PathIndex:
         self.ips: dict[tuple[int, int], dict[int, set[int]]] = {}
         self.ip_masks: list[tuple[int, int]] = []
         self.ranges: _RangeIndex | None = None
+        # Whether a string value needs more than the exact-string lookup: kept up to date
+        # by add and discard, so that the commonest index (exact strings only) costs one
+        # hash lookup per value.
+        self.patterns = False
+
+    def _has_patterns(self) -> bool:
+        return bool(
+            self.prefixes.lengths or self.suffixes.lengths or self.ignore_case or self.ip_masks
+        )
 
     def is_empty(self) -> bool:
         return not (
@@ -309,6 +320,7 @@ class _PathIndex:
             self.ranges.add(branch_id, condition)
         else:  # pragma: no cover - guarded by SELECTIVE_KINDS
             raise TypeError(f"not a selective condition: {condition!r}")
+        self.patterns = self._has_patterns()
 
     def discard(self, condition: Condition, branch_id: int) -> None:
         """Unfile one condition of a branch being removed (ranges go all at once)."""
@@ -337,6 +349,7 @@ class _PathIndex:
             self.ranges.remove(branch_id)
             if not len(self.ranges):
                 self.ranges = None
+        self.patterns = self._has_patterns()
 
     def _add_ip(self, bits: int, mask: int, network: int, branch_id: int) -> None:
         table = self.ips.get((bits, mask))
@@ -363,7 +376,11 @@ class _PathIndex:
         for value in values:
             kind = type(value)
             if kind is str:
-                self._lookup_string(value, out)
+                bucket = self.strings.get(value)
+                if bucket:
+                    out |= bucket
+                if self.patterns:
+                    self._lookup_patterns(value, out)
             elif kind is float:
                 bucket = self.numbers.get(value)
                 if bucket:
@@ -375,10 +392,8 @@ class _PathIndex:
                 if bucket:
                     out |= bucket
 
-    def _lookup_string(self, value: str, out: set[int]) -> None:
-        bucket = self.strings.get(value)
-        if bucket:
-            out |= bucket
+    def _lookup_patterns(self, value: str, out: set[int]) -> None:
+        # Everything but the exact match: prefixes, suffixes, equals-ignore-case, CIDR.
         size = len(value)
         prefixes = self.prefixes
         for length in prefixes.lengths:
@@ -459,10 +474,13 @@ class _Slot:
     path) are then tested directly. An unanchored branch is filed under all its paths.
     """
 
-    __slots__ = ("anchor", "branch", "checks", "entry", "selective")
+    __slots__ = ("anchor", "branch", "checks", "entry", "key", "selective", "seq")
 
     def __init__(self, entry: _Entry, branch: Branch) -> None:
         self.entry = entry
+        # The entry's seq and key, copied: match reads them for every candidate.
+        self.seq = entry.seq
+        self.key = entry.key
         self.branch = branch
         self.selective = [
             (path, conditions)
@@ -629,11 +647,13 @@ class _ScopeIndex:
         candidates: set[int] = set()
         counts: dict[int, int] = {}
         by_path = fields.by_path
+        indexes = self.by_path
+        loose_paths = self.loose
         for path, field in by_path.items():
-            index = self.by_path.get(path)
+            index = indexes.get(path)
             if index is not None:
                 index.lookup(field.values, candidates)
-            loose = self.loose.get(path)
+            loose = loose_paths.get(path)
             if loose is not None:
                 for branch_id, conditions in loose.items():
                     if path_satisfied(conditions, field):
@@ -643,36 +663,36 @@ class _ScopeIndex:
                 for branch_id in branch_ids:
                     counts[branch_id] = counts.get(branch_id, 0) + 1
         slots = self.slots
+        # Only values that came through arrays can need the array-consistency check.
+        arrays = fields.arrays
         for branch_id in candidates:
             slot = slots[branch_id]
-            if slot.entry.seq not in found and self._confirm(slot, fields):
-                found[slot.entry.seq] = slot.entry.key
-        if counts and not fields.has_input():
+            if slot.seq in found:
+                continue
+            for path, conditions in slot.checks:
+                if not path_satisfied(conditions, by_path.get(path)):
+                    break
+            else:
+                if not arrays or self._consistent(slot, fields):
+                    found[slot.seq] = slot.key
+        if not counts:
+            return
+        if not fields.has_input():
             return  # the empty-input rule: nothing for all-absent branches to go on
         for branch_id, count in counts.items():
             slot = slots[branch_id]
             if (
                 count == len(slot.checks)
-                and slot.entry.seq not in found
-                and self._consistent(slot, fields)
+                and slot.seq not in found
+                and (not arrays or self._consistent(slot, fields))
             ):
-                found[slot.entry.seq] = slot.entry.key
+                found[slot.seq] = slot.key
 
-    def _confirm(self, slot: _Slot, fields: Fields) -> bool:
-        by_path = fields.by_path
-        for path, conditions in slot.checks:
-            if not path_satisfied(conditions, by_path.get(path)):
-                return False
-        return self._consistent(slot, fields)
-
-    def _consistent(self, slot: _Slot, fields: Fields) -> bool:
+    @staticmethod
+    def _consistent(slot: _Slot, fields: Fields) -> bool:
         # Values from different elements of one array must not be combined; only a body
         # with arrays on two or more of the branch's paths needs the full check.
-        return (
-            not self.body
-            or not _through_arrays(slot.branch, fields.by_path)
-            or slot.branch.matches(fields)
-        )
+        return not _through_arrays(slot.branch, fields.by_path) or slot.branch.matches(fields)
 
 
 def _through_arrays(branch: Branch, by_path: dict[str, Field]) -> bool:
@@ -788,7 +808,7 @@ class FilterIndex:
                 body_scope.collect(body_fields(root, body_scope.paths, body_scope.prefixes), found)
         if len(found) < 2:
             return list(found.values())
-        return [found[seq] for seq in sorted(found)]
+        return list(map(found.__getitem__, sorted(found)))
 
     def _check(self) -> None:
         """Assert the index's invariants (for tests): every branch of every entry is filed
@@ -799,7 +819,9 @@ class FilterIndex:
             scope = self._scopes[entry.policy.scope]
             assert len(entry.branch_ids) == len(entry.policy.branches)
             for branch_id in entry.branch_ids:
-                assert scope.slots[branch_id].entry is entry
+                slot = scope.slots[branch_id]
+                assert slot.entry is entry
+                assert (slot.seq, slot.key) == (entry.seq, entry.key)
                 expected.add(branch_id)
         filed = {branch_id for scope in self._scopes.values() for branch_id in scope.slots}
         assert filed == expected, "stray or missing branches"
@@ -830,6 +852,7 @@ class FilterIndex:
             assert anchored_on == scope.anchored_on
             for path, index in scope.by_path.items():
                 assert not index.is_empty(), f"empty path index kept for {path!r}"
+                assert index.patterns == index._has_patterns(), path
                 if index.ranges is not None:
                     index.ranges._check()
             for path, loose in scope.loose.items():

@@ -605,14 +605,21 @@ class Field:
 
 
 class Fields:
-    """A message's fields by path, plus what the empty-input rule needs."""
+    """A message's fields by path, plus what the empty-input rule needs.
 
-    __slots__ = ("_any_leaf", "_root", "by_path")
+    ``arrays`` is False when no value came through a JSON array (always, for attributes),
+    so that no branch needs the array-consistency check.
+    """
 
-    def __init__(self, by_path: dict[str, Field], any_leaf: bool, root: Any = None) -> None:
+    __slots__ = ("_any_leaf", "_root", "arrays", "by_path")
+
+    def __init__(
+        self, by_path: dict[str, Field], any_leaf: bool, root: Any = None, *, arrays: bool = False
+    ) -> None:
         self.by_path = by_path
         self._any_leaf = any_leaf
         self._root = root
+        self.arrays = arrays
 
     def has_input(self) -> bool:
         """Whether the message has anything to filter on (the empty-input rule, §5.2.7).
@@ -664,6 +671,35 @@ _NOT_SCALAR: Final = object()
 # with hooks would build a new one per call.
 _DECODER: Final = json.JSONDecoder(parse_int=float, parse_constant=_reject_constant)
 _loads: Final = _DECODER.decode
+# The whitespace JSON allows between tokens (and the decoder skips before a document).
+_JSON_BLANKS: Final = " \t\n\r"
+
+
+# How attribute_fields reads each data type: ignored, a string, a number, or a JSON array.
+_BINARY: Final = 0
+_STRING: Final = 1
+_NUMBER: Final = 2
+_ARRAY: Final = 3
+# The plain data types, looked up in one step; custom labels go through _attribute_kind.
+_KINDS: Final = {
+    "String": _STRING,
+    "Number": _NUMBER,
+    "String.Array": _ARRAY,
+    "Number.Array": _ARRAY,
+    "Binary": _BINARY,
+}
+
+
+def _attribute_kind(data_type: str) -> int:
+    """How attribute_fields reads a value of *data_type* (any spelling, labels included)."""
+    # Binary and Binary.<label> are ignored altogether.
+    if data_type.startswith("Binary") and (len(data_type) == 6 or data_type[6] == "."):
+        return _BINARY
+    if data_type in ("String.Array", "Number.Array"):
+        return _ARRAY
+    if data_type == "Number" or data_type.startswith("Number."):
+        return _NUMBER
+    return _STRING  # String and String.<label>
 
 
 def attribute_fields(
@@ -681,11 +717,13 @@ def attribute_fields(
     any_filterable = False
     if not attributes:
         return Fields(by_path, any_filterable)
+    kinds = _KINDS
     for name, attribute in attributes.items():
         data_type = attribute.data_type
-        # Binary and Binary.<label> are ignored (the plain string test is much cheaper
-        # than the Attribute properties on this hot path).
-        if data_type.startswith("Binary") and (len(data_type) == 6 or data_type[6] == "."):
+        kind = kinds.get(data_type)
+        if kind is None:
+            kind = _attribute_kind(data_type)
+        if kind == _BINARY:
             continue
         any_filterable = True
         if wanted is not None and name not in wanted:
@@ -694,7 +732,15 @@ def attribute_fields(
         text = attribute.value
         if not isinstance(text, str):
             continue
-        if data_type in ("String.Array", "Number.Array"):
+        if kind == _STRING:
+            if "\\" in text or '"' in text:
+                text = text.replace("\\", "\\\\").replace('"', '\\"')
+            field.values.append(text)
+        elif kind == _NUMBER:
+            number = _as_number(text)
+            if number is not None:
+                field.values.append(number)
+        else:
             try:
                 parsed = _loads(text)
             except (ValueError, RecursionError):
@@ -703,20 +749,17 @@ def attribute_fields(
                 value = _json_scalar(item)
                 if value is not _NOT_SCALAR:
                     field.values.append(value)
-        elif data_type == "Number" or data_type.startswith("Number."):
-            number = _as_number(text)
-            if number is not None:
-                field.values.append(number)
-        else:  # String and String.<label>
-            if "\\" in text or '"' in text:
-                text = text.replace("\\", "\\\\").replace('"', '\\"')
-            field.values.append(text)
     return Fields(by_path, any_filterable)
 
 
 def parse_body(body: str | None) -> dict[str, Any] | None:
     """The message body as a JSON object, or None when it is not one. Cost: O(len(body))."""
     if not isinstance(body, str):
+        return None
+    # Only text whose first non-blank character (blanks as JSON counts them) opens an
+    # object can decode to one: plain-text bodies, common on topics, are turned away
+    # without the cost of a decoding error.
+    if body[:1] != "{" and body.lstrip(_JSON_BLANKS)[:1] != "{":
         return None
     try:
         parsed = _loads(body)
@@ -736,44 +779,47 @@ def body_fields(root: dict[str, Any], wanted: Collection[str], prefixes: Collect
     any_leaf = False
     next_array = 0
     no_arrays: tuple[tuple[int, int], ...] = ()
-    # (node, path, arrays it came through); an explicit stack, since bodies can nest deeply.
-    stack: list[tuple[Any, str, tuple[tuple[int, int], ...]]] = []
-    for key, value in root.items():
-        if key not in prefixes:
-            continue
-        kind = type(value)
-        if kind is not str and kind is not float:
-            stack.append((value, key, no_arrays))
-            continue
-        # A top-level string or number, the commonest wanted value: filed in place.
-        any_leaf = True
-        if key in wanted:
-            field = by_path.get(key)
-            if field is None:
-                field = by_path[key] = Field(True)
-            elif field.arrays is not None:
-                field.arrays.append(no_arrays)
-            field.values.append(value)
-            field.exists = True
+    # (node, where, arrays it came through); an explicit stack, since bodies can nest
+    # deeply. *where* is a dict's key prefix ("" at the root, "a.b." below it), and any
+    # other node's path.
+    stack: list[tuple[Any, str, tuple[tuple[int, int], ...]]] = [(root, "", no_arrays)]
     while stack:
-        node, path, arrays = stack.pop()
-        if isinstance(node, dict):
+        node, where, arrays = stack.pop()
+        if type(node) is dict:
             for key, value in node.items():
-                child = f"{path}.{key}"
-                if child in prefixes:
-                    stack.append((value, child, arrays))
-        elif isinstance(node, list):
+                child = where + key
+                if child not in prefixes:
+                    continue
+                kind = type(value)
+                if arrays or (kind is not str and kind is not float):
+                    stack.append((value, child + "." if kind is dict else child, arrays))
+                    continue
+                # A string or number outside arrays, the commonest wanted value: filed
+                # in place rather than through the stack.
+                any_leaf = True
+                if child in wanted:
+                    field = by_path.get(child)
+                    if field is None:
+                        field = by_path[child] = Field(True)
+                    elif field.arrays is not None:
+                        field.arrays.append(no_arrays)
+                    field.values.append(value)
+                    field.exists = True
+        elif type(node) is list:
             array_id = next_array
             next_array += 1
+            dotted = where + "."
             for index in range(len(node) - 1, -1, -1):
-                stack.append((node[index], path, (*arrays, (array_id, index))))
+                item = node[index]
+                at = dotted if type(item) is dict else where
+                stack.append((item, at, (*arrays, (array_id, index))))
         else:
             any_leaf = True
-            if path not in wanted:
+            if where not in wanted:
                 continue
-            field = by_path.get(path)
+            field = by_path.get(where)
             if field is None:
-                field = by_path[path] = Field()
+                field = by_path[where] = Field()
             if arrays:
                 if field.arrays is None:
                     field.arrays = [no_arrays] * len(field.values)
@@ -786,7 +832,7 @@ def body_fields(root: dict[str, Any], wanted: Collection[str], prefixes: Collect
             field.values.append(value)
             if value is not None:
                 field.exists = True
-    return Fields(by_path, any_leaf, None if any_leaf else root)
+    return Fields(by_path, any_leaf, None if any_leaf else root, arrays=next_array > 0)
 
 
 def path_prefixes(paths: Collection[str]) -> frozenset[str]:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, event, given, reject, settings, target
+from hypothesis import HealthCheck, event, example, given, reject, settings, target
 from hypothesis import strategies as st
 
 import mqlite.filters as filters
@@ -464,3 +464,181 @@ def test_one_of_many_distinct_policies(make: Callable[[int], dict[str, Any]], sc
         assert index.match(**message) == expected
     hits = [index.match(**message) for message in messages]
     assert [17] in hits
+
+
+# --- fast paths agree with the general ones ----------------------------------------------------
+
+
+def test_plain_data_types_read_as_their_general_classification() -> None:
+    # The one-step table of plain data types must say what the full classification says,
+    # and any other spelling (labels, look-alikes) goes through the full classification.
+    for data_type, kind in filters._KINDS.items():
+        assert filters._attribute_kind(data_type) == kind, data_type
+    # data type -> (value, the field's values; None: the attribute is ignored)
+    cases: dict[str, tuple[str | bytes, list[Any] | None]] = {
+        "String": ('a"b', ['a\\"b']),
+        "String.label": ('a"b', ['a\\"b']),
+        "Stringy": ('a"b', ['a\\"b']),
+        "Number": ("12.5", [12.5]),
+        "Number.float": ("12.5", [12.5]),
+        "Numbers": ("12.5", ["12.5"]),
+        "String.Array": ("[12.5]", [12.5]),
+        "Number.Array": ("[12.5]", [12.5]),
+        "Number.Array.x": ("12.5", [12.5]),
+        "Binary.Array": (b"x", None),
+        "Binary.gif": (b"x", None),
+        "Binaryx": ("x", ["x"]),
+    }
+    for data_type, (value, expected) in cases.items():
+        fields = filters.attribute_fields({"a": Attribute(data_type, value)})
+        if expected is None:
+            assert fields.by_path == {}, data_type
+            assert not fields.has_input(), data_type
+        else:
+            assert fields.by_path["a"].values == expected, data_type
+            assert fields.has_input(), data_type
+            assert not fields.arrays, data_type
+
+
+def _decoded_object(body: str) -> Any:
+    """What parse_body must give: the decoder's result when it is an object, else None."""
+    try:
+        parsed = filters._loads(body)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "",
+        " ",
+        "{}",
+        '{"a": 1}',
+        ' \t\n\r{"a": 1}',
+        '\x0c{"a": 1}',
+        '\x0b{"a": 1}',
+        '\xa0{"a": 1}',
+        '\ufeff{"a": 1}',
+        '{"a": 1} x',
+        "{",
+        "[{}]",
+        ' [{"a": 1}]',
+        '"{}"',
+        "null",
+        "1",
+        "plain text",
+        "{plain text",
+    ],
+)
+def test_bodies_turned_away_early_are_those_that_cannot_decode_to_an_object(body: str) -> None:
+    assert filters.parse_body(body) == _decoded_object(body)
+
+
+@given(st.text(alphabet=' \t\n\r\x0c{}[]"a1:,', max_size=12))
+def test_parse_body_agrees_with_the_decoder(body: str) -> None:
+    assert filters.parse_body(body) == _decoded_object(body)
+
+
+def _reference_body_fields(
+    root: dict[str, Any], wanted: frozenset[str], prefixes: frozenset[str]
+) -> dict[str, list[tuple[str, tuple[tuple[int, int], ...] | None]]]:
+    """The body's fields as one uniform walk files them (every value through the stack,
+    nothing filed in place), per path as sorted (repr of value, arrays) pairs."""
+    out: dict[str, list[tuple[Any, tuple[tuple[int, int], ...]]]] = {}
+    next_array = 0
+    stack: list[tuple[Any, str | None, tuple[tuple[int, int], ...]]] = [(root, None, ())]
+    while stack:
+        node, path, arrays = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                child = key if path is None else f"{path}.{key}"
+                if child in prefixes:
+                    stack.append((value, child, arrays))
+        elif isinstance(node, list):
+            array_id = next_array
+            next_array += 1
+            for index in range(len(node) - 1, -1, -1):
+                stack.append((node[index], path, (*arrays, (array_id, index))))
+        elif path in wanted:
+            assert path is not None
+            out.setdefault(path, []).append((node, arrays))
+    return {
+        path: sorted(
+            (repr(value), arrays if any(a for _, a in pairs) else None) for value, arrays in pairs
+        )
+        for path, pairs in out.items()
+    }
+
+
+@settings(max_examples=300, deadline=None)
+@example(root={"a": {"b": 2}, "a.b": [1, None]}, wanted=frozenset({"a.b"}))
+@example(root={"a.b": [1], "a": {"b": "2", "d": [3]}}, wanted=frozenset({"a.b", "a.d"}))
+@example(root={"a": [{"b": 1}, {"b": [2]}], "a.b": 3}, wanted=frozenset({"a.b"}))
+@given(
+    root=st.dictionaries(st.sampled_from(BODY_KEYS), JSON_VALUE, max_size=4),
+    wanted=st.frozensets(st.sampled_from(["a", "b", "c", "a.b", "a.d", "a.b.d", "a.b.b"])),
+)
+def test_body_fields_filed_in_place_agree_with_the_uniform_walk(
+    root: dict[str, Any], wanted: frozenset[str]
+) -> None:
+    # Decoded as the index decodes bodies (numbers as floats).
+    root = filters._loads(json.dumps(root))
+    prefixes = filters.path_prefixes(wanted)
+    fields = filters.body_fields(root, wanted, prefixes)
+    got = {
+        path: sorted(
+            (
+                repr(value),
+                None if field.arrays is None or not any(field.arrays) else field.arrays[i],
+            )
+            for i, value in enumerate(field.values)
+        )
+        for path, field in fields.by_path.items()
+    }
+    assert got == _reference_body_fields(root, wanted, prefixes)
+    # A field that came through an array is flagged, so its branches get the full check.
+    if any(field.arrays is not None for field in fields.by_path.values()):
+        assert fields.arrays
+    for path, field in fields.by_path.items():
+        assert field.exists == any(value is not None for value in field.values), path
+
+
+def test_exact_strings_that_are_ip_addresses_still_match_other_spellings() -> None:
+    # An index of exact strings answers a string with one hash lookup, unless one of its
+    # strings is an IP address: then another spelling of the address must still match.
+    index = FilterIndex()
+    index.add("plain", FilterPolicy({"a": ["x"]}))
+    assert index.match(attributes={"a": S("10.0.0.7")}) == []
+    index.add("ip", FilterPolicy({"a": ["10.0.0.7"]}))
+    index._check()
+    for spelling in ["10.000.0.007", "::ffff:a00:7", "::ffff:10.0.0.7", "10.0.0.07x"]:
+        attributes = {"a": S(spelling)}
+        expected = ["ip"] if spelling in ("10.000.0.007", "::ffff:a00:7") else []
+        assert FilterPolicy({"a": ["10.0.0.7"]}).matches(attributes=attributes) == bool(expected)
+        assert index.match(attributes=attributes) == expected
+    assert index.match(attributes={"a": S("x")}) == ["plain"]
+    index.remove("ip")
+    index._check()
+    assert index.match(attributes={"a": S("10.000.0.007")}) == []
+
+
+def test_patterns_on_a_path_come_and_go_with_their_policies() -> None:
+    index = FilterIndex()
+    index.add("exact", FilterPolicy({"a": ["xy"]}))
+    patterns: dict[str, dict[str, Any]] = {
+        "prefix": {"prefix": "x"},
+        "suffix": {"suffix": "y"},
+        "ignore-case": {"equals-ignore-case": "XY"},
+        "cidr": {"cidr": "10.0.0.0/8"},
+    }
+    for name, condition in patterns.items():
+        index.add(name, FilterPolicy({"a": [condition]}))
+        index._check()
+        value = "10.1.2.3" if name == "cidr" else "xy"
+        expected = [name] if name == "cidr" else ["exact", name]
+        assert index.match(attributes={"a": S(value)}) == expected
+        index.remove(name)
+        index._check()
+        assert index.match(attributes={"a": S(value)}) == ([] if name == "cidr" else ["exact"])
