@@ -116,7 +116,6 @@ class Record:
         md5_of_body: str,
         attributes: dict[str, Attribute],
         md5_of_attributes: str | None,
-        sent_ms: int,
         enqueued_at: float,
     ) -> None:
         self.seq = seq
@@ -125,7 +124,8 @@ class Record:
         self.md5_of_body = md5_of_body
         self.attributes = attributes
         self.md5_of_attributes = md5_of_attributes
-        self.sent_ms = sent_ms
+        #: When it was sent (epoch ms): its enqueue time, unless it is a copy.
+        self.sent_ms = int(enqueued_at * 1000)
         self.enqueued_at = enqueued_at
         self.state = READY
         self.ticket = 0
@@ -223,18 +223,25 @@ class QueueState:
         return self._seq
 
     def append(
-        self, message_id: str, body: str, md5_of_body: str, now: float, delay: float
+        self,
+        message_id: str,
+        body: str,
+        md5_of_body: str,
+        now: float,
+        delay: float,
+        attributes: dict[str, Attribute] | None = None,
+        md5_of_attributes: str | None = None,
+        group_id: str | None = None,
     ) -> None:
-        """Store a new plain message (standard queue, no attributes). Cost: O(1) typical.
+        """Store a new standard-queue message. Cost: O(1) typical.
 
-        Creates the record and stores it with :meth:`add`: one core call per plain send.
+        Creates the record and stores it with :meth:`add`: one core call per send.
         """
         self._seq += 1
-        self.add(
-            Record(self._seq, message_id, body, md5_of_body, {}, None, int(now * 1000), now),
-            now,
-            delay,
-        )
+        attrs = attributes or {}  # each message gets a dict of its own
+        rec = Record(self._seq, message_id, body, md5_of_body, attrs, md5_of_attributes, now)
+        rec.group_id = group_id
+        self.add(rec, now, delay)
 
     def append_fifo(
         self,
@@ -251,16 +258,7 @@ class QueueState:
     ) -> None:
         """Store a new FIFO message at the end of its group. Cost: O(1) typical."""
         self._seq += 1
-        rec = Record(
-            self._seq,
-            message_id,
-            body,
-            md5_of_body,
-            attributes,
-            md5_of_attributes,
-            int(now * 1000),
-            now,
-        )
+        rec = Record(self._seq, message_id, body, md5_of_body, attributes, md5_of_attributes, now)
         rec.group_id = group_id
         rec.deduplication_id = deduplication_id
         rec.sequence_number = sequence_number

@@ -500,18 +500,16 @@ class Queue:
         message_id = new_message_id()
         settings = self._settings
         if not self._fifo:
-            rec = Record(
-                state.next_seq(),
+            state.append(
                 message_id,
                 body,
                 md5_of_body,
+                now,
+                settings.delay if delay is None else delay,
                 attributes,
                 md5_of_attributes,
-                int(now * 1000),
-                now,
+                group_id,
             )
-            rec.group_id = group_id
-            state.add(rec, now, settings.delay if delay is None else delay)
             return _new_tuple(
                 SendResult, (message_id, md5_of_body, md5_of_attributes, None, entry_id)
             )
@@ -791,9 +789,9 @@ class Queue:
             rec.md5_of_body,
             rec.attributes,
             rec.md5_of_attributes,
-            rec.sent_ms,
             enqueued_at,
         )
+        new.sent_ms = rec.sent_ms
         new.receive_count = rec.receive_count
         new.first_receive_ms = rec.first_receive_ms
         new.group_id = rec.group_id
