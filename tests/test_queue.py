@@ -973,3 +973,21 @@ def test_retention_boundary_on_configure(clock: ManualClock) -> None:
     clock.advance(1)
     q.configure(retention=60)  # "a" is exactly 60 s old: gone; "b" stays
     assert [m.body for m in q.peek()] == ["b"]
+
+
+def test_standard_queue_keeps_group_id_without_ordering(q: Queue, clock: ManualClock) -> None:
+    # Fair queues: a standard queue stores MessageGroupId and returns it, but a group
+    # neither orders nor blocks its messages (spec/sqs.md §3, send rule 7).
+    first = q.send("a", group_id="tenant-1", attributes={"k": "v"})
+    q.send("b", group_id="tenant-1", delay=5)
+    q.send("c", group_id="tenant-1")
+    assert first.sequence_number is None
+    [a] = q.receive()
+    assert (a.body, a.group_id, a.attributes["k"].value) == ("a", "tenant-1", "v")
+    assert a.md5_of_attributes == first.md5_of_attributes
+    [c] = q.receive()  # not blocked by "a", in flight in the same group
+    assert (c.body, c.group_id) == ("c", "tenant-1")
+    clock.advance(5)
+    [b] = q.receive()
+    assert (b.body, b.group_id, b.deduplication_id) == ("b", "tenant-1", None)
+    q.check_invariants()
