@@ -50,31 +50,23 @@ from collections.abc import Hashable, Mapping
 from typing import Any
 
 from ._attribute import Attribute
-from .filters import (
-    MESSAGE_ATTRIBUTES,
-    MESSAGE_BODY,
+from ._conditions import (
     SELECTIVE_KINDS,
-    Branch,
     Cidr,
     Condition,
     ExactNumber,
     ExactString,
     Exists,
-    Field,
-    Fields,
-    FilterPolicy,
     IgnoreCase,
     JsonLiteral,
     NumericRange,
     Prefix,
     Suffix,
-    attribute_fields,
-    body_fields,
     ignore_case_key,
-    parse_body,
     parse_ip,
-    path_satisfied,
 )
+from ._fields import Field, Fields, attribute_fields, body_fields, parse_body
+from .filters import MESSAGE_ATTRIBUTES, MESSAGE_BODY, Branch, FilterPolicy, path_satisfied
 
 __all__ = ["FilterIndex"]
 

@@ -12,9 +12,11 @@ from hypothesis import HealthCheck, event, example, given, reject, settings, tar
 from hypothesis import strategies as st
 
 import mqlite.filters as filters
+from mqlite import _fields
 from mqlite._attribute import Attribute
+from mqlite._conditions import NumericRange
 from mqlite._filter_index import FilterIndex
-from mqlite.filters import FilterPolicy, FilterPolicyError, NumericRange
+from mqlite.filters import FilterPolicy, FilterPolicyError
 
 ATTRS = "MessageAttributes"
 BODY = "MessageBody"
@@ -106,7 +108,7 @@ def test_scopes_are_fed_by_their_own_part_of_the_message() -> None:
 
 def test_body_is_parsed_once_per_match(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str | None] = []
-    real = filters.parse_body
+    real = _fields.parse_body
 
     def counting(body: str | None) -> Any:
         calls.append(body)
@@ -472,8 +474,8 @@ def test_one_of_many_distinct_policies(make: Callable[[int], dict[str, Any]], sc
 def test_plain_data_types_read_as_their_general_classification() -> None:
     # The one-step table of plain data types must say what the full classification says,
     # and any other spelling (labels, look-alikes) goes through the full classification.
-    for data_type, kind in filters._KINDS.items():
-        assert filters._attribute_kind(data_type) == kind, data_type
+    for data_type, kind in _fields._KINDS.items():
+        assert _fields._attribute_kind(data_type) == kind, data_type
     # data type -> (value, the field's values; None: the attribute is ignored)
     cases: dict[str, tuple[str | bytes, list[Any] | None]] = {
         "String": ('a"b', ['a\\"b']),
@@ -490,7 +492,7 @@ def test_plain_data_types_read_as_their_general_classification() -> None:
         "Binaryx": ("x", ["x"]),
     }
     for data_type, (value, expected) in cases.items():
-        fields = filters.attribute_fields({"a": Attribute(data_type, value)})
+        fields = _fields.attribute_fields({"a": Attribute(data_type, value)})
         if expected is None:
             assert fields.by_path == {}, data_type
             assert not fields.has_input(), data_type
@@ -503,7 +505,7 @@ def test_plain_data_types_read_as_their_general_classification() -> None:
 def _decoded_object(body: str) -> Any:
     """What parse_body must give: the decoder's result when it is an object, else None."""
     try:
-        parsed = filters._loads(body)
+        parsed = _fields._loads(body)
     except ValueError:
         return None
     return parsed if isinstance(parsed, dict) else None
@@ -533,12 +535,12 @@ def _decoded_object(body: str) -> Any:
     ],
 )
 def test_bodies_turned_away_early_are_those_that_cannot_decode_to_an_object(body: str) -> None:
-    assert filters.parse_body(body) == _decoded_object(body)
+    assert _fields.parse_body(body) == _decoded_object(body)
 
 
 @given(st.text(alphabet=' \t\n\r\x0c{}[]"a1:,', max_size=12))
 def test_parse_body_agrees_with_the_decoder(body: str) -> None:
-    assert filters.parse_body(body) == _decoded_object(body)
+    assert _fields.parse_body(body) == _decoded_object(body)
 
 
 def _reference_body_fields(
@@ -584,9 +586,9 @@ def test_body_fields_filed_in_place_agree_with_the_uniform_walk(
     root: dict[str, Any], wanted: frozenset[str]
 ) -> None:
     # Decoded as the index decodes bodies (numbers as floats).
-    root = filters._loads(json.dumps(root))
-    prefixes = filters.path_prefixes(wanted)
-    fields = filters.body_fields(root, wanted, prefixes)
+    root = _fields._loads(json.dumps(root))
+    prefixes = _fields.path_prefixes(wanted)
+    fields = _fields.body_fields(root, wanted, prefixes)
     got = {
         path: sorted(
             (

@@ -24,18 +24,15 @@ from hypothesis import strategies as st
 from mqlite import Attribute, ManualClock, Notification, PublishEntry, Queue
 from mqlite import _validation as v
 from mqlite._envelope import EnvelopeWriter, attributes_json, iso_timestamp
-from mqlite.errors import MqliteError
-from mqlite.message import Message, md5_of_attributes, md5_of_body
-from mqlite.topic import (
-    RetryPolicy,
-    Subscription,
-    Topic,
+from mqlite._sns_validation import (
     _check_attribute,
     _check_attribute_name,
     _normalize_attributes,
-    _sqs_accepts,
     _to_attribute,
 )
+from mqlite.errors import MqliteError
+from mqlite.message import Message, md5_of_attributes, md5_of_body
+from mqlite.topic import RetryPolicy, Subscription, Topic, _sqs_accepts
 
 # --- the reference: the previous implementation, verbatim ---------------------------------
 
