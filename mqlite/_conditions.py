@@ -13,7 +13,7 @@ import ipaddress
 import re
 from typing import Any, Final
 
-from ._policy_json import _Invalid
+from ._policy_json import PolicyInvalid
 
 __all__ = [
     "SELECTIVE_KINDS",
@@ -67,33 +67,33 @@ def parse_ip(text: str) -> tuple[int, int] | None:
     return None
 
 
-def _parse_cidr(text: str) -> tuple[int, int, int]:
+def parse_cidr(text: str) -> tuple[int, int, int]:
     """``(bits, network >> (bits - mask), mask)`` of a CIDR operand.
 
     Raises:
-        _Invalid: SNS's CIDR messages, checked in SNS's order.
+        PolicyInvalid: SNS's CIDR messages, checked in SNS's order.
     """
     parts = text.split("/")
     while parts and not parts[-1]:
         parts.pop()  # a Java-style split drops trailing empty fields
     if len(parts) != 2:
-        raise _Invalid("Malformed CIDR, one '/' required")
+        raise PolicyInvalid("Malformed CIDR, one '/' required")
     address, mask_text = parts
     if not _MASK_RE.fullmatch(mask_text) or not -(2**31) <= int(mask_text) < 2**31:
-        raise _Invalid("Malformed CIDR, mask bits must be an integer")
+        raise PolicyInvalid("Malformed CIDR, mask bits must be an integer")
     mask = int(mask_text)
     if mask < 0:
-        raise _Invalid("Malformed CIDR, mask bits must not be negative")
+        raise PolicyInvalid("Malformed CIDR, mask bits must not be negative")
     if not _looks_like_ip(address):
-        raise _Invalid(f"Nonstandard IP address: {address}")
+        raise PolicyInvalid(f"Nonstandard IP address: {address}")
     ip = parse_ip(address)
     if ip is None:
-        raise _Invalid(f"Invalid IP address: {address}")
+        raise PolicyInvalid(f"Invalid IP address: {address}")
     bits, value = ip
     if bits == 32 and mask > 31:
-        raise _Invalid("IPv4 mask bits must be < 32")
+        raise PolicyInvalid("IPv4 mask bits must be < 32")
     if bits == 128 and mask > 127:
-        raise _Invalid("IPv6 mask bits must be < 128")
+        raise PolicyInvalid("IPv6 mask bits must be < 128")
     return bits, value >> (bits - mask), mask
 
 

@@ -15,7 +15,7 @@ from collections.abc import Collection, Mapping
 from typing import Any, Final
 
 from ._attribute import Attribute
-from ._policy_json import _reject_constant
+from ._policy_json import reject_constant
 
 __all__ = [
     "Field",
@@ -108,7 +108,7 @@ _NOT_SCALAR: Final = object()
 # Numbers as floats (a huge integer literal must not fail the whole document) and
 # NaN/Infinity rejected, as a strict JSON parser does. One decoder, built once: json.loads
 # with hooks would build a new one per call.
-_DECODER: Final = json.JSONDecoder(parse_int=float, parse_constant=_reject_constant)
+_DECODER: Final = json.JSONDecoder(parse_int=float, parse_constant=reject_constant)
 _loads: Final = _DECODER.decode
 # The whitespace JSON allows between tokens (and the decoder skips before a document).
 _JSON_BLANKS: Final = " \t\n\r"

@@ -5,7 +5,7 @@ document keeps two things a plain ``json.loads`` loses: the original spelling of
 number (SNS echoes it in some messages) and every duplicated key (an error in an earlier
 duplicate still counts). The common JSON mistakes are reported in SNS's parser wording.
 Also here: the plain-value form of a policy given as a mapping in code, and
-:class:`_Invalid`, the internal failure that carries SNS's bare reason through parsing and
+:class:`PolicyInvalid`, the internal failure that carries SNS's bare reason through parsing and
 validation.
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 
-class _Invalid(Exception):
+class PolicyInvalid(Exception):
     """Internal: a validation failure carrying SNS's bare reason."""
 
     def __init__(self, reason: str) -> None:
@@ -24,20 +24,20 @@ class _Invalid(Exception):
         self.reason = reason
 
 
-class _Pairs(list[tuple[str, Any]]):
+class JsonPairs(list[tuple[str, Any]]):
     """A JSON object as its ordered (key, value) pairs, duplicates included."""
 
     __slots__ = ()
 
 
-class _Num(float):
+class JsonNumber(float):
     """A JSON number that remembers how it was written (``getText`` in SNS's messages)."""
 
     text: str
 
 
-def _number(text: str) -> _Num:
-    number = _Num(text)
+def _number(text: str) -> JsonNumber:
+    number = JsonNumber(text)
     number.text = text
     return number
 
@@ -46,7 +46,7 @@ class _NonStandardToken(ValueError):
     pass
 
 
-def _reject_constant(name: str) -> Any:
+def reject_constant(name: str) -> Any:
     raise _NonStandardToken(name)
 
 
@@ -132,44 +132,44 @@ def _json_reason(text: str, error: json.JSONDecodeError) -> str:
     return f"{msg}: line {error.lineno} column {error.colno} (char {pos})"
 
 
-def _parse_policy_text(text: str) -> Any:
-    """Decode policy JSON into _Pairs / list / str / _Num / bool / None.
+def parse_policy_text(text: str) -> Any:
+    """Decode policy JSON into JsonPairs / list / str / JsonNumber / bool / None.
 
     Raises:
-        _Invalid: ``failed to parse JSON. <parser message>``.
+        PolicyInvalid: ``failed to parse JSON. <parser message>``.
     """
     try:
         return json.loads(
             text,
-            object_pairs_hook=_Pairs,
+            object_pairs_hook=JsonPairs,
             parse_float=_number,
             parse_int=_number,
-            parse_constant=_reject_constant,
+            parse_constant=reject_constant,
         )
     except _NonStandardToken as exc:
-        raise _Invalid(
+        raise PolicyInvalid(
             f"failed to parse JSON. Non-standard token '{exc.args[0]}': enable "
             "`JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS` to allow"
         ) from None
     except json.JSONDecodeError as exc:
-        raise _Invalid(f"failed to parse JSON. {_json_reason(text, exc)}") from None
+        raise PolicyInvalid(f"failed to parse JSON. {_json_reason(text, exc)}") from None
     except RecursionError:
-        raise _Invalid(
+        raise PolicyInvalid(
             "failed to parse JSON. Document nesting depth exceeds the maximum allowed"
         ) from None
 
 
-def _plain(value: Any) -> Any:
+def to_plain(value: Any) -> Any:
     """The JSON-equivalent plain Python value (dicts and lists) of a mapping given in code."""
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for key, item in value.items():
             if not isinstance(key, str):
                 raise TypeError(f"filter policy keys must be str, not {type(key).__name__}")
-            out[key] = _plain(item)
+            out[key] = to_plain(item)
         return out
     if isinstance(value, (list, tuple)):
-        return [_plain(item) for item in value]
+        return [to_plain(item) for item in value]
     if value is None or isinstance(value, (str, bool, int, float)):
         return value
     raise TypeError(f"a filter policy cannot hold a {type(value).__name__}")

@@ -22,10 +22,9 @@ _PROTOCOL_KEYS: Final = frozenset(
 )
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _ATTR_NAME_CHAR = re.compile(r"[^A-Za-z0-9_.\-]")
-_GROUP_OR_DEDUP_ID = re.compile(r"[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}")
 
 
-def _check_topic_name(name: object, fifo: bool | None) -> tuple[str, bool]:
+def check_topic_name(name: object, fifo: bool | None) -> tuple[str, bool]:
     bad = InvalidParameter("Invalid parameter: Topic Name")
     if not isinstance(name, str):
         raise bad
@@ -44,7 +43,7 @@ def _attr_error(text: str) -> ParameterValueInvalid:
     return ParameterValueInvalid(text)
 
 
-def _check_attribute_name(name: object) -> str:
+def check_attribute_name(name: object) -> str:
     if not isinstance(name, str) or not name:
         raise _attr_error("Message attribute name can not be null or empty.")
     if len(name.encode("utf-8", "surrogatepass")) > 256:
@@ -70,13 +69,13 @@ def _check_attribute_name(name: object) -> str:
     return name
 
 
-def _to_attribute(name: str, raw: object) -> Attribute:
+def to_attribute(name: str, raw: object) -> Attribute:
     if isinstance(raw, list | tuple):
         return Attribute("String.Array", json.dumps(list(raw)))
     return v.to_attribute(name, raw, ParameterValueInvalid)
 
 
-def _check_attribute(name: str, attr: Attribute) -> None:
+def check_attribute(name: str, attr: Attribute) -> None:
     data_type = attr.data_type
     base, dot, label = data_type.partition(".") if isinstance(data_type, str) else ("", "", "")
     if (
@@ -122,7 +121,7 @@ def _check_attribute(name: str, attr: Attribute) -> None:
             )
 
 
-def _normalize_attributes(attributes: Mapping[str, Any] | None) -> dict[str, Attribute]:
+def normalize_attributes(attributes: Mapping[str, Any] | None) -> dict[str, Attribute]:
     if not attributes:
         return {}
     out: dict[str, Attribute] = {}
@@ -132,7 +131,7 @@ def _normalize_attributes(attributes: Mapping[str, Any] | None) -> dict[str, Att
         # prefix), an int's text is always a valid Number, a non-empty str of valid
         # characters a valid String.
         if not (type(name) is str and name.isascii() and name.isalnum() and len(name) <= 256):
-            _check_attribute_name(name)
+            check_attribute_name(name)
         kind = type(raw)
         if kind is int:
             out[name] = Attribute("Number", str(raw))
@@ -140,14 +139,15 @@ def _normalize_attributes(attributes: Mapping[str, Any] | None) -> dict[str, Att
         if kind is str and raw and v.has_valid_characters(raw):
             out[name] = Attribute("String", raw)
             continue
-        attr = _to_attribute(name, raw)
-        _check_attribute(name, attr)
+        attr = to_attribute(name, raw)
+        check_attribute(name, attr)
         out[name] = attr
     return out
 
 
-def _check_id(param: str, value: object) -> str:
-    if not isinstance(value, str) or not _GROUP_OR_DEDUP_ID.fullmatch(value):
+def check_id(param: str, value: object) -> str:
+    """Check a MessageGroupId or MessageDeduplicationId as SNS does (its own error)."""
+    if not isinstance(value, str) or not v.GROUP_OR_DEDUP_ID.fullmatch(value):
         raise InvalidParameter(
             f"Invalid parameter: {param} Reason: {param} can only include alphanumeric and"
             " punctuation characters. 1 to 128 in length."
@@ -155,7 +155,7 @@ def _check_id(param: str, value: object) -> str:
     return value
 
 
-def _parse_structure(message: str) -> dict[str, str]:
+def parse_structure(message: str) -> dict[str, str]:
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         keys = [k for k, _ in items]
         if len(keys) != len(set(keys)):
@@ -181,7 +181,7 @@ def _parse_structure(message: str) -> dict[str, str]:
     }
 
 
-def _check_bool(attribute: str, value: object, head: str) -> bool:
+def check_bool(attribute: str, value: object, head: str) -> bool:
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.lower() in ("true", "false"):

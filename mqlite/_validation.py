@@ -35,7 +35,8 @@ _INVALID_CHARS_TEXT = (
 )
 _BATCH_ID = re.compile(r"[A-Za-z0-9_-]{1,80}")
 _ATTR_NAME = re.compile(r"[A-Za-z0-9_.\-\u00c0-\u017f]{1,256}")
-_GROUP_OR_DEDUP_ID = re.compile(r"[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}")
+#: 1-128 letters, digits and punctuation (SQS and SNS alike).
+GROUP_OR_DEDUP_ID = re.compile(r"[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}")
 
 
 def has_valid_characters(text: str) -> bool:
@@ -242,7 +243,7 @@ def check_group_or_dedup_id(param: str, value: object) -> str:
     Raises:
         InvalidParameterValue: not 1-128 characters of letters, digits and punctuation.
     """
-    if not isinstance(value, str) or not _GROUP_OR_DEDUP_ID.fullmatch(value):
+    if not isinstance(value, str) or not GROUP_OR_DEDUP_ID.fullmatch(value):
         raise InvalidParameterValue(
             f"Value {value} for parameter {param} is invalid. Reason: {param} can only include"
             " alphanumeric and punctuation characters. 1 to 128 in length."

@@ -52,10 +52,10 @@ from ._conditions import (
     NumericRange,
     Prefix,
     Suffix,
-    _parse_cidr,
+    parse_cidr,
 )
 from ._fields import Field, Fields, attribute_fields, body_fields, parse_body, path_prefixes
-from ._policy_json import _Invalid, _Num, _Pairs, _parse_policy_text, _plain
+from ._policy_json import JsonNumber, JsonPairs, PolicyInvalid, parse_policy_text, to_plain
 from .errors import InvalidParameter
 
 __all__ = [
@@ -293,9 +293,9 @@ class Branch:
 
 def _token_text(value: Any) -> str:
     """What SNS's streaming parser reports as the text of the token that starts *value*."""
-    if isinstance(value, _Num):
+    if isinstance(value, JsonNumber):
         return value.text
-    if isinstance(value, _Pairs):
+    if isinstance(value, JsonPairs):
         return "{"
     if isinstance(value, list):
         return "["
@@ -322,18 +322,18 @@ def _numeric(operand: list[Any]) -> Condition:
 
     first = token(0)
     if type(first) is not str:
-        raise _Invalid(f"Invalid member in numeric match: {text(first)}")
+        raise PolicyInvalid(f"Invalid member in numeric match: {text(first)}")
     operator = first
     value = token(1)
     if operator not in ("=", "<", "<=", ">", ">="):
-        raise _Invalid(f"Unrecognized numeric range operator: {operator}")
-    if not isinstance(value, _Num):
+        raise PolicyInvalid(f"Unrecognized numeric range operator: {operator}")
+    if not isinstance(value, JsonNumber):
         name = "equals" if operator == "=" else operator
-        raise _Invalid(f"Value of {name} must be numeric")
+        raise PolicyInvalid(f"Value of {name} must be numeric")
     number = float(value)
     if operator in ("=", "<", "<="):
         if token(2) is not _END:
-            raise _Invalid("Too many elements in numeric expression")
+            raise PolicyInvalid("Too many elements in numeric expression")
         if operator == "=":
             return ExactNumber(number)
         return NumericRange(-math.inf, False, number, operator == "<")
@@ -341,32 +341,32 @@ def _numeric(operand: list[Any]) -> Condition:
     if second is _END:
         return NumericRange(number, operator == ">", math.inf, False)
     if type(second) is not str:
-        raise _Invalid(f"Bad value in numeric range: {text(second)}")
+        raise PolicyInvalid(f"Bad value in numeric range: {text(second)}")
     if second not in ("<", "<="):
-        raise _Invalid(f"Bad numeric range operator: {second}")
+        raise PolicyInvalid(f"Bad numeric range operator: {second}")
     top = token(3)
-    if not isinstance(top, _Num):
-        raise _Invalid(f"Value of {second} must be numeric")
+    if not isinstance(top, JsonNumber):
+        raise PolicyInvalid(f"Value of {second} must be numeric")
     if token(4) is not _END:
-        raise _Invalid("Too many terms in numeric range expression")
+        raise PolicyInvalid("Too many terms in numeric range expression")
     if float(top) <= number:
-        raise _Invalid("Bottom must be less than top")
+        raise PolicyInvalid("Bottom must be less than top")
     return NumericRange(number, operator == ">", float(top), second == "<")
 
 
 def _anything_but(operand: Any, extra: bool) -> Condition:
-    if isinstance(operand, _Pairs):
+    if isinstance(operand, JsonPairs):
         if not operand:
-            raise _Invalid("Anything-But expression name not found")
+            raise PolicyInvalid("Anything-But expression name not found")
         inner, pattern = operand[0]
         if inner != "prefix":
-            raise _Invalid(f"Unsupported anything-but pattern: {inner}")
+            raise PolicyInvalid(f"Unsupported anything-but pattern: {inner}")
         if type(pattern) is not str:
-            raise _Invalid("prefix match pattern must be a string")
+            raise PolicyInvalid("prefix match pattern must be a string")
         if not pattern:
-            raise _Invalid("Null prefix not allowed")
+            raise PolicyInvalid("Null prefix not allowed")
         if len(operand) > 1 or extra:
-            raise _Invalid("Only one key allowed in match expression")
+            raise PolicyInvalid("Only one key allowed in match expression")
         return AnythingBut(prefix=pattern)
     if isinstance(operand, list):
         strings: set[str] = set()
@@ -374,39 +374,41 @@ def _anything_but(operand: Any, extra: bool) -> Condition:
         for item in operand:
             if type(item) is str:
                 strings.add(item)
-            elif isinstance(item, _Num):
+            elif isinstance(item, JsonNumber):
                 numbers.add(float(item))
             else:
-                raise _Invalid("Inside anything but list, start|null|boolean is not supported.")
+                raise PolicyInvalid(
+                    "Inside anything but list, start|null|boolean is not supported."
+                )
         if bool(strings) == bool(numbers):
-            raise _Invalid(
+            raise PolicyInvalid(
                 "Inside anything but list, either all values are number or string, "
                 "mixed type is not supported"
             )
         condition = AnythingBut(strings=frozenset(strings), numbers=frozenset(numbers))
     elif type(operand) is str:
         condition = AnythingBut(strings=frozenset({operand}))
-    elif isinstance(operand, _Num):
+    elif isinstance(operand, JsonNumber):
         condition = AnythingBut(numbers=frozenset({float(operand)}))
     else:
-        raise _Invalid("Value of anything-but must be an array or single string/number value.")
+        raise PolicyInvalid("Value of anything-but must be an array or single string/number value.")
     if extra:
-        raise _Invalid("Too many elements in numeric expression")
+        raise PolicyInvalid("Too many elements in numeric expression")
     return condition
 
 
 def _string_operand(name: str, operand: Any, extra: bool) -> str:
     if type(operand) is not str:
-        raise _Invalid(f"{name} match pattern must be a string")
+        raise PolicyInvalid(f"{name} match pattern must be a string")
     if extra:
-        raise _Invalid("Only one key allowed in match expression")
+        raise PolicyInvalid("Only one key allowed in match expression")
     return operand
 
 
-def _operator(expression: _Pairs) -> Condition:
+def _operator(expression: JsonPairs) -> Condition:
     """Compile one ``{"operator": operand}`` object."""
     if not expression:
-        raise _Invalid("Match expression name not found")
+        raise PolicyInvalid("Match expression name not found")
     name, operand = expression[0]
     extra = len(expression) > 1
     if name == "prefix":
@@ -416,62 +418,62 @@ def _operator(expression: _Pairs) -> Condition:
     if name == "equals-ignore-case":
         return IgnoreCase(_string_operand("equals-ignore-case", operand, extra))
     if name == "numeric":
-        if not isinstance(operand, list) or isinstance(operand, _Pairs):
-            raise _Invalid("Value of numeric must be an array.")
+        if not isinstance(operand, list) or isinstance(operand, JsonPairs):
+            raise PolicyInvalid("Value of numeric must be an array.")
         condition = _numeric(operand)
         if extra:
-            raise _Invalid("Too many elements in numeric expression")
+            raise PolicyInvalid("Too many elements in numeric expression")
         return condition
     if name == "anything-but":
         return _anything_but(operand, extra)
     if name == "exists":
         if type(operand) is not bool:
-            raise _Invalid("exists match pattern must be either true or false.")
+            raise PolicyInvalid("exists match pattern must be either true or false.")
         if extra:
-            raise _Invalid("Only one key allowed in match expression")
+            raise PolicyInvalid("Only one key allowed in match expression")
         return Exists(operand)
     if name == "cidr":
         # SNS's own (odd) wording for a non-string CIDR.
-        bits, network, mask = _parse_cidr(_string_operand("prefix", operand, False))
+        bits, network, mask = parse_cidr(_string_operand("prefix", operand, False))
         if extra:
-            raise _Invalid("Only one key allowed in match expression")
+            raise PolicyInvalid("Only one key allowed in match expression")
         return Cidr(bits, network, mask)
-    raise _Invalid(f"Unrecognized match type {name}")
+    raise PolicyInvalid(f"Unrecognized match type {name}")
 
 
 def _condition_list(values: list[Any]) -> tuple[Condition, ...]:
     conditions: list[Condition] = []
     for value in values:
-        if isinstance(value, _Pairs):
+        if isinstance(value, JsonPairs):
             conditions.append(_operator(value))
         elif type(value) is str:
             conditions.append(ExactString(value))
-        elif isinstance(value, _Num):
+        elif isinstance(value, JsonNumber):
             conditions.append(ExactNumber(float(value)))
         elif value is None or type(value) is bool:
             conditions.append(JsonLiteral(value))
         else:
-            raise _Invalid("Match value must be String, number, true, false, or null")
+            raise PolicyInvalid("Match value must be String, number, true, false, or null")
     if not conditions:
-        raise _Invalid("Empty arrays are not allowed")
+        raise PolicyInvalid("Empty arrays are not allowed")
     return tuple(conditions)
 
 
 def _is_or(value: Any) -> bool:
     """Whether a ``$or`` key is the OR operator (else it is an ordinary key, §5.5)."""
-    if not isinstance(value, list) or isinstance(value, _Pairs) or len(value) < 2:
+    if not isinstance(value, list) or isinstance(value, JsonPairs) or len(value) < 2:
         return False
-    if not all(isinstance(item, _Pairs) for item in value):
+    if not all(isinstance(item, JsonPairs) for item in value):
         return False
-    stack: list[_Pairs] = list(value)
+    stack: list[JsonPairs] = list(value)
     while stack:
         for key, item in stack.pop():
             if key in _RESERVED_IN_OR:
                 return False
-            if isinstance(item, _Pairs):
+            if isinstance(item, JsonPairs):
                 stack.append(item)
             elif key == "$or" and isinstance(item, list):
-                stack.extend(element for element in item if isinstance(element, _Pairs))
+                stack.extend(element for element in item if isinstance(element, JsonPairs))
     return True
 
 
@@ -483,31 +485,31 @@ class _Compiled:
         self.nested = False
 
 
-def _validate(node: _Pairs, out: _Compiled) -> None:
+def _validate(node: JsonPairs, out: _Compiled) -> None:
     """Walk an object in document order, compiling every condition list (step 2 of §5.7)."""
     if not node:
-        raise _Invalid("Empty objects are not allowed")
+        raise PolicyInvalid("Empty objects are not allowed")
     for key, value in node:
         if key == "$or" and _is_or(value):
             for alternative in value:
                 _validate(alternative, out)
-        elif isinstance(value, _Pairs):
+        elif isinstance(value, JsonPairs):
             out.nested = True
             _validate(value, out)
         elif isinstance(value, list):
             out.lists[id(value)] = _condition_list(value)
         else:
-            raise _Invalid(f'"{key}" must be an object or an array')
+            raise PolicyInvalid(f'"{key}" must be an object or an array')
 
 
-def _combinations(node: _Pairs, depth: int = 1) -> int:
+def _combinations(node: JsonPairs, depth: int = 1) -> int:
     """SNS's combination count: lists count their length times their depth, keys multiply,
     and the alternatives of a ``$or`` add up (§5.7 step 5)."""
     total = 1
     for key, value in dict(node).items():
         if key == "$or" and _is_or(value):
             total *= sum(_combinations(alternative, depth) for alternative in value)
-        elif isinstance(value, _Pairs):
+        elif isinstance(value, JsonPairs):
             total *= _combinations(value, depth + 1)
         else:
             total *= len(value) * depth
@@ -515,7 +517,7 @@ def _combinations(node: _Pairs, depth: int = 1) -> int:
 
 
 def _expand(
-    node: _Pairs,
+    node: JsonPairs,
     prefix: str,
     branches: list[dict[str, tuple[Condition, ...]]],
     compiled: _Compiled,
@@ -530,7 +532,7 @@ def _expand(
                 forked = [dict(branch) for branch in current]
                 _expand(alternative, prefix, forked, compiled)
                 branches.extend(forked)
-        elif isinstance(value, _Pairs):
+        elif isinstance(value, JsonPairs):
             _expand(value, f"{prefix}{key}.", branches, compiled)
         else:
             if not branches:
@@ -550,13 +552,13 @@ def _compile(text: str, scope: str) -> tuple[tuple[Branch, ...], Any]:
         if len(text) > MAX_POLICY_BYTES // 4 and len(text.encode("utf-8", "surrogatepass")) > (
             MAX_POLICY_BYTES
         ):
-            raise _Invalid("Filter policy can not be larger than 256 KB")
-        root = _parse_policy_text(text)
-        if not isinstance(root, _Pairs):
-            raise _Invalid("Filter is not an object")
+            raise PolicyInvalid("Filter policy can not be larger than 256 KB")
+        root = parse_policy_text(text)
+        if not isinstance(root, JsonPairs):
+            raise PolicyInvalid("Filter is not an object")
         compiled = _Compiled()
         _validate(root, compiled)
-    except _Invalid as exc:
+    except PolicyInvalid as exc:
         raise FilterPolicyError(exc.reason) from None
     except RecursionError:
         raise FilterPolicyError("Filter policy is too complex") from None
@@ -626,7 +628,7 @@ class FilterPolicy:
         if isinstance(policy, str):
             text = policy
         elif isinstance(policy, Mapping):
-            text = json.dumps(_plain(policy))
+            text = json.dumps(to_plain(policy))
         else:
             raise TypeError(f"a filter policy is a str or a mapping, not {type(policy).__name__}")
         self._json = text

@@ -35,11 +35,11 @@ from ._envelope import EnvelopeWriter, attributes_json, iso_timestamp, unsubscri
 from ._fifo import DedupWindow
 from ._filter_index import FilterIndex
 from ._sns_validation import (
-    _check_bool,
-    _check_id,
-    _check_topic_name,
-    _normalize_attributes,
-    _parse_structure,
+    check_bool,
+    check_id,
+    check_topic_name,
+    normalize_attributes,
+    parse_structure,
 )
 from .clock import Clock, SystemClock
 from .errors import (
@@ -463,7 +463,7 @@ class Topic:
         retry_policy: RetryPolicy | None = None,
         executor: concurrent.futures.Executor | None = None,
     ) -> None:
-        self._name, self._fifo = _check_topic_name(name, fifo)
+        self._name, self._fifo = check_topic_name(name, fifo)
         if not isinstance(content_based_deduplication, bool):
             raise InvalidParameter(
                 "Invalid parameter: Attributes Reason: ContentBasedDeduplication: Invalid value"
@@ -651,7 +651,7 @@ class Topic:
         elif policy is not None and policy.scope != scope:
             policy = policy.with_scope(scope)
         if "raw_message_delivery" in given:
-            raw = _check_bool("RawMessageDelivery", given["raw_message_delivery"], head)
+            raw = check_bool("RawMessageDelivery", given["raw_message_delivery"], head)
         if "dead_letter_queue" in given:
             dlq = given["dead_letter_queue"]
             if dlq is not None and not isinstance(dlq, Queue):
@@ -734,7 +734,7 @@ class Topic:
                 )
         if not isinstance(message, str) or message == "":
             raise InvalidParameter("Invalid parameter: Empty message")
-        attrs_ = _normalize_attributes(attributes)
+        attrs_ = normalize_attributes(attributes)
         attributes_size = v.attributes_size(attrs_) if attrs_ else 0
         size = v.utf8_len(message) + attributes_size
         if size > MAX_MESSAGE_BYTES:
@@ -746,7 +746,7 @@ class Topic:
                 raise InvalidParameter(
                     "Invalid parameter: The MessageGroupId parameter is required for FIFO topics"
                 )
-            gid = _check_id("MessageGroupId", group_id)
+            gid = check_id("MessageGroupId", group_id)
             if deduplication_id is None:
                 if not self._content_dedup:
                     raise InvalidParameter(
@@ -755,7 +755,7 @@ class Topic:
                     )
                 did = hashlib.sha256(message.encode("utf-8", "surrogatepass")).hexdigest()
             else:
-                did = _check_id("MessageDeduplicationId", deduplication_id)
+                did = check_id("MessageDeduplicationId", deduplication_id)
         else:
             if deduplication_id is not None:
                 raise InvalidParameter(
@@ -763,14 +763,14 @@ class Topic:
                     " MessageDeduplicationId parameter that is not valid for this topic type"
                 )
             if group_id is not None:
-                gid = _check_id("MessageGroupId", group_id)
+                gid = check_id("MessageGroupId", group_id)
         per_protocol: dict[str, str] | None = None
         if message_structure is not None:
             if message_structure != "json":
                 raise InvalidParameter(
                     "Invalid parameter: MessageStructure Reason: the only supported value is 'json'"
                 )
-            per_protocol = _parse_structure(message)
+            per_protocol = parse_structure(message)
         return _Checked(message, per_protocol, subject, attrs_, attributes_size, gid, did, size)
 
     def publish(

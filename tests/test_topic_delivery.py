@@ -25,10 +25,10 @@ from mqlite import Attribute, ManualClock, Notification, PublishEntry, Queue
 from mqlite import _validation as v
 from mqlite._envelope import EnvelopeWriter, attributes_json, iso_timestamp
 from mqlite._sns_validation import (
-    _check_attribute,
-    _check_attribute_name,
-    _normalize_attributes,
-    _to_attribute,
+    check_attribute,
+    check_attribute_name,
+    normalize_attributes,
+    to_attribute,
 )
 from mqlite.errors import MqliteError
 from mqlite.message import Message, md5_of_attributes, md5_of_body
@@ -134,9 +134,9 @@ def ref_normalize(attributes: Mapping[str, Any] | None) -> dict[str, Attribute]:
     """The topic's attribute normalisation before its shortcuts."""
     out: dict[str, Attribute] = {}
     for name, raw in (attributes or {}).items():
-        _check_attribute_name(name)
-        attr = _to_attribute(name, raw)
-        _check_attribute(name, attr)
+        check_attribute_name(name)
+        attr = to_attribute(name, raw)
+        check_attribute(name, attr)
         out[name] = attr
     return out
 
@@ -509,7 +509,7 @@ def outcome(fn: Any, arg: Any) -> Any:
 @settings(max_examples=250, deadline=None)
 @given(st.dictionaries(attribute_names, raw_values, max_size=4))
 def test_attribute_shortcuts_match_the_full_checks(attributes: dict[str, Any]) -> None:
-    assert outcome(_normalize_attributes, attributes) == outcome(ref_normalize, attributes)
+    assert outcome(normalize_attributes, attributes) == outcome(ref_normalize, attributes)
 
 
 # Mostly what SNS accepts, so that the comparison below has something to compare: plain
