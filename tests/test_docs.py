@@ -7,6 +7,7 @@ The Markdown shows each file verbatim between ``<!-- example: ... -->`` markers;
 from __future__ import annotations
 
 import importlib.util
+import re
 import runpy
 import sys
 from pathlib import Path
@@ -78,3 +79,12 @@ def test_api_reference_is_current() -> None:
 
 def test_every_public_name_has_a_docstring() -> None:
     assert "(no docstring)" not in (ROOT / "docs" / "api.md").read_text()
+
+
+def test_design_maps_every_module() -> None:
+    """docs/design.md's "Where things live" names every module of the package, and no other."""
+    text = (ROOT / "docs" / "design.md").read_text()
+    section = text.split("## Where things live", 1)[1].split("\n## ", 1)[0]
+    mapped = set(re.findall(r"`(mqlite/\w+\.py)`", section))
+    modules = {f"mqlite/{p.name}" for p in (ROOT / "mqlite").glob("*.py")}
+    assert mapped == modules
