@@ -530,9 +530,7 @@ class QueueState:
             self._inherited.pop(rec.seq, None)
         group = rec.group
         if group is not None and prune:
-            messages = group.messages
-            while messages and messages[0].state == GONE:
-                messages.popleft()
+            self._prune_group(group)
             self._offer_group(group)
         self._maybe_compact()
 
