@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from .clock import same_time
 from .errors import InvalidAttributeName, InvalidAttributeValue, InvalidParameterValue
 
 if TYPE_CHECKING:
@@ -204,5 +205,13 @@ def _dead_letter_queue(value: object, fifo: bool, owner: Queue | None) -> Queue 
         raise InvalidParameterValue(
             "Value for parameter RedrivePolicy is invalid. Reason: Dead-letter queue must be"
             " same type of queue as the source."
+        )
+    # A dead letter keeps its enqueue time (retention), which only means something on
+    # the clock it was read from.
+    if owner is not None and not same_time(value.clock, owner.clock):
+        raise InvalidParameterValue(
+            "Value for parameter RedrivePolicy is invalid. Reason: the dead-letter queue must"
+            " run on the source queue's clock (give both the same clock, or create both"
+            " through one Broker)."
         )
     return value

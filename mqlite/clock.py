@@ -77,6 +77,11 @@ class SystemClock:
         return "SystemClock()"
 
 
+def same_time(a: Clock, b: Clock) -> bool:
+    """Whether two clocks tell the same time: one clock, or two system clocks."""
+    return a is b or (type(a) is SystemClock and type(b) is SystemClock)
+
+
 class _ManualTimer:
     __slots__ = ("callback", "cancelled", "deadline", "loop")
 

@@ -149,8 +149,8 @@ class Queue:
         if max_in_flight is not None:
             changes["max_in_flight"] = max_in_flight
         self._deleted = False
-        self._settings = checked(QueueSettings(), changes, fifo=self._fifo, owner=self)
         self._clock: Clock = clock if clock is not None else SystemClock()
+        self._settings = checked(QueueSettings(), changes, fifo=self._fifo, owner=self)
         self._region = region
         self._account_id = account_id
         self._arn = f"arn:aws:sqs:{region}:{account_id}:{name}"

@@ -211,6 +211,26 @@ def test_kind_mismatch(clock: ManualClock) -> None:
         Queue("src", clock=clock, dead_letter_queue=Queue("dlq.fifo", clock=clock))
 
 
+def test_dead_letter_queue_must_share_the_clock(clock: ManualClock) -> None:
+    # A dead letter keeps its enqueue time; judged by another clock it could expire at once.
+    elsewhere = Queue("dlq")  # the system clock
+    with pytest.raises(InvalidParameterValue) as err:
+        Queue("src", clock=clock, dead_letter_queue=elsewhere)
+    assert err.value.code == "InvalidParameterValue"
+    assert "the dead-letter queue must run on the source queue's clock" in str(err.value)
+    with pytest.raises(InvalidParameterValue):
+        Queue("src", clock=clock, dead_letter_queue=Queue("dlq", clock=ManualClock()))
+    src = Queue("src", clock=clock)
+    with pytest.raises(InvalidParameterValue):
+        src.configure(dead_letter_queue=elsewhere)
+    assert src.dead_letter_queue is None  # nothing changed
+    # Two queues on the system clock tell the same time, and so do queues of one Broker.
+    assert Queue("s", dead_letter_queue=elsewhere).dead_letter_queue is elsewhere
+    broker = Broker(clock=clock)
+    dlq = broker.create_queue("b-dlq")
+    assert broker.create_queue("b", dead_letter_queue=dlq).dead_letter_queue is dlq
+
+
 @pytest.mark.parametrize("n", [0, 1001, -1])
 def test_max_receive_count_range(clock: ManualClock, n: int) -> None:
     dlq = Queue("dlq", clock=clock)
