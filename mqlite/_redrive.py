@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 from .errors import InvalidParameterValue, MqliteError, QueueDoesNotExist
 
 if TYPE_CHECKING:
+    from ._state import Record
     from .queue import Queue
 
 __all__ = [
@@ -98,8 +99,13 @@ class RedriveTask:
         self._source_arn = source.arn
         self._dest_ref = weakref.ref(destination) if destination is not None else None
         self._destination_arn = destination.arn if destination is not None else None
-        # Strong references while RUNNING; dropped when the task ends.
-        self._pinned: tuple[Queue, Queue | None] | None = (source, destination)
+        # Strong references while RUNNING, and the messages ready at the start (the ones
+        # the task moves, oldest first); dropped when the task ends.
+        self._pinned: tuple[Queue, Queue | None, deque[Record]] | None = (
+            source,
+            destination,
+            source._redrive_candidates(),
+        )
         self._rate = float(rate)
         self._clock = source.clock
         self._task_id = str(uuid.uuid4())
@@ -275,7 +281,9 @@ class RedriveTask:
         if pinned is not None:  # None: cancelled before the thread started
             self._loop(*pinned)
 
-    def _loop(self, source: Queue, destination: Queue | None) -> None:
+    def _loop(self, source: Queue, destination: Queue | None, candidates: deque[Record]) -> None:
+        from .queue import check_redrive_destination
+
         while True:
             with self._lock:
                 if self._status != RUNNING:
@@ -293,7 +301,8 @@ class RedriveTask:
                     continue
                 self._moving = True
             try:
-                n = source.redrive(destination, max_messages=1)
+                check_redrive_destination(source, destination)
+                n = source._redrive_from(candidates, destination, 1)
             except MqliteError as exc:
                 reason = (
                     _NON_EXISTENT

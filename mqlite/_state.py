@@ -535,7 +535,7 @@ class QueueState:
         self._maybe_compact()
 
     def purge(self) -> None:
-        """Drop every message at once. Cost: O(1) here (memory is freed by refcounting)."""
+        """Drop every message at once. Cost: O(n) (each record is marked gone)."""
         for rec in self._live.values():
             rec.state = GONE
             rec.ticket += 1
@@ -547,14 +547,9 @@ class QueueState:
         """Every live record in send order. Cost: O(n) — for ``peek`` and re-keying only."""
         return iter(list(self._live.values()))
 
-    def ready_in_order(self) -> Iterator[Record]:
-        """Ready records, oldest first, for redrive; stop iterating early to pay less.
-
-        Cost: O(n) in the worst case (it walks records in send order, skipping the rest).
-        """
-        for rec in self.records():
-            if rec.state == READY:
-                yield rec
+    def ready_records(self) -> deque[Record]:
+        """The ready records, oldest first: what a redrive starts from. Cost: O(n), once."""
+        return deque(rec for rec in self._live.values() if rec.state == READY)
 
     def reschedule_delayed(self, now: float, delay: float) -> None:
         """Re-key delayed messages for a new queue delay (FIFO delay changes are retroactive).

@@ -16,6 +16,7 @@ import hashlib
 import math
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -809,10 +810,10 @@ class Queue:
 
         Messages move oldest first, each to the queue it was dead-lettered from (or all
         to *destination*), as new messages: new message id, receive count 0, retention
-        counted afresh. Messages in flight stay. Messages with no known source (sent here
-        directly) stay unless a *destination* is given.
+        counted afresh. Messages in flight when the call starts stay. Messages with no
+        known source (sent here directly) stay unless a *destination* is given.
 
-        Cost: O(k log n) for k messages moved.
+        Cost: O(n) once to list the ready messages, then O(log n) per message moved.
 
         Returns:
             How many messages moved.
@@ -829,11 +830,26 @@ class Queue:
             raise InvalidParameterValue(
                 f"max_messages must be a positive int or None, got {max_messages!r}."
             )
+        return self._redrive_from(self._redrive_candidates(), destination, max_messages)
+
+    def _redrive_candidates(self) -> deque[Record]:
+        """The messages a redrive starting now may move, oldest first."""
+        with self._lock:
+            self._check_alive()
+            self._state.advance(self._clock.time())
+            return self._state.ready_records()
+
+    def _redrive_from(
+        self, candidates: deque[Record], destination: Queue | None, max_messages: int | None
+    ) -> int:
+        """Move up to *max_messages* of *candidates* (taken from the front) in batches of 10.
+
+        The lock is taken per batch, so sends and receives go on during a long redrive.
+        """
         moved = 0
         while max_messages is None or moved < max_messages:
-            batch = self._take_for_redrive(
-                destination, 10 if max_messages is None else min(10, max_messages - moved)
-            )
+            limit = 10 if max_messages is None else min(10, max_messages - moved)
+            batch = self._take_for_redrive(candidates, destination, limit)
             if not batch:
                 break
             moved += self._redrive_batch(batch, destination)
@@ -870,18 +886,21 @@ class Queue:
 
         return list_tasks(self, max_results)
 
-    def _take_for_redrive(self, destination: Queue | None, limit: int) -> list[Record]:
+    def _take_for_redrive(
+        self, candidates: deque[Record], destination: Queue | None, limit: int
+    ) -> list[Record]:
+        """Remove up to *limit* candidates that are still ready and have somewhere to go."""
         with self._lock:
             self._check_alive()
-            now = self._clock.time()
-            self._state.advance(now)
+            self._state.advance(self._clock.time())
             taken: list[Record] = []
-            for rec in self._state.ready_in_order():
-                if len(taken) >= limit:
-                    break
+            while candidates and len(taken) < limit:
+                rec = candidates.popleft()
+                if rec.state != READY:  # received, deleted or expired since the start
+                    continue
                 target = destination or rec.dead_letter_source
                 if target is None or target.deleted:
-                    continue
+                    continue  # it stays here
                 self._state.remove(rec)
                 taken.append(rec)
             return taken

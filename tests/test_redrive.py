@@ -76,6 +76,30 @@ def test_moves_on_schedule(clock: ManualClock, tasks: list[RedriveTask]) -> None
     assert dlq.stats().visible == 0
 
 
+def test_task_moves_what_was_visible_at_its_start(
+    clock: ManualClock, tasks: list[RedriveTask]
+) -> None:
+    src, dlq = setup(clock, 3)
+    [held] = dlq.receive(visibility_timeout=1)  # in flight at the start: m0
+    task = dlq.start_redrive(rate=1)
+    tasks.append(task)
+    assert task.to_move == 2
+    other = Queue("other", clock=clock, dead_letter_queue=dlq, max_receive_count=1)
+    other.send("late")
+    other.receive(visibility_timeout=0)
+    assert other.receive() == []  # "late" is in the DLQ now, after the start
+    clock.advance(10)  # m0 visible again; every scheduled move is due
+    assert task.wait_until_idle()
+    assert task.status == COMPLETED
+    assert task.moved == 2
+    assert sorted(m.body for m in src.peek()) == ["m1", "m2"]
+    assert sorted(m.body for m in dlq.peek()) == sorted([held.body, "late"])
+    # The next redrive moves them, each to its own source.
+    assert dlq.redrive() == 2
+    assert [m.body for m in other.peek()] == ["late"]
+    assert sorted(m.body for m in src.peek()) == ["m0", "m1", "m2"]
+
+
 def test_destination(clock: ManualClock, tasks: list[RedriveTask]) -> None:
     _, dlq = setup(clock, 3)
     dest = Queue("dest", clock=clock)
