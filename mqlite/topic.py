@@ -967,8 +967,12 @@ class Topic:
             except Exception:  # never let one subscriber break the others
                 logger.exception("mqlite: unexpected error delivering to %s", sub.arn)
 
-    def _send(self, queue: Queue, sub: Subscription, p: _Published) -> None:
+    def _send(
+        self, queue: Queue, sub: Subscription, p: _Published, *, raw: bool | None = None
+    ) -> None:
         """Send *p* to *queue* as *sub* delivers it: the bare text, or the envelope.
+
+        *raw* overrides the subscription's raw delivery setting.
 
         What the queue is sure to accept goes in through ``Queue._send_checked`` with
         the MD5s computed once per publish. Anything the queue may still refuse (too
@@ -980,15 +984,15 @@ class Topic:
         deduplication_id = p.deduplication_id if fifo else None
         # A FIFO queue subscribes only to a FIFO topic, whose publishes carry both ids.
         ids = not fifo or (group_id is not None and deduplication_id is not None)
-        if sub._raw:
-            raw = p.raw(sub._protocol)
-            body = raw.text
+        if sub._raw if raw is None else raw:
+            bare = p.raw(sub._protocol)
+            body = bare.text
             attributes = p.attributes
-            if raw.trusted and ids and raw.size <= queue.max_message_size:
-                assert raw.md5_of_body is not None
+            if bare.trusted and ids and bare.size <= queue.max_message_size:
+                assert bare.md5_of_body is not None
                 queue._send_checked(
                     body,
-                    raw.md5_of_body,
+                    bare.md5_of_body,
                     dict(attributes),  # each queue's messages get a dict of their own
                     p.attributes_md5(),
                     None,  # the queue's own delay
@@ -1058,9 +1062,17 @@ class Topic:
         dlq = sub._dlq
         dead_lettered = False
         if dlq is not None:
-            try:
-                self._send(dlq, sub, p)
-            except Exception as dlq_error:
+            # A raw message the DLQ refuses too (attributes SQS cannot take) goes in as the
+            # envelope, which carries the same message and attributes as JSON text.
+            for raw in (True, False) if sub._raw else (False,):
+                try:
+                    self._send(dlq, sub, p, raw=raw)
+                except Exception as exc:
+                    dlq_error = exc
+                else:
+                    dead_lettered = True
+                    break
+            else:
                 logger.warning(
                     "mqlite: delivery of %s to %s failed (%r) and its dead-letter queue %s"
                     " rejected it (%r)",
@@ -1070,8 +1082,6 @@ class Topic:
                     dlq.name,
                     dlq_error,
                 )
-            else:
-                dead_lettered = True
         if not dead_lettered and dlq is None:
             logger.warning(
                 "mqlite: delivery of %s to %s failed after %d attempt(s): %r",

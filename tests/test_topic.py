@@ -535,6 +535,30 @@ def test_rejecting_queue_goes_to_dlq_without_retry() -> None:
     assert s.dead_lettered == 1
 
 
+@pytest.mark.parametrize(
+    "attributes",
+    [
+        {"big": Attribute("Number", "1e200")},  # SNS takes it; SQS allows up to 10^126
+        {f"a{i}": "v" for i in range(11)},  # SNS takes 11; an SQS message holds 10
+    ],
+)
+def test_raw_message_the_dlq_refuses_goes_in_as_the_envelope(
+    attributes: dict[str, object],
+) -> None:
+    t = Topic("t")
+    q = Queue("q")
+    dlq = Queue("dlq")
+    s = t.subscribe(q, dead_letter_queue=dlq, raw_message_delivery=True)
+    r = t.publish("payload", attributes=attributes)
+    assert q.stats().total == 0  # the queue refused the raw message
+    [m] = dlq.receive()
+    env = json.loads(m.body)
+    assert (env["MessageId"], env["Message"]) == (r.message_id, "payload")
+    assert set(env["MessageAttributes"]) == set(attributes)
+    assert m.attributes == {}
+    assert (s.failed, s.dead_lettered) == (1, 1)
+
+
 def test_failure_without_dlq_is_logged(caplog: pytest.LogCaptureFixture) -> None:
     t = Topic("t", retry_policy=RetryPolicy(attempts=1))
 
