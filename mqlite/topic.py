@@ -724,12 +724,12 @@ class Topic:
             if not isinstance(subject, str) or subject == "":
                 raise InvalidParameter("Invalid parameter: Subject")
             if (
-                len(subject) > 100
+                len(subject) >= 100  # SNS: less than 100 characters
                 or _CONTROL.search(subject)
                 or not v.has_valid_characters(subject)
             ):
                 raise InvalidParameter(
-                    "Invalid parameter: Subject Reason: Subject must be at most 100 characters"
+                    "Invalid parameter: Subject Reason: Subject must be less than 100 characters"
                     " of UTF-8 text without line breaks or control characters"
                 )
         if not isinstance(message, str) or message == "":

@@ -57,6 +57,12 @@ LONG = "x" * 262_144
     ("kwargs", "error", "text"),
     [
         ({"message": "m", "subject": ""}, InvalidParameter, "Invalid parameter: Subject"),
+        (
+            {"message": "m", "subject": "s" * 100},
+            InvalidParameter,
+            "Invalid parameter: Subject Reason: Subject must be less than 100 characters of"
+            " UTF-8 text without line breaks or control characters",
+        ),
         ({"message": ""}, InvalidParameter, "Invalid parameter: Empty message"),
         ({"message": LONG + "x"}, InvalidParameter, "Invalid parameter: Message too long"),
         (
@@ -154,6 +160,14 @@ def test_publish_validation(kwargs: dict[str, object], error: type[Exception], t
         t.publish(**kwargs)  # type: ignore[arg-type]
     assert str(info.value) == text
     assert q.stats().total == 0
+
+
+def test_subject_of_99_characters_accepted() -> None:
+    t = Topic("t")
+    q = Queue("q")
+    t.subscribe(q)
+    t.publish("m", subject="s" * 99)
+    assert json.loads(q.receive()[0].body)["Subject"] == "s" * 99
 
 
 def test_size_boundary_counts_attributes() -> None:
