@@ -365,9 +365,9 @@ def start_redrive(source: Queue, destination: Queue | None, rate: float) -> Redr
             f"Value {rate!r} for parameter MaxNumberOfMessagesPerSecond is invalid."
             " Reason: must be between 1 and 500."
         )
-    from .queue import check_redrive_destination
+    from .queue import check_redrive
 
-    check_redrive_destination(source, destination)
+    check_redrive(source, destination)
     source.stats()  # raises QueueDoesNotExist for a deleted source
     with _history_lock:
         tasks = _history.get(source)

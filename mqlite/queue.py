@@ -16,6 +16,7 @@ import hashlib
 import math
 import os
 import threading
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -152,6 +153,9 @@ class Queue:
         self._deleted = False
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._settings = checked(QueueSettings(), changes, fifo=self._fifo, owner=self)
+        #: The queues that name this one as their dead-letter queue.
+        self._sources: weakref.WeakSet[Queue] = weakref.WeakSet()
+        _link_dead_letter_queue(self, None, self._settings.dead_letter_queue)
         self._region = region
         self._account_id = account_id
         self._arn = f"arn:aws:sqs:{region}:{account_id}:{name}"
@@ -291,6 +295,7 @@ class Queue:
             new = checked(self._settings, changes, fifo=self._fifo, owner=self)
             old = self._settings
             self._settings = new
+            _link_dead_letter_queue(self, old.dead_letter_queue, new.dead_letter_queue)
             now = self._clock.time()
             self._state.retention = new.retention
             if self._fifo and new.delay != old.delay:
@@ -819,11 +824,12 @@ class Queue:
             How many messages moved.
 
         Raises:
-            InvalidParameterValue: *destination* is of the other kind (FIFO/standard) or
-                deleted, or *max_messages* is not a positive int.
+            InvalidParameterValue: no live queue names this one as its dead-letter queue;
+                *destination* is of the other kind (FIFO/standard) or deleted;
+                *max_messages* is not a positive int.
             QueueDoesNotExist: this queue was deleted.
         """
-        check_redrive_destination(self, destination)
+        check_redrive(self, destination)
         if max_messages is not None and (
             isinstance(max_messages, bool) or not isinstance(max_messages, int) or max_messages < 1
         ):
@@ -863,8 +869,9 @@ class Queue:
         :class:`mqlite._redrive.RedriveTask` for status, progress and ``cancel()``.
 
         Raises:
-            InvalidParameterValue: *rate* outside 1..500, *destination* of the other kind
-                or deleted, or another task on this queue is still running.
+            InvalidParameterValue: *rate* outside 1..500, no live queue names this one as
+                its dead-letter queue, *destination* of the other kind or deleted, or
+                another task on this queue is still running.
             QueueDoesNotExist: this queue was deleted.
         """
         from ._redrive import start_redrive
@@ -1186,6 +1193,7 @@ class Queue:
         """Drop every message and refuse further calls (``Broker.delete_queue``)."""
         with self._lock:
             self._deleted = True
+            _link_dead_letter_queue(self, self._settings.dead_letter_queue, None)
             self._state.purge()
             self._dedup.clear()
             self._cond.notify_all()
@@ -1253,6 +1261,36 @@ _NEEDS_DEDUP = (
     "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId"
     " provided explicitly"
 )
+
+
+# Guards every queue's ``_sources``; taken alone or inside one queue's lock, never around one.
+_links_lock = threading.Lock()
+
+
+def _link_dead_letter_queue(source: Queue, old: Queue | None, new: Queue | None) -> None:
+    """Record that *source* names *new* as its dead-letter queue instead of *old*."""
+    if old is new:
+        return
+    with _links_lock:
+        if old is not None:
+            old._sources.discard(source)
+        if new is not None:
+            new._sources.add(source)
+
+
+def is_dead_letter_queue(queue: Queue) -> bool:
+    """Whether a live queue names *queue* as its dead-letter queue. Cost: O(its sources)."""
+    with _links_lock:
+        return any(not source.deleted for source in queue._sources)
+
+
+def check_redrive(source: Queue, destination: Queue | None) -> None:
+    """Refuse a redrive from a queue that is no live queue's dead-letter queue, or to a
+    *destination* of the other kind or deleted."""
+    source._check_alive()
+    if not is_dead_letter_queue(source):
+        raise InvalidParameterValue("Source queue must be configured as a Dead Letter Queue.")
+    check_redrive_destination(source, destination)
 
 
 def check_redrive_destination(source: Queue, destination: Queue | None) -> None:

@@ -307,17 +307,44 @@ def test_redrive_to_destination_oldest_first_max(clock: ManualClock) -> None:
 
 def test_redrive_errors(clock: ManualClock) -> None:
     dlq = Queue("dlq", clock=clock)
-    with pytest.raises(InvalidParameterValue):
+    src = Queue("src", clock=clock, dead_letter_queue=dlq)  # kept: a DLQ needs a live source
+    with pytest.raises(InvalidParameterValue) as err:
         dlq.redrive(Queue("x.fifo", clock=clock))
-    with pytest.raises(InvalidParameterValue):
+    assert "same type" in str(err.value)
+    with pytest.raises(InvalidParameterValue) as err:
         dlq.redrive(max_messages=0)
+    assert "max_messages" in str(err.value)
+    assert src.dead_letter_queue is dlq
+
+
+def test_redrive_needs_a_dead_letter_queue(clock: ManualClock) -> None:
+    plain = Queue("plain", clock=clock)
+    plain.send("m")
+    for call in (plain.redrive, lambda: plain.start_redrive(rate=1)):
+        with pytest.raises(InvalidParameterValue) as err:
+            call()
+        assert str(err.value) == "Source queue must be configured as a Dead Letter Queue."
+    assert plain.stats().visible == 1
+    # It is one while a live queue names it, and stops being one when none does.
+    broker = Broker(clock=clock)
+    dlq = broker.create_queue("dlq")
+    src = broker.create_queue("src", dead_letter_queue=dlq)
+    broker.create_queue("other", dead_letter_queue=dlq)  # the broker keeps it alive
+    assert dlq.redrive() == 0
+    src.configure(dead_letter_queue=None)
+    assert dlq.redrive() == 0  # "other" still names it
+    broker.delete_queue("other")
+    with pytest.raises(InvalidParameterValue):
+        dlq.redrive()
 
 
 def test_direct_messages_stay_without_destination(clock: ManualClock) -> None:
     dlq = Queue("dlq", clock=clock)
+    src = Queue("src", clock=clock, dead_letter_queue=dlq)
     dlq.send("direct")
     assert dlq.redrive() == 0
     assert dlq.stats().visible == 1
+    assert src.stats().visible == 0
 
 
 def test_deleted_dlq_at_move_time_delivers_normally(clock: ManualClock) -> None:

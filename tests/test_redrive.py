@@ -164,11 +164,13 @@ def test_destination_kind(clock: ManualClock) -> None:
 
 def test_empty_source_completes(clock: ManualClock, tasks: list[RedriveTask]) -> None:
     dlq = Queue("dlq", clock=clock)
+    src = Queue("src", clock=clock, dead_letter_queue=dlq)
     task = dlq.start_redrive(rate=1)
     tasks.append(task)
     assert task.wait_until_idle()
     assert task.status == COMPLETED
     assert task.to_move == 0
+    assert src.stats().visible == 0
 
 
 def test_destination_deleted_mid_task_fails(clock: ManualClock, tasks: list[RedriveTask]) -> None:
@@ -424,6 +426,7 @@ def test_cancel_unknown_task(clock: ManualClock, tasks: list[RedriveTask]) -> No
 
 def test_history_does_not_keep_queues_alive(clock: ManualClock) -> None:
     dlq = Queue("dlq", clock=clock)
+    src = Queue("src", clock=clock, dead_letter_queue=dlq)
     dest = Queue("dest", clock=clock)
     task = dlq.start_redrive(dest, rate=1)
     assert task.wait_until_idle()
@@ -431,7 +434,7 @@ def test_history_does_not_keep_queues_alive(clock: ManualClock) -> None:
     task.join(5)
     dlq_ref, dest_ref = weakref.ref(dlq), weakref.ref(dest)
     arn = dlq.arn
-    del dlq, dest
+    del dlq, dest, src
     gc.collect()
     assert dlq_ref() is None
     assert dest_ref() is None
