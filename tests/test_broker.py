@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
 from mqlite.broker import Broker
@@ -183,10 +181,6 @@ def test_default_broker_uses_system_clock() -> None:
     assert q.arn == "arn:aws:sqs:us-east-1:000000000000:jobs"
 
 
-HAVE_TOPIC = importlib.util.find_spec("mqlite.topic") is not None
-
-
-@pytest.mark.skipif(not HAVE_TOPIC, reason="mqlite.topic not written yet")
 def test_topics(broker: Broker, clock: ManualClock) -> None:
     t = broker.create_topic("news")
     assert broker.create_topic("news") is t
@@ -208,7 +202,6 @@ def test_get_unknown_topic(broker: Broker) -> None:
     assert broker.list_topics() == []
 
 
-@pytest.mark.skipif(not HAVE_TOPIC, reason="mqlite.topic not written yet")
 def test_topic_shares_clock_and_idempotency(broker: Broker, clock: ManualClock) -> None:
     t = broker.create_topic("events.fifo", content_based_deduplication=True)
     assert t.clock is clock
@@ -220,7 +213,6 @@ def test_topic_shares_clock_and_idempotency(broker: Broker, clock: ManualClock) 
     assert err.value.code == "InvalidParameter"
 
 
-@pytest.mark.skipif(not HAVE_TOPIC, reason="mqlite.topic not written yet")
 def test_deleted_topic_refuses_publish(broker: Broker) -> None:
     t = broker.create_topic("news")
     q = broker.create_queue("inbox")

@@ -456,7 +456,10 @@ def test_delete_twice_is_noop(q: Queue) -> None:
     [m] = q.receive()
     q.delete(m)
     q.delete(m)
-    q.delete_batch([DeleteEntry("a", m.receipt_handle)])  # type: ignore[arg-type]
+    r = q.delete_batch([DeleteEntry("a", m.receipt_handle)])  # type: ignore[arg-type]
+    assert r.failed == []
+    assert [s.id for s in r.successful] == ["a"]
+    assert st(q) == (0, 0, 0)
 
 
 def test_cmv_on_deleted(q: Queue) -> None:
