@@ -322,6 +322,9 @@ class Subscription:
         # JSON-encoded once: every non-raw delivery splices it into the envelope.
         self._unsubscribe_url = json.dumps(unsubscribe_url(topic._region, self._arn))
         self._active = True
+        # Serialises configure calls: each works out its new settings from the current
+        # ones outside the topic's lock (compiling a policy), so two at once would lose one.
+        self._configuring = threading.Lock()
         self._stats_lock = threading.Lock()
         self._delivered = 0
         self._failed = 0
@@ -679,20 +682,21 @@ class Topic:
         for name in changes:
             if name not in self._CONFIGURABLE:
                 raise InvalidParameter("Invalid parameter: AttributeName")
-        if not sub._active:
-            raise NotFound("Subscription does not exist")
-        policy, scope, raw, dlq = self._resolve(sub._target, changes, sub, subscribe=False)
-        with self._lock:
+        with sub._configuring:
             if not sub._active:
                 raise NotFound("Subscription does not exist")
-            had = sub._filter_policy
-            sub._filter_policy, sub._scope, sub._raw, sub._dlq = policy, scope, raw, dlq
-            if had is not None and policy is None:
-                self._index.remove(sub)
-                self._unfiltered[sub] = None
-            elif policy is not None:
-                self._unfiltered.pop(sub, None)
-                self._index.add(sub, policy)
+            policy, scope, raw, dlq = self._resolve(sub._target, changes, sub, subscribe=False)
+            with self._lock:
+                if not sub._active:
+                    raise NotFound("Subscription does not exist")
+                had = sub._filter_policy
+                sub._filter_policy, sub._scope, sub._raw, sub._dlq = policy, scope, raw, dlq
+                if had is not None and policy is None:
+                    self._index.remove(sub)
+                    self._unfiltered[sub] = None
+                elif policy is not None:
+                    self._unfiltered.pop(sub, None)
+                    self._index.add(sub, policy)
 
     def unsubscribe(self, subscription: Subscription) -> None:
         """Remove *subscription* (idempotent; a subscription of another topic is ignored)."""

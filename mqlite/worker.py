@@ -446,6 +446,8 @@ class Worker:
         msg = job.message
         error: BaseException | None = None
         retry: Retry | None = None
+        if job.abandoned:  # released by stop(drain=False) since it was taken: do not start
+            return None
         try:
             self._call(msg)
         except Retry as exc:
@@ -593,7 +595,12 @@ class Worker:
             if batch:
                 self._delete(batch)
             for job in due:
-                more = _extend(self.queue, job, now)
+                with lock:
+                    # Settled, retried or released since it was picked: extending it now
+                    # would hide it again. Under the lock, so that cannot change midway.
+                    if job.done or job.abandoned:
+                        continue
+                    more = _extend(self.queue, job, now)
                 with self._c.lock:
                     self._c.heartbeats += 1
                 beat = self.heartbeat or job.timeout

@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from mqlite import Attribute, ManualClock, Notification, PublishEntry, Queue
+from mqlite import Attribute, ManualClock, Notification, PublishEntry, Queue, Subscription
 from mqlite.errors import InvalidParameter, MqliteError, NotFound, ParameterValueInvalid
 from mqlite.topic import RetryPolicy, Topic
 
@@ -746,3 +747,35 @@ def test_unsubscribe_of_another_topics_subscription_is_ignored() -> None:
     b.unsubscribe(sa)
     assert sa.active
     assert a.subscriptions == [sa]
+
+
+def test_concurrent_configure_calls_both_apply() -> None:
+    """Two configure calls on one subscription from two threads: neither is lost."""
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads often, so the calls interleave
+    try:
+        for _ in range(200):
+            t = Topic("t")
+            sub = t.subscribe(lambda n: None)
+            dlq = Queue("dlq")
+            barrier = threading.Barrier(2)
+
+            def set_dlq(
+                s: Subscription = sub, q: Queue = dlq, b: threading.Barrier = barrier
+            ) -> None:
+                b.wait(5)
+                s.configure(dead_letter_queue=q)
+
+            def set_policy(s: Subscription = sub, b: threading.Barrier = barrier) -> None:
+                b.wait(5)
+                s.configure(filter_policy={"kind": ["x"]})
+
+            threads = [threading.Thread(target=set_dlq), threading.Thread(target=set_policy)]
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join(5)
+            assert sub.dead_letter_queue is dlq
+            assert sub.filter_policy is not None
+    finally:
+        sys.setswitchinterval(interval)

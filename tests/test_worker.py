@@ -508,3 +508,35 @@ def test_fifo_chain_waits_invisible_behind_a_long_handler() -> None:
 def test_delete_delay_must_not_be_negative() -> None:
     with pytest.raises(ValueError, match="delete_delay"):
         Worker(Queue("q"), lambda m: None, delete_delay=-1)
+
+
+def test_heartbeat_extends_under_the_worker_lock() -> None:
+    # stop() and a finishing handler mark a job under the worker's lock; a heartbeat that
+    # extends under the same lock can never land after a release or a retry and hide the
+    # message again.
+    clock = ManualClock()
+    locked: list[bool] = []
+
+    class Watched(Queue):
+        def change_visibility(self, handle: str | Message, timeout: float) -> None:
+            if timeout > 0:
+                locked.append(w._lock.locked())
+            super().change_visibility(handle, timeout)
+
+    q = Watched("q", clock=clock, visibility_timeout=30)
+    q.send("long")
+    started = threading.Event()
+    release = threading.Event()
+
+    def handler(m: Message) -> None:
+        started.set()
+        assert release.wait(GUARD)
+
+    w = Worker(q, handler, concurrency=1)  # heartbeat every 15 s
+    with w:
+        assert started.wait(GUARD)
+        clock.advance(15)
+        until(lambda: w.stats.heartbeats == 1)
+        release.set()
+        until(lambda: w.processed == 1)
+    assert locked == [True]
