@@ -69,6 +69,16 @@ __all__ = ["DeliveryFailure", "RetryPolicy", "Subscription", "Topic"]
 
 logger = logging.getLogger("mqlite.topic")
 
+
+class _Delivering(threading.local):
+    """Per thread: how many FIFO topics' outboxes it is delivering right now. Such a
+    thread never waits for another thread's deliveries: that thread may wait for it."""
+
+    depth = 0
+
+
+_delivering = _Delivering()
+
 MAX_MESSAGE_BYTES: Final = 262_144
 MAX_BATCH_ENTRIES: Final = 10
 DEDUP_WINDOW: Final = 300.0
@@ -486,9 +496,15 @@ class Topic:
         self._envelope = EnvelopeWriter(self._arn, region, self._fifo)
         self._executor = executor
         self._lock = threading.Lock()
-        # FIFO topics hold this (re-entrant: a subscriber may publish again) while they
-        # deliver, so subscribers see messages in sequence-number order.
-        self._order_lock = threading.RLock()
+        # A synchronous FIFO topic delivers through an outbox, in sequence order: the
+        # publisher that finds nobody delivering delivers everything queued (its own
+        # messages and those published meanwhile); the others wait for theirs. No lock is
+        # held while subscribers run, so they may publish to this topic or any other.
+        self._outbox: deque[tuple[_Published, list[Subscription]]] = deque()
+        self._drainer: threading.Thread | None = None
+        self._queued = 0  # plans ever put in the outbox
+        self._delivered = 0  # plans ever taken out of it and delivered
+        self._outbox_done = threading.Condition(self._lock)
         self._subs: dict[Hashable, Subscription] = {}
         self._unfiltered: dict[Subscription, None] = {}
         self._index = FilterIndex()
@@ -802,10 +818,7 @@ class Topic:
             message, subject, attributes, group_id, deduplication_id, message_structure
         )
         [(result, plan)] = self._accept([(checked, None)])
-        try:
-            self._dispatch(plan)
-        finally:
-            self._release_order()
+        self._dispatch(plan)
         return result
 
     def publish_batch(self, entries: Iterable[PublishEntry]) -> BatchResult[PublishResult]:
@@ -858,34 +871,15 @@ class Topic:
                 "The length of all the messages put together is more than the limit."
             )
         accepted = self._accept(checked)
-        try:
-            for _, plan in accepted:
-                self._dispatch(plan)
-        finally:
-            self._release_order()
+        for _, plan in accepted:
+            self._dispatch(plan)
         return BatchResult([r for r, _ in accepted], [])
 
     def _accept(
         self, checked: Sequence[tuple[_Checked, str | None]]
     ) -> list[tuple[PublishResult, tuple[_Published, list[Subscription]] | None]]:
+        """Give each checked message its id (and sequence number), and match it."""
         out: list[tuple[PublishResult, tuple[_Published, list[Subscription]] | None]] = []
-        if self._fifo and self._executor is None:
-            # Held from before sequence numbers are assigned until the deliveries are done
-            # (the caller releases it), so subscribers see sequence order. Always taken
-            # before the state lock, never while holding it: no lock-order inversion, and
-            # a subscriber may call back into this topic (the lock is re-entrant).
-            self._order_lock.acquire()
-        try:
-            return self._accept_locked(checked, out)
-        except BaseException:
-            self._release_order()
-            raise
-
-    def _accept_locked(
-        self,
-        checked: Sequence[tuple[_Checked, str | None]],
-        out: list[tuple[PublishResult, tuple[_Published, list[Subscription]] | None]],
-    ) -> list[tuple[PublishResult, tuple[_Published, list[Subscription]] | None]]:
         with self._lock:
             self._check_alive()
             now = self._clock.time()
@@ -917,10 +911,6 @@ class Topic:
                 out.append((PublishResult(message_id, seq, entry_id), (published, targets)))
         return out
 
-    def _release_order(self) -> None:
-        if self._fifo and self._executor is None:
-            self._order_lock.release()
-
     def _match(self, c: _Checked) -> list[Subscription]:
         """Matching subscriptions in subscription order (lock held)."""
         matched: list[Subscription] = []
@@ -939,7 +929,10 @@ class Topic:
         if not targets:
             return
         if self._executor is None:
-            self._deliver_all(published, targets)
+            if self._fifo:
+                self._deliver_in_order(published, targets)
+            else:
+                self._deliver_all(published, targets)
             return
         future = self._executor.submit(self._deliver_all, published, targets)
         with self._lock:
@@ -963,6 +956,58 @@ class Topic:
         return not not_done
 
     # --- delivery -----------------------------------------------------------------------------
+
+    def _deliver_in_order(self, published: _Published, targets: list[Subscription]) -> None:
+        """Deliver a FIFO publish after every earlier one (sequence order), lock-free.
+
+        Returns once it is delivered, except when called from inside a delivery (a
+        subscriber publishing): then it is queued behind the current one and delivered
+        before the outer ``publish`` returns.
+        """
+        me = threading.current_thread()
+        with self._lock:
+            # Sequence numbers are assigned in _accept; plans are queued in that order
+            # because a FIFO publish is accepted and queued without another in between.
+            self._outbox.append((published, targets))
+            self._queued += 1
+            mine = self._queued
+            if self._drainer is None:
+                self._drainer = me
+            elif self._drainer is me or _delivering.depth:
+                return  # delivered by the loop this thread (or the drainer) is running
+            else:
+                # Another thread delivers it; wait, taking over if that thread stops early.
+                while self._delivered < mine and self._drainer is not None:
+                    self._outbox_done.wait()
+                if self._delivered >= mine:
+                    return
+                self._drainer = me
+        self._drain()
+
+    def _drain(self) -> None:
+        """Deliver the outbox until it is empty (this thread is the drainer)."""
+        me = threading.current_thread()
+        _delivering.depth += 1
+        try:
+            while True:
+                with self._lock:
+                    if not self._outbox:
+                        # Stepping down in the same lock hold as the emptiness check, so
+                        # a plan queued meanwhile always finds a drainer or none.
+                        self._drainer = None
+                        self._outbox_done.notify_all()
+                        return
+                    published, targets = self._outbox.popleft()
+                self._deliver_all(published, targets)
+                with self._lock:
+                    self._delivered += 1
+                    self._outbox_done.notify_all()
+        finally:
+            _delivering.depth -= 1
+            with self._lock:
+                if self._drainer is me:  # left by an exception: a waiter takes over
+                    self._drainer = None
+                    self._outbox_done.notify_all()
 
     def _deliver_all(self, published: _Published, targets: list[Subscription]) -> None:
         for sub in targets:

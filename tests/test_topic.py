@@ -7,6 +7,7 @@ import hashlib
 import json
 import sys
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -779,3 +780,83 @@ def test_concurrent_configure_calls_both_apply() -> None:
             assert sub.filter_policy is not None
     finally:
         sys.setswitchinterval(interval)
+
+
+def test_fifo_publish_from_a_subscriber_is_delivered_in_sequence_order() -> None:
+    t = Topic("t.fifo", content_based_deduplication=True)
+    q = Queue("q.fifo")
+
+    def echo(n: Notification) -> None:
+        if n.message == "first":
+            t.publish("second", group_id="g")  # while "first" is still being delivered
+
+    t.subscribe(echo)
+    t.subscribe(q, raw_message_delivery=True)  # after the echo in subscription order
+    t.publish("first", group_id="g")
+    # Every subscriber sees sequence order: "first" reached the queue before "second".
+    assert [m.body for m in q.receive(10)] == ["first", "second"]
+
+
+def test_fifo_topics_publishing_to_each_other_from_two_threads() -> None:
+    a, b = Topic("a.fifo"), Topic("b.fifo")
+    both = threading.Barrier(2)
+    got: dict[str, list[str]] = {"a": [], "b": []}
+
+    def make(name: str, other: Topic) -> Callable[[Notification], None]:
+        def subscriber(n: Notification) -> None:
+            got[name].append(n.message)
+            if n.message.startswith("orig"):
+                both.wait(5)  # both threads are inside a delivery now
+                other.publish(f"echo of {n.message}", group_id="g", deduplication_id=n.message)
+
+        return subscriber
+
+    a.subscribe(make("a", b))
+    b.subscribe(make("b", a))
+    threads = [
+        threading.Thread(
+            target=a.publish, args=("orig-a",), kwargs={"group_id": "g", "deduplication_id": "1"}
+        ),
+        threading.Thread(
+            target=b.publish, args=("orig-b",), kwargs={"group_id": "g", "deduplication_id": "2"}
+        ),
+    ]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(10)
+        assert not th.is_alive(), "deadlocked"
+    assert got == {"a": ["orig-a", "echo of orig-b"], "b": ["orig-b", "echo of orig-a"]}
+
+
+def test_fifo_publish_returns_after_its_delivery_with_concurrent_publishers() -> None:
+    t = Topic("t.fifo", content_based_deduplication=True)
+    seen: list[str] = []
+    lock = threading.Lock()
+
+    def slow(n: Notification) -> None:
+        with lock:
+            seen.append(n.message)
+
+    t.subscribe(slow)
+    errors: list[str] = []
+
+    def publisher(p: int) -> None:
+        for i in range(200):
+            body = f"p{p}-{i}"
+            t.publish(body, group_id=f"g{p}")
+            with lock:
+                if body not in seen:
+                    errors.append(body)  # publish returned before delivering it
+
+    threads = [threading.Thread(target=publisher, args=(p,)) for p in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(30)
+        assert not th.is_alive()
+    assert errors == []
+    assert len(seen) == 800
+    for p in range(4):  # each publisher's messages in its own order
+        mine = [s for s in seen if s.startswith(f"p{p}-")]
+        assert mine == [f"p{p}-{i}" for i in range(200)]
