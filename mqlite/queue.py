@@ -916,20 +916,17 @@ class Queue:
         moved = 0
         for rec in records:
             target: Queue = destination or rec.dead_letter_source
-            out = _Outgoing(
-                rec.body,
-                rec.md5_of_body,
-                rec.attributes,
-                rec.md5_of_attributes,
-                None,
-                rec.group_id,
-                rec.deduplication_id if target.fifo else None,
-            )
             try:
-                with target._lock:
-                    target._check_alive()
-                    target._store(target._clock.time(), *out)
-                    target._wake()
+                # Checked when it was first sent, so it goes in as a checked send.
+                target._send_checked(
+                    rec.body,
+                    rec.md5_of_body,
+                    rec.attributes,
+                    rec.md5_of_attributes,
+                    None,  # the target's own delay
+                    rec.group_id,
+                    rec.deduplication_id if target.fifo else None,
+                )
                 moved += 1
             except QueueDoesNotExist:
                 with self._lock:
@@ -983,8 +980,9 @@ class Queue:
         self._delete(text, seq, count, now)
 
     def _delete(self, text: str, seq: int, count: int, now: float) -> None:
+        """Delete by a decoded handle that is not in the in-flight index (lock held, core
+        advanced to *now* by the caller)."""
         state = self._state
-        state.advance(now)
         if not state.issued(seq, count):
             raise ReceiptHandleIsInvalid(
                 f'The input receipt handle "{text}" is not a valid receipt handle.'
