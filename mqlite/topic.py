@@ -1016,12 +1016,8 @@ class Topic:
             except Exception:  # never let one subscriber break the others
                 logger.exception("mqlite: unexpected error delivering to %s", sub.arn)
 
-    def _send(
-        self, queue: Queue, sub: Subscription, p: _Published, *, raw: bool | None = None
-    ) -> None:
-        """Send *p* to *queue* as *sub* delivers it: the bare text, or the envelope.
-
-        *raw* overrides the subscription's raw delivery setting.
+    def _send(self, queue: Queue, sub: Subscription, p: _Published, *, raw: bool) -> None:
+        """Send *p* to *queue* for *sub*: the bare text (*raw*), or the envelope.
 
         What the queue is sure to accept goes in through ``Queue._send_checked`` with
         the MD5s computed once per publish. Anything the queue may still refuse (too
@@ -1033,7 +1029,7 @@ class Topic:
         deduplication_id = p.deduplication_id if fifo else None
         # A FIFO queue subscribes only to a FIFO topic, whose publishes carry both ids.
         ids = not fifo or (group_id is not None and deduplication_id is not None)
-        if sub._raw if raw is None else raw:
+        if raw:
             bare = p.raw(sub._protocol)
             body = bare.text
             attributes = p.attributes
@@ -1073,7 +1069,7 @@ class Topic:
         if queue is not None:
             attempts = 1
             try:
-                self._send(queue, sub, p)
+                self._send(queue, sub, p, raw=sub._raw)
             except Exception as exc:  # a rejecting queue is a client-side error: no retry
                 error = exc
             else:
