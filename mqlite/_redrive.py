@@ -1,6 +1,6 @@
-"""Rate-limited redrive from a dead-letter queue: message move tasks (spec/sqs.md §9.3).
+"""Rate-limited redrive from a dead-letter queue: message move tasks (StartMessageMoveTask).
 
-mqlite choice (normative in the spec): with rate ``r``, message ``i`` (0-based, oldest
+mqlite choice: with rate ``r``, message ``i`` (0-based, oldest
 first) moves at ``t_start + (i + 1) / r`` on the queue's clock. A daemon thread drives the
 task; it sleeps with ``clock.wait``, so a ``ManualClock.advance`` wakes it, and
 :meth:`RedriveTask.wait_until_idle` lets a test wait until the thread has caught up with

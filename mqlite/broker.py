@@ -1,7 +1,7 @@
 """A namespace of queues and topics: one "account in one region".
 
-``Broker`` follows CreateQueue / GetQueueUrl / ListQueues / DeleteQueue (spec/sqs.md §2.5,
-§2.6) and CreateTopic / GetTopicAttributes / ListTopics / DeleteTopic. Queues and topics it
+``Broker`` follows CreateQueue / GetQueueUrl / ListQueues / DeleteQueue
+and CreateTopic / GetTopicAttributes / ListTopics / DeleteTopic. Queues and topics it
 makes share its clock, region and account id, so their ARNs and URLs agree.
 
 Deliberate choices:
@@ -108,7 +108,7 @@ class Broker:
     # --- queues --------------------------------------------------------------------------------
 
     def create_queue(self, name: str, **settings: Any) -> Queue:
-        """Create a queue, or return the existing one (CreateQueue idempotency, §2.5).
+        """Create a queue, or return the existing one (CreateQueue idempotency).
 
         Raises:
             QueueNameExists: the queue exists and a setting passed here differs from its
@@ -210,7 +210,7 @@ class Broker:
     # --- message move tasks ---------------------------------------------------------------------
 
     def cancel_redrive(self, handle: str) -> int:
-        """Cancel a running redrive task by its handle (CancelMessageMoveTask, spec §9.3).
+        """Cancel a running redrive task by its handle (CancelMessageMoveTask).
 
         *handle* is ``RedriveTask.handle`` (base64 of a JSON object with the task id and
         the source queue's ARN). The source queue is looked up among this broker's queues,

@@ -862,7 +862,7 @@ class Queue:
         return moved
 
     def start_redrive(self, destination: Queue | None = None, *, rate: float) -> RedriveTask:
-        """Start a rate-limited redrive (a message move task, spec §9.3) from this queue.
+        """Start a rate-limited redrive (StartMessageMoveTask) from this queue.
 
         Message ``i`` (0-based, oldest first) moves at ``start + (i + 1) / rate`` on this
         queue's clock, exactly as :meth:`redrive` would move it. See
