@@ -97,3 +97,15 @@ def test_docs_stand_alone(page: Path) -> None:
     # Pages state the facts themselves; the repository has no spec files to cite.
     text = page.read_text(encoding="utf-8")
     assert not re.search(r"spec/|§|\bspec\b", text), page.name
+
+
+def test_api_reference_documents_errors_and_testing() -> None:
+    # The docs import both modules, so the reference must cover them as public.
+    import mqlite.errors
+    import mqlite.testing
+
+    text = _load("gen_api").render()
+    for module in (mqlite.errors, mqlite.testing):
+        assert f"## `{module.__name__}`" in text
+        for name in module.__all__:
+            assert f"### `{module.__name__}.{name}" in text, name
