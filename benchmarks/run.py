@@ -3,9 +3,11 @@
 ``python -m benchmarks`` (or ``python benchmarks/run.py``) runs, in one run on one
 machine: the queue cycle beside ``queue.Queue`` (``bench_queue``), filter matching beside
 a naive loop (``bench_filters``), topic publishing beside moto (``bench_topic``) and the
-worker pool beside a ``queue.Queue`` thread pool (``bench_worker``). It prints each table,
-writes them with the machine and Python version to ``docs/performance.md`` and, when
-matplotlib is installed, plots PNGs into ``docs/``. ``--quick`` makes every part shorter.
+worker pool beside a ``queue.Queue`` thread pool (``bench_worker``). It prints each table.
+Only with ``--write`` does it also write them, with the machine and Python version, to
+``docs/performance-results.md`` and, when matplotlib is installed, plot PNGs into ``docs/``:
+those files are tracked, so changing them is an explicit choice. ``--quick`` makes every
+part shorter.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Where ``--write`` puts the results page and plots.
+DOCS = ROOT / "docs"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -105,9 +109,13 @@ def _plots(results: dict[str, dict[str, Any]], out: Path) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the suite; see the module docstring."""
-    parser = argparse.ArgumentParser(description="mqlite benchmark suite")
+    parser = argparse.ArgumentParser(description="mqlite benchmark suite; prints its tables")
     parser.add_argument("--quick", action="store_true", help="shorter runs")
-    parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument(
+        "--write",
+        action="store_true",
+        help="also rewrite docs/performance-results.md and the plots in docs/",
+    )
     args = parser.parse_args(argv)
     results: dict[str, dict[str, Any]] = {}
     sections = []
@@ -123,9 +131,9 @@ def main(argv: list[str] | None = None) -> None:
         table = _table(module, figures)
         print(table + "\n", flush=True)
         sections.append(f"## {title}\n\n```\n{table}\n```\n")
-    if args.no_write:
+    if not args.write:
         return
-    docs = ROOT / "docs"
+    docs = DOCS
     plots = _plots(results, docs)
     when = datetime.date.today().isoformat()
     head = (
