@@ -12,7 +12,7 @@ The story: a bucket publishes "object created" / "object removed" events to a to
 
 Before the pools start, one worker "crashes" holding a thumbnail job; the visibility
 timeout brings that job back and another worker finishes it. A live table shows each
-subscriber's counts (published, visible, in flight, delayed, done, dead-lettered) —
+subscriber's counts (delivered after its filter, visible, in flight, delayed, done, dead-lettered) —
 redrawn in place on a terminal, printed about once a second otherwise — and a summary
 closes the run.
 """
@@ -99,7 +99,7 @@ class Row:
     """
 
     name: str
-    published: int
+    delivered: int
     visible: int | None
     in_flight: int | None
     delayed: int | None
@@ -107,7 +107,7 @@ class Row:
     dlq: int | None
 
 
-HEADERS = ("subscriber", "published", "visible", "in flight", "delayed", "done", "dlq")
+HEADERS = ("subscriber", "delivered", "visible", "in flight", "delayed", "done", "dlq")
 """The live table's column headers, in order."""
 
 
@@ -119,7 +119,8 @@ def render_table(
     A header, one line per row — names left-aligned, numbers (with thousands separators)
     right-aligned under their headers — then a footer: *elapsed* seconds, *published*
     of *total* events with their rate, and the rate of *processed* events (handled end
-    to end), rates being per second of *elapsed*. A pure function of its arguments.
+    to end), rates being whole-run averages (per second of *elapsed*, labelled "avg").
+    A pure function of its arguments.
     """
 
     def cell(value: int | None) -> str:
@@ -129,7 +130,7 @@ def render_table(
         [row.name]
         + [
             cell(value)
-            for value in (row.published, row.visible, row.in_flight, row.delayed, row.done, row.dlq)
+            for value in (row.delivered, row.visible, row.in_flight, row.delayed, row.done, row.dlq)
         ]
         for row in rows
     ]
@@ -147,8 +148,8 @@ def render_table(
         return f"{count / elapsed if elapsed > 0 else 0.0:,.0f}/s"
 
     lines.append(
-        f"  elapsed {elapsed:.1f} s · published {published:,}/{total:,} ({rate(published)})"
-        f" · handled {rate(processed)}"
+        f"  elapsed {elapsed:.1f} s · published {published:,}/{total:,}"
+        f" (avg {rate(published)}) · handled avg {rate(processed)}"
     )
     return lines
 
@@ -386,6 +387,8 @@ def _run(events: int, workers: int, manual: bool, seed: int, view: LiveView) -> 
             if finished():
                 break
             if not redriven and dlq.stats().visible == 1 and thumbnails.stats().total == 0:
+                # Show the frame with the poison message in the dlq column before it leaves.
+                view.draw(frame(), time.perf_counter())
                 fixed.set()
                 moved = dlq.redrive()
                 redriven = True
@@ -406,9 +409,9 @@ def _run(events: int, workers: int, manual: bool, seed: int, view: LiveView) -> 
     elapsed = time.perf_counter() - started
     print(
         f"\nsummary: {len(batch):,} events in {elapsed:.2f} s —"
-        f" {counters.thumbnails} thumbnails (expected {expected_thumbs}),"
-        f" {counters.audited} audited, {counters.large} large objects flagged"
-        f" (expected {expected_large}), poison failed {counters.poison_failures} times"
+        f" {counters.thumbnails:,} thumbnails (expected {expected_thumbs:,}),"
+        f" {counters.audited:,} audited, {counters.large:,} large objects flagged"
+        f" (expected {expected_large:,}), poison failed {_times(counters.poison_failures)}"
         " before the fix",
         file=out,
     )
@@ -425,11 +428,20 @@ def _run(events: int, workers: int, manual: bool, seed: int, view: LiveView) -> 
     return 0 if ok else 1
 
 
+def _times(count: int) -> str:
+    """``"1 time"``, ``"2 times"``: a count of occurrences, thousands separated."""
+    return f"{count:,} time" + ("" if count == 1 else "s")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m mqlite``; returns the process exit code."""
     parser = argparse.ArgumentParser(prog="python -m mqlite")
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="run the object-events demo")
+    demo = sub.add_parser(
+        "demo",
+        help="run the object-events demo",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     demo.add_argument("--events", type=int, default=2_000, help="how many events to publish")
     demo.add_argument("--workers", type=int, default=4, help="workers per pool")
     demo.add_argument("--manual-clock", action="store_true", help="drive time by hand")

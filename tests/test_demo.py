@@ -6,6 +6,7 @@ import io
 
 import pytest
 
+from mqlite import demo
 from mqlite.demo import HEADERS, LiveView, Row, main, render_table, run
 
 ROWS = [
@@ -71,13 +72,15 @@ def test_table_shows_the_numbers() -> None:
     assert thumbs.split() == ["thumbnails", "32,031", "16,744", "9", "0", "15,278", "1"]
     assert audit.split() == ["audit", "100,000", "85,571", "0", "0", "14,429", "-"]
     assert cost.split() == ["cost-control", "5,496", "-", "-", "-", "5,496", "-"]
-    assert footer == "  elapsed 2.0 s · published 50,000/100,000 (25,000/s) · handled 7,214/s"
+    assert (
+        footer == "  elapsed 2.0 s · published 50,000/100,000 (avg 25,000/s) · handled avg 7,214/s"
+    )
 
 
 def test_table_at_time_zero_and_without_rows() -> None:
     lines = render_table([], elapsed=0.0, published=0, total=10, processed=0)
     assert lines[0].split()[0] == "subscriber"
-    assert lines[-1] == "  elapsed 0.0 s · published 0/10 (0/s) · handled 0/s"
+    assert lines[-1] == "  elapsed 0.0 s · published 0/10 (avg 0/s) · handled avg 0/s"
 
 
 def test_table_has_no_ansi_codes() -> None:
@@ -140,7 +143,7 @@ def test_run_not_on_a_tty_prints_table_and_final_frame() -> None:
     text = out.getvalue()
     assert "\x1b" not in text
     lines = text.splitlines()
-    header = next(line for line in lines if line.split()[:2] == ["subscriber", "published"])
+    header = next(line for line in lines if line.split()[:2] == ["subscriber", "delivered"])
     frames = [i for i, line in enumerate(lines) if line == header]
     assert 2 <= len(frames) <= 10  # start, end of publishing, about one a second, final
     # The final frame comes right before the summary and shows everything done.
@@ -162,3 +165,29 @@ def test_run_forced_tty_uses_ansi(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(events=100, workers=2, manual=True, out=out, tty=True) == 0
     assert "\x1b[5A\r\x1b[J" in out.getvalue()
     assert capsys.readouterr().out == ""  # everything went to *out*
+
+
+def test_demo_help_shows_the_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    out = capsys.readouterr().out
+    assert "(default: 2000)" in out
+    assert "(default: 4)" in out
+
+
+def test_summary_counts_use_plurals_and_separators() -> None:
+    assert demo._times(1) == "1 time"
+    assert demo._times(2) == "2 times"
+    assert demo._times(1_500) == "1,500 times"
+
+
+def test_run_shows_the_poison_message_in_the_dlq_column() -> None:
+    out = io.StringIO()
+    assert run(events=300, workers=2, manual=True, out=out) == 0
+    lines = out.getvalue().splitlines()
+    dlq_cells = [
+        line.split()[6]
+        for line in lines
+        if line.split()[:1] == ["thumbnails"] and len(line.split()) == 7
+    ]
+    assert "1" in dlq_cells
