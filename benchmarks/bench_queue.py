@@ -172,7 +172,7 @@ def moto_backend_cycle(depth: int, n: int) -> float | None:
 def moto_boto3_cycle(depth: int, n: int) -> float | None:
     """The cycle through boto3 against moto (request/response path), or None without it."""
     try:
-        import boto3  # type: ignore[import-untyped]
+        import boto3  # type: ignore[import-untyped, unused-ignore]  # typed only with boto3-stubs
         from moto import mock_aws
     except ImportError:
         return None
