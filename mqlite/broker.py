@@ -20,8 +20,11 @@ Deliberate choices:
 
 from __future__ import annotations
 
+import itertools
 import threading
 from typing import TYPE_CHECKING, Any
+
+from sortedcontainers import SortedDict
 
 from ._settings import SETTING_NAMES
 from .clock import Clock, SystemClock
@@ -83,9 +86,10 @@ class Broker:
         self._region = region
         self._account_id = account_id
         self._lock = threading.RLock()
-        self._queues: dict[str, Queue] = {}
+        # Sorted by name: listing is O(log n + k), not a sort of every name per call.
+        self._queues: SortedDict[str, Queue] = SortedDict()
         self._deleted_at: dict[str, float] = {}
-        self._topics: dict[str, Topic] = {}
+        self._topics: SortedDict[str, Topic] = SortedDict()
 
     @property
     def clock(self) -> Clock:
@@ -189,7 +193,10 @@ class Broker:
     def list_queues(self, prefix: str = "") -> list[Queue]:
         """Queues whose name starts with *prefix* (literal, case-sensitive), by name."""
         with self._lock:
-            return [q for n, q in sorted(self._queues.items()) if n.startswith(prefix)]
+            names = self._queues.irange(minimum=prefix)
+            return [
+                self._queues[n] for n in itertools.takewhile(lambda n: n.startswith(prefix), names)
+            ]
 
     def delete_queue(self, name: str) -> None:
         """Delete the queue and all its messages at once (DeleteQueue).
@@ -288,7 +295,7 @@ class Broker:
     def list_topics(self) -> list[Topic]:
         """Every topic, by name."""
         with self._lock:
-            return [t for _, t in sorted(self._topics.items())]
+            return list(self._topics.values())
 
     def delete_topic(self, name: str) -> None:
         """Delete the topic (DeleteTopic). Deleting an unknown topic is a no-op, as in SNS."""
