@@ -15,6 +15,7 @@ import asyncio
 import hashlib
 import math
 import os
+import re
 import threading
 import weakref
 from collections import deque
@@ -67,6 +68,9 @@ _FIRST_SEQUENCE_NUMBER = 18_000_000_000_000_000_000
 
 # Named tuples made per message are built with tuple.__new__, which skips argument parsing.
 _new_tuple = tuple.__new__
+
+# The number part of a receipt handle, as issued (see _parse_handle).
+_HANDLE_NUMBER = re.compile("[1-9a-f][0-9a-f]*")
 _sha256 = hashlib.sha256
 
 
@@ -519,16 +523,22 @@ class Queue:
             return _new_tuple(
                 SendResult, (message_id, md5_of_body, md5_of_attributes, None, entry_id)
             )
-        self._sequence += 1
         # Always 20 digits: the count starts at 1.8e19 and never reaches 1e20.
-        sequence_number = str(self._sequence)
+        sequence_number = str(self._sequence + 1)
         key = deduplication_id
         if settings.deduplication_scope == "messageGroup":
             key = f"{group_id}\x00{key}"
-        original = self._dedup.admit(key, message_id, now)  # type: ignore[arg-type]
+        # The window keeps "id sequence" so a duplicate gets the original's id and sequence
+        # number, as SQS returns; only a stored message uses up a sequence number.
+        original = self._dedup.admit(
+            key,  # type: ignore[arg-type]
+            f"{message_id} {sequence_number}",
+            now,
+        )
         if original is not None:
-            message_id = original  # a duplicate: accepted, not stored
+            message_id, sequence_number = original.split(" ")  # accepted, not stored
         else:
+            self._sequence += 1
             state.append_fifo(
                 message_id,
                 body,
@@ -1119,7 +1129,16 @@ class Queue:
 
     def _parse_handle(self, handle: object) -> tuple[int, int]:
         """``(sequence number, receive count)`` from a handle this queue issued."""
-        decoded = self._state.decode_handle(handle)
+        # Exactly the form this queue issues: its prefix, then lowercase ASCII hex with no
+        # leading zero. int(_, 16) alone would take spaces, "_", "+", "0x" and other digits.
+        prefix = self._state.handle_prefix
+        decoded = (
+            self._state.decode_handle(handle)
+            if type(handle) is str
+            and handle.startswith(prefix)
+            and _HANDLE_NUMBER.fullmatch(handle, len(prefix)) is not None
+            else None
+        )
         if decoded is None:
             raise ReceiptHandleIsInvalid(
                 f'The input receipt handle "{handle}" is not a valid receipt handle.'

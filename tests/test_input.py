@@ -1,0 +1,99 @@
+"""Bad input and duplicate sends: what SQS returns or refuses; a refusal changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from mqlite import (
+    DeleteEntry,
+    ManualClock,
+    MqliteError,
+    Queue,
+    SendEntry,
+    VisibilityEntry,
+)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+def test_duplicate_fifo_send_returns_the_original_id_and_sequence_number(
+    clock: ManualClock,
+) -> None:
+    q = Queue("q.fifo", clock=clock)
+    first = q.send("a", group_id="g", deduplication_id="d")
+    again = q.send("a", group_id="g", deduplication_id="d")
+    assert (again.message_id, again.sequence_number) == (
+        first.message_id,
+        first.sequence_number,
+    )
+    second = q.send("b", group_id="g", deduplication_id="e")
+    # The duplicate used up no sequence number: the next stored message follows the first.
+    assert int(second.sequence_number or "0") == int(first.sequence_number or "0") + 1
+    got = q.receive(max_messages=10)
+    assert [(m.body, m.sequence_number) for m in got] == [
+        ("a", first.sequence_number),
+        ("b", second.sequence_number),
+    ]
+
+
+def test_duplicate_fifo_send_in_a_batch_returns_the_original(clock: ManualClock) -> None:
+    q = Queue("q.fifo", clock=clock)
+    first = q.send("a", group_id="g", deduplication_id="d")
+    result = q.send_batch(
+        [
+            SendEntry("1", "a", group_id="g", deduplication_id="d"),
+            SendEntry("2", "b", group_id="g", deduplication_id="e"),
+            SendEntry("3", "b", group_id="g", deduplication_id="e"),
+        ]
+    )
+    assert result.failed == []
+    dup, new, dup2 = result.successful
+    assert (dup.message_id, dup.sequence_number) == (first.message_id, first.sequence_number)
+    assert (dup2.message_id, dup2.sequence_number) == (new.message_id, new.sequence_number)
+    assert int(new.sequence_number or "0") == int(first.sequence_number or "0") + 1
+    assert q.stats().visible == 2
+
+
+def _mangled(handle: str) -> list[str]:
+    pre, _, num = handle.rpartition("-")
+    arabic = num.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    return [
+        f"{pre}-  {num}\n",
+        f"{pre}- {num}",
+        f"{pre}-{num} ",
+        f"{pre}-0x{num}",
+        f"{pre}-+{num}",
+        f"{pre}-{num[:1]}_{num[1:]}",
+        f"{pre}-{num.upper()}" if num.upper() != num else f"{pre}-{num}\t",
+        f"{pre}-0{num}",
+        f"{pre}-{arabic}" if arabic != num else f"{pre}-{num}\u00a0",
+        f"{pre}-",
+    ]
+
+
+def test_mangled_receipt_handles_are_invalid_everywhere(clock: ManualClock) -> None:
+    q = Queue("q", clock=clock)
+    q.send("a")
+    (m,) = q.receive()
+    handle = m.receipt_handle
+    assert handle is not None
+    for bad in _mangled(handle):
+        with pytest.raises(MqliteError) as e:
+            q.delete(bad)
+        assert e.value.code == "ReceiptHandleIsInvalid", bad
+        with pytest.raises(MqliteError) as e:
+            q.change_visibility(bad, 0)
+        assert e.value.code == "ReceiptHandleIsInvalid", bad
+        r = q.delete_batch([DeleteEntry("x", bad)])
+        assert r.successful == []
+        assert [f.code for f in r.failed] == ["ReceiptHandleIsInvalid"]
+        v = q.change_visibility_batch([VisibilityEntry("x", bad, 0)])
+        assert v.successful == []
+        assert [f.code for f in v.failed] == ["ReceiptHandleIsInvalid"]
+        s = q.stats()
+        assert (s.visible, s.in_flight) == (0, 1), bad
+    q.delete(handle)
+    assert q.stats().in_flight == 0
