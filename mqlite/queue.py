@@ -274,7 +274,20 @@ class Queue:
 
     def __repr__(self) -> str:
         kind = "FIFO" if self._fifo else "standard"
-        return f"<Queue {self._name!r} ({kind})>"
+        if self._deleted:
+            return f"<Queue {self._name!r} ({kind}) deleted>"
+        state = self._state
+        # Never block (repr runs in debuggers and log lines, maybe under this very lock):
+        # without the lock the counts are those of the last operation.
+        if self._lock.acquire(blocking=False):
+            try:
+                state.advance(self._clock.time())
+            finally:
+                self._lock.release()
+        return (
+            f"<Queue {self._name!r} ({kind}) visible={state.visible}"
+            f" in_flight={state.in_flight} delayed={state.delayed}>"
+        )
 
     # --- configuration -----------------------------------------------------------------------
 

@@ -97,3 +97,16 @@ def test_mangled_receipt_handles_are_invalid_everywhere(clock: ManualClock) -> N
         assert (s.visible, s.in_flight) == (0, 1), bad
     q.delete(handle)
     assert q.stats().in_flight == 0
+
+
+def test_repr_shows_the_counts(clock: ManualClock) -> None:
+    q = Queue("q", clock=clock)
+    q.send("a")
+    q.send("b")
+    q.send("c", delay=10)
+    q.receive()
+    assert repr(q) == "<Queue 'q' (standard) visible=1 in_flight=1 delayed=1>"
+    clock.advance(10)
+    assert repr(q) == "<Queue 'q' (standard) visible=2 in_flight=1 delayed=0>"
+    f = Queue("f.fifo", clock=clock)
+    assert repr(f) == "<Queue 'f.fifo' (FIFO) visible=0 in_flight=0 delayed=0>"
