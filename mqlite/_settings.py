@@ -6,13 +6,13 @@ Settings are checked as a whole before any is applied, so a rejected ``Queue(...
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._validation import in_range
 from .clock import same_time
 from .errors import InvalidAttributeName, InvalidAttributeValue, InvalidParameterValue
 
@@ -147,13 +147,7 @@ def checked(
 
 
 def _number(aws_name: str, value: object, low: float, high: float, *, integer: bool) -> Any:
-    ok = (
-        not isinstance(value, bool)
-        and isinstance(value, int | float)
-        and math.isfinite(value)
-        and low <= value <= high
-        and (not integer or float(value).is_integer())
-    )
+    ok = in_range(value, low, high) and (not integer or float(value).is_integer())
     if not ok:
         kind = "an integer" if integer else "a number of seconds"
         raise InvalidAttributeValue(

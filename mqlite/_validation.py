@@ -10,7 +10,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeGuard
 
 from ._attribute import Attribute
 from .errors import (
@@ -251,14 +251,24 @@ def check_group_or_dedup_id(param: str, value: object) -> str:
     return value
 
 
+def in_range(value: object, low: float, high: float) -> TypeGuard[int | float]:
+    """Whether *value* is an int or float (not a bool), finite, and in ``[low, high]``.
+
+    Ints are compared exactly, never converted to float, so a huge int (``10**400``) is
+    just out of range instead of an ``OverflowError``.
+    """
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return low <= value <= high
+    if isinstance(value, float):
+        return math.isfinite(value) and low <= value <= high
+    return False
+
+
 def check_delay(value: object) -> float:
     """Check a per-message delay (0..900 seconds)."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or not 0 <= value <= 900
-    ):
+    if not in_range(value, 0, 900):
         raise InvalidParameterValue(
             f"Value {value} for parameter DelaySeconds is invalid. Reason: DelaySeconds must be"
             " >= 0 and <= 900."

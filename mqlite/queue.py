@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import math
 import os
 import re
 import threading
@@ -1081,7 +1080,7 @@ class Queue:
                 f"Value {timeout} for parameter VisibilityTimeout is invalid. Reason: Must be >= 0"
                 f" and <= {MAX_VISIBILITY}."
             )
-        return float(timeout)  # type: ignore[arg-type]
+        return float(timeout)
 
     def _change_visibility(
         self, text: str, seq: int, count: int, timeout: float, now: float
@@ -1134,7 +1133,7 @@ class Queue:
                     timeout = self._check_timeout(e.timeout)
                     seq, count = self._parse_handle(e.receipt_handle)
                     self._change_visibility(e.receipt_handle, seq, count, timeout, now)
-                except (ReceiptHandleIsInvalid, InvalidParameterValue) as error:
+                except MqliteError as error:  # this entry fails alone
                     failed.append(BatchFailure(e.id, error.legacy_code, error.message))
                 else:
                     successful.append(VisibilityResult(e.id))
@@ -1346,10 +1345,4 @@ def _handle_text(handle: str | Message) -> str:
     return handle
 
 
-def _in_range(value: object, low: float, high: float) -> bool:
-    return (
-        not isinstance(value, bool)
-        and isinstance(value, int | float)
-        and math.isfinite(value)
-        and low <= value <= high
-    )
+_in_range = v.in_range

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
 from mqlite import (
+    Broker,
     DeleteEntry,
     ManualClock,
     MqliteError,
@@ -110,3 +114,76 @@ def test_repr_shows_the_counts(clock: ManualClock) -> None:
     assert repr(q) == "<Queue 'q' (standard) visible=2 in_flight=1 delayed=0>"
     f = Queue("f.fifo", clock=clock)
     assert repr(f) == "<Queue 'f.fifo' (FIFO) visible=0 in_flight=0 delayed=0>"
+
+
+BAD_NUMBERS: list[object] = [
+    10**400,
+    -(10**400),
+    float("nan"),
+    float("inf"),
+    float("-inf"),
+    True,
+    "5",
+    [1],
+]
+
+
+def _snapshot(q: Queue) -> tuple[object, ...]:
+    s = q.stats()
+    return (s.visible, s.in_flight, s.delayed, [m.body for m in q.peek(include_in_flight=True)])
+
+
+@pytest.mark.parametrize("bad", BAD_NUMBERS, ids=lambda b: repr(b)[:12])
+def test_bad_numbers_are_refused_with_the_aws_code(clock: ManualClock, bad: object) -> None:
+    q = Queue("q", clock=clock)
+    q.send("a")
+    (m,) = q.receive()
+    handle = m.receipt_handle
+    assert handle is not None
+    before = _snapshot(q)
+    calls: dict[str, Callable[[], object]] = {
+        "send delay": lambda: q.send("b", delay=bad),  # type: ignore[arg-type]
+        "receive wait": lambda: q.receive(wait=bad),  # type: ignore[arg-type]
+        "receive visibility": lambda: q.receive(visibility_timeout=bad),  # type: ignore[arg-type]
+        "change_visibility": lambda: q.change_visibility(handle, bad),  # type: ignore[arg-type]
+    }
+    for what, call in calls.items():
+        with pytest.raises(MqliteError) as e:
+            call()
+        assert e.value.code == "InvalidParameterValue", what
+        assert _snapshot(q) == before, what
+    for name in ("visibility_timeout", "delay", "retention", "receive_wait", "max_message_size"):
+        setting: dict[str, Any] = {name: bad}
+        with pytest.raises(MqliteError) as e:
+            Queue("other", clock=clock, **setting)
+        assert e.value.code == "InvalidAttributeValue", name
+        with pytest.raises(MqliteError) as e:
+            Broker(clock=clock).create_queue("other", **setting)
+        assert e.value.code == "InvalidAttributeValue", name
+        with pytest.raises(MqliteError) as e:
+            q.configure(**setting)
+        assert e.value.code == "InvalidAttributeValue", name
+        assert _snapshot(q) == before, name
+    r = q.send_batch([SendEntry("ok", "b"), SendEntry("bad", "c", delay=bad)])  # type: ignore[arg-type]
+    assert [s.id for s in r.successful] == ["ok"]
+    assert [(f.id, f.code) for f in r.failed] == [("bad", "InvalidParameterValue")]
+
+
+@pytest.mark.parametrize("bad", BAD_NUMBERS, ids=lambda b: repr(b)[:12])
+def test_change_visibility_batch_bad_timeout_fails_alone(clock: ManualClock, bad: object) -> None:
+    q = Queue("q", clock=clock)
+    q.send("a")
+    q.send("b")
+    m1, m2 = q.receive(max_messages=2)
+    assert m1.receipt_handle is not None
+    assert m2.receipt_handle is not None
+    r = q.change_visibility_batch(
+        [
+            VisibilityEntry("good", m1.receipt_handle, 0),
+            VisibilityEntry("bad", m2.receipt_handle, bad),  # type: ignore[arg-type]
+        ]
+    )
+    assert [s.id for s in r.successful] == ["good"]
+    assert [(f.id, f.code) for f in r.failed] == [("bad", "InvalidParameterValue")]
+    s = q.stats()
+    assert (s.visible, s.in_flight) == (1, 1)
