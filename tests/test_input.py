@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from mqlite import (
+    Attribute,
     Broker,
     DeleteEntry,
     ManualClock,
@@ -187,3 +188,56 @@ def test_change_visibility_batch_bad_timeout_fails_alone(clock: ManualClock, bad
     assert [(f.id, f.code) for f in r.failed] == [("bad", "InvalidParameterValue")]
     s = q.stats()
     assert (s.visible, s.in_flight) == (1, 1)
+
+
+BAD_ATTRIBUTES: list[object] = [
+    [("a", "b")],
+    [1],
+    "a",
+    {"a": Attribute(None, "v")},  # type: ignore[arg-type]
+    {"a": Attribute("String.\ud800", "v")},
+    {"a": Attribute("String.\x00", "v")},
+    {"a": Attribute("Number.a b", "1")},
+    {"a": Attribute("String.", "v")},
+    {"a": 10**5000},
+    {"a": Attribute("Number", "١٢٣")},
+    {"a": Attribute("Number", "1\u0660")},
+    {"é": "x"},
+    {"\u00d7": "x"},  # multiplication sign
+    {1: "x"},
+]
+
+
+@pytest.mark.parametrize("bad", BAD_ATTRIBUTES)
+def test_bad_attributes_are_invalid_parameter_value(clock: ManualClock, bad: object) -> None:
+    q = Queue("q", clock=clock)
+    q.send("a")
+    before = _snapshot(q)
+    with pytest.raises(MqliteError) as e:
+        q.send("b", attributes=bad)  # type: ignore[arg-type]
+    assert e.value.code == "InvalidParameterValue"
+    assert _snapshot(q) == before
+    r = q.send_batch([SendEntry("ok", "b"), SendEntry("bad", "c", attributes=bad)])  # type: ignore[arg-type]
+    assert [s.id for s in r.successful] == ["ok"]
+    assert [(f.id, f.code) for f in r.failed] == [("bad", "InvalidParameterValue")]
+
+
+def test_deep_string_array_text_is_just_a_string_on_a_queue(clock: ManualClock) -> None:
+    q = Queue("q", clock=clock)
+    deep = "[" * 100000 + "]" * 100000
+    q.send("a", attributes={"a": Attribute("String.Array", deep)})
+    (m,) = q.receive()
+    assert m.attributes == {"a": Attribute("String.Array", deep)}
+
+
+def test_allowed_labels_and_numbers_still_pass(clock: ManualClock) -> None:
+    q = Queue("q", clock=clock)
+    attrs = {
+        "a.b-c_D9": Attribute("Number.float-1_x.y", "-1.5e3"),
+        "n": 10**100,
+        "s": Attribute("String.json", "é"),
+    }
+    q.send("a", attributes=attrs)
+    (m,) = q.receive()
+    assert m.attributes["a.b-c_D9"] == attrs["a.b-c_D9"]
+    assert m.attributes["n"] == Attribute("Number", str(10**100))
