@@ -241,3 +241,20 @@ def test_allowed_labels_and_numbers_still_pass(clock: ManualClock) -> None:
     (m,) = q.receive()
     assert m.attributes["a.b-c_D9"] == attrs["a.b-c_D9"]
     assert m.attributes["n"] == Attribute("Number", str(10**100))
+
+
+def test_old_handle_after_visibility_ran_out_hides_a_standard_message_again(
+    clock: ManualClock,
+) -> None:
+    # Documented behaviour (AWS answers this call with success and applies it).
+    q = Queue("q", clock=clock, visibility_timeout=10)
+    q.send("a")
+    (m,) = q.receive()
+    assert m.receipt_handle is not None
+    clock.advance(10)
+    assert q.stats().visible == 1
+    q.change_visibility(m.receipt_handle, 30)
+    s = q.stats()
+    assert (s.visible, s.in_flight) == (0, 1)
+    clock.advance(30)
+    assert q.stats().visible == 1
