@@ -277,6 +277,15 @@ def check_group_or_dedup_id(param: str, value: object) -> str:
     return value
 
 
+def shown(value: object, *, quoted: bool = False) -> str:
+    """*value* for an error message (``repr`` if *quoted*); an int past Python's digit limit,
+    which neither can print, is described instead."""
+    try:
+        return repr(value) if quoted else str(value)
+    except ValueError:
+        return f"<an int of {value.bit_length()} bits>" if isinstance(value, int) else "<value>"
+
+
 def in_range(value: object, low: float, high: float) -> TypeGuard[int | float]:
     """Whether *value* is an int or float (not a bool), finite, and in ``[low, high]``.
 
@@ -296,7 +305,8 @@ def check_delay(value: object) -> float:
     """Check a per-message delay (0..900 seconds)."""
     if not in_range(value, 0, 900):
         raise InvalidParameterValue(
-            f"Value {value} for parameter DelaySeconds is invalid. Reason: DelaySeconds must be"
+            f"Value {shown(value)}"
+            f" for parameter DelaySeconds is invalid. Reason: DelaySeconds must be"
             " >= 0 and <= 900."
         )
     return float(value)

@@ -19,7 +19,7 @@ import threading
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import attrs
 
@@ -394,7 +394,7 @@ class Queue:
             BatchEntryIdsNotDistinct, BatchRequestTooLong: the whole batch is refused.
             InvalidParameterValue: FIFO entries without group id (or dedup id).
         """
-        items = list(entries)
+        items = _entries(entries, SendEntry)
         v.check_batch_ids(e.id for e in items)
         if self._fifo:
             if any(e.group_id is None for e in items):
@@ -711,21 +711,24 @@ class Queue:
             or not (1 <= max_messages <= 10)
         ):
             raise InvalidParameterValue(
-                f"Value {max_messages} for parameter MaxNumberOfMessages is invalid. Reason: Must"
+                f"Value {v.shown(max_messages)}"
+                f" for parameter MaxNumberOfMessages is invalid. Reason: Must"
                 " be between 1 and 10, if provided."
             )
         if wait is None:
             wait = self._settings.receive_wait
         elif not _in_range(wait, 0, 20):
             raise InvalidParameterValue(
-                f"Value {wait} for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and"
+                f"Value {v.shown(wait)}"
+                f" for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and"
                 " <= 20, if provided."
             )
         if visibility_timeout is None:
             visibility_timeout = self._settings.visibility_timeout
         elif not _in_range(visibility_timeout, 0, MAX_VISIBILITY):
             raise InvalidParameterValue(
-                f"Value {visibility_timeout} for parameter VisibilityTimeout is invalid. Reason:"
+                f"Value {v.shown(visibility_timeout)}"
+                f" for parameter VisibilityTimeout is invalid. Reason:"
                 f" Must be >= 0 and <= {MAX_VISIBILITY}, if provided."
             )
         return float(visibility_timeout), float(wait)
@@ -1029,7 +1032,7 @@ class Queue:
             EmptyBatchRequest, TooManyEntriesInBatchRequest, InvalidBatchEntryId,
             BatchEntryIdsNotDistinct: the whole batch is refused.
         """
-        items = list(entries)
+        items = _entries(entries, DeleteEntry)
         v.check_batch_ids(e.id for e in items)
         successful: list[DeleteResult] = []
         failed: list[BatchFailure] = []
@@ -1077,8 +1080,9 @@ class Queue:
     def _check_timeout(self, timeout: object) -> float:
         if not _in_range(timeout, 0, MAX_VISIBILITY):
             raise InvalidParameterValue(
-                f"Value {timeout} for parameter VisibilityTimeout is invalid. Reason: Must be >= 0"
-                f" and <= {MAX_VISIBILITY}."
+                f"Value {v.shown(timeout)}"
+                f" for parameter VisibilityTimeout is invalid. Reason: Must be"
+                f" >= 0 and <= {MAX_VISIBILITY}."
             )
         return float(timeout)
 
@@ -1121,7 +1125,7 @@ class Queue:
             EmptyBatchRequest, TooManyEntriesInBatchRequest, InvalidBatchEntryId,
             BatchEntryIdsNotDistinct: the whole batch is refused.
         """
-        items = list(entries)
+        items = _entries(entries, VisibilityEntry)
         v.check_batch_ids(e.id for e in items)
         successful: list[VisibilityResult] = []
         failed: list[BatchFailure] = []
@@ -1153,7 +1157,7 @@ class Queue:
         )
         if decoded is None:
             raise ReceiptHandleIsInvalid(
-                f'The input receipt handle "{handle}" is not a valid receipt handle.'
+                f'The input receipt handle "{v.shown(handle)}" is not a valid receipt handle.'
             )
         return decoded
 
@@ -1346,3 +1350,20 @@ def _handle_text(handle: str | Message) -> str:
 
 
 _in_range = v.in_range
+
+_E = TypeVar("_E")
+
+
+def _entries(entries: object, kind: type[_E]) -> list[_E]:
+    """The entries of a batch call as a list, each of the call's entry type."""
+    if isinstance(entries, str | bytes) or not isinstance(entries, Iterable):
+        raise InvalidParameterValue(
+            f"Batch entries must be an iterable of {kind.__name__}, not {type(entries).__name__}."
+        )
+    items = list(entries)
+    for e in items:
+        if not isinstance(e, kind):
+            raise InvalidParameterValue(
+                f"Each batch entry must be a {kind.__name__}, not {type(e).__name__}."
+            )
+    return items

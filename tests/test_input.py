@@ -6,6 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mqlite import (
     Attribute,
@@ -17,6 +19,7 @@ from mqlite import (
     SendEntry,
     VisibilityEntry,
 )
+from mqlite import _validation as v
 
 
 @pytest.fixture
@@ -258,3 +261,73 @@ def test_old_handle_after_visibility_ran_out_hides_a_standard_message_again(
     assert (s.visible, s.in_flight) == (0, 1)
     clock.advance(30)
     assert q.stats().visible == 1
+
+
+_junk = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(10**400), max_value=10**400),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.text(max_size=20),
+        st.binary(max_size=20),
+        st.sampled_from(["String.\ud800", Attribute(None, "v"), object()]),  # type: ignore[arg-type]
+        st.builds(pow, st.just(10), st.just(5000)),  # past the int digit limit
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.tuples(inner, inner),
+        st.dictionaries(st.text(max_size=5), inner, max_size=3),
+        st.builds(Attribute, inner, inner),
+        st.builds(SendEntry, inner, inner, inner, inner),
+        st.builds(DeleteEntry, inner, inner),
+        st.builds(VisibilityEntry, inner, inner, inner),
+    ),
+    max_leaves=6,
+)
+
+_SETTINGS = ("visibility_timeout", "delay", "retention", "receive_wait", "max_message_size")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    which=st.sampled_from(
+        [
+            "send",
+            "send_batch",
+            "receive",
+            "delete",
+            "delete_batch",
+            "change_visibility",
+            "change_visibility_batch",
+            "configure",
+        ]
+    ),
+    a=_junk,
+    b=_junk,
+    fifo=st.booleans(),
+)
+def test_junk_input_raises_mqlite_error_and_changes_nothing(
+    which: str, a: Any, b: Any, fifo: bool
+) -> None:
+    clock = ManualClock()
+    q = Queue("q.fifo" if fifo else "q", clock=clock, content_based_deduplication=fifo)
+    q.send("x", group_id="g" if fifo else None)
+    q.send("y", group_id="h" if fifo else None)
+    q.receive()
+    before = _snapshot(q), q.settings()
+    calls: dict[str, Callable[[], object]] = {
+        "send": lambda: q.send(a, attributes=b),
+        "send_batch": lambda: q.send_batch(a),
+        # A valid positive wait would block on the manual clock: only junk or 0 is sent.
+        "receive": lambda: q.receive(a, wait=0 if v.in_range(b, 0, 20) else b),
+        "delete": lambda: q.delete(a),
+        "delete_batch": lambda: q.delete_batch(a),
+        "change_visibility": lambda: q.change_visibility(a, b),
+        "change_visibility_batch": lambda: q.change_visibility_batch(a),
+        "configure": lambda: q.configure(**{_SETTINGS[len(type(b).__name__) % 5]: a}),
+    }
+    try:
+        calls[which]()
+    except MqliteError:
+        assert (_snapshot(q), q.settings()) == before
