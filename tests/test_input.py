@@ -294,6 +294,8 @@ _SETTINGS = ("visibility_timeout", "delay", "retention", "receive_wait", "max_me
     which=st.sampled_from(
         [
             "send",
+            "send_options",
+            "peek",
             "send_batch",
             "receive",
             "delete",
@@ -318,6 +320,8 @@ def test_junk_input_raises_mqlite_error_and_changes_nothing(
     before = _snapshot(q), q.settings()
     calls: dict[str, Callable[[], object]] = {
         "send": lambda: q.send(a, attributes=b),
+        "send_options": lambda: q.send("z", delay=a, group_id=b, deduplication_id=b),
+        "peek": lambda: q.peek(include_in_flight=a, include_delayed=b),
         "send_batch": lambda: q.send_batch(a),
         # A valid positive wait would block on the manual clock: only junk or 0 is sent.
         "receive": lambda: q.receive(a, wait=0 if v.in_range(b, 0, 20) else b),
