@@ -6,13 +6,13 @@ Settings are checked as a whole before any is applied, so a rejected ``Queue(...
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._validation import in_range, shown
 from .clock import same_time
 from .errors import InvalidAttributeName, InvalidAttributeValue, InvalidParameterValue
 
@@ -130,7 +130,7 @@ def checked(
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidAttributeValue(
                     f"Invalid value for the parameter max_in_flight. Reason: must be an int >= 1,"
-                    f" got {value!r}."
+                    f" got {shown(value, quoted=True)}."
                 )
             new.max_in_flight = value
         elif key == "dead_letter_queue":
@@ -147,18 +147,12 @@ def checked(
 
 
 def _number(aws_name: str, value: object, low: float, high: float, *, integer: bool) -> Any:
-    ok = (
-        not isinstance(value, bool)
-        and isinstance(value, int | float)
-        and math.isfinite(value)
-        and low <= value <= high
-        and (not integer or float(value).is_integer())
-    )
+    ok = in_range(value, low, high) and (not integer or float(value).is_integer())
     if not ok:
         kind = "an integer" if integer else "a number of seconds"
         raise InvalidAttributeValue(
             f"Invalid value for the parameter {aws_name}. Reason: must be {kind} from"
-            f" {low:.15g} to {high:.15g}, got {value!r}."
+            f" {low:.15g} to {high:.15g}, got {shown(value, quoted=True)}."
         )
     assert isinstance(value, int | float)
     return int(value) if integer else value
@@ -176,7 +170,7 @@ def _choice(
     if value not in allowed:
         raise InvalidAttributeValue(
             f"Invalid value for the parameter {aws_name}. Reason: must be one of"
-            f" {', '.join(allowed)}, got {value!r}."
+            f" {', '.join(allowed)}, got {shown(value, quoted=True)}."
         )
     return str(value)
 

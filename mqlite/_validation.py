@@ -10,7 +10,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeGuard
 
 from ._attribute import Attribute
 from .errors import (
@@ -34,7 +34,9 @@ _INVALID_CHARS_TEXT = (
     " | #xE000 to #xFFFD | #x10000 to #x10FFFF"
 )
 _BATCH_ID = re.compile(r"[A-Za-z0-9_-]{1,80}")
-_ATTR_NAME = re.compile(r"[A-Za-z0-9_.\-\u00c0-\u017f]{1,256}")
+_ATTR_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,256}")
+# A custom data-type label ("Number.float"): the characters a name may use.
+_TYPE_LABEL = re.compile(r"[A-Za-z0-9_.\-]+")
 #: 1-128 letters, digits and punctuation (SQS and SNS alike).
 GROUP_OR_DEDUP_ID = re.compile(r"[A-Za-z0-9!\"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~]{1,128}")
 
@@ -90,8 +92,13 @@ def normalize_attributes(attributes: Mapping[str, Any] | None) -> dict[str, Attr
     Raises:
         InvalidParameterValue: too many attributes, a bad name, type or value.
     """
-    if not attributes:
+    if attributes is None:
         return {}
+    if not isinstance(attributes, Mapping):
+        raise InvalidParameterValue(
+            f"Message attributes must be a mapping of name to value, not"
+            f" {type(attributes).__name__}."
+        )
     if len(attributes) > MAX_ATTRIBUTES:
         raise InvalidParameterValue(
             f"Number of message attributes [{len(attributes)}] exceeds the allowed maximum"
@@ -158,7 +165,14 @@ def to_attribute(
     if isinstance(raw, bytes | bytearray | memoryview):
         return Attribute("Binary", bytes(raw))
     if isinstance(raw, int | Decimal):
-        return Attribute("Number", str(raw))
+        try:
+            text = str(raw)
+        except ValueError:  # an int past Python's digit limit: far beyond 10^126
+            raise error(
+                f"Message (user) attribute '{name}' value is out of range: numbers can have at"
+                " most 38 significant digits and a magnitude from 10^-128 to 10^+126."
+            ) from None
+        return Attribute("Number", text)
     if isinstance(raw, float):
         if not math.isfinite(raw):
             raise error(f"Message attribute '{name}' must be a finite number, got {raw}.")
@@ -178,16 +192,21 @@ def check_attribute_value(name: str, attr: Attribute) -> None:
             kind, bad characters, or a Number out of range.
     """
     data_type = attr.data_type
+    if not isinstance(attr, Attribute) or not isinstance(data_type, str):
+        raise InvalidParameterValue(
+            f"The type of message (user) attribute '{name}' must be a str such as 'String',"
+            " 'Number' or 'Binary'."
+        )
     base, dot, label = data_type.partition(".")
     if (
-        not isinstance(data_type, str)
-        or base not in ("String", "Number", "Binary")
-        or (dot and not label)
+        base not in ("String", "Number", "Binary")
+        or (dot and _TYPE_LABEL.fullmatch(label) is None)
         or len(data_type) > 256
     ):
         raise InvalidParameterValue(
             f"The type of message (user) attribute '{name}' is invalid. You must use only the"
-            " following supported type prefixes: Binary, Number, String."
+            " following supported type prefixes: Binary, Number, String (a custom label after"
+            " the '.' may use letters, digits, '_', '-' and '.')."
         )
     value = attr.value
     if base == "Binary":
@@ -221,7 +240,14 @@ def check_number(name: str, text: str) -> None:
         number = Decimal(text.strip())
     except InvalidOperation:
         number = None
-    if number is None or not number.is_finite() or text != text.strip() or "_" in text:
+    # Decimal also takes non-ASCII digits ("١٢٣"), which SQS refuses.
+    if (
+        number is None
+        or not number.is_finite()
+        or not text.isascii()
+        or text != text.strip()
+        or "_" in text
+    ):
         raise InvalidParameterValue(
             f"Can't cast message (user) attribute '{name}' value '{text}' to a number."
         )
@@ -251,16 +277,36 @@ def check_group_or_dedup_id(param: str, value: object) -> str:
     return value
 
 
+def shown(value: object, *, quoted: bool = False) -> str:
+    """*value* for an error message (``repr`` if *quoted*); an int past Python's digit limit,
+    which neither can print, is described instead."""
+    try:
+        return repr(value) if quoted else str(value)
+    except ValueError:
+        return f"<an int of {value.bit_length()} bits>" if isinstance(value, int) else "<value>"
+
+
+def in_range(value: object, low: float, high: float) -> TypeGuard[int | float]:
+    """Whether *value* is an int or float (not a bool), finite, and in ``[low, high]``.
+
+    Ints are compared exactly, never converted to float, so a huge int (``10**400``) is
+    just out of range instead of an ``OverflowError``.
+    """
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return low <= value <= high
+    if isinstance(value, float):
+        return math.isfinite(value) and low <= value <= high
+    return False
+
+
 def check_delay(value: object) -> float:
     """Check a per-message delay (0..900 seconds)."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or not 0 <= value <= 900
-    ):
+    if not in_range(value, 0, 900):
         raise InvalidParameterValue(
-            f"Value {value} for parameter DelaySeconds is invalid. Reason: DelaySeconds must be"
+            f"Value {shown(value)}"
+            f" for parameter DelaySeconds is invalid. Reason: DelaySeconds must be"
             " >= 0 and <= 900."
         )
     return float(value)

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import math
 import os
+import re
 import threading
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import attrs
 
@@ -67,6 +67,9 @@ _FIRST_SEQUENCE_NUMBER = 18_000_000_000_000_000_000
 
 # Named tuples made per message are built with tuple.__new__, which skips argument parsing.
 _new_tuple = tuple.__new__
+
+# The number part of a receipt handle, as issued (see _parse_handle).
+_HANDLE_NUMBER = re.compile("[1-9a-f][0-9a-f]*")
 _sha256 = hashlib.sha256
 
 
@@ -270,7 +273,20 @@ class Queue:
 
     def __repr__(self) -> str:
         kind = "FIFO" if self._fifo else "standard"
-        return f"<Queue {self._name!r} ({kind})>"
+        if self._deleted:
+            return f"<Queue {self._name!r} ({kind}) deleted>"
+        state = self._state
+        # Never block (repr runs in debuggers and log lines, maybe under this very lock):
+        # without the lock the counts are those of the last operation.
+        if self._lock.acquire(blocking=False):
+            try:
+                state.advance(self._clock.time())
+            finally:
+                self._lock.release()
+        return (
+            f"<Queue {self._name!r} ({kind}) visible={state.visible}"
+            f" in_flight={state.in_flight} delayed={state.delayed}>"
+        )
 
     # --- configuration -----------------------------------------------------------------------
 
@@ -378,7 +394,7 @@ class Queue:
             BatchEntryIdsNotDistinct, BatchRequestTooLong: the whole batch is refused.
             InvalidParameterValue: FIFO entries without group id (or dedup id).
         """
-        items = list(entries)
+        items = _entries(entries, SendEntry)
         v.check_batch_ids(e.id for e in items)
         if self._fifo:
             if any(e.group_id is None for e in items):
@@ -519,16 +535,22 @@ class Queue:
             return _new_tuple(
                 SendResult, (message_id, md5_of_body, md5_of_attributes, None, entry_id)
             )
-        self._sequence += 1
         # Always 20 digits: the count starts at 1.8e19 and never reaches 1e20.
-        sequence_number = str(self._sequence)
+        sequence_number = str(self._sequence + 1)
         key = deduplication_id
         if settings.deduplication_scope == "messageGroup":
             key = f"{group_id}\x00{key}"
-        original = self._dedup.admit(key, message_id, now)  # type: ignore[arg-type]
+        # The window keeps "id sequence" so a duplicate gets the original's id and sequence
+        # number, as SQS returns; only a stored message uses up a sequence number.
+        original = self._dedup.admit(
+            key,  # type: ignore[arg-type]
+            f"{message_id} {sequence_number}",
+            now,
+        )
         if original is not None:
-            message_id = original  # a duplicate: accepted, not stored
+            message_id, sequence_number = original.split(" ")  # accepted, not stored
         else:
+            self._sequence += 1
             state.append_fifo(
                 message_id,
                 body,
@@ -689,21 +711,24 @@ class Queue:
             or not (1 <= max_messages <= 10)
         ):
             raise InvalidParameterValue(
-                f"Value {max_messages} for parameter MaxNumberOfMessages is invalid. Reason: Must"
+                f"Value {v.shown(max_messages)}"
+                f" for parameter MaxNumberOfMessages is invalid. Reason: Must"
                 " be between 1 and 10, if provided."
             )
         if wait is None:
             wait = self._settings.receive_wait
         elif not _in_range(wait, 0, 20):
             raise InvalidParameterValue(
-                f"Value {wait} for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and"
+                f"Value {v.shown(wait)}"
+                f" for parameter WaitTimeSeconds is invalid. Reason: Must be >= 0 and"
                 " <= 20, if provided."
             )
         if visibility_timeout is None:
             visibility_timeout = self._settings.visibility_timeout
         elif not _in_range(visibility_timeout, 0, MAX_VISIBILITY):
             raise InvalidParameterValue(
-                f"Value {visibility_timeout} for parameter VisibilityTimeout is invalid. Reason:"
+                f"Value {v.shown(visibility_timeout)}"
+                f" for parameter VisibilityTimeout is invalid. Reason:"
                 f" Must be >= 0 and <= {MAX_VISIBILITY}, if provided."
             )
         return float(visibility_timeout), float(wait)
@@ -1007,7 +1032,7 @@ class Queue:
             EmptyBatchRequest, TooManyEntriesInBatchRequest, InvalidBatchEntryId,
             BatchEntryIdsNotDistinct: the whole batch is refused.
         """
-        items = list(entries)
+        items = _entries(entries, DeleteEntry)
         v.check_batch_ids(e.id for e in items)
         successful: list[DeleteResult] = []
         failed: list[BatchFailure] = []
@@ -1055,10 +1080,11 @@ class Queue:
     def _check_timeout(self, timeout: object) -> float:
         if not _in_range(timeout, 0, MAX_VISIBILITY):
             raise InvalidParameterValue(
-                f"Value {timeout} for parameter VisibilityTimeout is invalid. Reason: Must be >= 0"
-                f" and <= {MAX_VISIBILITY}."
+                f"Value {v.shown(timeout)}"
+                f" for parameter VisibilityTimeout is invalid. Reason: Must be"
+                f" >= 0 and <= {MAX_VISIBILITY}."
             )
-        return float(timeout)  # type: ignore[arg-type]
+        return float(timeout)
 
     def _change_visibility(
         self, text: str, seq: int, count: int, timeout: float, now: float
@@ -1099,7 +1125,7 @@ class Queue:
             EmptyBatchRequest, TooManyEntriesInBatchRequest, InvalidBatchEntryId,
             BatchEntryIdsNotDistinct: the whole batch is refused.
         """
-        items = list(entries)
+        items = _entries(entries, VisibilityEntry)
         v.check_batch_ids(e.id for e in items)
         successful: list[VisibilityResult] = []
         failed: list[BatchFailure] = []
@@ -1111,7 +1137,7 @@ class Queue:
                     timeout = self._check_timeout(e.timeout)
                     seq, count = self._parse_handle(e.receipt_handle)
                     self._change_visibility(e.receipt_handle, seq, count, timeout, now)
-                except (ReceiptHandleIsInvalid, InvalidParameterValue) as error:
+                except MqliteError as error:  # this entry fails alone
                     failed.append(BatchFailure(e.id, error.legacy_code, error.message))
                 else:
                     successful.append(VisibilityResult(e.id))
@@ -1119,10 +1145,19 @@ class Queue:
 
     def _parse_handle(self, handle: object) -> tuple[int, int]:
         """``(sequence number, receive count)`` from a handle this queue issued."""
-        decoded = self._state.decode_handle(handle)
+        # Exactly the form this queue issues: its prefix, then lowercase ASCII hex with no
+        # leading zero. int(_, 16) alone would take spaces, "_", "+", "0x" and other digits.
+        prefix = self._state.handle_prefix
+        decoded = (
+            self._state.decode_handle(handle)
+            if type(handle) is str
+            and handle.startswith(prefix)
+            and _HANDLE_NUMBER.fullmatch(handle, len(prefix)) is not None
+            else None
+        )
         if decoded is None:
             raise ReceiptHandleIsInvalid(
-                f'The input receipt handle "{handle}" is not a valid receipt handle.'
+                f'The input receipt handle "{v.shown(handle)}" is not a valid receipt handle.'
             )
         return decoded
 
@@ -1314,10 +1349,21 @@ def _handle_text(handle: str | Message) -> str:
     return handle
 
 
-def _in_range(value: object, low: float, high: float) -> bool:
-    return (
-        not isinstance(value, bool)
-        and isinstance(value, int | float)
-        and math.isfinite(value)
-        and low <= value <= high
-    )
+_in_range = v.in_range
+
+_E = TypeVar("_E")
+
+
+def _entries(entries: object, kind: type[_E]) -> list[_E]:
+    """The entries of a batch call as a list, each of the call's entry type."""
+    if isinstance(entries, str | bytes) or not isinstance(entries, Iterable):
+        raise InvalidParameterValue(
+            f"Batch entries must be an iterable of {kind.__name__}, not {type(entries).__name__}."
+        )
+    items = list(entries)
+    for e in items:
+        if not isinstance(e, kind):
+            raise InvalidParameterValue(
+                f"Each batch entry must be a {kind.__name__}, not {type(e).__name__}."
+            )
+    return items
