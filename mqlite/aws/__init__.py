@@ -1,0 +1,12 @@
+"""mqlite through the AWS wire protocols: boto3 (and any SDK) against mqlite's state.
+
+``mock_aws`` answers botocore's SQS requests in this process. Needs the ``aws`` extra
+(``pip install "mqlite[aws]"``); ``import mqlite`` never imports this package.
+"""
+
+from __future__ import annotations
+
+from ._mock import MockAws, mock_aws
+from ._regions import Regions
+
+__all__ = ["MockAws", "Regions", "mock_aws"]
