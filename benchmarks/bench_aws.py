@@ -143,7 +143,9 @@ def run(quick: bool = False) -> dict[str, Any]:
     mock = _best(mqlite_mock, n, rounds)
     server = _best(mqlite_server, n, rounds)
     moto = _best(moto_mock, moto_n, 1)
-    assert floor is not None and mock is not None and server is not None
+    assert floor is not None
+    assert mock is not None
+    assert server is not None
     return {
         "depth": DEPTH,
         "botocore_us": floor,
