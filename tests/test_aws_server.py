@@ -217,3 +217,93 @@ def test_command_line_help_shows_defaults() -> None:
     ).stdout
     assert "--port PORT" in out
     assert "9324" in out
+
+
+def _post(server: Server, headers: dict[str, str], body: bytes) -> tuple[int, str]:
+    """Status and the legacy error code (x-amzn-query-error) of a raw POST."""
+    host = server.endpoint_url.removeprefix("http://")
+    conn = http.client.HTTPConnection(host, timeout=10)
+    try:
+        conn.request("POST", "/", body=body, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        return response.status, response.getheader("x-amzn-query-error") or ""
+    finally:
+        conn.close()
+
+
+_JSON = {"Content-Type": "application/x-amz-json-1.0"}
+
+
+@pytest.mark.parametrize(
+    ("target", "body", "code"),
+    [
+        ("AmazonSQS.SendMessage", b"{not json", "InvalidParameterValue"),
+        ("AmazonSQS.SendMessage", b"[1, 2]", "InvalidParameterValue"),
+        ("AmazonSQS.SendMessage", b"\xff\xfe{}", "InvalidParameterValue"),
+        ("AmazonSQS.SendMessage", b'{"QueueUrl": "/000000000000/q"}', "MissingParameter"),
+        ("AmazonSQS.SendMessage", b'{"QueueUrl": 5, "MessageBody": "x"}', "InvalidParameterValue"),
+        (
+            "AmazonSQS.SendMessage",
+            b'{"QueueUrl": "/000000000000/q", "MessageBody": "x", "DelaySeconds": "5"}',
+            "InvalidParameterValue",
+        ),
+        (
+            "AmazonSQS.SendMessage",
+            b'{"QueueUrl": "/000000000000/q", "MessageBody": "x", "Bogus": 1}',
+            "InvalidParameterValue",
+        ),
+        (
+            "AmazonSQS.SendMessageBatch",
+            b'{"QueueUrl": "/000000000000/q", "Entries": {"Id": "1"}}',
+            "InvalidParameterValue",
+        ),
+        (
+            "AmazonSQS.SendMessage",
+            b'{"QueueUrl": "/000000000000/q", "MessageBody": "x", "MessageAttributes":'
+            b' {"a": {"DataType": "Binary", "BinaryValue": "not base64!"}}}',
+            "InvalidParameterValue",
+        ),
+        (
+            "AmazonSQS.SendMessage",
+            b'{"QueueUrl": "/000000000000/q", "MessageBody": "' + b"x" * (10 * 1024 * 1024) + b'"}',
+            "InvalidParameterValue",
+        ),
+        ("", b"{}", "AWS.SimpleQueueService.UnsupportedOperation"),
+    ],
+)
+def test_bad_wire_input_is_a_400_and_changes_nothing(
+    server: Server, target: str, body: bytes, code: str
+) -> None:
+    queue = server.broker().create_queue("q")
+    headers = {**_JSON, "X-Amz-Target": target} if target else dict(_JSON)
+    status, legacy = _post(server, headers, body)
+    assert status == 400
+    assert legacy.startswith(f"{code};Sender") or legacy.endswith(f"{code};Sender")
+    assert queue.stats() == QueueStats(0, 0, 0)
+    # ... and the server is still up.
+    assert _client(server).list_queues()["QueueUrls"] == [f"{server.endpoint_url}/000000000000/q"]
+
+
+def test_a_bad_content_length_is_refused_without_reading(server: Server) -> None:
+    host = server.endpoint_url.removeprefix("http://")
+    conn = http.client.HTTPConnection(host, timeout=10)
+    try:
+        conn.putrequest("POST", "/")
+        conn.putheader("Content-Length", str(100 * 1024 * 1024))
+        conn.endheaders()
+        assert conn.getresponse().status == 413
+    finally:
+        conn.close()
+    assert "QueueUrls" not in _client(server).list_queues()
+
+
+def test_one_debug_log_line_per_request(server: Server, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    with caplog.at_level(logging.DEBUG, logger="mqlite.aws.server"):
+        _client(server).list_queues()
+    lines = [r.getMessage() for r in caplog.records if r.name == "mqlite.aws.server"]
+    assert len(lines) == 1
+    assert "AmazonSQS.ListQueues" in lines[0]
+    assert " 200 " in lines[0]

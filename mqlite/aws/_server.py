@@ -8,9 +8,11 @@ request goes through the same sans-IO :func:`~mqlite.aws._dispatch.handle` that
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -24,8 +26,10 @@ from mqlite.errors import UnsupportedOperation
 
 __all__ = ["Server"]
 
-#: Largest request body accepted: a 1 MiB message, base64 and JSON overhead included.
-_MAX_BODY = 8 * 1024 * 1024
+#: Larger bodies are not even read; the protocols refuse smaller ones that are still too big.
+_MAX_BODY = 64 * 1024 * 1024
+
+_log = logging.getLogger("mqlite.aws.server")
 #: How often the serving loop checks for stop(): bounds how long a stop takes.
 _POLL_INTERVAL = 0.05
 
@@ -37,9 +41,14 @@ class _Handler(BaseHTTPRequestHandler):
     server: _HttpServer
 
     def _answer(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > _MAX_BODY:
-            self.send_error(413, "Request body too large")
+        started = time.perf_counter()
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= _MAX_BODY:
+            self.close_connection = True
+            self.send_error(413 if length > 0 else 400, "Bad or too large Content-Length")
             return
         body = self.rfile.read(length) if length else b""
         request = Request(
@@ -56,13 +65,24 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
         self.wfile.write(response.body)
+        _log.debug(
+            "%s %s %s %d %.1f ms",
+            self.client_address[0],
+            request.header("X-Amz-Target") or self.path,
+            self.command,
+            response.status,
+            (time.perf_counter() - started) * 1000,
+        )
 
     do_POST = _answer
     do_GET = _answer
 
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass  # _answer logs one line per request, with the operation and the time taken
+
     def log_message(self, format: str, *args: Any) -> None:
-        if self.server.verbose:
-            super().log_message(format, *args)
+        # http.server's own lines (a bad request line, say) go to the same logger.
+        _log.debug(format, *args)
 
 
 class _HttpServer(ThreadingHTTPServer):
@@ -70,10 +90,9 @@ class _HttpServer(ThreadingHTTPServer):
     # A stop must not wait for long polls still running on their connections.
     block_on_close = False
 
-    def __init__(self, address: tuple[str, int], regions: Regions, verbose: bool) -> None:
+    def __init__(self, address: tuple[str, int], regions: Regions) -> None:
         super().__init__(address, _Handler)
         self.regions = regions
-        self.verbose = verbose
         host, port = self.server_address[:2]
         self.endpoint_url = f"http://{_url_host(str(host))}:{port}"
 
@@ -107,14 +126,12 @@ class Server:
         clock: Clock | None = None,
         account_id: str = "000000000000",
         path: str | os.PathLike[str] | None = None,
-        verbose: bool = False,
     ) -> None:
         if path is not None:
             raise UnsupportedOperation(
                 "Durable storage (path=...) is not available yet; run without a path."
             )
         self._address = (host, port)
-        self._verbose = verbose
         self.regions = Regions(clock=clock, account_id=account_id)
         self._http: _HttpServer | None = None
         self._thread: threading.Thread | None = None
@@ -139,7 +156,7 @@ class Server:
         """Bind and serve on a background thread. Returns the server."""
         if self._http is not None:
             raise RuntimeError("the server is already running")
-        self._http = _HttpServer(self._address, self.regions, self._verbose)
+        self._http = _HttpServer(self._address, self.regions)
         self._thread = threading.Thread(
             target=self._http.serve_forever,
             kwargs={"poll_interval": _POLL_INTERVAL},
@@ -152,7 +169,7 @@ class Server:
     def serve_forever(self) -> None:
         """Serve on the calling thread until :meth:`stop` (or Ctrl-C)."""
         if self._http is None:
-            self._http = _HttpServer(self._address, self.regions, self._verbose)
+            self._http = _HttpServer(self._address, self.regions)
         try:
             self._http.serve_forever(poll_interval=_POLL_INTERVAL)
         finally:
@@ -201,13 +218,16 @@ def serve(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default=None, help="SQLite file for durable state")
     parser.add_argument("--verbose", action="store_true", help="log every request")
     args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(name)s %(message)s",
+    )
     try:
         server = Server(
             host=args.host,
             port=args.port,
             account_id=args.account_id,
             path=args.data,
-            verbose=args.verbose,
         )
         server.start()
     except (OSError, UnsupportedOperation) as error:

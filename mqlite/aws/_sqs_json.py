@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from typing import Any
 
 from mqlite.errors import MqliteError
 
 from ._regions import Regions
+from ._shapes import check_input, operation_model
 from ._sqs import SQS_OPERATIONS, SqsContext, UnknownOperation
 from ._wire import Request, Response, region_of, request_id
 
@@ -28,11 +30,24 @@ _UNMODELLED = {
 }
 
 
+#: Larger bodies are refused before parsing: a full batch of 1 MiB, base64 and JSON included.
+MAX_BODY = 4 * 1024 * 1024
+
+_log = logging.getLogger("mqlite.aws")
+
+
 class _MalformedRequest(MqliteError):
     code = "InvalidParameterValue"
     legacy_code = "InvalidParameterValue"
     http_status = 400
     sender_fault = True
+
+
+class _InternalFailure(MqliteError):
+    code = "InternalFailure"
+    legacy_code = "InternalFailure"
+    http_status = 500
+    sender_fault = False
 
 
 def handle_sqs_json(regions: Regions, request: Request, url_base: str | None = None) -> Response:
@@ -41,15 +56,23 @@ def handle_sqs_json(regions: Regions, request: Request, url_base: str | None = N
     operation = target.partition(".")[2]
     try:
         handler = SQS_OPERATIONS.get(operation)
-        if handler is None:
+        model = operation_model("sqs", operation)
+        if handler is None or model is None:
             raise UnknownOperation(
                 f"The action {operation or target!r} is not valid for this endpoint."
             )
+        if len(request.body) > MAX_BODY:
+            raise _MalformedRequest(f"The request body is larger than {MAX_BODY} bytes.")
         params = _decode(request.body)
+        check_input(model, params)
         ctx = SqsContext(regions, region_of(request), url_base)
         result = handler(ctx, params)
     except MqliteError as error:
         return error_response(error)
+    except Exception:
+        # A bug here must not take the transport down: AWS's 500, and the traceback logged.
+        _log.exception("SQS %s failed", operation)
+        return error_response(_InternalFailure("We encountered an internal error."))
     return Response(
         200,
         {"Content-Type": _CONTENT_TYPE, "x-amzn-RequestId": request_id()},
