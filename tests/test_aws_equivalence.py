@@ -64,7 +64,7 @@ def test_boto3_and_the_python_api_agree(ops: list[tuple[Any, ...]]) -> None:
     api_clock, wire_clock = ManualClock(), ManualClock()
     queue = Queue("q", clock=api_clock, visibility_timeout=2)
     with mock_aws(clock=wire_clock):
-        sqs = boto3.client("sqs", region_name="us-east-1")
+        sqs: Any = boto3.client("sqs", region_name="us-east-1")
         url = sqs.create_queue(QueueName="q", Attributes={"VisibilityTimeout": "2"})["QueueUrl"]
         api_handles: list[str] = []
         wire_handles: list[str] = []
