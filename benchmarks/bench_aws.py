@@ -1,8 +1,8 @@
 """boto3 against mqlite beside moto: one send + receive + delete per message.
 
 Each figure is the cost, in microseconds per message, of a boto3 ``send_message``, a
-``receive_message`` and a ``delete_message`` on a queue that already holds ``DEPTH``
-messages:
+``receive_message`` and a ``delete_message`` on a queue that already holds some messages
+(10 and 10,000 for mqlite; 10 and 1,000 for moto, which slows down with depth):
 
 * **botocore alone** — the same three calls answered by canned responses from a
   ``before-send`` hook: what botocore's serialising, signing and parsing cost, the floor
@@ -10,6 +10,8 @@ messages:
 * **mqlite mock_aws** — ``mqlite.aws.mock_aws``;
 * **moto mock_aws** — ``moto.mock_aws`` (skipped when moto is not installed);
 * **mqlite Server** — the same client over HTTP to ``mqlite.aws.Server`` on localhost.
+
+And the cost of entering and leaving ``mock_aws`` (an empty ``with`` block), beside moto's.
 
 Run ``python benchmarks/bench_aws.py`` (``--quick`` for a short run). ``run(quick)``
 returns the figures for the suite runner.
@@ -33,7 +35,8 @@ from botocore.awsrequest import AWSResponse
 
 from mqlite.aws import Server, mock_aws
 
-DEPTH = 1_000
+DEPTHS = (10, 10_000)
+MOTO_DEPTHS = (10, 1_000)
 REGION = "us-east-1"
 
 
@@ -57,8 +60,8 @@ def _cycle(sqs: Any, url: str, n: int) -> float:
     return (time.perf_counter() - t0) / n * 1e6
 
 
-def _fill(sqs: Any, url: str) -> None:
-    for start in range(0, DEPTH, 10):
+def _fill(sqs: Any, url: str, depth: int) -> None:
+    for start in range(0, depth, 10):
         entries = [{"Id": str(i), "MessageBody": f"d{i}"} for i in range(start, start + 10)]
         sqs.send_message_batch(QueueUrl=url, Entries=entries)
 
@@ -97,79 +100,95 @@ def botocore_alone(n: int) -> float:
     return _cycle(sqs, url, n)
 
 
-def mqlite_mock(n: int) -> float:
-    """mqlite.aws.mock_aws at depth DEPTH."""
+def mqlite_mock(n: int, depth: int) -> float:
+    """mqlite.aws.mock_aws with *depth* messages waiting."""
     with mock_aws():
         sqs = _client()
         url = sqs.create_queue(QueueName="bench")["QueueUrl"]
-        _fill(sqs, url)
+        _fill(sqs, url, depth)
         return _cycle(sqs, url, n)
 
 
-def moto_mock(n: int) -> float | None:
-    """moto.mock_aws at depth DEPTH, or None without moto."""
+def _moto() -> Any:
     try:
         from moto import mock_aws as moto_mock_aws
     except ImportError:
         return None
+    return moto_mock_aws
+
+
+def moto_mock(n: int, depth: int) -> float | None:
+    """moto.mock_aws with *depth* messages waiting, or None without moto."""
+    moto_mock_aws = _moto()
+    if moto_mock_aws is None:
+        return None
     with moto_mock_aws():
         sqs = _client()
         url = sqs.create_queue(QueueName="bench")["QueueUrl"]
-        _fill(sqs, url)
+        _fill(sqs, url, depth)
         return _cycle(sqs, url, n)
 
 
-def mqlite_server(n: int) -> float:
-    """mqlite.aws.Server on localhost at depth DEPTH."""
+def mqlite_server(n: int, depth: int) -> float:
+    """mqlite.aws.Server on localhost with *depth* messages waiting."""
     with Server(port=0) as server:
         sqs = _client(endpoint_url=server.endpoint_url)
         url = sqs.create_queue(QueueName="bench")["QueueUrl"]
-        _fill(sqs, url)
+        _fill(sqs, url, depth)
         return _cycle(sqs, url, n)
 
 
-def _best(fn: Callable[[int], float | None], n: int, rounds: int) -> float | None:
-    results = [fn(n) for _ in range(rounds)]
-    known = [r for r in results if r is not None]
-    return min(known) if known else None
+def enter_exit(mock: Callable[[], Any], n: int) -> float:
+    """Microseconds to enter and leave an empty ``with mock():`` block."""
+    t0 = time.perf_counter()
+    for _ in range(n):
+        with mock():
+            pass
+    return (time.perf_counter() - t0) / n * 1e6
 
 
 def run(quick: bool = False) -> dict[str, Any]:
-    """Microseconds per message for each, and the ratios that matter."""
+    """Microseconds per message for each, at each depth, and the ratios that matter."""
     n = 100 if quick else 1_000
-    moto_n = 30 if quick else 200  # moto is slow at this depth: fewer messages suffice
+    moto_n = 30 if quick else 200  # moto is slow: fewer messages give a stable figure
     rounds = 1 if quick else 3
-    floor = _best(botocore_alone, n, rounds)
-    mock = _best(mqlite_mock, n, rounds)
-    server = _best(mqlite_server, n, rounds)
-    moto = _best(moto_mock, moto_n, 1)
-    assert floor is not None
-    assert mock is not None
-    assert server is not None
-    return {
-        "depth": DEPTH,
-        "botocore_us": floor,
-        "mqlite_mock_us": mock,
-        "mqlite_server_us": server,
-        "moto_mock_us": moto,
-        "mock_over_floor": mock / floor,
-        "moto_over_mock": (moto / mock) if moto is not None else None,
-    }
+    floor = min(botocore_alone(n) for _ in range(rounds))
+    out: dict[str, Any] = {"botocore_us": floor, "mock": {}, "moto": {}}
+    for depth in DEPTHS:
+        mock = min(mqlite_mock(n, depth) for _ in range(rounds))
+        out["mock"][depth] = {"us": mock, "over_floor": mock / floor}
+    out["server_us"] = min(mqlite_server(n, DEPTHS[0]) for _ in range(rounds))
+    for depth in MOTO_DEPTHS:
+        moto = moto_mock(moto_n, depth)
+        if moto is not None:
+            out["moto"][depth] = {"us": moto, "over_floor": moto / floor}
+    out["mock_enter_exit_us"] = enter_exit(mock_aws, 200 if quick else 2_000)
+    moto_cm = _moto()
+    out["moto_enter_exit_us"] = enter_exit(moto_cm, 20 if quick else 100) if moto_cm else None
+    return out
 
 
 def report(results: dict[str, Any]) -> str:
+    floor = results["botocore_us"]
     lines = [
-        f"boto3 send + receive + delete per message, queue depth {results['depth']:,}:",
-        f"  botocore alone (canned answers): {results['botocore_us']:9.0f} µs",
-        f"  mqlite mock_aws:                 {results['mqlite_mock_us']:9.0f} µs"
-        f" ({results['mock_over_floor']:.2f}x botocore alone)",
-        f"  mqlite Server (HTTP, localhost): {results['mqlite_server_us']:9.0f} µs",
+        "boto3 send + receive + delete, µs per message (queue depth in brackets):",
+        f"  botocore alone (canned answers):  {floor:9.0f}",
     ]
-    if results["moto_mock_us"] is not None:
+    for depth, fig in results["mock"].items():
         lines.append(
-            f"  moto mock_aws:                   {results['moto_mock_us']:9.0f} µs"
-            f" ({results['moto_over_mock']:.0f}x mqlite mock_aws)"
+            f"  mqlite mock_aws [{depth:>6,}]:        {fig['us']:9.0f}"
+            f"  ({fig['over_floor']:.2f}x botocore alone)"
         )
+    lines.append(f"  mqlite Server, HTTP [{DEPTHS[0]:>6,}]:    {results['server_us']:9.0f}")
+    for depth, fig in results["moto"].items():
+        lines.append(
+            f"  moto mock_aws [{depth:>6,}]:          {fig['us']:9.0f}"
+            f"  ({fig['over_floor']:.0f}x botocore alone)"
+        )
+    lines.append(f"entering + leaving mock_aws: mqlite {results['mock_enter_exit_us']:.0f} µs")
+    if results["moto_enter_exit_us"] is not None:
+        ratio = results["moto_enter_exit_us"] / results["mock_enter_exit_us"]
+        lines[-1] += f", moto {results['moto_enter_exit_us']:.0f} µs ({ratio:.0f}x)"
     return "\n".join(lines)
 
 
