@@ -1,0 +1,66 @@
+"""The state behind an AWS endpoint: one :class:`~mqlite.Broker` per region.
+
+Every region shares one clock and one account. What SQS keeps about a queue that mqlite's
+core has no use for (tags, the access policy, encryption settings, timestamps of creation
+and change) is kept here, beside the queue it belongs to.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import TYPE_CHECKING
+
+import attrs
+
+from mqlite.broker import Broker
+from mqlite.clock import Clock, SystemClock
+
+if TYPE_CHECKING:
+    from mqlite._redrive import RedriveTask
+    from mqlite.queue import Queue
+
+__all__ = ["QueueExtras", "Regions"]
+
+
+@attrs.define
+class QueueExtras:
+    """SQS queue attributes stored as data only: mqlite does no authorisation or encryption."""
+
+    created: int
+    modified: int
+    tags: dict[str, str] = attrs.Factory(dict)
+    #: Stored, settable attributes without behaviour (Policy, RedriveAllowPolicy, Kms*, ...).
+    stored: dict[str, str] = attrs.Factory(dict)
+
+
+class Regions:
+    """Per-region brokers sharing a clock and an account, made on first use."""
+
+    def __init__(self, *, clock: Clock | None = None, account_id: str = "000000000000") -> None:
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.account_id = account_id
+        self._lock = threading.Lock()
+        self._brokers: dict[str, Broker] = {}
+        self._extras: weakref.WeakKeyDictionary[Queue, QueueExtras] = weakref.WeakKeyDictionary()
+        #: The MaxNumberOfMessagesPerSecond of move tasks started with one.
+        self.task_rates: weakref.WeakKeyDictionary[RedriveTask, int] = weakref.WeakKeyDictionary()
+
+    def broker(self, region: str = "us-east-1") -> Broker:
+        """The broker behind *region*, made on first use."""
+        with self._lock:
+            broker = self._brokers.get(region)
+            if broker is None:
+                broker = Broker(clock=self.clock, region=region, account_id=self.account_id)
+                self._brokers[region] = broker
+            return broker
+
+    def extras(self, queue: Queue) -> QueueExtras:
+        """What the wire keeps about *queue* beyond its settings."""
+        with self._lock:
+            extras = self._extras.get(queue)
+            if extras is None:
+                now = int(self.clock.time())
+                extras = QueueExtras(created=now, modified=now)
+                self._extras[queue] = extras
+            return extras
