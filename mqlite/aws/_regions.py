@@ -18,9 +18,21 @@ from mqlite.clock import Clock, SystemClock
 
 if TYPE_CHECKING:
     from mqlite._redrive import RedriveTask
+    from mqlite.message import Message
     from mqlite.queue import Queue
 
-__all__ = ["QueueExtras", "Regions"]
+__all__ = ["QueueExtras", "ReceiveAttempt", "Regions"]
+
+
+@attrs.define
+class ReceiveAttempt:
+    """A FIFO receive a client may retry with the same ``ReceiveRequestAttemptId``."""
+
+    expires: float
+    messages: list[Message]
+    handles: list[str]
+    #: A message of it was deleted or had its visibility changed: a retry is refused.
+    spent: bool = False
 
 
 @attrs.define
@@ -32,6 +44,26 @@ class QueueExtras:
     tags: dict[str, str] = attrs.Factory(dict)
     #: Stored, settable attributes without behaviour (Policy, RedriveAllowPolicy, Kms*, ...).
     stored: dict[str, str] = attrs.Factory(dict)
+    #: FIFO receives by attempt id, oldest first (so expired ones are dropped from the front).
+    attempts: dict[str, ReceiveAttempt] = attrs.Factory(dict)
+    #: The attempt each receipt handle was returned by.
+    attempt_of: dict[str, str] = attrs.Factory(dict)
+
+    def forget_attempts(self, now: float) -> None:
+        """Drop attempts past their 5-minute window: amortised O(1) per attempt."""
+        while self.attempts:
+            attempt_id, attempt = next(iter(self.attempts.items()))
+            if attempt.expires > now:
+                return
+            del self.attempts[attempt_id]
+            for handle in attempt.handles:
+                self.attempt_of.pop(handle, None)
+
+    def touched(self, handle: str) -> None:
+        """A message was deleted or its visibility changed through *handle*."""
+        attempt_id = self.attempt_of.pop(handle, None)
+        if attempt_id is not None and attempt_id in self.attempts:
+            self.attempts[attempt_id].spent = True
 
 
 class Regions:
