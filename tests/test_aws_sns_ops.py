@@ -10,7 +10,7 @@ import pytest
 
 from mqlite import ManualClock
 from mqlite.aws._regions import Regions
-from mqlite.aws._sns import SNS_OPERATIONS, SnsContext
+from mqlite.aws._sns import SNS_OPERATIONS, SnsContext, confirmation_token
 from mqlite.errors import MqliteError
 from mqlite.queue import Queue
 
@@ -462,3 +462,537 @@ def test_add_and_remove_permission_edit_the_policy(ctx: SnsContext) -> None:
     call(ctx, "RemovePermission", TopicArn=arn, Label="pub")  # already gone: no error
     [only] = json.loads(attributes(ctx, arn)["Policy"])["Statement"]
     assert only["Sid"] == "__default_statement_ID"
+
+
+# --- subscriptions ------------------------------------------------------------------------------
+
+
+def sub(ctx: SnsContext, arn: str, protocol: str, endpoint: str, **params: Any) -> str:
+    out: str = call(ctx, "Subscribe", TopicArn=arn, Protocol=protocol, Endpoint=endpoint, **params)[
+        "SubscriptionArn"
+    ]
+    return out
+
+
+def sub_attributes(ctx: SnsContext, arn: str) -> dict[str, str]:
+    values: dict[str, str] = call(ctx, "GetSubscriptionAttributes", SubscriptionArn=arn)[
+        "Attributes"
+    ]
+    return values
+
+
+def test_subscribe_a_queue_makes_a_core_subscription(ctx: SnsContext) -> None:
+    arn = topic(ctx)
+    q = queue(ctx)
+    sub_arn = sub(ctx, arn, "sqs", q.arn)
+    assert sub_arn.startswith(arn + ":")
+    [core] = ctx.broker.get_topic("t").subscriptions
+    assert (core.arn, core.target) == (sub_arn, q)
+    assert sub_attributes(ctx, sub_arn) == {
+        "ConfirmationWasAuthenticated": "true",
+        "Endpoint": q.arn,
+        "Owner": ACCOUNT,
+        "PendingConfirmation": "false",
+        "Protocol": "sqs",
+        "RawMessageDelivery": "false",
+        "SubscriptionArn": sub_arn,
+        "SubscriptionPrincipal": f"arn:aws:iam::{ACCOUNT}:root",
+        "TopicArn": arn,
+    }
+    assert attributes(ctx, arn)["SubscriptionsConfirmed"] == "1"
+
+
+def test_subscribe_is_idempotent_while_attributes_agree(ctx: SnsContext) -> None:
+    arn = topic(ctx)
+    q = queue(ctx)
+    policy = json.dumps({"kind": ["a"]})
+    first = sub(
+        ctx,
+        arn,
+        "sqs",
+        q.arn,
+        Attributes={"RawMessageDelivery": "true", "FilterPolicy": policy},
+    )
+    assert sub(ctx, arn, "sqs", q.arn) == first
+    assert sub(ctx, arn, "sqs", q.arn, Attributes={}) == first
+    assert sub(ctx, arn, "sqs", q.arn, Attributes={"RawMessageDelivery": "True"}) == first
+    assert sub(ctx, arn, "sqs", q.arn, Attributes={"FilterPolicyScope": "MessageAttributes"}) == (
+        first
+    )
+    for changed in (
+        {"RawMessageDelivery": "false"},
+        {"FilterPolicy": json.dumps({"kind": ["b"]})},
+        {"DeliveryPolicy": json.dumps({"healthyRetryPolicy": {"numRetries": 1}})},
+    ):
+        error = fails(
+            ctx, "Subscribe", TopicArn=arn, Protocol="sqs", Endpoint=q.arn, Attributes=changed
+        )
+        assert error.message == (
+            "Invalid parameter: Attributes Reason: Subscription already exists with different"
+            " attributes"
+        )
+    assert len(ctx.broker.get_topic("t").subscriptions) == 1
+
+
+def test_subscribe_a_queue_of_another_region(regions: Regions, ctx: SnsContext) -> None:
+    arn = topic(ctx)
+    q = queue(ctx, "far", region="eu-west-1")
+    sub(ctx, arn, "sqs", q.arn)
+    call(ctx, "Publish", TopicArn=arn, Message="hello")
+    [body] = bodies(q)
+    assert json.loads(body)["Message"] == "hello"
+
+
+def test_subscribe_a_queue_that_does_not_exist_is_kept_but_gets_nothing(ctx: SnsContext) -> None:
+    arn = topic(ctx)
+    missing = f"arn:aws:sqs:{REGION}:{ACCOUNT}:nobody"
+    sub_arn = sub(ctx, arn, "sqs", missing)
+    assert sub_arn.startswith(arn + ":")
+    assert sub(ctx, arn, "sqs", missing) == sub_arn
+    assert sub_attributes(ctx, sub_arn)["PendingConfirmation"] == "false"
+    assert call(ctx, "Publish", TopicArn=arn, Message="m")["MessageId"]
+    [row] = call(ctx, "ListSubscriptionsByTopic", TopicArn=arn)["Subscriptions"]
+    assert row == {
+        "SubscriptionArn": sub_arn,
+        "Owner": ACCOUNT,
+        "Protocol": "sqs",
+        "Endpoint": missing,
+        "TopicArn": arn,
+    }
+
+
+def test_fifo_queue_on_a_standard_topic_is_refused(ctx: SnsContext) -> None:
+    arn = topic(ctx)
+    q = queue(ctx, "q.fifo", fifo=True)
+    error = fails(ctx, "Subscribe", TopicArn=arn, Protocol="sqs", Endpoint=q.arn)
+    assert error.message == (
+        "Invalid parameter: Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be"
+        " subscribed to standard SNS topics"
+    )
+
+
+@pytest.mark.parametrize(
+    ("protocol", "endpoint", "message"),
+    [
+        (
+            "carrier-pigeon",
+            "x",
+            "Invalid parameter: Amazon SNS does not support this protocol string: carrier-pigeon",
+        ),
+        (
+            "sqs",
+            f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/q",
+            "Invalid parameter: SQS endpoint ARN",
+        ),
+        ("sqs", None, "Invalid parameter: Endpoint"),
+        (
+            "http",
+            "https://example.com",
+            "Invalid parameter: Endpoint must match the specified protocol",
+        ),
+        (
+            "https",
+            "ftp://example.com",
+            "Invalid parameter: Endpoint must match the specified protocol",
+        ),
+        ("email", "not-an-address", "Invalid parameter: Email address"),
+        ("email-json", "a@b", "Invalid parameter: Email address"),
+        ("sms", "call me", "Invalid parameter: Invalid SMS endpoint: call me"),
+        (
+            "lambda",
+            "arn:aws:sqs:us-east-1:000000000000:q",
+            "Invalid parameter: Lambda endpoint ARN",
+        ),
+        (
+            "application",
+            "arn:aws:sns:us-east-1:000000000000:t",
+            "Invalid parameter: ApplicationEndpoint ARN",
+        ),
+        (
+            "firehose",
+            "arn:aws:firehose:us-east-1:000000000000:stream",
+            "Invalid parameter: Firehose endpoint ARN",
+        ),
+    ],
+)
+def test_subscribe_checks_the_endpoint_for_its_protocol(
+    ctx: SnsContext, protocol: str, endpoint: str | None, message: str
+) -> None:
+    arn = topic(ctx)
+    params: dict[str, Any] = {"TopicArn": arn, "Protocol": protocol}
+    if endpoint is not None:
+        params["Endpoint"] = endpoint
+    error = fails(ctx, "Subscribe", **params)
+    assert (error.code, error.message) == ("InvalidParameter", message)
+    assert call(ctx, "ListSubscriptionsByTopic", TopicArn=arn)["Subscriptions"] == []
+
+
+@pytest.mark.parametrize(
+    ("protocol", "endpoint", "attrs"),
+    [
+        ("sms", "+15555550100", {}),
+        ("lambda", f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:handler", {}),
+        ("application", f"arn:aws:sns:{REGION}:{ACCOUNT}:endpoint/GCM/app/1234", {}),
+        (
+            "firehose",
+            f"arn:aws:firehose:{REGION}:{ACCOUNT}:deliverystream/s",
+            {"SubscriptionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/r"},
+        ),
+    ],
+)
+def test_endpoints_sns_confirms_at_once_are_kept_confirmed(
+    ctx: SnsContext, protocol: str, endpoint: str, attrs: dict[str, str]
+) -> None:
+    arn = topic(ctx)
+    sub_arn = sub(ctx, arn, protocol, endpoint, Attributes=attrs)
+    assert sub_arn.startswith(arn + ":")
+    values = sub_attributes(ctx, sub_arn)
+    assert values["PendingConfirmation"] == "false"
+    assert (values["Protocol"], values["Endpoint"]) == (protocol, endpoint)
+    assert attributes(ctx, arn)["SubscriptionsConfirmed"] == "1"
+    assert call(ctx, "Publish", TopicArn=arn, Message="m")["MessageId"]
+
+
+def test_firehose_needs_a_role(ctx: SnsContext) -> None:
+    arn = topic(ctx)
+    error = fails(
+        ctx,
+        "Subscribe",
+        TopicArn=arn,
+        Protocol="firehose",
+        Endpoint=f"arn:aws:firehose:{REGION}:{ACCOUNT}:deliverystream/s",
+    )
+    assert "SubscriptionRoleArn" in error.message
+
+
+@pytest.mark.parametrize(
+    ("protocol", "endpoint"),
+    [
+        ("email", "someone@example.com"),
+        ("email-json", "someone@example.com"),
+        ("http", "http://example.com/hook"),
+        ("https", "https://example.com/hook"),
+        ("sqs", "arn:aws:sqs:us-east-1:111111111111:theirs"),
+    ],
+)
+def test_endpoints_that_confirm_stay_pending_until_confirm_subscription(
+    ctx: SnsContext, protocol: str, endpoint: str
+) -> None:
+    arn = topic(ctx)
+    assert sub(ctx, arn, protocol, endpoint) == "pending confirmation"
+    sub_arn = sub(ctx, arn, protocol, endpoint, ReturnSubscriptionArn=True)
+    assert sub_arn.startswith(arn + ":")
+    values = attributes(ctx, arn)
+    assert (values["SubscriptionsPending"], values["SubscriptionsConfirmed"]) == ("1", "0")
+    [row] = call(ctx, "ListSubscriptions")["Subscriptions"]
+    assert row["SubscriptionArn"] == "PendingConfirmation"
+    assert sub_attributes(ctx, sub_arn)["PendingConfirmation"] == "true"
+    token = confirmation_token(ctx.regions, sub_arn)
+    assert token is not None
+    assert call(ctx, "ConfirmSubscription", TopicArn=arn, Token=token) == {
+        "SubscriptionArn": sub_arn
+    }
+    # Confirming again changes nothing.
+    assert call(ctx, "ConfirmSubscription", TopicArn=arn, Token=token) == {
+        "SubscriptionArn": sub_arn
+    }
+    assert sub_attributes(ctx, sub_arn)["PendingConfirmation"] == "false"
+    values = attributes(ctx, arn)
+    assert (values["SubscriptionsPending"], values["SubscriptionsConfirmed"]) == ("0", "1")
+    [row] = call(ctx, "ListSubscriptions")["Subscriptions"]
+    assert row["SubscriptionArn"] == sub_arn
+    assert sub(ctx, arn, protocol, endpoint) == sub_arn
+
+
+def test_confirm_subscription_errors(ctx: SnsContext) -> None:
+    arn = topic(ctx)
+    sub_arn = sub(ctx, arn, "email", "a@example.com", ReturnSubscriptionArn=True)
+    token = confirmation_token(ctx.regions, sub_arn)
+    assert token is not None
+    error = fails(ctx, "ConfirmSubscription", TopicArn=arn, Token="not a token")
+    assert error.message == "Invalid token"
+    error = fails(ctx, "ConfirmSubscription", TopicArn=arn, Token="ab" * 144)
+    assert error.message == "Invalid parameter: Token"
+    error = fails(ctx, "ConfirmSubscription", TopicArn=TOPIC_ARN + "other", Token=token)
+    assert error.message == "Invalid parameter: Token"
+    other = topic(ctx, "other")
+    error = fails(ctx, "ConfirmSubscription", TopicArn=other, Token=token)
+    assert error.message == "Invalid parameter: Token"
+    assert sub_attributes(ctx, sub_arn)["PendingConfirmation"] == "true"
+
+
+def test_fifo_topics_take_sqs_subscriptions_only(ctx: SnsContext) -> None:
+    arn = topic(ctx, "t.fifo", Attributes={"FifoTopic": "true"})
+    error = fails(ctx, "Subscribe", TopicArn=arn, Protocol="email", Endpoint="a@example.com")
+    assert error.code == "InvalidParameter"
+    # A standard queue on a FIFO topic is accepted, as SNS accepts it.
+    assert sub(ctx, arn, "sqs", queue(ctx).arn).startswith(arn)
+
+
+def test_unsubscribe_is_idempotent(ctx: SnsContext) -> None:
+    arn = topic(ctx)
+    q = queue(ctx)
+    sub_arn = sub(ctx, arn, "sqs", q.arn)
+    mail = sub(ctx, arn, "email", "a@example.com", ReturnSubscriptionArn=True)
+    assert call(ctx, "Unsubscribe", SubscriptionArn=sub_arn) == {}
+    assert call(ctx, "Unsubscribe", SubscriptionArn=sub_arn) == {}
+    assert call(ctx, "Unsubscribe", SubscriptionArn=mail) == {}
+    assert ctx.broker.get_topic("t").subscriptions == []
+    assert call(ctx, "ListSubscriptionsByTopic", TopicArn=arn)["Subscriptions"] == []
+    error = fails(ctx, "GetSubscriptionAttributes", SubscriptionArn=sub_arn)
+    assert (error.code, error.http_status, error.message) == (
+        "NotFound",
+        404,
+        "Subscription does not exist",
+    )
+    call(ctx, "Publish", TopicArn=arn, Message="m")
+    assert bodies(q) == []
+    # The topic gone, unsubscribing is still fine.
+    call(ctx, "DeleteTopic", TopicArn=arn)
+    assert call(ctx, "Unsubscribe", SubscriptionArn=sub_arn) == {}
+
+
+@pytest.mark.parametrize(
+    ("arn", "message"),
+    [
+        (
+            "pending confirmation",
+            "Invalid parameter: SubscriptionArn Reason: An ARN must have"
+            " at least 6 elements, not 1",
+        ),
+        (TOPIC_ARN + "t", "Invalid parameter: SubscriptionId"),
+        ("arn:aws:sqs:us-east-1:000000000000:t:x", "Invalid parameter: SubscriptionArn"),
+    ],
+)
+def test_malformed_subscription_arns(ctx: SnsContext, arn: str, message: str) -> None:
+    topic(ctx)
+    for operation, params in [
+        ("Unsubscribe", {}),
+        ("GetSubscriptionAttributes", {}),
+        (
+            "SetSubscriptionAttributes",
+            {"AttributeName": "RawMessageDelivery", "AttributeValue": "true"},
+        ),
+    ]:
+        error = fails(ctx, operation, SubscriptionArn=arn, **params)
+        assert (error.code, error.message) == ("InvalidParameter", message)
+
+
+def test_delete_topic_removes_its_subscriptions(ctx: SnsContext) -> None:
+    arn = topic(ctx)
+    q = queue(ctx)
+    sub(ctx, arn, "sqs", q.arn)
+    sub(ctx, arn, "sms", "+15555550100")
+    call(ctx, "DeleteTopic", TopicArn=arn)
+    assert call(ctx, "ListSubscriptions")["Subscriptions"] == []
+    # A new topic of the same name starts empty.
+    topic(ctx)
+    assert call(ctx, "ListSubscriptionsByTopic", TopicArn=arn)["Subscriptions"] == []
+
+
+def test_list_subscriptions_pages_by_100(ctx: SnsContext) -> None:
+    arns = [topic(ctx, f"t{i}") for i in range(3)]
+    made = set()
+    for i in range(250):
+        made.add(sub(ctx, arns[i % 3], "sms", f"+1555555{i:04d}"))
+    seen: list[str] = []
+    token: str | None = None
+    while True:
+        out = call(ctx, "ListSubscriptions", **({} if token is None else {"NextToken": token}))
+        assert len(out["Subscriptions"]) == (100 if "NextToken" in out else 50)
+        seen.extend(row["SubscriptionArn"] for row in out["Subscriptions"])
+        token = out.get("NextToken")
+        if token is None:
+            break
+    assert len(seen) == 250
+    assert set(seen) == made
+    by_topic = call(ctx, "ListSubscriptionsByTopic", TopicArn=arns[0])
+    assert len(by_topic["Subscriptions"]) == 84
+    assert "NextToken" not in by_topic
+    assert all(row["TopicArn"] == arns[0] for row in by_topic["Subscriptions"])
+    fails(ctx, "ListSubscriptions", NextToken="%%%")
+
+
+def test_list_subscriptions_by_topic_pages_by_100(ctx: SnsContext) -> None:
+    arn = topic(ctx)
+    for i in range(205):
+        queue(ctx, f"q{i:03d}")
+        sub(ctx, arn, "sqs", f"arn:aws:sqs:{REGION}:{ACCOUNT}:q{i:03d}")
+    first = call(ctx, "ListSubscriptionsByTopic", TopicArn=arn)
+    second = call(ctx, "ListSubscriptionsByTopic", TopicArn=arn, NextToken=first["NextToken"])
+    third = call(ctx, "ListSubscriptionsByTopic", TopicArn=arn, NextToken=second["NextToken"])
+    assert [len(p["Subscriptions"]) for p in (first, second, third)] == [100, 100, 5]
+    assert "NextToken" not in third
+    endpoints = [r["Endpoint"] for p in (first, second, third) for r in p["Subscriptions"]]
+    assert endpoints == [f"arn:aws:sqs:{REGION}:{ACCOUNT}:q{i:03d}" for i in range(205)]
+
+
+def test_subscriptions_made_in_python_are_listed(ctx: SnsContext) -> None:
+    arn = topic(ctx)
+    core_topic = ctx.broker.get_topic("t")
+    q = queue(ctx)
+    by_queue = core_topic.subscribe(q, raw_message_delivery=True, dead_letter_queue=queue(ctx, "d"))
+
+    def on_order(note: object) -> None:
+        pass
+
+    by_callable = core_topic.subscribe(on_order)
+    rows = call(ctx, "ListSubscriptionsByTopic", TopicArn=arn)["Subscriptions"]
+    assert [(r["SubscriptionArn"], r["Protocol"]) for r in rows] == [
+        (by_queue.arn, "sqs"),
+        (by_callable.arn, "lambda"),
+    ]
+    assert rows[1]["Endpoint"].startswith(f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:")
+    values = sub_attributes(ctx, by_queue.arn)
+    assert values["RawMessageDelivery"] == "true"
+    assert json.loads(values["RedrivePolicy"]) == {
+        "deadLetterTargetArn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:d"
+    }
+
+
+# --- subscription attributes --------------------------------------------------------------------
+
+
+def set_sub(ctx: SnsContext, arn: str, name: str, value: str | None) -> dict[str, Any]:
+    params: dict[str, Any] = {"SubscriptionArn": arn, "AttributeName": name}
+    if value is not None:
+        params["AttributeValue"] = value
+    return call(ctx, "SetSubscriptionAttributes", **params)
+
+
+def test_filter_policy_and_scope_attributes(ctx: SnsContext) -> None:
+    arn = topic(ctx)
+    sub_arn = sub(ctx, arn, "sqs", queue(ctx).arn)
+    # The scope alone is not shown.
+    set_sub(ctx, sub_arn, "FilterPolicyScope", "MessageBody")
+    assert "FilterPolicyScope" not in sub_attributes(ctx, sub_arn)
+    policy = '{"order": {"kind": ["big"]}}'
+    set_sub(ctx, sub_arn, "FilterPolicy", policy)
+    values = sub_attributes(ctx, sub_arn)
+    assert (values["FilterPolicy"], values["FilterPolicyScope"]) == (policy, "MessageBody")
+    core = ctx.broker.get_topic("t").subscriptions[0]
+    assert core.filter_policy is not None
+    assert core.filter_policy.scope == "MessageBody"
+    set_sub(ctx, sub_arn, "FilterPolicy", "")
+    values = sub_attributes(ctx, sub_arn)
+    assert "FilterPolicy" not in values
+    assert "FilterPolicyScope" not in values
+    assert core.filter_policy is None
+
+
+def test_subscription_attribute_errors_are_framed_per_operation(ctx: SnsContext) -> None:
+    arn = topic(ctx)
+    q = queue(ctx)
+    error = fails(
+        ctx,
+        "Subscribe",
+        TopicArn=arn,
+        Protocol="sqs",
+        Endpoint=q.arn,
+        Attributes={"FilterPolicy": '{"a": "b"}'},
+    )
+    assert error.message.startswith("Invalid parameter: Attributes Reason: FilterPolicy: ")
+    sub_arn = sub(ctx, arn, "sqs", q.arn)
+    with pytest.raises(MqliteError) as caught:
+        set_sub(ctx, sub_arn, "FilterPolicy", '{"a": "b"}')
+    assert caught.value.message.startswith("Invalid parameter: FilterPolicy: ")
+    with pytest.raises(MqliteError) as caught:
+        set_sub(ctx, sub_arn, "RawMessageDelivery", "yes")
+    assert caught.value.message == (
+        "Invalid parameter: RawMessageDelivery: Invalid value [yes]. Must be true or false."
+    )
+    with pytest.raises(MqliteError) as caught:
+        set_sub(ctx, sub_arn, "FilterPolicyScope", "Everything")
+    assert caught.value.message.startswith("Invalid parameter: FilterPolicyScope: Invalid value")
+    for name in ("Protocol", "Endpoint", "Nope"):
+        with pytest.raises(MqliteError) as caught:
+            set_sub(ctx, sub_arn, name, "x")
+        assert caught.value.message == "Invalid parameter: AttributeName"
+    error = fails(
+        ctx,
+        "Subscribe",
+        TopicArn=arn,
+        Protocol="sqs",
+        Endpoint=queue(ctx, "other").arn,
+        Attributes={"Nope": "x"},
+    )
+    assert error.message == "Invalid parameter: AttributeName"
+    with pytest.raises(MqliteError) as caught:
+        set_sub(ctx, arn + ":00000000-0000-0000-0000-000000000000", "RawMessageDelivery", "true")
+    assert caught.value.code == "NotFound"
+
+
+def test_redrive_policy_attribute(ctx: SnsContext) -> None:
+    arn = topic(ctx)
+    dlq = queue(ctx, "dlq")
+    sub_arn = sub(ctx, arn, "sqs", queue(ctx).arn)
+    policy = json.dumps({"deadLetterTargetArn": dlq.arn})
+    set_sub(ctx, sub_arn, "RedrivePolicy", policy)
+    assert sub_attributes(ctx, sub_arn)["RedrivePolicy"] == policy
+    assert ctx.broker.get_topic("t").subscriptions[0].dead_letter_queue is dlq
+    for bad, reason in [
+        ("{nope", "RedrivePolicy: failed to parse JSON."),
+        (
+            json.dumps({"deadLetterTargetArn": "q"}),
+            "RedrivePolicy: deadLetterTargetArn is an invalid arn",
+        ),
+    ]:
+        with pytest.raises(MqliteError) as caught:
+            set_sub(ctx, sub_arn, "RedrivePolicy", bad)
+        assert caught.value.message.startswith("Invalid parameter: " + reason)
+    set_sub(ctx, sub_arn, "RedrivePolicy", "")
+    assert "RedrivePolicy" not in sub_attributes(ctx, sub_arn)
+    assert ctx.broker.get_topic("t").subscriptions[0].dead_letter_queue is None
+
+
+def test_stored_subscription_attributes(ctx: SnsContext) -> None:
+    arn = topic(ctx)
+    sub_arn = sub(ctx, arn, "sqs", queue(ctx).arn)
+    delivery = json.dumps({"healthyRetryPolicy": {"numRetries": 2}})
+    set_sub(ctx, sub_arn, "DeliveryPolicy", delivery)
+    assert sub_attributes(ctx, sub_arn)["DeliveryPolicy"] == delivery
+    set_sub(ctx, sub_arn, "DeliveryPolicy", None)
+    assert "DeliveryPolicy" not in sub_attributes(ctx, sub_arn)
+
+
+def test_endpoint_subscription_attributes(ctx: SnsContext) -> None:
+    arn = topic(ctx)
+    mail = sub(ctx, arn, "email", "a@example.com", ReturnSubscriptionArn=True)
+    hook = sub(ctx, arn, "https", "https://example.com/hook", ReturnSubscriptionArn=True)
+    with pytest.raises(MqliteError) as caught:
+        set_sub(ctx, mail, "RawMessageDelivery", "true")
+    assert caught.value.message == (
+        "Invalid parameter: Delivery protocol [email] does not support raw message delivery."
+    )
+    set_sub(ctx, hook, "RawMessageDelivery", "TRUE")
+    policy = '{"kind": ["a"]}'
+    set_sub(ctx, mail, "FilterPolicy", policy)
+    with pytest.raises(MqliteError) as caught:
+        set_sub(ctx, mail, "FilterPolicy", '{"kind": "a"}')
+    assert caught.value.message.startswith("Invalid parameter: FilterPolicy: ")
+    values = sub_attributes(ctx, mail)
+    assert (values["FilterPolicy"], values["FilterPolicyScope"]) == (policy, "MessageAttributes")
+    assert values["PendingConfirmation"] == "true"
+    assert values["ConfirmationWasAuthenticated"] == "false"
+    hook_values = sub_attributes(ctx, hook)
+    assert hook_values["RawMessageDelivery"] == "true"
+    assert "EffectiveDeliveryPolicy" in hook_values
+    # Re-subscribing with the settings it has is the same subscription; other ones are not.
+    same = sub(
+        ctx,
+        arn,
+        "email",
+        "a@example.com",
+        Attributes={"FilterPolicy": '{"kind":["a"]}'},
+        ReturnSubscriptionArn=True,
+    )
+    assert same == mail
+    error = fails(
+        ctx,
+        "Subscribe",
+        TopicArn=arn,
+        Protocol="email",
+        Endpoint="a@example.com",
+        Attributes={"FilterPolicy": '{"kind": ["b"]}'},
+    )
+    assert "Subscription already exists with different attributes" in error.message
