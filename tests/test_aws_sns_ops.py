@@ -996,3 +996,396 @@ def test_endpoint_subscription_attributes(ctx: SnsContext) -> None:
         Attributes={"FilterPolicy": '{"kind": ["b"]}'},
     )
     assert "Subscription already exists with different attributes" in error.message
+
+
+# --- publishing and fan-out ---------------------------------------------------------------------
+
+
+def test_publish_delivers_the_envelope_to_a_queue(ctx: SnsContext) -> None:
+    arn = topic(ctx)
+    q = queue(ctx)
+    sub_arn = sub(ctx, arn, "sqs", q.arn)
+    out = call(
+        ctx,
+        "Publish",
+        TopicArn=arn,
+        Message="hello",
+        Subject="greeting",
+        MessageAttributes={
+            "kind": {"DataType": "String", "StringValue": "order"},
+            "size": {"DataType": "Number", "StringValue": "12.5"},
+            "blob": {"DataType": "Binary", "BinaryValue": b"\x02\x03\x04"},
+            "tags": {"DataType": "String.Array", "StringValue": '["a", 1]'},
+        },
+    )
+    assert set(out) == {"MessageId"}
+    [message] = q.receive(10)
+    envelope = json.loads(message.body)
+    assert envelope["Type"] == "Notification"
+    assert envelope["MessageId"] == out["MessageId"]
+    assert (envelope["TopicArn"], envelope["Subject"], envelope["Message"]) == (
+        arn,
+        "greeting",
+        "hello",
+    )
+    assert envelope["UnsubscribeURL"].endswith(f"SubscriptionArn={sub_arn}")
+    assert envelope["MessageAttributes"] == {
+        "kind": {"Type": "String", "Value": "order"},
+        "size": {"Type": "Number", "Value": "12.5"},
+        "blob": {"Type": "Binary", "Value": "AgME"},
+        "tags": {"Type": "String.Array", "Value": '["a", 1]'},
+    }
+    assert message.attributes == {}
+
+
+def test_raw_delivery_sends_the_bare_message_and_sqs_attributes(ctx: SnsContext) -> None:
+    arn = topic(ctx)
+    q = queue(ctx)
+    sub(ctx, arn, "sqs", q.arn, Attributes={"RawMessageDelivery": "true"})
+    call(
+        ctx,
+        "Publish",
+        TopicArn=arn,
+        Message="bare",
+        MessageAttributes={
+            "kind": {"DataType": "String", "StringValue": "order"},
+            # Binary values arrive as bytes or as the base64 text the wire carries.
+            "blob": {"DataType": "Binary", "BinaryValue": "AgME"},
+        },
+    )
+    [message] = q.receive(10)
+    assert message.body == "bare"
+    assert message.attributes["kind"].value == "order"
+    assert message.attributes["blob"].value == b"\x02\x03\x04"
+
+
+def test_filter_policies_on_attributes_choose_the_queues(ctx: SnsContext) -> None:
+    arn = topic(ctx)
+    big = queue(ctx, "big")
+    sport = queue(ctx, "sport")
+    everything = queue(ctx, "everything")
+    sub(
+        ctx,
+        arn,
+        "sqs",
+        big.arn,
+        Attributes={
+            "FilterPolicy": json.dumps({"size": [{"numeric": [">", 100]}]}),
+            "RawMessageDelivery": "true",
+        },
+    )
+    sub(
+        ctx,
+        arn,
+        "sqs",
+        sport.arn,
+        Attributes={"FilterPolicy": json.dumps({"sport": ["rugby"]}), "RawMessageDelivery": "true"},
+    )
+    sub(ctx, arn, "sqs", everything.arn, Attributes={"RawMessageDelivery": "true"})
+
+    def publish(message: str, **attrs: dict[str, str]) -> None:
+        call(ctx, "Publish", TopicArn=arn, Message=message, MessageAttributes=attrs)
+
+    publish("small", size={"DataType": "Number", "StringValue": "5"})
+    publish("large", size={"DataType": "Number", "StringValue": "500"})
+    publish("match", sport={"DataType": "String.Array", "StringValue": '["golf", "rugby"]'})
+    publish("none")
+    assert bodies(big) == ["large"]
+    assert bodies(sport) == ["match"]
+    assert bodies(everything) == ["small", "large", "match", "none"]
+
+
+def test_filter_policy_on_the_message_body(ctx: SnsContext) -> None:
+    arn = topic(ctx)
+    q = queue(ctx)
+    sub(
+        ctx,
+        arn,
+        "sqs",
+        q.arn,
+        Attributes={
+            "FilterPolicy": json.dumps({"order": {"kind": ["big"]}}),
+            "FilterPolicyScope": "MessageBody",
+            "RawMessageDelivery": "true",
+        },
+    )
+    wanted = json.dumps({"order": {"kind": "big", "id": 1}})
+    for message in (wanted, json.dumps({"order": {"kind": "small"}}), "not json"):
+        call(ctx, "Publish", TopicArn=arn, Message=message)
+    assert bodies(q) == [wanted]
+
+
+def test_message_structure_json_sends_the_sqs_text(ctx: SnsContext) -> None:
+    arn = topic(ctx)
+    raw = queue(ctx, "raw")
+    wrapped = queue(ctx, "wrapped")
+    sub(ctx, arn, "sqs", raw.arn, Attributes={"RawMessageDelivery": "true"})
+    sub(ctx, arn, "sqs", wrapped.arn)
+    structure = json.dumps({"default": "for everyone", "sqs": '{"field": "value"}', "email": "x"})
+    call(ctx, "Publish", TopicArn=arn, Message=structure, MessageStructure="json")
+    assert bodies(raw) == ['{"field": "value"}']
+    [body] = bodies(wrapped)
+    assert json.loads(body)["Message"] == '{"field": "value"}'
+    only_default = json.dumps({"default": "plain"})
+    call(ctx, "Publish", TopicArn=arn, Message=only_default, MessageStructure="json")
+    assert bodies(raw) == ["plain"]
+    for bad, text in [
+        ("not json", "Invalid parameter: Message Structure - JSON message body failed to parse"),
+        (
+            json.dumps({"sqs": "x"}),
+            "Invalid parameter: Message Structure - No default entry in JSON message body",
+        ),
+    ]:
+        error = fails(ctx, "Publish", TopicArn=arn, Message=bad, MessageStructure="json")
+        assert error.message == text
+
+
+def test_fifo_topic_to_fifo_queue_keeps_order_and_deduplicates(ctx: SnsContext) -> None:
+    arn = topic(ctx, "orders.fifo", Attributes={"FifoTopic": "true"})
+    q = queue(ctx, "orders.fifo", fifo=True)
+    sub(ctx, arn, "sqs", q.arn, Attributes={"RawMessageDelivery": "true"})
+    sequence: list[str] = []
+    for i in range(5):
+        out = call(
+            ctx,
+            "Publish",
+            TopicArn=arn,
+            Message=f"m{i}",
+            MessageGroupId="g",
+            MessageDeduplicationId=f"d{i}",
+        )
+        sequence.append(out["SequenceNumber"])
+    again = call(
+        ctx,
+        "Publish",
+        TopicArn=arn,
+        Message="m0 again",
+        MessageGroupId="g",
+        MessageDeduplicationId="d0",
+    )
+    assert again["SequenceNumber"] == sequence[0]
+    assert sequence == sorted(sequence)
+    assert len(set(sequence)) == 5
+    received = q.receive(10)
+    assert [m.body for m in received] == [f"m{i}" for i in range(5)]
+    assert {m.group_id for m in received} == {"g"}
+    assert [m.deduplication_id for m in received] == [f"d{i}" for i in range(5)]
+
+
+def test_publish_with_target_arn(ctx: SnsContext) -> None:
+    arn = topic(ctx)
+    q = queue(ctx)
+    sub(ctx, arn, "sqs", q.arn, Attributes={"RawMessageDelivery": "true"})
+    call(ctx, "Publish", TargetArn=arn, Message="via target")
+    assert bodies(q) == ["via target"]
+    error = fails(
+        ctx,
+        "Publish",
+        TargetArn=f"arn:aws:sns:{REGION}:{ACCOUNT}:endpoint/GCM/app/1",
+        Message="m",
+    )
+    assert error.message == (
+        "Invalid parameter: TargetArn Reason: No endpoint found for the target arn specified"
+    )
+
+
+def test_publish_to_a_phone_number_is_accepted_and_sends_nothing(ctx: SnsContext) -> None:
+    assert call(ctx, "Publish", PhoneNumber="+15555550100", Message="hi")["MessageId"]
+    error = fails(ctx, "Publish", PhoneNumber="call me", Message="hi")
+    assert (
+        error.message == "Invalid parameter: PhoneNumber Reason: call me is not valid to publish to"
+    )
+
+
+def test_publish_to_endpoint_subscriptions_sends_nothing_and_succeeds(ctx: SnsContext) -> None:
+    arn = topic(ctx)
+    q = queue(ctx)
+    sub(ctx, arn, "email", "a@example.com")
+    sub(ctx, arn, "sms", "+15555550100")
+    sub(ctx, arn, "sqs", q.arn, Attributes={"RawMessageDelivery": "true"})
+    call(ctx, "Publish", TopicArn=arn, Message="m")
+    assert bodies(q) == ["m"]
+
+
+@pytest.mark.parametrize(
+    ("params", "code", "message"),
+    [
+        ({"Message": ""}, "InvalidParameter", "Invalid parameter: Empty message"),
+        ({"Message": "m", "Subject": ""}, "InvalidParameter", "Invalid parameter: Subject"),
+        ({"Message": "x" * 262_145}, "InvalidParameter", "Invalid parameter: Message too long"),
+        (
+            {"Message": "m", "MessageDeduplicationId": "d"},
+            "InvalidParameter",
+            "Invalid parameter: MessageDeduplicationId Reason: The request includes"
+            " MessageDeduplicationId parameter that is not valid for this topic type",
+        ),
+        (
+            {"Message": "m", "MessageStructure": "xml"},
+            "InvalidParameter",
+            "Invalid parameter: MessageStructure Reason: the only supported value is 'json'",
+        ),
+        (
+            {"Message": "m", "MessageAttributes": {"a": {"StringValue": "x"}}},
+            "ValidationError",
+            "1 validation error detected: Value null at 'messageAttributes.a.member.dataType'"
+            " failed to satisfy constraint: Member must not be null",
+        ),
+        (
+            {"Message": "m", "MessageAttributes": {"a": {"DataType": "Str", "StringValue": "x"}}},
+            "ParameterValueInvalid",
+            "The message attribute 'a' has an invalid message attribute type, the set of"
+            " supported type prefixes is Binary, Number, and String.",
+        ),
+        (
+            {"Message": "m", "MessageAttributes": {"a": {"DataType": "String"}}},
+            "ParameterValueInvalid",
+            "The message attribute 'a' must contain non-empty message attribute value for"
+            " message attribute type 'String'.",
+        ),
+        (
+            {
+                "Message": "m",
+                "MessageAttributes": {"a": {"DataType": "Binary", "StringValue": "x"}},
+            },
+            "ParameterValueInvalid",
+            "The message attribute 'a' with type 'Binary' must use field 'Binary'.",
+        ),
+        (
+            {
+                "Message": "m",
+                "MessageAttributes": {"a": {"DataType": "Number", "BinaryValue": b"1"}},
+            },
+            "ParameterValueInvalid",
+            "The message attribute 'a' with type 'Number' must use field 'String'.",
+        ),
+        (
+            {
+                "Message": "m",
+                "MessageAttributes": {".a": {"DataType": "String", "StringValue": "x"}},
+            },
+            "ParameterValueInvalid",
+            "Invalid message attribute name starting with character '.' was found.",
+        ),
+    ],
+)
+def test_publish_errors(ctx: SnsContext, params: dict[str, Any], code: str, message: str) -> None:
+    arn = topic(ctx)
+    q = queue(ctx)
+    sub(ctx, arn, "sqs", q.arn)
+    error = fails(ctx, "Publish", TopicArn=arn, **params)
+    assert (error.code, error.message) == (code, message)
+    assert bodies(q) == []
+
+
+def test_publish_names_a_topic_once(ctx: SnsContext) -> None:
+    arn = topic(ctx)
+    error = fails(ctx, "Publish", Message="m")
+    assert error.message == (
+        "Invalid parameter: TopicArn or TargetArn Reason: no value for required parameter"
+    )
+    error = fails(ctx, "Publish", TopicArn=arn, TargetArn=arn, Message="m")
+    assert error.code == "InvalidParameter"
+    error = fails(ctx, "Publish", TopicArn="arn:aws:sns", Message="m")
+    assert error.message == (
+        "Invalid parameter: TopicArn Reason: An ARN must have at least 6 elements, not 3"
+    )
+
+
+def test_fifo_publish_errors(ctx: SnsContext) -> None:
+    arn = topic(ctx, "t.fifo", Attributes={"FifoTopic": "true"})
+    error = fails(ctx, "Publish", TopicArn=arn, Message="m", MessageDeduplicationId="d")
+    assert error.message == (
+        "Invalid parameter: The MessageGroupId parameter is required for FIFO topics"
+    )
+    error = fails(
+        ctx, "Publish", TopicArn=arn, Message="m", MessageGroupId="g", MessageDeduplicationId="é"
+    )
+    assert error.message.startswith("Invalid parameter: MessageDeduplicationId Reason:")
+
+
+def test_publish_batch_reports_each_entry(ctx: SnsContext) -> None:
+    arn = topic(ctx)
+    q = queue(ctx)
+    sub(ctx, arn, "sqs", q.arn, Attributes={"RawMessageDelivery": "true"})
+    out = call(
+        ctx,
+        "PublishBatch",
+        TopicArn=arn,
+        PublishBatchRequestEntries=[
+            {"Id": "a", "Message": "one"},
+            {
+                "Id": "b",
+                "Message": "two",
+                "Subject": "s",
+                "MessageAttributes": {"k": {"DataType": "String", "StringValue": "v"}},
+            },
+        ],
+    )
+    assert out["Failed"] == []
+    assert [row["Id"] for row in out["Successful"]] == ["a", "b"]
+    assert all(set(row) == {"Id", "MessageId"} for row in out["Successful"])
+    received = q.receive(10)
+    assert [m.body for m in received] == ["one", "two"]
+    assert received[1].attributes["k"].value == "v"
+    assert len({row["MessageId"] for row in out["Successful"]}) == 2
+
+
+def test_publish_batch_to_a_fifo_topic(ctx: SnsContext) -> None:
+    arn = topic(
+        ctx, "t.fifo", Attributes={"FifoTopic": "true", "ContentBasedDeduplication": "true"}
+    )
+    q = queue(ctx, "q.fifo", fifo=True)
+    sub(ctx, arn, "sqs", q.arn, Attributes={"RawMessageDelivery": "true"})
+    entries = [{"Id": f"e{i}", "Message": f"m{i}", "MessageGroupId": "g"} for i in range(10)]
+    out = call(ctx, "PublishBatch", TopicArn=arn, PublishBatchRequestEntries=entries)
+    numbers = [row["SequenceNumber"] for row in out["Successful"]]
+    assert numbers == sorted(numbers)
+    assert [m.body for m in q.receive(10)] == [f"m{i}" for i in range(10)]
+
+
+@pytest.mark.parametrize(
+    ("entries", "code"),
+    [
+        ([], "EmptyBatchRequest"),
+        ([{"Id": str(i), "Message": "m"} for i in range(11)], "TooManyEntriesInBatchRequest"),
+        ([{"Id": "a", "Message": "m"}, {"Id": "a", "Message": "n"}], "BatchEntryIdsNotDistinct"),
+        ([{"Id": "a b", "Message": "m"}], "InvalidBatchEntryId"),
+        ([{"Id": "x" * 81, "Message": "m"}], "InvalidBatchEntryId"),
+        (
+            [{"Id": "a", "Message": "x" * 200_000}, {"Id": "b", "Message": "y" * 100_000}],
+            "BatchRequestTooLong",
+        ),
+        ([{"Id": "a", "Message": "m"}, {"Id": "b", "Message": ""}], "InvalidParameter"),
+        (
+            [
+                {"Id": "a", "Message": "m"},
+                {"Id": "b", "Message": "m", "MessageAttributes": {"x": {"StringValue": "v"}}},
+            ],
+            "ValidationError",
+        ),
+    ],
+)
+def test_publish_batch_whole_request_errors(
+    ctx: SnsContext, entries: list[dict[str, Any]], code: str
+) -> None:
+    arn = topic(ctx)
+    q = queue(ctx)
+    sub(ctx, arn, "sqs", q.arn)
+    error = fails(ctx, "PublishBatch", TopicArn=arn, PublishBatchRequestEntries=entries)
+    assert error.code == code
+    if code == "ValidationError":
+        assert "publishBatchRequestEntries.2.member.messageAttributes.x.member.dataType" in (
+            error.message
+        )
+    assert bodies(q) == []
+
+
+def test_a_queue_deleted_after_subscribing_fails_alone(ctx: SnsContext) -> None:
+    arn = topic(ctx)
+    gone = queue(ctx, "gone")
+    kept = queue(ctx, "kept")
+    sub(ctx, arn, "sqs", gone.arn)
+    sub(ctx, arn, "sqs", kept.arn, Attributes={"RawMessageDelivery": "true"})
+    ctx.broker.delete_queue("gone")
+    assert call(ctx, "Publish", TopicArn=arn, Message="m")["MessageId"]
+    assert bodies(kept) == ["m"]
