@@ -70,6 +70,12 @@ class TopicExtras:
     stored: dict[str, str] = attrs.Factory(dict)
     #: Subscriptions the core does not hold, by ARN, oldest first.
     endpoints: dict[str, EndpointSubscription] = attrs.Factory(dict)
+    #: The ARN of each endpoint subscription, by (protocol, endpoint): Subscribe's key.
+    endpoint_keys: dict[tuple[str, str], str] = attrs.Factory(dict)
+    #: Core subscriptions by ARN, so finding one is not a scan of the topic's.
+    by_arn: weakref.WeakValueDictionary[str, Subscription] = attrs.Factory(
+        weakref.WeakValueDictionary
+    )
 
 
 @attrs.define
@@ -77,6 +83,8 @@ class SubscriptionExtras:
     """Attributes of a core subscription that the core has no use for."""
 
     stored: dict[str, str] = attrs.Factory(dict)
+    #: Whether Subscribe made it (a re-subscribe then compares the stored attributes).
+    subscribed: bool = False
     #: The RedrivePolicy text as set, and the queue it named when it was set.
     redrive_policy: str | None = None
     redrive_queue: Queue | None = None

@@ -497,16 +497,6 @@ def set_topic_attributes(ctx: SnsContext, params: Mapping[str, Any]) -> dict[str
 # --- subscriptions --------------------------------------------------------------------------
 
 
-@attrs.frozen
-class _Listed:
-    """One subscription as the List* operations show it."""
-
-    arn: str
-    protocol: str
-    endpoint: str
-    pending: bool
-
-
 def _callable_endpoint(ctx: SnsContext, target: object) -> str:
     name = getattr(target, "__qualname__", None) or type(target).__name__
     cleaned = _CALLABLE_NAME.sub("-", str(name)).strip("-")[:64] or "handler"
@@ -518,27 +508,43 @@ def _endpoint_of(ctx: SnsContext, sub: Subscription) -> str:
     return target.arn if isinstance(target, Queue) else _callable_endpoint(ctx, target)
 
 
-def _listed(ctx: SnsContext, topic: Topic) -> list[_Listed]:
+_Member = Subscription | EndpointSubscription
+
+
+def _members(ctx: SnsContext, topic: Topic) -> list[_Member]:
     """The topic's subscriptions: the core's (oldest first), then the endpoint ones."""
-    out = [_Listed(s.arn, s.protocol, _endpoint_of(ctx, s), False) for s in topic.subscriptions]
-    out.extend(
-        _Listed(e.arn, e.protocol, e.endpoint, e.pending)
-        for e in list(ctx.extras(topic).endpoints.values())
-    )
+    members: list[_Member] = list(topic.subscriptions)
+    members += ctx.extras(topic).endpoints.values()
+    return members
+
+
+def _row(ctx: SnsContext, subscription: _Member) -> dict[str, str]:
+    if isinstance(subscription, EndpointSubscription):
+        arn = "PendingConfirmation" if subscription.pending else subscription.arn
+        protocol, endpoint = subscription.protocol, subscription.endpoint
+        topic_arn = subscription.arn.rpartition(":")[0]
+    else:
+        arn, protocol = subscription.arn, subscription.protocol
+        endpoint = _endpoint_of(ctx, subscription)
+        topic_arn = subscription.topic.arn
+    return {
+        "SubscriptionArn": arn,
+        "Owner": ctx.account_id,
+        "Protocol": protocol,
+        "Endpoint": endpoint,
+        "TopicArn": topic_arn,
+    }
+
+
+def _subscriptions_page(
+    ctx: SnsContext, members: list[_Member], params: Mapping[str, Any]
+) -> dict[str, Any]:
+    # Only the page's rows are written: listing everything costs O(subscriptions) in total.
+    page, following = _page(members, params)
+    out: dict[str, Any] = {"Subscriptions": [_row(ctx, m) for m in page]}
+    if following is not None:
+        out["NextToken"] = following
     return out
-
-
-def _listing(ctx: SnsContext, topic: Topic) -> list[dict[str, str]]:
-    return [
-        {
-            "SubscriptionArn": "PendingConfirmation" if s.pending else s.arn,
-            "Owner": ctx.account_id,
-            "Protocol": s.protocol,
-            "Endpoint": s.endpoint,
-            "TopicArn": topic.arn,
-        }
-        for s in _listed(ctx, topic)
-    ]
 
 
 def _check_endpoint(protocol: str, endpoint: str | None, attributes: Mapping[str, str]) -> str:
@@ -657,20 +663,23 @@ def _subscribe_queue(
             redrive = value
         else:
             stored[name] = _stored_attribute(name, value, head)
-    before = next((s for s in topic.subscriptions if s.target is queue), None)
     subscription = topic.subscribe(queue, **settings)
     extras = ctx.regions.subscription_extras(subscription)
-    if subscription is before:
+    if extras.subscribed:
+        # The core returned the existing subscription: its own settings agree; these must too.
         differs = any(extras.stored.get(k, "") != v for k, v in stored.items()) or (
             redrive is not None and redrive != (_redrive_text(subscription, extras) or "")
         )
         if differs:
             raise InvalidParameter(f"{head}Subscription already exists with different attributes")
         return subscription
+    # New (or made in Python, where there is nothing stored to compare with).
+    extras.subscribed = True
     extras.stored.update({k: v for k, v in stored.items() if v})
     if redrive:
         extras.redrive_policy = redrive
         extras.redrive_queue = subscription.dead_letter_queue
+    ctx.extras(topic).by_arn[subscription.arn] = subscription
     return subscription
 
 
@@ -739,15 +748,15 @@ def _subscribe_endpoint(
     ctx: SnsContext, topic: Topic, protocol: str, endpoint: str, attributes: Mapping[str, str]
 ) -> EndpointSubscription:
     extras = ctx.extras(topic)
-    for existing in extras.endpoints.values():
-        if existing.protocol == protocol and existing.endpoint == endpoint:
-            wanted = _endpoint_settings(ctx, existing, protocol, attributes, subscribing=True)
-            if wanted != _endpoint_settings(ctx, existing, protocol, {}, subscribing=True):
-                raise InvalidParameter(
-                    "Invalid parameter: Attributes Reason: Subscription already exists with"
-                    " different attributes"
-                )
-            return existing
+    existing = extras.endpoints.get(extras.endpoint_keys.get((protocol, endpoint), ""))
+    if existing is not None:
+        wanted = _endpoint_settings(ctx, existing, protocol, attributes, subscribing=True)
+        if wanted != _endpoint_settings(ctx, existing, protocol, {}, subscribing=True):
+            raise InvalidParameter(
+                "Invalid parameter: Attributes Reason: Subscription already exists with"
+                " different attributes"
+            )
+        return existing
     settings = _endpoint_settings(ctx, None, protocol, attributes, subscribing=True)
     subscription = EndpointSubscription(
         arn=f"{topic.arn}:{uuid.uuid4()}",
@@ -758,6 +767,7 @@ def _subscribe_endpoint(
     )
     _apply(subscription, settings)
     extras.endpoints[subscription.arn] = subscription
+    extras.endpoint_keys[protocol, endpoint] = subscription.arn
     return subscription
 
 
@@ -787,10 +797,11 @@ def confirm_subscription(ctx: SnsContext, params: Mapping[str, Any]) -> dict[str
         topic = ctx.topic(_string(params, "TopicArn"))
     except NotFound:
         raise InvalidParameter("Invalid parameter: Token") from None
-    for subscription in list(ctx.extras(topic).endpoints.values()):
-        if secrets.compare_digest(subscription.token, token):
-            subscription.pending = False
-            return {"SubscriptionArn": subscription.arn}
+    with ctx.regions.sns_lock:
+        for subscription in ctx.extras(topic).endpoints.values():
+            if secrets.compare_digest(subscription.token, token):
+                subscription.pending = False
+                return {"SubscriptionArn": subscription.arn}
     raise InvalidParameter("Invalid parameter: Token")
 
 
@@ -810,13 +821,19 @@ def _find(ctx: SnsContext, arn: str) -> tuple[Topic, Subscription | EndpointSubs
     topic = ctx.topic_named(parts[5])
     if topic is None:
         return None
-    endpoint = ctx.extras(topic).endpoints.get(arn)
+    extras = ctx.extras(topic)
+    endpoint = extras.endpoints.get(arn)
     if endpoint is not None:
         return topic, endpoint
-    for subscription in topic.subscriptions:
-        if subscription.arn == arn:
-            return topic, subscription
-    return None
+    subscription = extras.by_arn.get(arn)
+    if subscription is None or not subscription.active:
+        # Made in Python, or not there: one scan indexes every subscription of the topic.
+        for each in topic.subscriptions:
+            extras.by_arn[each.arn] = each
+        subscription = extras.by_arn.get(arn)
+    if subscription is None or not subscription.active or subscription.topic is not topic:
+        return None
+    return topic, subscription
 
 
 def _existing(ctx: SnsContext, params: Mapping[str, Any]) -> tuple[Topic, Any]:
@@ -833,7 +850,10 @@ def unsubscribe(ctx: SnsContext, params: Mapping[str, Any]) -> dict[str, Any]:
         return {}
     topic, subscription = found
     if isinstance(subscription, EndpointSubscription):
-        ctx.extras(topic).endpoints.pop(subscription.arn, None)
+        extras = ctx.extras(topic)
+        with ctx.regions.sns_lock:
+            extras.endpoints.pop(subscription.arn, None)
+            extras.endpoint_keys.pop((subscription.protocol, subscription.endpoint), None)
     else:
         subscription.unsubscribe()
     return {}
@@ -841,14 +861,14 @@ def unsubscribe(ctx: SnsContext, params: Mapping[str, Any]) -> dict[str, Any]:
 
 def list_subscriptions(ctx: SnsContext, params: Mapping[str, Any]) -> dict[str, Any]:
     """ListSubscriptions: every subscription in the region, by topic, 100 per page."""
-    rows = [row for topic in ctx.broker.list_topics() for row in _listing(ctx, topic)]
-    return _paged("Subscriptions", rows, params)
+    members = [m for topic in ctx.broker.list_topics() for m in _members(ctx, topic)]
+    return _subscriptions_page(ctx, members, params)
 
 
 def list_subscriptions_by_topic(ctx: SnsContext, params: Mapping[str, Any]) -> dict[str, Any]:
     """ListSubscriptionsByTopic: 100 per page."""
     topic = ctx.topic(_string(params, "TopicArn"))
-    return _paged("Subscriptions", _listing(ctx, topic), params)
+    return _subscriptions_page(ctx, _members(ctx, topic), params)
 
 
 def _redrive_text(subscription: Subscription, extras: SubscriptionExtras) -> str | None:
@@ -914,10 +934,11 @@ def set_subscription_attributes(ctx: SnsContext, params: Mapping[str, Any]) -> d
     if name not in _SUBSCRIPTION_ATTRIBUTES:
         raise InvalidParameter("Invalid parameter: AttributeName")
     if isinstance(subscription, EndpointSubscription):
-        settings = _endpoint_settings(
-            ctx, subscription, subscription.protocol, {name: value}, subscribing=False
-        )
-        _apply(subscription, settings)
+        with ctx.regions.sns_lock:
+            settings = _endpoint_settings(
+                ctx, subscription, subscription.protocol, {name: value}, subscribing=False
+            )
+            _apply(subscription, settings)
         return {}
     if name == "FilterPolicy":
         subscription.configure(filter_policy=value or None)
