@@ -1389,3 +1389,39 @@ def test_a_queue_deleted_after_subscribing_fails_alone(ctx: SnsContext) -> None:
     ctx.broker.delete_queue("gone")
     assert call(ctx, "Publish", TopicArn=arn, Message="m")["MessageId"]
     assert bodies(kept) == ["m"]
+
+
+def test_fifo_only_topic_attributes(ctx: SnsContext) -> None:
+    archive = json.dumps({"MessageRetentionPeriod": "30"})
+    plain = topic(ctx)
+    for name, value in [("ArchivePolicy", archive), ("FifoThroughputScope", "MessageGroup")]:
+        error = fails(
+            ctx, "SetTopicAttributes", TopicArn=plain, AttributeName=name, AttributeValue=value
+        )
+        assert error.message == f"Invalid parameter: {name} is only valid for FIFO topics"
+    fifo = topic(ctx, "t.fifo", Attributes={"FifoTopic": "true", "ArchivePolicy": archive})
+    call(
+        ctx,
+        "SetTopicAttributes",
+        TopicArn=fifo,
+        AttributeName="FifoThroughputScope",
+        AttributeValue="MessageGroup",
+    )
+    values = attributes(ctx, fifo)
+    assert (values["ArchivePolicy"], values["FifoThroughputScope"]) == (archive, "MessageGroup")
+
+
+def test_resubscribing_a_subscription_made_in_python(ctx: SnsContext) -> None:
+    arn = topic(ctx)
+    q = queue(ctx)
+    made = ctx.broker.get_topic("t").subscribe(q, raw_message_delivery=True)
+    assert sub(ctx, arn, "sqs", q.arn, Attributes={"RawMessageDelivery": "true"}) == made.arn
+    error = fails(
+        ctx,
+        "Subscribe",
+        TopicArn=arn,
+        Protocol="sqs",
+        Endpoint=q.arn,
+        Attributes={"RawMessageDelivery": "false"},
+    )
+    assert "Subscription already exists with different attributes" in error.message

@@ -79,7 +79,9 @@ _FEEDBACK: Final = tuple(
     for protocol in ("Application", "Firehose", "HTTP", "Lambda", "SQS")
     for kind in ("SuccessFeedbackRoleArn", "SuccessFeedbackSampleRate", "FailureFeedbackRoleArn")
 )
-_TOPIC_FIFO_ONLY: Final = frozenset({"ContentBasedDeduplication", "FifoThroughputScope"})
+_TOPIC_FIFO_ONLY: Final = frozenset(
+    {"ContentBasedDeduplication", "FifoThroughputScope", "ArchivePolicy"}
+)
 _TOPIC_SETTABLE: Final = frozenset(
     {
         "DisplayName",
@@ -88,7 +90,6 @@ _TOPIC_SETTABLE: Final = frozenset(
         "TracingConfig",
         "KmsMasterKeyId",
         "SignatureVersion",
-        "ArchivePolicy",
         *_TOPIC_FIFO_ONLY,
         *_FEEDBACK,
     }
