@@ -27,7 +27,7 @@ def handle(
         return handle_sqs_json(regions, request, url_base)
     service = service or service_of(request)
     if service == "sns" or (service is None and _action(request) in SNS_ONLY):
-        return handle_sns_query(regions, request)
+        return handle_sns_query(regions, request, url_base)
     return handle_sqs_query(regions, request, url_base)
 
 

@@ -18,6 +18,8 @@ import attrs
 from mqlite.broker import Broker
 from mqlite.clock import Clock, SystemClock
 
+from ._http_delivery import HttpSender
+
 if TYPE_CHECKING:
     from mqlite._redrive import RedriveTask
     from mqlite.filters import FilterPolicy
@@ -79,10 +81,11 @@ class QueueExtras:
 
 @attrs.define
 class EndpointSubscription:
-    """A subscription the core does not deliver to: kept, listed and configured, never sent to.
+    """A subscription to an endpoint outside this process: kept, listed and configured.
 
-    E-mail, SMS, HTTP(S), Lambda, Firehose and mobile endpoints, and SQS queues that do not
-    exist in this account (yet).
+    E-mail, SMS, Lambda, Firehose and mobile endpoints, and SQS queues that do not exist in
+    this account (yet), are never sent anything. HTTP(S) endpoints are sent their
+    confirmation request, and once confirmed, every message (through :attr:`delivery`).
     """
 
     arn: str
@@ -96,6 +99,8 @@ class EndpointSubscription:
     raw_message_delivery: bool = False
     #: Stored attributes without behaviour here (DeliveryPolicy, RedrivePolicy, ...).
     stored: dict[str, str] = attrs.Factory(dict)
+    #: A confirmed http(s) subscription's delivery: the core subscription that POSTs.
+    delivery: Subscription | None = None
 
 
 @attrs.define
@@ -146,6 +151,7 @@ class Regions:
         )
         #: Serialises CreateTopic and Subscribe, which check before they change.
         self.sns_lock = threading.RLock()
+        self._http_sender: HttpSender | None = None
         #: The MaxNumberOfMessagesPerSecond of move tasks started with one.
         self.task_rates: weakref.WeakKeyDictionary[RedriveTask, int] = weakref.WeakKeyDictionary()
 
@@ -167,6 +173,21 @@ class Regions:
                 extras = QueueExtras(created=now, modified=now)
                 self._extras[queue] = extras
             return extras
+
+    @property
+    def http_sender(self) -> HttpSender:
+        """What POSTs to http(s) subscriptions, made on first use."""
+        with self._lock:
+            if self._http_sender is None:
+                self._http_sender = HttpSender()
+            return self._http_sender
+
+    def close(self) -> None:
+        """Stop background work (POSTs to http(s) subscriptions) once what is queued is sent."""
+        with self._lock:
+            sender, self._http_sender = self._http_sender, None
+        if sender is not None:
+            sender.close()
 
     def topic_extras(self, topic: Topic) -> TopicExtras:
         """What the wire keeps about *topic* beyond the core's settings."""

@@ -41,6 +41,7 @@ from mqlite.message import Attribute, PublishEntry, new_message_id
 from mqlite.queue import Queue
 from mqlite.topic import Subscription, Topic
 
+from ._http_delivery import HttpTarget, confirmation_request
 from ._regions import EndpointSubscription, Regions, SubscriptionExtras, TopicExtras
 
 __all__ = ["SNS_OPERATIONS", "SnsContext", "confirmation_token"]
@@ -48,6 +49,7 @@ __all__ = ["SNS_OPERATIONS", "SnsContext", "confirmation_token"]
 #: Page size of ListTopics, ListSubscriptions and ListSubscriptionsByTopic (fixed by SNS).
 PAGE_SIZE: Final = 100
 _TAG_LIMIT: Final = 50
+_HTTP: Final = ("http", "https")
 
 _PROTOCOLS: Final = (
     "http",
@@ -177,10 +179,13 @@ class TagLimitExceeded(MqliteError):
 class SnsContext:
     """One request's view of the state: its region's broker and the shared extras."""
 
-    def __init__(self, regions: Regions, region: str) -> None:
+    def __init__(self, regions: Regions, region: str, url_base: str | None = None) -> None:
         self.regions = regions
         self.region = region
         self.broker: Broker = regions.broker(region)
+        #: Where ConfirmSubscription is reached: ``https://sns.<region>.amazonaws.com``
+        #: for AWS-shaped URLs, else a server's base.
+        self.url_base = url_base or f"https://sns.{region}.amazonaws.com"
 
     @property
     def account_id(self) -> str:
@@ -456,7 +461,7 @@ def get_topic_attributes(ctx: SnsContext, params: Mapping[str, Any]) -> dict[str
     topic = ctx.topic(_string(params, "TopicArn"))
     extras = ctx.extras(topic)
     pending = sum(1 for e in list(extras.endpoints.values()) if e.pending)
-    confirmed = len(topic.subscriptions) + len(extras.endpoints) - pending
+    confirmed = len(_members(ctx, topic)) - pending
     stored = dict(extras.stored)
     stored.pop("DataProtectionPolicy", None)  # GetDataProtectionPolicy's, not an attribute
     values: dict[str, str] = {
@@ -514,7 +519,10 @@ _Member = Subscription | EndpointSubscription
 
 def _members(ctx: SnsContext, topic: Topic) -> list[_Member]:
     """The topic's subscriptions: the core's (oldest first), then the endpoint ones."""
-    members: list[_Member] = list(topic.subscriptions)
+    # An http(s) subscription's delivery is listed as the endpoint subscription it serves.
+    members: list[_Member] = [
+        s for s in topic.subscriptions if not isinstance(s.target, HttpTarget)
+    ]
     members += ctx.extras(topic).endpoints.values()
     return members
 
@@ -769,7 +777,35 @@ def _subscribe_endpoint(
     _apply(subscription, settings)
     extras.endpoints[subscription.arn] = subscription
     extras.endpoint_keys[protocol, endpoint] = subscription.arn
+    if protocol in _HTTP:
+        headers, body = confirmation_request(
+            topic_arn=topic.arn,
+            token=subscription.token,
+            region=ctx.region,
+            url_base=ctx.url_base,
+            now_ms=int(topic.clock.time() * 1000),
+        )
+        ctx.regions.http_sender.post(endpoint, headers, body)
     return subscription
+
+
+def _start_delivery(ctx: SnsContext, topic: Topic, subscription: EndpointSubscription) -> None:
+    # A confirmed http(s) subscription is a core subscription whose target POSTs: filtering,
+    # ordering and counts are the core's, as for any other subscriber.
+    if subscription.protocol not in _HTTP or subscription.delivery is not None:
+        return
+    target = HttpTarget(
+        ctx.regions.http_sender,
+        subscription.endpoint,
+        subscription.arn,
+        ctx.region,
+        lambda: subscription.raw_message_delivery,
+    )
+    subscription.delivery = topic.subscribe(
+        target,
+        filter_policy=subscription.filter_policy,
+        filter_policy_scope=subscription.filter_policy_scope,
+    )
 
 
 def confirmation_token(regions: Regions, subscription_arn: str) -> str | None:
@@ -802,6 +838,7 @@ def confirm_subscription(ctx: SnsContext, params: Mapping[str, Any]) -> dict[str
         for subscription in ctx.extras(topic).endpoints.values():
             if secrets.compare_digest(subscription.token, token):
                 subscription.pending = False
+                _start_delivery(ctx, topic, subscription)
                 return {"SubscriptionArn": subscription.arn}
     raise InvalidParameter("Invalid parameter: Token")
 
@@ -855,6 +892,9 @@ def unsubscribe(ctx: SnsContext, params: Mapping[str, Any]) -> dict[str, Any]:
         with ctx.regions.sns_lock:
             extras.endpoints.pop(subscription.arn, None)
             extras.endpoint_keys.pop((subscription.protocol, subscription.endpoint), None)
+            if subscription.delivery is not None:
+                subscription.delivery.unsubscribe()
+                subscription.delivery = None
     else:
         subscription.unsubscribe()
     return {}
@@ -940,6 +980,11 @@ def set_subscription_attributes(ctx: SnsContext, params: Mapping[str, Any]) -> d
                 ctx, subscription, subscription.protocol, {name: value}, subscribing=False
             )
             _apply(subscription, settings)
+            if subscription.delivery is not None:
+                subscription.delivery.configure(
+                    filter_policy=subscription.filter_policy,
+                    filter_policy_scope=subscription.filter_policy_scope,
+                )
         return {}
     if name == "FilterPolicy":
         subscription.configure(filter_policy=value or None)

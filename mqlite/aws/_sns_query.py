@@ -22,10 +22,10 @@ SNS_ONLY = frozenset(service_model("sns").operation_names) - frozenset(
 )
 
 
-def handle_sns_query(regions: Regions, request: Request) -> Response:
+def handle_sns_query(regions: Regions, request: Request, url_base: str | None = None) -> Response:
     """Answer one SNS query request from *regions*' state."""
     try:
         form = parse_form(request)
     except MqliteError as error:
         return SERVICE.error(error)
-    return SERVICE.answer(form, SnsContext(regions, region_of(request)))
+    return SERVICE.answer(form, SnsContext(regions, region_of(request), url_base))
