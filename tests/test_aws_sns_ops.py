@@ -564,11 +564,13 @@ def test_subscribe_a_queue_that_does_not_exist_is_kept_but_gets_nothing(ctx: Sns
 def test_fifo_queue_on_a_standard_topic_is_refused(ctx: SnsContext) -> None:
     arn = topic(ctx)
     q = queue(ctx, "q.fifo", fifo=True)
-    error = fails(ctx, "Subscribe", TopicArn=arn, Protocol="sqs", Endpoint=q.arn)
-    assert error.message == (
-        "Invalid parameter: Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be"
-        " subscribed to standard SNS topics"
-    )
+    for endpoint in (q.arn, f"arn:aws:sqs:{REGION}:{ACCOUNT}:missing.fifo"):
+        error = fails(ctx, "Subscribe", TopicArn=arn, Protocol="sqs", Endpoint=endpoint)
+        assert error.message == (
+            "Invalid parameter: Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be"
+            " subscribed to standard SNS topics"
+        )
+    assert call(ctx, "ListSubscriptionsByTopic", TopicArn=arn)["Subscriptions"] == []
 
 
 @pytest.mark.parametrize(

@@ -636,6 +636,12 @@ def subscribe(ctx: SnsContext, params: Mapping[str, Any]) -> dict[str, Any]:
         if name not in _SUBSCRIPTION_ATTRIBUTES:
             raise InvalidParameter("Invalid parameter: AttributeName")
     queue = ctx.queue_by_arn(endpoint) if protocol == "sqs" else None
+    if protocol == "sqs" and queue is None and endpoint.endswith(".fifo") and not topic.fifo:
+        # What the core says of a FIFO queue it holds, said of one it does not hold too.
+        raise InvalidParameter(
+            "Invalid parameter: Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be"
+            " subscribed to standard SNS topics"
+        )
     with ctx.regions.sns_lock:
         if queue is not None:
             return {"SubscriptionArn": _subscribe_queue(ctx, topic, queue, attributes).arn}
