@@ -82,6 +82,8 @@ def test_create_topic_is_idempotent_with_the_same_attributes(ctx: SnsContext) ->
     # An attribute the topic does not have counts as different too.
     error = fails(ctx, "CreateTopic", Name="t", Attributes={"SignatureVersion": "2"})
     assert "different attributes" in error.message
+    plain = topic(ctx, "plain")
+    assert topic(ctx, "plain", Attributes={"DisplayName": ""}) == plain
 
 
 def test_create_topic_keeps_attributes_set_later_and_compares_with_them(ctx: SnsContext) -> None:

@@ -428,8 +428,9 @@ def create_topic(ctx: SnsContext, params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _settable_values(topic: Topic, extras: TopicExtras) -> dict[str, str]:
-    """The topic's settable attributes as CreateTopic compares them."""
-    values = dict(extras.stored)
+    """The topic's settable attributes as CreateTopic compares them (as GetTopicAttributes
+    shows them: an unset DisplayName is ``""``)."""
+    values = {"DisplayName": "", **extras.stored}
     if topic.fifo:
         values["ContentBasedDeduplication"] = str(extras.content_based_deduplication).lower()
     return values
