@@ -82,6 +82,8 @@ def test_create_topic_is_idempotent_with_the_same_attributes(ctx: SnsContext) ->
     # An attribute the topic does not have counts as different too.
     error = fails(ctx, "CreateTopic", Name="t", Attributes={"SignatureVersion": "2"})
     assert "different attributes" in error.message
+    plain = topic(ctx, "plain")
+    assert topic(ctx, "plain", Attributes={"DisplayName": ""}) == plain
 
 
 def test_create_topic_keeps_attributes_set_later_and_compares_with_them(ctx: SnsContext) -> None:
@@ -564,11 +566,13 @@ def test_subscribe_a_queue_that_does_not_exist_is_kept_but_gets_nothing(ctx: Sns
 def test_fifo_queue_on_a_standard_topic_is_refused(ctx: SnsContext) -> None:
     arn = topic(ctx)
     q = queue(ctx, "q.fifo", fifo=True)
-    error = fails(ctx, "Subscribe", TopicArn=arn, Protocol="sqs", Endpoint=q.arn)
-    assert error.message == (
-        "Invalid parameter: Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be"
-        " subscribed to standard SNS topics"
-    )
+    for endpoint in (q.arn, f"arn:aws:sqs:{REGION}:{ACCOUNT}:missing.fifo"):
+        error = fails(ctx, "Subscribe", TopicArn=arn, Protocol="sqs", Endpoint=endpoint)
+        assert error.message == (
+            "Invalid parameter: Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be"
+            " subscribed to standard SNS topics"
+        )
+    assert call(ctx, "ListSubscriptionsByTopic", TopicArn=arn)["Subscriptions"] == []
 
 
 @pytest.mark.parametrize(
@@ -1425,3 +1429,89 @@ def test_resubscribing_a_subscription_made_in_python(ctx: SnsContext) -> None:
         Attributes={"RawMessageDelivery": "false"},
     )
     assert "Subscription already exists with different attributes" in error.message
+
+
+def test_every_operation_takes_members_that_pass_the_service_model(ctx: SnsContext) -> None:
+    from mqlite.aws._shapes import check_input, operation_model
+
+    def checked(operation: str, **params: Any) -> dict[str, Any]:
+        model = operation_model("sns", operation)
+        assert model is not None
+        check_input(model, params)
+        return call(ctx, operation, **params)
+
+    q = queue(ctx)
+    arn = checked(
+        "CreateTopic",
+        Name="t",
+        Attributes={"DisplayName": "T"},
+        Tags=[{"Key": "k", "Value": "v"}],
+    )["TopicArn"]
+    sub_arn = checked(
+        "Subscribe",
+        TopicArn=arn,
+        Protocol="sqs",
+        Endpoint=q.arn,
+        Attributes={"RawMessageDelivery": "true"},
+        ReturnSubscriptionArn=True,
+    )["SubscriptionArn"]
+    mail = checked("Subscribe", TopicArn=arn, Protocol="email", Endpoint="a@example.com")[
+        "SubscriptionArn"
+    ]
+    assert mail == "pending confirmation"
+    [pending] = [
+        r for r in checked("ListSubscriptions")["Subscriptions"] if r["Protocol"] == "email"
+    ]
+    assert pending["SubscriptionArn"] == "PendingConfirmation"
+    checked(
+        "Publish",
+        TopicArn=arn,
+        Message="m",
+        MessageAttributes={"b": {"DataType": "Binary", "BinaryValue": "AgME"}},
+    )
+    checked("PublishBatch", TopicArn=arn, PublishBatchRequestEntries=[{"Id": "1", "Message": "n"}])
+    assert bodies(q) == ["m", "n"]
+    checked(
+        "SetSubscriptionAttributes",
+        SubscriptionArn=sub_arn,
+        AttributeName="FilterPolicy",
+        AttributeValue='{"a": ["b"]}',
+    )
+    assert (
+        checked("GetSubscriptionAttributes", SubscriptionArn=sub_arn)["Attributes"]["FilterPolicy"]
+        == '{"a": ["b"]}'
+    )
+    checked("SetTopicAttributes", TopicArn=arn, AttributeName="DisplayName", AttributeValue="U")
+    assert checked("GetTopicAttributes", TopicArn=arn)["Attributes"]["DisplayName"] == "U"
+    checked("TagResource", ResourceArn=arn, Tags=[{"Key": "x", "Value": "y"}])
+    checked("UntagResource", ResourceArn=arn, TagKeys=["k"])
+    assert checked("ListTagsForResource", ResourceArn=arn)["Tags"] == [{"Key": "x", "Value": "y"}]
+    checked("AddPermission", TopicArn=arn, Label="l", AWSAccountId=["1"], ActionName=["Publish"])
+    checked("RemovePermission", TopicArn=arn, Label="l")
+    assert checked("ListSubscriptionsByTopic", TopicArn=arn)["Subscriptions"]
+    assert checked("ListTopics")["Topics"] == [{"TopicArn": arn}]
+    with pytest.raises(MqliteError):
+        checked("ConfirmSubscription", TopicArn=arn, Token="ab")
+    checked("Unsubscribe", SubscriptionArn=sub_arn)
+    checked("DeleteTopic", TopicArn=arn)
+    assert set(SNS_OPERATIONS) == {
+        "AddPermission",
+        "ConfirmSubscription",
+        "CreateTopic",
+        "DeleteTopic",
+        "GetSubscriptionAttributes",
+        "GetTopicAttributes",
+        "ListSubscriptions",
+        "ListSubscriptionsByTopic",
+        "ListTagsForResource",
+        "ListTopics",
+        "Publish",
+        "PublishBatch",
+        "RemovePermission",
+        "SetSubscriptionAttributes",
+        "SetTopicAttributes",
+        "Subscribe",
+        "TagResource",
+        "Unsubscribe",
+        "UntagResource",
+    }

@@ -433,8 +433,9 @@ def create_topic(ctx: SnsContext, params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _settable_values(topic: Topic, extras: TopicExtras) -> dict[str, str]:
-    """The topic's settable attributes as CreateTopic compares them."""
-    values = dict(extras.stored)
+    """The topic's settable attributes as CreateTopic compares them (as GetTopicAttributes
+    shows them: an unset DisplayName is ``""``)."""
+    values = {"DisplayName": "", **extras.stored}
     if topic.fifo:
         values["ContentBasedDeduplication"] = str(extras.content_based_deduplication).lower()
     return values
@@ -644,6 +645,12 @@ def subscribe(ctx: SnsContext, params: Mapping[str, Any]) -> dict[str, Any]:
         if name not in _SUBSCRIPTION_ATTRIBUTES:
             raise InvalidParameter("Invalid parameter: AttributeName")
     queue = ctx.queue_by_arn(endpoint) if protocol == "sqs" else None
+    if protocol == "sqs" and queue is None and endpoint.endswith(".fifo") and not topic.fifo:
+        # What the core says of a FIFO queue it holds, said of one it does not hold too.
+        raise InvalidParameter(
+            "Invalid parameter: Invalid parameter: Endpoint Reason: FIFO SQS Queues can not be"
+            " subscribed to standard SNS topics"
+        )
     with ctx.regions.sns_lock:
         if queue is not None:
             return {"SubscriptionArn": _subscribe_queue(ctx, topic, queue, attributes).arn}
