@@ -7,10 +7,12 @@ the protocol layer turns into AWS's error. Nothing here knows about HTTP or the 
 
 Topics and ``sqs`` subscriptions to queues of this account are the core's
 :class:`~mqlite.Topic` and :class:`~mqlite.topic.Subscription`: publishing fans out exactly
-as ``Topic.publish`` does. Subscriptions mqlite cannot deliver to (e-mail, SMS, HTTP(S),
-Lambda functions, Firehose streams, mobile endpoints, queues of another account or that do
-not exist) are accepted as SNS accepts them and kept here: listed, configured, confirmed
-with ConfirmSubscription where SNS needs confirmation, and never sent anything.
+as ``Topic.publish`` does. A confirmed ``http``/``https`` subscription is a core
+subscription too, whose target POSTs (:mod:`mqlite.aws._http_delivery`). Subscriptions
+mqlite cannot deliver to (e-mail, SMS, Lambda functions, Firehose streams, mobile
+endpoints, queues of another account or that do not exist) are accepted as SNS accepts
+them and kept here: listed, configured, confirmed with ConfirmSubscription where SNS needs
+confirmation, and never sent anything.
 """
 
 from __future__ import annotations
