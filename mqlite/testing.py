@@ -13,17 +13,22 @@ Fixtures:
 * ``manual_clock`` — a fresh :class:`~mqlite.ManualClock`.
 * ``queue_factory`` — ``queue_factory(name, **settings)`` makes queues on that clock.
 * ``drain`` — ``drain(queue)`` receives and deletes everything visible, returning the bodies.
+* ``aws_mock`` — :func:`mqlite.aws.mock_aws` on ``manual_clock`` for the whole test: boto3
+  clients made in the test talk to mqlite (needs ``mqlite[aws]``).
 
 The plain functions work without pytest.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from .clock import ManualClock
 from .queue import Queue
+
+if TYPE_CHECKING:
+    from .aws import MockAws
 
 __all__ = ["drain_queue", "make_queue_factory"]
 
@@ -73,3 +78,11 @@ else:
     def drain() -> Callable[[Queue], list[str]]:
         """``drain(queue)``: receive and delete every visible message, return the bodies."""
         return drain_queue
+
+    @pytest.fixture
+    def aws_mock(manual_clock: ManualClock) -> Iterator[MockAws]:
+        """``mock_aws`` on the test's manual clock: boto3 in the test is answered by mqlite."""
+        from .aws import mock_aws  # botocore is needed only by tests that use this fixture
+
+        with mock_aws(clock=manual_clock) as aws:
+            yield aws
