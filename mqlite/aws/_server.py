@@ -237,7 +237,8 @@ def serve(argv: list[str] | None = None) -> int:
         return 1
     print(f"mqlite: SQS and SNS on {server.endpoint_url} (Ctrl-C stops)", flush=True)
     print(
-        f"  e.g. aws --endpoint-url {server.endpoint_url} sqs create-queue --queue-name jobs",
+        f"  e.g. aws --endpoint-url {server.endpoint_url} sqs create-queue --queue-name jobs\n"
+        f'    or boto3.client("sqs", endpoint_url="{server.endpoint_url}")',
         flush=True,
     )
     stopped = threading.Event()
