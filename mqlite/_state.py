@@ -131,7 +131,8 @@ class Record:
         self.ticket = 0
         self.ready_at = 0.0
         self.receive_count = 0
-        self.first_receive_ms = 0
+        #: When it was first received (epoch ms); ``None`` until then (0 is a real time).
+        self.first_receive_ms: int | None = None
         self.received_at = 0.0
         self.group: _Group | None = None
         self.group_id: str | None = None
@@ -157,7 +158,7 @@ class Record:
                 self.attributes,
                 self.receive_count,
                 self.sent_ms,
-                self.first_receive_ms,
+                0 if self.first_receive_ms is None else self.first_receive_ms,
                 self.group_id,
                 self.deduplication_id,
                 self.sequence_number,
@@ -447,7 +448,7 @@ class QueueState:
         self.in_flight += 1
         rec.state = IN_FLIGHT
         rec.receive_count += 1
-        if not rec.first_receive_ms:
+        if rec.first_receive_ms is None:
             rec.first_receive_ms = now_ms
         rec.received_at = now
         by_handle = self.by_handle

@@ -259,3 +259,30 @@ def test_cancel_after_wake_leaves_message() -> None:
     asyncio.run(main())
     s = q.stats()
     assert (s.visible, s.in_flight) == (1, 0)
+
+
+def test_first_receive_at_epoch_zero_is_kept() -> None:
+    """A receive at t=0 is a first receive: a later one must not overwrite its time."""
+    clock = ManualClock(start=0)
+    q = Queue("p", clock=clock)
+    q.send("x")
+    assert q.peek()[0].first_receive_timestamp == 0  # never received
+    [m] = q.receive(visibility_timeout=0)
+    assert m.first_receive_timestamp == 0
+    clock.advance(1)
+    [m2] = q.receive(visibility_timeout=0)
+    assert m2.receive_count == 2
+    assert m2.first_receive_timestamp == 0
+
+
+def test_first_receive_at_epoch_zero_survives_dead_letter_move() -> None:
+    clock = ManualClock(start=0)
+    dlq = Queue("dlq", clock=clock)
+    q = Queue("p", clock=clock, dead_letter_queue=dlq, max_receive_count=1)
+    q.send("x")
+    q.receive(visibility_timeout=0)  # first receive, at t=0
+    clock.advance(5)
+    assert q.receive() == []  # moved to the dead-letter queue
+    [m] = dlq.receive()
+    assert m.first_receive_timestamp == 0
+    dlq.check_invariants()
