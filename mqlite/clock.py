@@ -24,10 +24,16 @@ import time
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
+from ._validation import in_range, shown
+
 __all__ = ["Clock", "ManualClock", "SystemClock", "TimerHandle"]
 
 #: Where a :class:`ManualClock` starts unless told otherwise: 2024-01-01T00:00:00Z.
 DEFAULT_MANUAL_START = 1_704_067_200.0
+
+#: The latest time a :class:`ManualClock` can show: 9999-12-31T23:59:59Z. Past it a float
+#: no longer keeps milliseconds apart, and dates stop being printable.
+MAX_MANUAL_TIME = 253_402_300_799.0
 
 
 @runtime_checkable
@@ -132,7 +138,13 @@ class ManualClock:
     """
 
     def __init__(self, start: float = DEFAULT_MANUAL_START, *, autojump: bool = False) -> None:
-        self._now = float(start)
+        """Start at *start* (epoch seconds, ``0 <= start <= MAX_MANUAL_TIME``).
+
+        Raises:
+            TypeError: *start* is not an int or float (a bool is refused too).
+            ValueError: *start* is NaN, infinite, negative or past ``MAX_MANUAL_TIME``.
+        """
+        self._now = _checked_time("ManualClock(start=...)", start)
         self._lock = threading.Lock()
         self._timers: list[tuple[float, int, _ManualTimer]] = []
         self._counter = itertools.count()
@@ -143,10 +155,20 @@ class ManualClock:
         return self._now
 
     def advance(self, seconds: float) -> None:
-        """Move the clock forward by *seconds* (≥ 0) and wake what is due."""
-        if seconds < 0:
-            raise ValueError(f"ManualClock.advance needs seconds >= 0, got {seconds}")
+        """Move the clock forward by *seconds* (≥ 0) and wake what is due.
+
+        Raises:
+            TypeError: *seconds* is not an int or float (a bool is refused too).
+            ValueError: *seconds* is NaN, infinite or negative, or the clock would pass
+                ``MAX_MANUAL_TIME``. The clock is left as it was.
+        """
+        _check_number("ManualClock.advance(seconds)", seconds)
         with self._lock:
+            if not in_range(seconds, 0, MAX_MANUAL_TIME - self._now):
+                raise ValueError(
+                    "ManualClock.advance(seconds) needs seconds >= 0, finite, and not past"
+                    f" the clock's last time {MAX_MANUAL_TIME!r}; got {shown(seconds)}"
+                )
             self._now += seconds
         self._fire_due()
 
@@ -154,9 +176,14 @@ class ManualClock:
         """Set the clock to *epoch_seconds* and wake what is due.
 
         Moving backwards is allowed (it wakes nothing); queues treat time as it reads.
+
+        Raises:
+            TypeError / ValueError: as for ``ManualClock(start=...)``; the clock is left
+                as it was.
         """
+        now = _checked_time("ManualClock.set(epoch_seconds)", epoch_seconds)
         with self._lock:
-            self._now = float(epoch_seconds)
+            self._now = now
         self._fire_due()
 
     def wait(self, cond: threading.Condition, deadline: float) -> None:
@@ -216,6 +243,19 @@ class ManualClock:
 
     def __repr__(self) -> str:
         return f"ManualClock({self._now!r})"
+
+
+def _check_number(what: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{what} must be an int or float, got {type(value).__name__}")
+
+
+def _checked_time(what: str, value: object) -> float:
+    """*value* as a time a manual clock can show, or TypeError / ValueError."""
+    _check_number(what, value)
+    if not in_range(value, 0, MAX_MANUAL_TIME):
+        raise ValueError(f"{what} needs 0 <= seconds <= {MAX_MANUAL_TIME!r}, got {shown(value)}")
+    return float(value)
 
 
 def _notify(cond: threading.Condition) -> None:

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from mqlite import ManualClock, Message, Queue
+from mqlite.clock import MAX_MANUAL_TIME
 
 GUARD = 5.0  # real seconds; only a guard against hangs, never part of an assertion
 
@@ -286,3 +287,49 @@ def test_first_receive_at_epoch_zero_survives_dead_letter_move() -> None:
     [m] = dlq.receive()
     assert m.first_receive_timestamp == 0
     dlq.check_invariants()
+
+
+BAD_NUMBERS = [float("nan"), float("inf"), float("-inf"), -1, -0.5, 10**400, 1e300]
+NOT_NUMBERS: list[object] = [True, False, None, "5", b"5", [5]]
+
+
+@pytest.mark.parametrize("bad", BAD_NUMBERS)
+def test_manual_clock_refuses_bad_numbers(bad: object) -> None:
+    clock = ManualClock(1000.0)
+    q = Queue("p", clock=clock)
+    q.send("x", delay=5)
+    with pytest.raises(ValueError, match="ManualClock"):
+        clock.advance(bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="ManualClock"):
+        clock.set(bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="ManualClock"):
+        ManualClock(bad)  # type: ignore[arg-type]
+    assert clock.time() == 1000.0  # nothing changed, and the clock still works
+    clock.advance(5)
+    assert clock.time() == 1005.0
+    assert [m.body for m in q.receive()] == ["x"]
+
+
+@pytest.mark.parametrize("bad", NOT_NUMBERS)
+def test_manual_clock_refuses_non_numbers(bad: object) -> None:
+    clock = ManualClock(1000.0)
+    with pytest.raises(TypeError, match="ManualClock"):
+        clock.advance(bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="ManualClock"):
+        clock.set(bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="ManualClock"):
+        ManualClock(bad)  # type: ignore[arg-type]
+    assert clock.time() == 1000.0
+
+
+def test_manual_clock_refuses_to_pass_its_last_time() -> None:
+    clock = ManualClock(MAX_MANUAL_TIME - 1)
+    with pytest.raises(ValueError, match="ManualClock"):
+        clock.advance(2)
+    assert clock.time() == MAX_MANUAL_TIME - 1
+    clock.advance(1)
+    assert clock.time() == MAX_MANUAL_TIME
+    clock.set(0)
+    assert clock.time() == 0.0
+    assert ManualClock(0).time() == 0.0
+    assert ManualClock(10**6).time() == 1e6  # ints are fine
