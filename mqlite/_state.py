@@ -46,6 +46,12 @@ in-flight head is therefore blocked, and it re-enters the ready list when its he
 deleted, expires, moves to a dead-letter queue, or becomes visible again. Deleted
 messages in the middle of a group are dropped lazily when they reach the head.
 
+A group is freed the moment its last message leaves, whatever removed it (delete,
+retention, purge, a move to a dead-letter queue, a redrive): ``_groups`` holds only
+non-empty groups. A freed group still in the ready list stays there as a stale entry
+(empty, so a receive skips it) until the list is rebuilt, which happens once stale
+entries outnumber live ones by the slack.
+
 Counts (visible, in flight, delayed) are kept as integers and updated on every
 transition, so ``stats`` is O(1) after ``advance``.
 """
@@ -78,7 +84,8 @@ _COUNT_BITS = 48
 _COUNT_MASK = (1 << _COUNT_BITS) - 1
 
 #: Rebuild a lazily-pruned structure once it holds this many more entries than live ones.
-_COMPACT_SLACK = 1024
+#: Read when a :class:`QueueState` is made, so a test can shrink it to run every rebuild.
+COMPACT_SLACK = 1024
 
 
 class Record:
@@ -195,6 +202,7 @@ class QueueState:
         self.handle_prefix = handle_prefix
         self._seq = 0
         self._removals = 0
+        self._slack = COMPACT_SLACK
         self._reset()
 
     def _reset(self) -> None:
@@ -215,6 +223,8 @@ class QueueState:
         self._expiry: list[tuple[float, int, Record]] = []
         self._groups: dict[str, _Group] = {}
         self._ready_groups: deque[_Group] = deque()
+        #: Freed groups still in ``_ready_groups`` (dropped when they surface or on rebuild).
+        self._stale_ready = 0
 
     # --- adding ------------------------------------------------------------------------------
 
@@ -398,6 +408,9 @@ class QueueState:
             if len(received) >= limit:
                 break
             group = ready.popleft()
+            if not group.messages:  # freed while in the list (a live group is never empty)
+                self._stale_ready -= 1
+                continue
             group.queued = False
             before = len(received)
             moved = False
@@ -603,6 +616,16 @@ class QueueState:
                     assert group.queued
                     assert group in self._ready_groups
             assert in_groups == len(self._live)
+            stale = 0
+            for group in self._ready_groups:
+                if group.messages:
+                    assert self._groups.get(group.group_id) is group, group.group_id
+                    assert group.queued
+                else:
+                    stale += 1
+            assert stale == self._stale_ready, (stale, self._stale_ready)
+            live_ready = len(self._ready_groups) - stale
+            assert live_ready == len({id(g) for g in self._ready_groups if g.messages})
         for handle, rec in self.by_handle.items():
             assert rec.handle == handle, rec
             assert self._live.get(rec.seq) is rec, rec
@@ -632,16 +655,30 @@ class QueueState:
             heapq.heappush(self._returned, (rec.seq, rec.ticket, rec))
 
     def _offer_group(self, group: _Group | None) -> None:
-        if group is None or group.queued:
+        if group is None:
             return
         messages = group.messages
         if not messages:
+            # Its last message left, by whatever path: free the group now. If it sits in
+            # the ready list it stays there, stale, until a receive or a rebuild drops it.
             if self._groups.get(group.group_id) is group:
                 del self._groups[group.group_id]
+                if group.queued:
+                    self._stale_ready += 1
+                    if 2 * self._stale_ready > len(self._ready_groups) + self._slack:
+                        self._compact_ready_groups()
             return
-        if messages[0].state == READY:
+        if not group.queued and messages[0].state == READY:
             group.queued = True
             self._ready_groups.append(group)
+
+    def _compact_ready_groups(self) -> None:
+        # In place: a receive in progress holds the deque.
+        ready = self._ready_groups
+        live = [g for g in ready if g.messages]
+        ready.clear()
+        ready.extend(live)
+        self._stale_ready = 0
 
     @staticmethod
     def _prune_group(group: _Group) -> None:
@@ -658,14 +695,14 @@ class QueueState:
 
     def _compact(self) -> None:
         live = len(self._live)
-        if len(self._expiry_run) + len(self._expiry) > 2 * live + _COMPACT_SLACK:
+        if len(self._expiry_run) + len(self._expiry) > 2 * live + self._slack:
             self._expiry_run = deque(r for r in self._expiry_run if r.state != GONE)
             self._expiry = [e for e in self._expiry if e[2].state != GONE]
             heapq.heapify(self._expiry)
         hidden_live = self.delayed + self.in_flight
-        if len(self._hidden) > 2 * hidden_live + _COMPACT_SLACK:
+        if len(self._hidden) > 2 * hidden_live + self._slack:
             self._hidden.compact()
-        if len(self._fresh) + len(self._returned) > 2 * self.visible + _COMPACT_SLACK:
+        if len(self._fresh) + len(self._returned) > 2 * self.visible + self._slack:
             self._fresh = deque(r for r in self._fresh if not r.ticket)
             self._returned = [
                 e for e in self._returned if e[1] == e[2].ticket and e[2].state == READY
