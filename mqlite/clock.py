@@ -89,21 +89,24 @@ def same_time(a: Clock, b: Clock) -> bool:
 
 
 class _ManualTimer:
-    __slots__ = ("callback", "cancelled", "deadline", "loop")
+    __slots__ = ("callback", "cancelled", "clock", "deadline", "loop", "queued")
 
     def __init__(
         self,
+        clock: ManualClock,
         deadline: float,
         loop: asyncio.AbstractEventLoop | None,
         callback: Callable[[], None],
     ) -> None:
+        self.clock = clock
         self.deadline = deadline
         self.loop = loop
         self.callback = callback
         self.cancelled = False
+        self.queued = False  # in the clock's heap (changed under the clock's lock)
 
     def cancel(self) -> None:
-        self.cancelled = True
+        self.clock._cancel(self)
 
     def fire(self) -> None:
         if self.cancelled:
@@ -147,6 +150,9 @@ class ManualClock:
         self._now = _checked_time("ManualClock(start=...)", start)
         self._lock = threading.Lock()
         self._timers: list[tuple[float, int, _ManualTimer]] = []
+        #: Cancelled timers still in ``_timers``: dropped when they surface, or all at
+        #: once when they are more than half the heap (every answered long poll leaves one).
+        self._cancelled = 0
         self._counter = itertools.count()
         self.autojump = autojump
 
@@ -195,8 +201,8 @@ class ManualClock:
                 jump = True
             else:
                 jump = False
-                timer = _ManualTimer(deadline, None, lambda: _notify(cond))
-                heapq.heappush(self._timers, (deadline, next(self._counter), timer))
+                timer = _ManualTimer(self, deadline, None, lambda: _notify(cond))
+                self._push(timer)
         if jump:
             # Nothing else moves a single-threaded test's clock: move it ourselves.
             self.set(max(deadline, self._now))
@@ -210,11 +216,11 @@ class ManualClock:
         self, loop: asyncio.AbstractEventLoop, deadline: float, callback: Callable[[], None]
     ) -> TimerHandle:
         """Run *callback* on *loop* once the clock is moved to *deadline* or beyond."""
-        timer = _ManualTimer(deadline, loop, callback)
+        timer = _ManualTimer(self, deadline, loop, callback)
         with self._lock:
             due = deadline <= self._now
             if not due:
-                heapq.heappush(self._timers, (deadline, next(self._counter), timer))
+                self._push(timer)
         if due:
             timer.fire()
         return timer
@@ -227,6 +233,28 @@ class ManualClock:
         with self._lock:
             return sorted(d for d, _, t in self._timers if not t.cancelled)
 
+    def _push(self, timer: _ManualTimer) -> None:
+        # Lock held.
+        timer.queued = True
+        heapq.heappush(self._timers, (timer.deadline, next(self._counter), timer))
+
+    def _cancel(self, timer: _ManualTimer) -> None:
+        with self._lock:
+            if timer.cancelled:
+                return
+            timer.cancelled = True
+            if not timer.queued:
+                return
+            self._cancelled += 1
+            if 2 * self._cancelled > len(self._timers):
+                # More than half the heap is dead: rebuild it (amortised O(1) per cancel).
+                for _, _, dead in self._timers:
+                    if dead.cancelled:
+                        dead.queued = False
+                self._timers = [e for e in self._timers if not e[2].cancelled]
+                heapq.heapify(self._timers)
+                self._cancelled = 0
+
     def _fire_due(self) -> None:
         due: list[_ManualTimer] = []
         with self._lock:
@@ -234,7 +262,10 @@ class ManualClock:
                 self._timers[0][0] <= self._now or self._timers[0][2].cancelled
             ):
                 _, _, timer = heapq.heappop(self._timers)
-                if not timer.cancelled:
+                timer.queued = False
+                if timer.cancelled:
+                    self._cancelled -= 1
+                else:
                     due.append(timer)
         # Fire outside our lock: a waiter holds its condition's lock while it registers
         # with us, so taking a condition lock while holding ours could deadlock.

@@ -333,3 +333,69 @@ def test_manual_clock_refuses_to_pass_its_last_time() -> None:
     assert clock.time() == 0.0
     assert ManualClock(0).time() == 0.0
     assert ManualClock(10**6).time() == 1e6  # ints are fine
+
+
+# --- cancelled timers are freed ----------------------------------------------------------------
+
+
+def test_cancelled_call_at_timers_are_freed() -> None:
+    clock = ManualClock()
+    loop = asyncio.new_event_loop()
+    try:
+        keep = clock.call_at(loop, clock.time() + 100, lambda: None)
+        for _ in range(50_000):
+            clock.call_at(loop, clock.time() + 20, lambda: None).cancel()
+        assert len(clock._timers) <= 4
+        assert clock.pending_deadlines() == [clock.time() + 100]
+        keep.cancel()
+        keep.cancel()  # twice is harmless
+        assert clock.pending_deadlines() == []
+        assert len(clock._timers) <= 1
+    finally:
+        loop.close()
+
+
+def test_answered_async_long_polls_leave_no_timers() -> None:
+    clock = ManualClock()
+    q = Queue("p", clock=clock)
+    polls = 5_000
+
+    async def main() -> None:
+        for i in range(polls):
+            task = asyncio.ensure_future(q.receive_async(wait=20))
+            await asyncio.sleep(0)  # the poll registers its timer and waits
+            q.send(str(i))
+            [m] = await task
+            q.delete(m)
+
+    asyncio.run(main())
+    assert len(clock._timers) <= 4
+    assert clock.pending_deadlines() == []
+    q.check_invariants()
+
+
+def test_answered_threaded_long_polls_leave_no_timers() -> None:
+    clock = ManualClock()
+    q = Queue("p", clock=clock)
+    polls = 2_000
+    got: list[str] = []
+
+    def consume() -> None:
+        for _ in range(polls):
+            got.extend(m.body for m in q.receive(wait=20))
+
+    consumer = threading.Thread(target=consume, daemon=True)
+    consumer.start()
+    end = time.monotonic() + GUARD
+    for i in range(polls):
+        while not clock.pending_deadlines():  # the consumer is waiting
+            assert time.monotonic() < end, "guard expired"
+            time.sleep(0)
+        q.send(str(i))
+        while len(got) <= i:
+            assert time.monotonic() < end, "guard expired"
+            time.sleep(0)
+    consumer.join(GUARD)
+    assert not consumer.is_alive()
+    assert got == [str(i) for i in range(polls)]
+    assert len(clock._timers) <= 4
