@@ -84,8 +84,12 @@ _COUNT_BITS = 48
 _COUNT_MASK = (1 << _COUNT_BITS) - 1
 
 #: Rebuild a lazily-pruned structure once it holds this many more entries than live ones.
-#: Read when a :class:`QueueState` is made, so a test can shrink it to run every rebuild.
+#: Both constants are read when a :class:`QueueState` is made, so a test can shrink them
+#: (``COMPACT_SLACK = 0``, ``COMPACT_EVERY = 1``) to make every rebuild run.
 COMPACT_SLACK = 1024
+#: Look at the sizes every this many removals (a power of two): off the hot path, and the
+#: slack makes up for the delay.
+COMPACT_EVERY = 256
 
 
 class Record:
@@ -203,6 +207,9 @@ class QueueState:
         self._seq = 0
         self._removals = 0
         self._slack = COMPACT_SLACK
+        if COMPACT_EVERY < 1 or COMPACT_EVERY & (COMPACT_EVERY - 1):
+            raise ValueError(f"COMPACT_EVERY must be a power of two, got {COMPACT_EVERY}")
+        self._compact_mask = COMPACT_EVERY - 1
         self._reset()
 
     def _reset(self) -> None:
@@ -687,10 +694,8 @@ class QueueState:
             messages.popleft()
 
     def _maybe_compact(self) -> None:
-        # Checking every 256 removals keeps the check off the hot path; the slack makes
-        # up for the delay.
         self._removals += 1
-        if not self._removals & 255:
+        if not self._removals & self._compact_mask:
             self._compact()
 
     def _compact(self) -> None:
