@@ -33,8 +33,12 @@ dead letter keeps its original time) goes in a heap (``_expiry``) beside it.
 Records are found by the sequence number encoded in their receipt handle (``_live``), so
 delete and change-visibility are dict lookups plus at most one heap push: O(log n).
 
-Every public method takes ``now`` and first calls :meth:`QueueState.advance`, which is the
-only place time moves messages between states; a call therefore sees one instant.
+:meth:`QueueState.advance` is the only place time moves messages between states. The
+core reads no clock, and its other methods take ``now`` without advancing: the caller
+(the :class:`~mqlite.Queue` shell) reads its clock once per call and calls
+``advance(now)`` before anything that depends on time, so each queue call sees one
+instant. Calling, say, :meth:`QueueState.receive` without advancing first acts on the
+states as they were at the last advance.
 
 FIFO
 ----
@@ -109,7 +113,6 @@ class Record:
         "md5_of_attributes",
         "md5_of_body",
         "message_id",
-        "ready_at",
         "receive_count",
         "received_at",
         "sent_ms",
@@ -140,7 +143,6 @@ class Record:
         self.enqueued_at = enqueued_at
         self.state = READY
         self.ticket = 0
-        self.ready_at = 0.0
         self.receive_count = 0
         #: When it was first received (epoch ms); ``None`` until then (0 is a real time).
         self.first_receive_ms: int | None = None
@@ -480,8 +482,7 @@ class QueueState:
         by_handle[handle] = rec
         # _hide, inlined: this runs for every message received.
         rec.ticket += 1
-        rec.ready_at = until = now + visibility_timeout
-        self._hidden.push(until, rec)
+        self._hidden.push(now + visibility_timeout, rec)
 
     # --- handles -----------------------------------------------------------------------------
 
@@ -649,7 +650,6 @@ class QueueState:
 
     def _hide(self, rec: Record, until: float) -> None:
         rec.ticket += 1
-        rec.ready_at = until
         self._hidden.push(until, rec)
 
     def _make_ready(self, rec: Record) -> None:

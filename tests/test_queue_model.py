@@ -339,3 +339,19 @@ def test_deadlines_compact_keeps_order() -> None:
     assert [seq for _, seq in order] == sorted(
         (r.seq for r in got if r.state == IN_FLIGHT), key=lambda s: -s
     )
+
+
+def test_record_keeps_no_unread_deadline() -> None:
+    """A hidden record's deadline lives in the deadline queue only: nothing else reads it."""
+    assert "ready_at" not in Record.__slots__
+
+
+def test_core_methods_do_not_advance_time() -> None:
+    """Only advance() moves messages between states; the caller advances first."""
+    state = _core(False)
+    state.append("a", "a", "md5", T0, 5)
+    assert state.receive(1, T0 + 10, 30, None) == ([], [])  # not advanced: still delayed
+    assert (state.visible, state.delayed) == (0, 1)
+    state.advance(T0 + 10)
+    [rec], _ = state.receive(1, T0 + 10, 30, None)
+    assert rec.body == "a"
