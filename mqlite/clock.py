@@ -125,10 +125,16 @@ class ManualClock:
     any event loop. Time never moves by itself, so a thread blocked in a long poll on a
     manual clock waits until another thread sends a message or advances the clock.
 
+    A blocking wait from a process's only thread could never end, so it raises
+    ``RuntimeError`` instead of hanging: ``queue.receive(wait=20)`` on an empty queue, in
+    a single-threaded test, fails at once with a message saying what to do.
+
     With ``autojump=True`` a wait that nothing else can end jumps the clock forward to
     its own deadline instead of blocking. That suits single-threaded tests
     (``queue.receive(wait=20)`` on an empty queue returns at once with the clock 20 s
-    later); leave it off when other threads advance the clock.
+    later); leave it off when other threads advance the clock. Only ``wait`` (a thread's
+    wait) jumps: ``call_at`` timers (``receive_async``, the async worker) still wait for
+    an ``advance`` from another task.
 
     Example::
 
@@ -193,13 +199,26 @@ class ManualClock:
         self._fire_due()
 
     def wait(self, cond: threading.Condition, deadline: float) -> None:
-        """Block on *cond* until notified or until the clock is moved past *deadline*."""
+        """Block on *cond* until notified or until the clock is moved past *deadline*.
+
+        Raises:
+            RuntimeError: the wait would block (no ``autojump``) and the calling thread is
+                the process's only thread: nothing could ever send, advance the clock or
+                wake it, so it would hang forever. Nothing is registered or changed.
+        """
         with self._lock:
             if deadline <= self._now:
                 return
             if self.autojump:
                 jump = True
             else:
+                if threading.active_count() == 1:
+                    raise RuntimeError(
+                        f"a wait on {self!r} until {deadline!r} would block forever: this is"
+                        " the only thread, so nothing else can send a message or advance the"
+                        " clock. Advance or send from another thread, poll with wait=0, or"
+                        " use ManualClock(autojump=True)."
+                    )
                 jump = False
                 timer = _ManualTimer(self, deadline, None, lambda: _notify(cond))
                 self._push(timer)

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
+import textwrap
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -399,3 +404,104 @@ def test_answered_threaded_long_polls_leave_no_timers() -> None:
     assert not consumer.is_alive()
     assert got == [str(i) for i in range(polls)]
     assert len(clock._timers) <= 4
+
+
+# --- the only thread never blocks forever ---------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run_alone(code: str) -> subprocess.CompletedProcess[str]:
+    """Run *code* in a fresh interpreter, where the main thread is the only thread.
+
+    A real-time guard turns a regression (a hang) into a failure.
+    """
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=GUARD,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        cwd=ROOT,
+    )
+
+
+def test_long_poll_from_the_only_thread_raises_instead_of_hanging() -> None:
+    done = _run_alone(
+        """
+        import threading
+        from mqlite import ManualClock, Queue
+
+        assert threading.active_count() == 1
+        clock = ManualClock()
+        q = Queue("p", clock=clock)
+        q.send("later", delay=60)
+        try:
+            q.receive(wait=20)
+        except RuntimeError as e:
+            print("refused:", e)
+        else:
+            raise SystemExit("the long poll returned")
+        assert clock.time() == 1_704_067_200.0          # nothing moved
+        assert clock.pending_deadlines() == []          # nothing left registered
+        s = q.stats()
+        assert (s.visible, s.in_flight, s.delayed) == (0, 0, 1)
+        q.check_invariants()
+        assert q.receive(wait=0) == []                  # a short poll still works
+        clock.advance(60)
+        assert [m.body for m in q.receive(wait=20)] == ["later"]   # nothing to wait for
+        auto = ManualClock(autojump=True)
+        assert Queue("a", clock=auto).receive(wait=20) == []       # the way out
+        print("ok")
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert "refused: " in done.stdout
+    assert "only thread" in done.stdout
+    assert "autojump" in done.stdout
+    assert done.stdout.rstrip().endswith("ok")
+
+
+def test_fixture_clock_long_poll_fails_instead_of_hanging(tmp_path: Path) -> None:
+    test_file = tmp_path / "test_user.py"
+    test_file.write_text(
+        textwrap.dedent(
+            """
+            import pytest
+
+            pytest_plugins = ["mqlite.testing"]
+
+
+            def test_forgot_to_send(manual_clock, queue_factory):
+                q = queue_factory("jobs")
+                with pytest.raises(RuntimeError, match="only thread"):
+                    q.receive(wait=20)
+
+
+            def test_hangs_unless_refused(manual_clock, queue_factory):
+                queue_factory("jobs").receive(wait=20)
+            """
+        )
+    )
+    # No plugin autoloading: a quicker start; the file names the one plugin it needs.
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file)],
+        capture_output=True,
+        text=True,
+        timeout=GUARD * 2,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert "1 failed, 1 passed" in done.stdout, done.stdout + done.stderr
+    assert "RuntimeError" in done.stdout
+
+
+def test_wait_with_another_thread_alive_still_blocks() -> None:
+    """The refusal is only for the only thread: with another thread, a send wakes it."""
+    clock = ManualClock()
+    q = Queue("p", clock=clock)
+    p = Poller(q, wait=20)
+    _waiting(clock)
+    q.send("x")
+    assert [m.body for m in p.join()] == ["x"]
