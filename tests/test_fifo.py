@@ -545,6 +545,27 @@ TestFifoMachine = FifoMachine.TestCase
 TestFifoMachine.settings = hsettings(max_examples=80, stateful_step_count=50, deadline=None)
 
 
+class EagerCompactionFifoMachine(FifoMachine):
+    """The same model with the queues' rebuild thresholds at their smallest, so the FIFO
+    rebuilds (stale ready-list entries, hidden and expiry entries) run between steps."""
+
+    def __init__(self) -> None:
+        import mqlite._state as core
+
+        saved = core.COMPACT_SLACK, core.COMPACT_EVERY
+        core.COMPACT_SLACK, core.COMPACT_EVERY = 0, 1  # read when the queues are made
+        try:
+            super().__init__()
+        finally:
+            core.COMPACT_SLACK, core.COMPACT_EVERY = saved
+
+
+TestEagerCompactionFifoMachine = EagerCompactionFifoMachine.TestCase
+TestEagerCompactionFifoMachine.settings = hsettings(
+    max_examples=30, stateful_step_count=50, deadline=None
+)
+
+
 # --- emptied groups are freed ----------------------------------------------------------------
 
 GROUPS = 300
