@@ -31,8 +31,9 @@ __all__ = ["Clock", "ManualClock", "SystemClock", "TimerHandle"]
 #: Where a :class:`ManualClock` starts unless told otherwise: 2024-01-01T00:00:00Z.
 DEFAULT_MANUAL_START = 1_704_067_200.0
 
-#: The latest time a :class:`ManualClock` can show: 9999-12-31T23:59:59Z. Past it a float
-#: no longer keeps milliseconds apart, and dates stop being printable.
+#: The latest time a :class:`ManualClock` can be started at, set to or advanced to:
+#: 9999-12-31T23:59:59Z. Far past it a float no longer keeps milliseconds apart, and dates
+#: stop being printable. (An autojump goes to its wait's deadline, a few seconds past it.)
 MAX_MANUAL_TIME = 253_402_300_799.0
 
 
@@ -223,8 +224,12 @@ class ManualClock:
                 timer = _ManualTimer(self, deadline, None, lambda: _notify(cond))
                 self._push(timer)
         if jump:
-            # Nothing else moves a single-threaded test's clock: move it ourselves.
-            self.set(max(deadline, self._now))
+            # Nothing else moves a single-threaded test's clock: move it ourselves, to the
+            # deadline itself (not checked against MAX_MANUAL_TIME: stopping short would
+            # leave the waiter waiting).
+            with self._lock:
+                self._now = max(deadline, self._now)
+            self._fire_due()
             return
         try:
             cond.wait()

@@ -505,3 +505,11 @@ def test_wait_with_another_thread_alive_still_blocks() -> None:
     _waiting(clock)
     q.send("x")
     assert [m.body for m in p.join()] == ["x"]
+
+
+def test_autojump_near_the_last_time_still_returns() -> None:
+    """A jump goes to the wait's own deadline, even past the last time one can set."""
+    clock = ManualClock(MAX_MANUAL_TIME - 5, autojump=True)
+    q = Queue("p", clock=clock)
+    assert q.receive(wait=20) == []
+    assert clock.time() == MAX_MANUAL_TIME + 15
