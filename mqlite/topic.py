@@ -10,8 +10,10 @@ another subscriber. Callables are retried immediately (no sleeping, see
 :class:`RetryPolicy`); what still fails goes to the subscription's dead-letter queue,
 exactly as it would have been delivered, or is logged and recorded on the subscription.
 
-FIFO topics deliver under an ordering lock, so concurrent publishers' messages reach each
-subscriber in the order their sequence numbers were assigned.
+FIFO topics deliver through an outbox in sequence-number order: whichever publisher finds
+nobody delivering delivers everything queued; a publish that finds another thread
+delivering returns once its message is queued (SNS returns once a message is accepted), so
+no publisher ever waits for a delivery that may be waiting for it.
 """
 
 from __future__ import annotations
@@ -498,10 +500,11 @@ class Topic:
         self._lock = threading.Lock()
         # A synchronous FIFO topic delivers through an outbox, in sequence order: the
         # publisher that finds nobody delivering delivers everything queued (its own
-        # messages and those published meanwhile); the others wait for theirs. No lock is
-        # held while subscribers run, so they may publish to this topic or any other.
+        # messages and those published meanwhile); the others return once theirs is
+        # queued. No lock is held while subscribers run, and no publisher waits for a
+        # delivery, so subscribers may publish to this topic or any other, from any thread.
         self._outbox: deque[tuple[_Published, list[Subscription]]] = deque()
-        self._drainer: threading.Thread | None = None
+        self._draining = False  # a thread is delivering the outbox
         self._queued = 0  # plans ever put in the outbox
         self._delivered = 0  # plans ever taken out of it and delivered
         self._outbox_done = threading.Condition(self._lock)
@@ -805,6 +808,11 @@ class Topic:
     ) -> PublishResult:
         """Publish one message and deliver it to every matching subscription.
 
+        Delivery happens before ``publish`` returns, except on a FIFO topic while another
+        thread (or, from inside a subscriber, the calling thread) is delivering the
+        topic's earlier messages: then the message is queued and that delivery loop
+        delivers it next; :meth:`flush` waits for it.
+
         Cost: O(message + attributes) to check, plus FilterIndex.match, plus one delivery
         per matching subscription (not per subscription).
 
@@ -944,12 +952,33 @@ class Topic:
             self._pending.discard(future)
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait until asynchronous deliveries (``executor=`` mode) submitted so far are done.
+        """Wait until every message published so far has been delivered.
 
-        Returns True when none is left pending. Synchronous topics return True at once.
+        What can still be pending: deliveries running on the executor (``executor=``
+        mode) and, on a FIFO topic, messages queued behind a delivery another thread is
+        making (a publish that finds one returns once its message is queued). Returns True
+        when nothing published before the call is left, False when *timeout* seconds ran
+        out first. Called from inside a FIFO topic's delivery it does not wait (what it
+        would wait for may be queued behind that very delivery) and returns whether
+        nothing is left. A synchronous standard topic has nothing pending: True at once.
         """
         with self._lock:
+            target = self._queued
             pending = list(self._pending)
+            take_over = False
+            if self._delivered < target:
+                if _delivering.depth:
+                    return False
+                self._outbox_done.wait_for(
+                    lambda: self._delivered >= target or not self._draining, timeout
+                )
+                if self._delivered < target:
+                    if self._draining:
+                        return False  # timed out
+                    # The thread delivering left by an exception: deliver the rest here.
+                    self._draining = take_over = True
+        if take_over:
+            self._drain()
         if not pending:
             return True
         _, not_done = concurrent.futures.wait(pending, timeout=timeout)
@@ -958,55 +987,50 @@ class Topic:
     # --- delivery -----------------------------------------------------------------------------
 
     def _deliver_in_order(self, published: _Published, targets: list[Subscription]) -> None:
-        """Deliver a FIFO publish after every earlier one (sequence order), lock-free.
+        """Queue a FIFO publish behind every earlier one; deliver the outbox if nobody is.
 
-        Returns once it is delivered, except when called from inside a delivery (a
-        subscriber publishing): then it is queued behind the current one and delivered
-        before the outer ``publish`` returns.
+        Never waits for another thread: a publisher that finds the outbox being delivered
+        returns at once (that thread delivers its message, in sequence order). The thread
+        delivering may be waiting for this one (a subscriber joining a publishing thread),
+        so waiting here could deadlock.
         """
-        me = threading.current_thread()
         with self._lock:
             # Sequence numbers are assigned in _accept; plans are queued in that order
             # because a FIFO publish is accepted and queued without another in between.
             self._outbox.append((published, targets))
             self._queued += 1
-            mine = self._queued
-            if self._drainer is None:
-                self._drainer = me
-            elif self._drainer is me or _delivering.depth:
-                return  # delivered by the loop this thread (or the drainer) is running
-            else:
-                # Another thread delivers it; wait, taking over if that thread stops early.
-                while self._delivered < mine and self._drainer is not None:
-                    self._outbox_done.wait()
-                if self._delivered >= mine:
-                    return
-                self._drainer = me
+            if self._draining:
+                return  # delivered by the loop running now (this thread's or another's)
+            self._draining = True
         self._drain()
 
     def _drain(self) -> None:
-        """Deliver the outbox until it is empty (this thread is the drainer)."""
-        me = threading.current_thread()
+        """Deliver the outbox until it is empty (the caller set ``_draining``)."""
         _delivering.depth += 1
+        stepped_down = False
         try:
             while True:
                 with self._lock:
                     if not self._outbox:
                         # Stepping down in the same lock hold as the emptiness check, so
                         # a plan queued meanwhile always finds a drainer or none.
-                        self._drainer = None
+                        self._draining = False
+                        stepped_down = True
                         self._outbox_done.notify_all()
                         return
                     published, targets = self._outbox.popleft()
-                self._deliver_all(published, targets)
-                with self._lock:
-                    self._delivered += 1
-                    self._outbox_done.notify_all()
+                try:
+                    self._deliver_all(published, targets)
+                finally:
+                    with self._lock:
+                        self._delivered += 1
+                        self._outbox_done.notify_all()
         finally:
             _delivering.depth -= 1
-            with self._lock:
-                if self._drainer is me:  # left by an exception: a waiter takes over
-                    self._drainer = None
+            if not stepped_down:  # left by an exception (KeyboardInterrupt, ...)
+                with self._lock:
+                    # The next publish or flush delivers what is left.
+                    self._draining = False
                     self._outbox_done.notify_all()
 
     def _deliver_all(self, published: _Published, targets: list[Subscription]) -> None:

@@ -829,7 +829,9 @@ def test_fifo_topics_publishing_to_each_other_from_two_threads() -> None:
     assert got == {"a": ["orig-a", "echo of orig-b"], "b": ["orig-b", "echo of orig-a"]}
 
 
-def test_fifo_publish_returns_after_its_delivery_with_concurrent_publishers() -> None:
+def test_fifo_publish_is_delivered_by_flush_with_concurrent_publishers() -> None:
+    """A publish returns once accepted (another thread may be delivering it); once flush
+    returns True, it has been delivered."""
     t = Topic("t.fifo", content_based_deduplication=True)
     seen: list[str] = []
     lock = threading.Lock()
@@ -845,9 +847,10 @@ def test_fifo_publish_returns_after_its_delivery_with_concurrent_publishers() ->
         for i in range(200):
             body = f"p{p}-{i}"
             t.publish(body, group_id=f"g{p}")
+            flushed = t.flush(timeout=5)
             with lock:
-                if body not in seen:
-                    errors.append(body)  # publish returned before delivering it
+                if not flushed or body not in seen:
+                    errors.append(body)  # flush returned before it was delivered
 
     threads = [threading.Thread(target=publisher, args=(p,)) for p in range(4)]
     for th in threads:
@@ -860,3 +863,72 @@ def test_fifo_publish_returns_after_its_delivery_with_concurrent_publishers() ->
     for p in range(4):  # each publisher's messages in its own order
         mine = [s for s in seen if s.startswith(f"p{p}-")]
         assert mine == [f"p{p}-{i}" for i in range(200)]
+
+
+def test_fifo_subscriber_may_publish_from_another_thread_and_join_it() -> None:
+    """A publish made by a thread the subscriber waits for returns once it is accepted;
+    the delivering thread delivers it after the current message."""
+    t = Topic("t.fifo", content_based_deduplication=True)
+    q = Queue("q.fifo")
+    joined: list[bool] = []
+
+    def subscriber(n: Notification) -> None:
+        if n.message == "first":
+            helper = threading.Thread(
+                target=t.publish, args=("second",), kwargs={"group_id": "g"}, daemon=True
+            )
+            helper.start()
+            helper.join(timeout=2)
+            joined.append(not helper.is_alive())
+
+    t.subscribe(subscriber)
+    t.subscribe(q, raw_message_delivery=True)
+    t.publish("first", group_id="g")
+    assert joined == [True]
+    assert [m.body for m in q.receive(10)] == ["first", "second"]
+
+
+def test_fifo_subscriber_may_publish_through_an_executor_and_wait() -> None:
+    """The same through an executor with a timeout: nothing fails, nothing is redelivered."""
+    t = Topic("t.fifo", content_based_deduplication=True, retry_policy=RetryPolicy(attempts=2))
+    calls: list[str] = []
+    with ThreadPoolExecutor(1) as pool:
+
+        def subscriber(n: Notification) -> None:
+            calls.append(n.message)
+            if n.message == "first":
+                pool.submit(t.publish, "second", group_id="g").result(timeout=1)
+
+        sub = t.subscribe(subscriber)
+        t.publish("first", group_id="g")
+    assert calls == ["first", "second"]
+    assert (sub.delivered, sub.failed) == (2, 0)
+
+
+def test_fifo_flush_waits_for_messages_another_thread_delivers() -> None:
+    """A publish that finds another thread delivering returns at once; flush waits for it."""
+    t = Topic("t.fifo", content_based_deduplication=True)
+    seen: list[str] = []
+    inside = threading.Event()
+    release = threading.Event()
+
+    def subscriber(n: Notification) -> None:
+        if n.message == "first":
+            inside.set()
+            release.wait(5)
+        seen.append(n.message)
+
+    t.subscribe(subscriber)
+    drainer = threading.Thread(target=t.publish, args=("first",), kwargs={"group_id": "g"})
+    drainer.start()
+    try:
+        assert inside.wait(5)
+        t.publish("second", group_id="g")  # returns while "first" is still being delivered
+        assert seen == []
+        assert not t.flush(timeout=0)  # not delivered yet
+    finally:
+        release.set()
+    assert t.flush(timeout=5)
+    assert seen == ["first", "second"]
+    drainer.join(5)
+    assert not drainer.is_alive()
