@@ -456,7 +456,8 @@ class Topic:
     subscribers (default :class:`RetryPolicy`\\ (attempts=3), immediate retries).
     ``executor`` (a :class:`concurrent.futures.Executor`) makes fan-out asynchronous:
     ``publish`` returns once the message is accepted and matched, and deliveries run on
-    the executor (use :meth:`flush` to wait for them). All methods are thread-safe.
+    the executor (use :meth:`flush` to wait for them); a FIFO topic's messages are
+    delivered by one task at a time, in sequence order. All methods are thread-safe.
 
     Example::
 
@@ -498,13 +499,14 @@ class Topic:
         self._envelope = EnvelopeWriter(self._arn, region, self._fifo)
         self._executor = executor
         self._lock = threading.Lock()
-        # A synchronous FIFO topic delivers through an outbox, in sequence order: the
-        # publisher that finds nobody delivering delivers everything queued (its own
-        # messages and those published meanwhile); the others return once theirs is
-        # queued. No lock is held while subscribers run, and no publisher waits for a
-        # delivery, so subscribers may publish to this topic or any other, from any thread.
+        # A FIFO topic delivers through an outbox, in sequence order: the publisher that
+        # finds nobody delivering delivers everything queued (its own messages and those
+        # published meanwhile), or hands that to one executor task; the others return
+        # once theirs is queued. No lock is held while subscribers run, and no publisher
+        # waits for a delivery, so subscribers may publish to this topic or any other,
+        # from any thread.
         self._outbox: deque[tuple[_Published, list[Subscription]]] = deque()
-        self._draining = False  # a thread is delivering the outbox
+        self._draining = False  # a thread (or executor task) is delivering the outbox
         self._queued = 0  # plans ever put in the outbox
         self._delivered = 0  # plans ever taken out of it and delivered
         self._outbox_done = threading.Condition(self._lock)
@@ -825,8 +827,7 @@ class Topic:
         checked = self._check(
             message, subject, attributes, group_id, deduplication_id, message_structure
         )
-        [(result, plan)] = self._accept([(checked, None)])
-        self._dispatch(plan)
+        [result] = self._publish([(checked, None)])
         return result
 
     def publish_batch(self, entries: Iterable[PublishEntry]) -> BatchResult[PublishResult]:
@@ -878,16 +879,29 @@ class Topic:
             raise _SnsBatchTooLong(
                 "The length of all the messages put together is more than the limit."
             )
-        accepted = self._accept(checked)
-        for _, plan in accepted:
-            self._dispatch(plan)
-        return BatchResult([r for r, _ in accepted], [])
+        return BatchResult(self._publish(checked), [])
+
+    def _publish(self, checked: Sequence[tuple[_Checked, str | None]]) -> list[PublishResult]:
+        """Accept checked messages, then deliver them (or hand them to whoever delivers)."""
+        results, plans, drain = self._accept(checked)
+        for published, targets in plans:
+            self._dispatch(published, targets)
+        if drain:
+            self._start_drain()
+        return results
 
     def _accept(
         self, checked: Sequence[tuple[_Checked, str | None]]
-    ) -> list[tuple[PublishResult, tuple[_Published, list[Subscription]] | None]]:
-        """Give each checked message its id (and sequence number), and match it."""
-        out: list[tuple[PublishResult, tuple[_Published, list[Subscription]] | None]] = []
+    ) -> tuple[list[PublishResult], list[tuple[_Published, list[Subscription]]], bool]:
+        """Give each checked message its id (and sequence number), and match it.
+
+        Returns the results, the standard topic's deliveries to make, and whether the
+        caller must start delivering the FIFO outbox. A FIFO message goes into the outbox
+        in the same lock hold that gives it its sequence number, so the outbox is always
+        in sequence order, whatever other publishers do meanwhile.
+        """
+        results: list[PublishResult] = []
+        plans: list[tuple[_Published, list[Subscription]]] = []
         with self._lock:
             self._check_alive()
             now = self._clock.time()
@@ -899,11 +913,8 @@ class Topic:
                     assert c.deduplication_id is not None
                     earlier = self._dedup.admit(c.deduplication_id, message_id, now)
                     if earlier is not None:
-                        out.append(
-                            (
-                                PublishResult(earlier, self._dedup_results.get(earlier), entry_id),
-                                None,
-                            )
+                        results.append(
+                            PublishResult(earlier, self._dedup_results.get(earlier), entry_id)
                         )
                         continue
                     self._sequence += 1
@@ -914,10 +925,20 @@ class Topic:
                         self._dedup_results = {
                             k: val for k, val in self._dedup_results.items() if k in live
                         }
+                results.append(PublishResult(message_id, seq, entry_id))
                 targets = self._match(c)
+                if not targets:
+                    continue
                 published = _Published(c, message_id, ms, seq)
-                out.append((PublishResult(message_id, seq, entry_id), (published, targets)))
-        return out
+                if self._fifo:
+                    self._outbox.append((published, targets))
+                    self._queued += 1
+                else:
+                    plans.append((published, targets))
+            drain = bool(self._outbox) and not self._draining
+            if drain:
+                self._draining = True
+        return results, plans, drain
 
     def _match(self, c: _Checked) -> list[Subscription]:
         """Matching subscriptions in subscription order (lock held)."""
@@ -930,22 +951,29 @@ class Topic:
             return list(self._unfiltered)
         return sorted([*matched, *self._unfiltered], key=lambda s: s._seq)
 
-    def _dispatch(self, plan: tuple[_Published, list[Subscription]] | None) -> None:
-        if plan is None:
-            return
-        published, targets = plan
-        if not targets:
-            return
+    def _dispatch(self, published: _Published, targets: list[Subscription]) -> None:
+        """Deliver a standard topic's message now, or as a task on the executor."""
         if self._executor is None:
-            if self._fifo:
-                self._deliver_in_order(published, targets)
-            else:
-                self._deliver_all(published, targets)
+            self._deliver_all(published, targets)
             return
         future = self._executor.submit(self._deliver_all, published, targets)
         with self._lock:
             self._pending.add(future)
         future.add_done_callback(self._forget)
+
+    def _start_drain(self) -> None:
+        """Deliver the FIFO outbox here, or as one task on the executor (``_draining``
+        is set). One loop at a time delivers it, so any executor keeps sequence order."""
+        if self._executor is None:
+            self._drain()
+            return
+        try:
+            self._executor.submit(self._drain)
+        except BaseException:  # e.g. a shut-down executor: the next publish tries again
+            with self._lock:
+                self._draining = False
+                self._outbox_done.notify_all()
+            raise
 
     def _forget(self, future: concurrent.futures.Future[None]) -> None:
         with self._lock:
@@ -986,26 +1014,13 @@ class Topic:
 
     # --- delivery -----------------------------------------------------------------------------
 
-    def _deliver_in_order(self, published: _Published, targets: list[Subscription]) -> None:
-        """Queue a FIFO publish behind every earlier one; deliver the outbox if nobody is.
-
-        Never waits for another thread: a publisher that finds the outbox being delivered
-        returns at once (that thread delivers its message, in sequence order). The thread
-        delivering may be waiting for this one (a subscriber joining a publishing thread),
-        so waiting here could deadlock.
-        """
-        with self._lock:
-            # Sequence numbers are assigned in _accept; plans are queued in that order
-            # because a FIFO publish is accepted and queued without another in between.
-            self._outbox.append((published, targets))
-            self._queued += 1
-            if self._draining:
-                return  # delivered by the loop running now (this thread's or another's)
-            self._draining = True
-        self._drain()
-
     def _drain(self) -> None:
-        """Deliver the outbox until it is empty (the caller set ``_draining``)."""
+        """Deliver the outbox until it is empty (the caller set ``_draining``).
+
+        A publisher that finds it running returns at once: this loop delivers its message
+        in turn. Waiting for it instead could deadlock, since this thread may be waiting
+        for that publisher (a subscriber joining a thread that publishes).
+        """
         _delivering.depth += 1
         stepped_down = False
         try:
