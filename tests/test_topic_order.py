@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from mqlite import Notification, Queue
+from mqlite import ManualClock, Notification, PublishEntry, Queue
 from mqlite.message import PublishResult
 from mqlite.topic import Topic
 
@@ -107,3 +107,52 @@ def test_concurrent_fifo_publishers_deliver_in_sequence_order(workers: int) -> N
     sent = [json.loads(m.body) for m in envelopes.peek()]
     check("fifo queue", [(e["Message"], e["SequenceNumber"]) for e in sent], everything)
     check("raw queue", [(m.body, seq_of[m.body]) for m in raw.peek()], everything)
+
+
+# --- duplicates ------------------------------------------------------------------------------
+
+
+def test_duplicate_returns_the_original_message_id_and_sequence_number() -> None:
+    clock = ManualClock()
+    t = Topic("t.fifo", clock=clock)
+    got: list[Notification] = []
+    t.subscribe(got.append)
+    first = t.publish("a", group_id="g", deduplication_id="d")
+    assert first.sequence_number is not None
+    # Enough other messages in between that the topic tidies what it keeps per dedup id.
+    others = [t.publish(f"m{i}", group_id="g", deduplication_id=f"o{i}") for i in range(300)]
+    clock.advance(299)
+    again = t.publish("b", group_id="other", deduplication_id="d")
+    assert (again.message_id, again.sequence_number) == (first.message_id, first.sequence_number)
+    assert [n.message for n in got].count("b") == 0  # accepted, not delivered
+    clock.advance(1)  # the window has passed: a new message with a new, larger number
+    later = t.publish("c", group_id="g", deduplication_id="d")
+    assert later.message_id != first.message_id
+    assert later.sequence_number is not None
+    assert later.sequence_number > others[-1].sequence_number  # type: ignore[operator]
+    assert t.publish("c", group_id="g", deduplication_id="d") == later
+    assert [n.message for n in got] == ["a", *(f"m{i}" for i in range(300)), "c"]
+
+
+def test_duplicates_in_and_across_batches_return_the_original() -> None:
+    t = Topic("t.fifo", content_based_deduplication=True)
+    got: list[str] = []
+    t.subscribe(lambda n: got.append(n.sequence_number or ""))
+    batch = t.publish_batch(
+        [
+            PublishEntry("1", "same", group_id="g"),
+            PublishEntry("2", "other", group_id="g"),
+            PublishEntry("3", "same", group_id="h"),  # content-based: a duplicate of "1"
+        ]
+    ).successful
+    assert [r.id for r in batch] == ["1", "2", "3"]
+    one, two, three = batch
+    assert (three.message_id, three.sequence_number) == (one.message_id, one.sequence_number)
+    assert one.sequence_number != two.sequence_number
+    [again] = t.publish_batch([PublishEntry("x", "other", group_id="g")]).successful
+    assert (again.id, again.message_id, again.sequence_number) == (
+        "x",
+        two.message_id,
+        two.sequence_number,
+    )
+    assert got == [one.sequence_number, two.sequence_number]  # each delivered once
