@@ -56,6 +56,7 @@ from ._conditions import (
 )
 from ._fields import Field, Fields, attribute_fields, body_fields, parse_body, path_prefixes
 from ._policy_json import JsonNumber, JsonPairs, PolicyInvalid, parse_policy_text, to_plain
+from ._validation import shown
 from .errors import InvalidParameter
 
 __all__ = [
@@ -590,7 +591,7 @@ def check_scope(scope: object) -> str:
     """
     if scope not in SCOPES:
         raise FilterPolicyError(
-            f"Invalid value [{scope}]. Please use either MessageBody or MessageAttributes",
+            f"Invalid value [{shown(scope)}]. Please use either MessageBody or MessageAttributes",
             attribute="FilterPolicyScope",
         )
     assert isinstance(scope, str)

@@ -181,25 +181,32 @@ class _RawBody(NamedTuple):
 def _sqs_accepts(attributes: Mapping[str, Attribute]) -> bool:
     """Whether a queue's send checks pass *attributes*, which passed SNS's checks.
 
-    SNS's rules imply SQS's for names, data types, strings and binaries; only the count
-    (SNS has no limit) and SQS's stricter Number rules (38 digits, a magnitude range, no
-    blanks) can still fail. Cost: O(size of the Number values).
+    SNS's rules imply SQS's for names, strings and binaries; only the count (SNS has no
+    limit), custom type labels (SNS takes any printable text, SQS only ``[A-Za-z0-9_.-]``)
+    and SQS's Number range (38 digits, a magnitude range) can still fail. Cost: O(size
+    of the Number values and labels).
     """
     if len(attributes) > v.MAX_ATTRIBUTES:
         return False
     for name, attr in attributes.items():
-        if attr.data_type.partition(".")[0] != "Number":
+        data_type = attr.data_type
+        if data_type in _SQS_PLAIN_TYPES:
             continue
-        value = attr.value
-        assert isinstance(value, str)  # SNS's checks: a Number value is text
-        digits = value[1:] if value.startswith("-") else value
-        if digits.isascii() and digits.isdigit() and len(digits) <= 38:
-            continue  # a plain integer of at most 38 digits: always in SQS's range
+        if data_type == "Number":
+            value = attr.value
+            assert isinstance(value, str)  # SNS's checks: a Number value is text
+            digits = value[1:] if value.startswith("-") else value
+            if digits.isascii() and digits.isdigit() and len(digits) <= 38:
+                continue  # a plain integer of at most 38 digits: always in SQS's range
         try:
-            v.check_number(name, value)
+            v.check_attribute_value(name, attr)
         except MqliteError:
             return False
     return True
+
+
+# Data types whose values pass SQS's checks whenever they pass SNS's.
+_SQS_PLAIN_TYPES: Final = frozenset({"String", "Binary", "String.Array"})
 
 
 class _Published:
@@ -483,7 +490,7 @@ class Topic:
         if not isinstance(content_based_deduplication, bool):
             raise InvalidParameter(
                 "Invalid parameter: Attributes Reason: ContentBasedDeduplication: Invalid value"
-                f" [{content_based_deduplication}]. Must be true or false."
+                f" [{v.shown(content_based_deduplication)}]. Must be true or false."
             )
         if content_based_deduplication and not self._fifo:
             raise InvalidParameter(
@@ -671,7 +678,10 @@ class Topic:
                         f"failed to parse JSON. a filter policy is a str or a mapping, not"
                         f" {type(text).__name__}"
                     )
-                policy = FilterPolicy(text, scope)
+                try:
+                    policy = FilterPolicy(text, scope)
+                except (TypeError, ValueError) as error:  # a mapping holding non-JSON values
+                    raise FilterPolicyError(f"failed to parse JSON. {error}") from None
         elif policy is not None and policy.scope != scope:
             policy = policy.with_scope(scope)
         if "raw_message_delivery" in given:
@@ -757,7 +767,12 @@ class Topic:
                     "Invalid parameter: Subject Reason: Subject must be less than 100 characters"
                     " of UTF-8 text without line breaks or control characters"
                 )
-        if not isinstance(message, str) or message == "":
+        if not isinstance(message, str):
+            raise InvalidParameter(
+                "Invalid parameter: Message Reason: the message must be a str, not"
+                f" {type(message).__name__}"
+            )
+        if message == "":
             raise InvalidParameter("Invalid parameter: Empty message")
         attrs_ = normalize_attributes(attributes)
         attributes_size = v.attributes_size(attrs_) if attrs_ else 0
@@ -839,7 +854,15 @@ class Topic:
                 texts); any entry failing a Publish check raises that error (nothing
                 is published).
         """
-        items = list(entries)
+        try:
+            items = list(entries)
+        except TypeError:
+            items = None
+        if items is None or not all(isinstance(e, PublishEntry) for e in items):
+            raise InvalidParameter(
+                "Invalid parameter: PublishBatchRequestEntries Reason: the entries must be an"
+                " iterable of PublishEntry"
+            )
         if not items:
             raise _SnsEmptyBatch("The batch request doesn't contain any entries.")
         if len(items) > MAX_BATCH_ENTRIES:
@@ -849,7 +872,7 @@ class Topic:
             entry_id = entry.id
             if not isinstance(entry_id, str) or len(entry_id) > 80:
                 raise _SnsInvalidBatchEntryId(
-                    f"The Id of a batch entry in the batch request is too long: {entry_id}"
+                    f"The Id of a batch entry in the batch request is too long: {v.shown(entry_id)}"
                 )
             if not _BATCH_ID_CHARS.fullmatch(entry_id):
                 raise _SnsInvalidBatchEntryId(
