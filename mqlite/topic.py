@@ -89,14 +89,6 @@ _BATCH_ID_CHARS = re.compile(r"[A-Za-z0-9_-]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-class _Unset:
-    def __repr__(self) -> str:
-        return "<default>"
-
-
-_UNSET: Final = _Unset()
-
-
 # SNS reports these batch errors under their plain codes (no SQS wire prefix).
 class _SnsEmptyBatch(EmptyBatchRequest):
     legacy_code = "EmptyBatchRequest"
@@ -584,16 +576,18 @@ class Topic:
         self,
         target: Queue | Callable[[Notification], object],
         *,
-        filter_policy: str | Mapping[str, Any] | FilterPolicy | _Unset | None = _UNSET,
-        filter_policy_scope: str | _Unset = _UNSET,
-        raw_message_delivery: bool | str | _Unset = _UNSET,
-        dead_letter_queue: Queue | _Unset | None = _UNSET,
+        filter_policy: str | Mapping[str, Any] | FilterPolicy | None = None,
+        filter_policy_scope: str | None = None,
+        raw_message_delivery: bool | str | None = None,
+        dead_letter_queue: Queue | None = None,
     ) -> Subscription:
         """Subscribe a :class:`Queue` or a callable taking a :class:`Notification`.
 
-        Defaults: no filter policy, scope ``"MessageAttributes"``, raw delivery off, no
-        dead-letter queue. Subscribing the same target again returns the existing
-        subscription when every setting passed equals the stored one.
+        A setting left out (None) takes its default: no filter policy, scope
+        ``"MessageAttributes"``, raw delivery off, no dead-letter queue. Subscribing the
+        same target again returns the existing subscription when every setting passed
+        equals the stored one; settings left out are not compared (as with Subscribe's
+        attribute map). ``filter_policy=""`` passes "no policy" explicitly.
 
         Raises:
             InvalidParameter: a FIFO queue on a standard topic, a bad filter policy or
@@ -619,7 +613,7 @@ class Topic:
             "raw_message_delivery": raw_message_delivery,
             "dead_letter_queue": dead_letter_queue,
         }
-        given = {k: val for k, val in given.items() if val is not _UNSET}
+        given = {k: val for k, val in given.items() if val is not None}
         try:
             settings = self._resolve(target, given, None, subscribe=True)
         except FilterPolicyError as error:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import inspect
 import json
+import pydoc
 import sys
 import threading
 from collections.abc import Callable
@@ -932,3 +934,26 @@ def test_fifo_flush_waits_for_messages_another_thread_delivers() -> None:
     assert seen == ["first", "second"]
     drainer.join(5)
     assert not drainer.is_alive()
+
+
+def test_subscribe_signature_is_clean() -> None:
+    """No private sentinel in the signature or in help(); every setting defaults to None."""
+    signature = inspect.signature(Topic.subscribe)
+    settings = ["filter_policy", "filter_policy_scope", "raw_message_delivery", "dead_letter_queue"]
+    assert [signature.parameters[name].default for name in settings] == [None] * 4
+    shown = str(signature) + pydoc.plain(pydoc.render_doc(Topic.subscribe))
+    assert "_Unset" not in shown
+    assert "<default>" not in shown
+
+
+def test_subscribe_settings_left_out_are_not_compared() -> None:
+    t = Topic("t")
+    q, dlq = Queue("q"), Queue("dlq")
+    s = t.subscribe(q, filter_policy={"a": ["b"]}, raw_message_delivery=True, dead_letter_queue=dlq)
+    assert t.subscribe(q) is s
+    assert t.subscribe(q, filter_policy=None, dead_letter_queue=None) is s  # left out
+    with pytest.raises(InvalidParameter, match="different attributes"):
+        t.subscribe(q, filter_policy="")  # "" is no policy: compared
+    fresh = t.subscribe(Queue("fresh"))
+    assert (fresh.filter_policy, fresh.filter_policy_scope) == (None, "MessageAttributes")
+    assert (fresh.raw_message_delivery, fresh.dead_letter_queue) == (False, None)
