@@ -957,3 +957,28 @@ def test_subscribe_settings_left_out_are_not_compared() -> None:
     fresh = t.subscribe(Queue("fresh"))
     assert (fresh.filter_policy, fresh.filter_policy_scope) == (None, "MessageAttributes")
     assert (fresh.raw_message_delivery, fresh.dead_letter_queue) == (False, None)
+
+
+@pytest.mark.parametrize("workers", [0, 2], ids=["synchronous", "executor"])
+def test_flush_inside_a_fifo_delivery_does_not_wait(workers: int) -> None:
+    """What flush would wait for is queued behind the delivery calling it: it says so."""
+    pool = ThreadPoolExecutor(workers) if workers else None
+    t = Topic("t.fifo", content_based_deduplication=True, executor=pool)
+    flushed: list[bool] = []
+
+    def subscriber(n: Notification) -> None:
+        if n.message == "first":
+            t.publish("second", group_id="g")
+            flushed.append(t.flush())  # no timeout: must not wait for "second"
+
+    t.subscribe(subscriber)
+    publisher = threading.Thread(
+        target=t.publish, args=("first",), kwargs={"group_id": "g"}, daemon=True
+    )
+    publisher.start()
+    publisher.join(timeout=5)
+    assert not publisher.is_alive()
+    assert t.flush(timeout=5)
+    assert flushed == [False]
+    if pool is not None:
+        pool.shutdown()
