@@ -724,7 +724,16 @@ class Topic:
                     self._index.add(sub, policy)
 
     def unsubscribe(self, subscription: Subscription) -> None:
-        """Remove *subscription* (idempotent; a subscription of another topic is ignored)."""
+        """Remove *subscription* (idempotent; a subscription of another topic is ignored).
+
+        Raises:
+            InvalidParameter: *subscription* is not a :class:`Subscription`.
+        """
+        if not isinstance(subscription, Subscription):
+            raise InvalidParameter(
+                "Invalid parameter: SubscriptionArn Reason: a Subscription is required, not"
+                f" {type(subscription).__name__}"
+            )
         if subscription._topic is not self:
             return
         with self._lock:
@@ -1006,7 +1015,22 @@ class Topic:
         out first. Called from inside a FIFO topic's delivery it does not wait (what it
         would wait for may be queued behind that very delivery) and returns whether
         nothing is left. A synchronous standard topic has nothing pending: True at once.
+
+        Raises:
+            InvalidParameter: *timeout* is not None nor a number of seconds >= 0.
         """
+        if timeout is not None:
+            if (
+                isinstance(timeout, bool)
+                or not isinstance(timeout, int | float)
+                or not timeout >= 0  # NaN included
+            ):
+                raise InvalidParameter(
+                    "flush: timeout must be None or a number of seconds >= 0, not"
+                    f" {v.shown(timeout, quoted=True)}"
+                )
+            if timeout >= threading.TIMEOUT_MAX:
+                timeout = None  # longer than any wait can be: wait as long as needed
         with self._lock:
             target = self._queued
             pending = list(self._pending)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -226,7 +227,15 @@ def _state(t: Topic, subs: list[Subscription]) -> tuple[object, ...]:
 @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     which=st.sampled_from(
-        ["publish", "publish_options", "publish_batch", "subscribe", "configure"]
+        [
+            "publish",
+            "publish_options",
+            "publish_batch",
+            "subscribe",
+            "configure",
+            "unsubscribe",
+            "flush",
+        ]
     ),
     a=_junk,
     b=_junk,
@@ -252,8 +261,57 @@ def test_junk_input_raises_mqlite_error_and_changes_nothing(
             q, filter_policy=a, filter_policy_scope=b, raw_message_delivery=a
         ),
         "configure": lambda: sub.configure(filter_policy=a, raw_message_delivery=b),
+        "unsubscribe": lambda: t.unsubscribe(a),
+        "flush": lambda: t.flush(a),
     }
     try:
         calls[which]()
     except MqliteError:
         assert _state(t, subs) == before
+
+
+@pytest.mark.parametrize("bad", [None, "sub", 1, object()], ids=repr)
+def test_unsubscribe_refuses_what_is_not_a_subscription(bad: object) -> None:
+    t = Topic("t")
+    sub = t.subscribe(Queue("q"))
+    with pytest.raises(InvalidParameter):
+        t.unsubscribe(bad)  # type: ignore[arg-type]
+    assert t.subscriptions == [sub]
+
+
+@pytest.mark.parametrize("bad", ["1", -1, float("nan"), True, [1]], ids=repr)
+def test_flush_refuses_a_timeout_that_is_not_a_duration(bad: object) -> None:
+    t = Topic("t.fifo", content_based_deduplication=True)
+    with pytest.raises(InvalidParameter):
+        t.flush(bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "timeout", [0, 0.5, 10**400, float("inf"), None], ids=["0", "0.5", "10**400", "inf", "None"]
+)
+def test_flush_takes_any_duration(timeout: float | None) -> None:
+    """Also those too long for the thread library: they wait as long as needed."""
+    t = Topic("t.fifo", content_based_deduplication=True)
+    inside, release = threading.Event(), threading.Event()
+
+    def subscriber(n: Notification) -> None:
+        if n.message == "first":
+            inside.set()
+            release.wait(5)
+
+    t.subscribe(subscriber)
+    drainer = threading.Thread(target=t.publish, args=("first",), kwargs={"group_id": "g"})
+    drainer.start()
+    assert inside.wait(5)
+    t.publish("second", group_id="g")  # queued behind "first": flush has to wait
+    timer = threading.Timer(0.05, release.set)
+    timer.start()
+    try:
+        done = t.flush(timeout)
+    finally:
+        release.set()
+        timer.cancel()
+    assert done is (timeout != 0)  # a zero timeout does not wait for the delivery
+    assert t.flush(None)
+    drainer.join(5)
+    assert not drainer.is_alive()
