@@ -489,6 +489,28 @@ class Topic:
                 "Invalid parameter: Attributes Reason: ContentBasedDeduplication is only valid"
                 " for FIFO topics"
             )
+        # Checked here: a wrong kind would otherwise fail only inside a later publish,
+        # after its message was accepted.
+        for setting, value, ok in (
+            ("region", region, isinstance(region, str)),
+            ("account_id", account_id, isinstance(account_id, str)),
+            ("clock", clock, clock is None or callable(getattr(clock, "time", None))),
+            (
+                "retry_policy",
+                retry_policy,
+                retry_policy is None or isinstance(retry_policy, RetryPolicy),
+            ),
+            (
+                "executor",
+                executor,
+                executor is None or callable(getattr(executor, "submit", None)),
+            ),
+        ):
+            if not ok:
+                raise InvalidParameter(
+                    f"Invalid parameter: {setting} Reason: {v.shown(value, quoted=True)} is not"
+                    f" a valid {setting}"
+                )
         self._content_dedup = content_based_deduplication
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._region = region

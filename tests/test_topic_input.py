@@ -315,3 +315,20 @@ def test_flush_takes_any_duration(timeout: float | None) -> None:
     assert t.flush(None)
     drainer.join(5)
     assert not drainer.is_alive()
+
+
+@pytest.mark.parametrize(
+    "settings_",
+    [
+        {"executor": "pool"},
+        {"retry_policy": 3},
+        {"region": 10**5000},
+        {"account_id": None},
+        {"clock": "now"},
+    ],
+    ids=["executor", "retry_policy", "region", "account_id", "clock"],
+)
+def test_topic_refuses_settings_of_the_wrong_kind(settings_: dict[str, Any]) -> None:
+    """Refused when the topic is made, not later in a publish that has accepted a message."""
+    with pytest.raises(InvalidParameter):
+        Topic("t", **settings_)
