@@ -487,8 +487,9 @@ def _is_or(value: Any) -> bool:
 
 class _Compiled:
     """Output of one validation walk: condition lists by object identity, nesting seen, and
-    the policy's *weight*: the most, over its condition lists, of a list's object depth
-    plus the ``$or`` operators above it.
+    the policy's *weight*: the most, over the condition lists the combination count sees
+    (of duplicated keys only the last), of a list's object depth plus the ``$or``
+    operators above it.
 
     SNS's combination count is at least the weight: a list counts its depth, a nested key
     multiplies by at least its child's count, and a ``$or`` adds at least one for its
@@ -501,12 +502,21 @@ class _Compiled:
         self.weight = 0
 
 
-def _pairs_of(alternatives: list[JsonPairs]) -> Iterator[tuple[str, Any]]:
+# One object's pairs, each with whether the combination count sees it (the last of its key).
+_Pairs = Iterator[tuple[str, Any, bool]]
+
+
+def _pairs(node: JsonPairs) -> _Pairs:
+    last = {key: i for i, (key, _) in enumerate(node)}
+    return ((key, value, last[key] == i) for i, (key, value) in enumerate(node))
+
+
+def _pairs_of(alternatives: list[JsonPairs]) -> _Pairs:
     """The pairs of each ``$or`` alternative in turn; an empty one fails when reached."""
     for alternative in alternatives:
         if not alternative:
             raise PolicyInvalid("Empty objects are not allowed")
-        yield from alternative
+        yield from _pairs(alternative)
 
 
 def _validate(root: JsonPairs, out: _Compiled) -> None:
@@ -517,26 +527,28 @@ def _validate(root: JsonPairs, out: _Compiled) -> None:
     """
     if not root:
         raise PolicyInvalid("Empty objects are not allowed")
-    stack: list[tuple[Iterator[tuple[str, Any]], int]] = [(iter(root), 1)]
+    # (the object's pairs, its weight, whether the combination count sees it)
+    stack: list[tuple[_Pairs, int, bool]] = [(_pairs(root), 1, True)]
     while stack:
-        pairs, weight = stack[-1]
+        pairs, weight, counted = stack[-1]
         pair = next(pairs, None)
         if pair is None:
             stack.pop()
             continue
-        key, value = pair
+        key, value, last = pair
         if key == "$or" and _is_or(value):
             # The alternatives' pairs, one alternative after another, all walked before
             # this object's later keys.
-            stack.append((_pairs_of(value), weight + 1))
+            stack.append((_pairs_of(value), weight + 1, counted and last))
         elif isinstance(value, JsonPairs):
             out.nested = True
             if not value:
                 raise PolicyInvalid("Empty objects are not allowed")
-            stack.append((iter(value), weight + 1))
+            stack.append((_pairs(value), weight + 1, counted and last))
         elif isinstance(value, list):
             out.lists[id(value)] = _condition_list(value)
-            out.weight = max(out.weight, weight)
+            if counted and last:
+                out.weight = max(out.weight, weight)
         else:
             raise PolicyInvalid(f'"{key}" must be an object or an array')
 
@@ -606,12 +618,19 @@ def _compile(text: str, scope: str) -> tuple[tuple[Branch, ...], Any]:
         )
     if len(dict(root)) > MAX_KEYS:
         raise FilterPolicyError(f"Filter policy can not have more than {MAX_KEYS} keys")
-    # Too heavy is too complex without counting; the count and the expansion recurse, so
-    # only policies at most MAX_COMBINATIONS deep reach them.
-    if compiled.weight > MAX_COMBINATIONS or _combinations(root) > MAX_COMBINATIONS:
+    # Too heavy is too complex without counting: the count and the expansion recurse, so
+    # only policies at most MAX_COMBINATIONS deep reach them (bar deep objects hidden
+    # behind a later duplicate key, which the count skips: those can still be too deep
+    # to expand, and are too complex then).
+    if compiled.weight > MAX_COMBINATIONS:
         raise FilterPolicyError("Filter policy is too complex")
     expanded: list[dict[str, tuple[Condition, ...]]] = []
-    _expand(root, "", expanded, compiled)
+    try:
+        if _combinations(root) > MAX_COMBINATIONS:
+            raise FilterPolicyError("Filter policy is too complex")
+        _expand(root, "", expanded, compiled)
+    except RecursionError:
+        raise FilterPolicyError("Filter policy is too complex") from None
     branches = tuple(Branch(tuple(sorted(branch.items()))) for branch in expanded)
     # The plain copy keeps huge integer literals as floats rather than failing on them.
     return branches, json.loads(text, parse_int=_plain_int)

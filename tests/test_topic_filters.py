@@ -205,3 +205,20 @@ def test_policies_at_the_complexity_limit_still_compile() -> None:
     assert FilterPolicy(mapping, "MessageBody").matches(body=json.dumps(body))
     nested, _ = _nested_or(149)  # 150 alternatives in all
     assert FilterPolicy(nested).matches(attributes={"b": Attribute("String", "y")})
+
+
+def test_a_deep_object_behind_a_later_duplicate_key_is_not_counted() -> None:
+    """The combination count sees only the last of a duplicated key, as before; a hidden
+    object too deep to expand is too complex, never a RecursionError."""
+    _, deep = _nested_body(200)
+    policy = FilterPolicy('{"a":' + deep + ',"a":["x"]}', "MessageBody")
+    assert "a" in policy.paths  # accepted (one combination), as before
+    _, deeper = _nested_body(900)
+    try:  # accepted, or refused by a policy error, depending on how deep the stack is
+        FilterPolicy('{"a":' + deeper + ',"a":["x"]}', "MessageBody")
+        outcome = "accepted"
+    except FilterPolicyError as error:
+        outcome = str(error)
+    assert outcome == "accepted" or outcome.endswith(
+        ("Filter policy is too complex", "Document nesting depth exceeds the maximum allowed")
+    )
