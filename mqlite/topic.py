@@ -1034,8 +1034,8 @@ class Topic:
         mode) and, on a FIFO topic, messages queued behind a delivery another thread is
         making (a publish that finds one returns once its message is queued). Returns True
         when nothing published before the call is left, False when *timeout* seconds ran
-        out first. Called from inside a FIFO topic's delivery it does not wait (what it
-        would wait for may be queued behind that very delivery) and returns whether
+        out first. Called from inside a delivery (a subscriber) it does not wait (what it
+        would wait for may be that very delivery, or queued behind it) and returns whether
         nothing is left. A synchronous standard topic has nothing pending: True at once.
 
         Raises:
@@ -1072,6 +1072,9 @@ class Topic:
             self._drain()
         if not pending:
             return True
+        if _delivering.depth:
+            # A delivery task waiting for the tasks could be waiting for itself.
+            return all(future.done() for future in pending)
         _, not_done = concurrent.futures.wait(pending, timeout=timeout)
         return not not_done
 
@@ -1112,11 +1115,16 @@ class Topic:
                     self._outbox_done.notify_all()
 
     def _deliver_all(self, published: _Published, targets: list[Subscription]) -> None:
-        for sub in targets:
-            try:
-                self._deliver(sub, published)
-            except Exception:  # never let one subscriber break the others
-                logger.exception("mqlite: unexpected error delivering to %s", sub.arn)
+        # Marked as a delivery, so a flush() from a subscriber does not wait for itself.
+        _delivering.depth += 1
+        try:
+            for sub in targets:
+                try:
+                    self._deliver(sub, published)
+                except Exception:  # never let one subscriber break the others
+                    logger.exception("mqlite: unexpected error delivering to %s", sub.arn)
+        finally:
+            _delivering.depth -= 1
 
     def _send(self, queue: Queue, sub: Subscription, p: _Published, *, raw: bool) -> None:
         """Send *p* to *queue* for *sub*: the bare text (*raw*), or the envelope.

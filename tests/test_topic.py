@@ -982,3 +982,23 @@ def test_flush_inside_a_fifo_delivery_does_not_wait(workers: int) -> None:
     assert flushed == [False]
     if pool is not None:
         pool.shutdown()
+
+
+def test_flush_inside_a_standard_executor_delivery_does_not_wait_for_itself() -> None:
+    pool = ThreadPoolExecutor(1)
+    t = Topic("t", executor=pool)
+    flushed: list[bool] = []
+    published, done = threading.Event(), threading.Event()
+
+    def subscriber(n: Notification) -> None:
+        published.wait(5)  # publish has returned: this task is among the pending ones
+        flushed.append(t.flush())  # no timeout
+        done.set()
+
+    t.subscribe(subscriber)
+    t.publish("x")
+    published.set()
+    assert done.wait(5), "flush inside the delivery waited for itself"
+    assert flushed == [False]
+    assert t.flush(timeout=5)
+    pool.shutdown()
