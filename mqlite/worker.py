@@ -30,6 +30,7 @@ Design (see docs/worker.md):
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import logging
 import threading
@@ -55,6 +56,20 @@ DELETE_BATCH = 10
 DELETE_MARGIN = 1.0
 
 _INF = float("inf")
+
+#: The job whose handler is running in this thread or task: stop() must not wait for it.
+_handling: contextvars.ContextVar[_Job | None] = contextvars.ContextVar(
+    "mqlite_worker_handling", default=None
+)
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether the caller runs on *loop* (so blocking would stall it)."""
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
 
 Handler = Callable[[Message], object]
 ErrorHook = Callable[[Message, BaseException], object]
@@ -210,6 +225,7 @@ class Worker:
         self._beat_wake = -_INF  # the deadline the heartbeat thread sleeps until
         self._stopping = False
         self._started = False
+        self._keep: _Job | None = None  # the job whose handler called stop(), if one did
         self._c = _Counters()
         self._threads: list[threading.Thread] = []
         self._beater: threading.Thread | None = None
@@ -248,22 +264,48 @@ class Worker:
         releases whatever is still unfinished; ``drain=False`` releases at once. A released
         message is made visible again (``change_visibility 0``): nothing stays invisible.
         Every finished message's delete has been sent when ``stop`` returns.
+
+        Called from inside a handler, ``stop`` does not wait for that handler: its message
+        is settled as usual once the handler returns (and the rest of its FIFO chain is
+        released unstarted), and the worker's threads end after it. An ``async def``
+        handler must not block its event loop on ``stop``: it calls
+        ``await asyncio.to_thread(worker.stop)``.
+
+        Raises:
+            RuntimeError: called on the event loop that runs the worker's async handlers.
         """
+        own = _handling.get()
+        if self._loop is not None and _on_loop(self._loop):
+            raise RuntimeError(
+                "Worker.stop() blocks the event loop its async handlers run on; from an"
+                " async handler use: await asyncio.to_thread(worker.stop)"
+            )
         with self._lock:
             if not self._started or self._stopping:
                 return
+            if own not in self._jobs:
+                own = None  # not a handler of this worker
             self._stopping = True
+            self._keep = own
             self._work.notify_all()
             self._idle.notify_all()
             # A fetch in progress is a wait=0 receive: let its messages land in _jobs so
             # they are drained or released with the rest.
             self._cond.wait_for(lambda: not self._fetching)
+            # The calling handler's own job is not waited for (that would wait forever):
+            # it settles when the handler returns. What is chained behind it is released.
+            keep = {own} if own is not None else set()
+            chained = set()  # its FIFO chain: this thread would run it after the handler
+            nxt = own.after if own is not None else None
+            while nxt is not None:
+                chained.add(nxt)
+                nxt = nxt.after
             if drain:
-                self._cond.wait_for(lambda: not self._jobs, timeout)
-            released = list(self._jobs)
+                self._cond.wait_for(lambda: self._jobs <= keep | chained, timeout)
+            released = [job for job in self._jobs if job not in keep]
             for job in released:
                 job.abandoned = True
-            self._jobs.clear()
+            self._jobs.intersection_update(keep)
             self._ready.clear()
             batch = self._take_pending() if self._pending else []
             self._beat.notify_all()
@@ -273,14 +315,23 @@ class Worker:
         with self._lock:
             # Deletes other threads had already taken must land before stop() returns.
             self._cond.wait_for(lambda: not self._flushing)
+        if own is not None:
+            # The caller's own thread waits for it to return: the threads and the owned
+            # loop end once its handler has returned (see _run).
+            return
         if self._beater is not None:
             self._beater.join()
         if drain and timeout is None:
+            me = threading.current_thread()  # on_error may call stop() from a pool thread
             for t in self._threads:
-                t.join()
+                if t is not me:
+                    t.join()
+        self._stop_owned_loop(join=drain and timeout is None)
+
+    def _stop_owned_loop(self, *, join: bool) -> None:
         if self._loop_thread is not None and self._loop is not None:
             self._loop.call_soon_threadsafe(self._loop.stop)
-            if drain and timeout is None:
+            if join:
                 self._loop_thread.join()
 
     @staticmethod
@@ -448,12 +499,15 @@ class Worker:
         retry: Retry | None = None
         if job.abandoned:  # released by stop(drain=False) since it was taken: do not start
             return None
+        token = _handling.set(job)
         try:
             self._call(msg)
         except Retry as exc:
             retry = exc
         except BaseException as exc:  # even SystemExit: the thread must live to settle it
             error = exc
+        finally:
+            _handling.reset(token)
         ok = error is None and retry is None
         now = self.queue.clock.time()
         batch: list[_Job] = []
@@ -480,7 +534,8 @@ class Worker:
                     )
                     self._pending.append(job)
                     # Taken as soon as it holds DELETE_BATCH: the list never grows past it.
-                    if flush_by <= now or len(self._pending) >= DELETE_BATCH:
+                    # Once stopping, nothing else would send it.
+                    if flush_by <= now or len(self._pending) >= DELETE_BATCH or self._stopping:
                         batch = self._take_pending()
                     elif flush_by < self._flush_at:
                         self._flush_at = flush_by
@@ -496,6 +551,8 @@ class Worker:
                 nxt = self._take_ready()  # saves a lock hold per message in _serve
             if self._stopping:
                 self._cond.notify_all()
+                self._beat.notify_all()  # it may be waiting only for this job to end
+            stopped_here = job is self._keep
         if abandoned:
             return None  # released by stop(): the result no longer counts
         if rest:
@@ -519,6 +576,8 @@ class Worker:
                     log.exception("on_error hook failed")
         if batch:
             self._delete(batch)
+        if stopped_here:
+            self._stop_owned_loop(join=False)  # stop() left it running for this handler
         return nxt
 
     # ---- deletes and releases --------------------------------------------------------
@@ -684,19 +743,30 @@ class AsyncWorker:
         return self
 
     async def stop(self, *, drain: bool = True, timeout: float | None = None) -> None:
-        """Stop; finish handlers in hand (``drain``) or make their messages visible again."""
+        """Stop; finish handlers in hand (``drain``) or make their messages visible again.
+
+        Awaited from inside a handler, ``stop`` does not wait for that handler: its message
+        is settled as usual once the handler returns, and the rest of its FIFO chain is
+        released unstarted.
+        """
+        own = _handling.get()
+        if own not in self._held:
+            own = None  # not a handler of this worker
+        me = asyncio.current_task()
         if self._fetch is not None:
             self._fetch.cancel()
             await asyncio.gather(self._fetch, return_exceptions=True)
             self._fetch = None
-        tasks = list(self._tasks)
+        # The calling handler's task is not waited for nor cancelled: it would wait for
+        # itself. It settles its own message when the handler returns.
+        tasks = [t for t in self._tasks if t is not me]
         if drain and tasks:
             await asyncio.wait(tasks, timeout=timeout)
-        held = list(self._held)
-        self._held.clear()
+        held = [job for job in self._held if job is not own]
+        self._held.intersection_update({own})
         for job in held:
             job.abandoned = True
-        for task in list(self._tasks):
+        for task in tasks:
             task.cancel()
         for job in held:
             await self._release(job)
@@ -790,6 +860,7 @@ class AsyncWorker:
         assert self._slots is not None
         msg = job.message
         returned = False
+        token = _handling.set(job)
         try:
             try:
                 await self.handler(msg)
@@ -817,6 +888,7 @@ class AsyncWorker:
         except MqliteError as exc:
             log.warning("settling %s failed: %s", msg.message_id, exc)
         finally:
+            _handling.reset(token)
             self._held.discard(job)
             self._slots.release()
         return returned

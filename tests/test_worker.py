@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -540,3 +541,91 @@ def test_heartbeat_extends_under_the_worker_lock() -> None:
         release.set()
         until(lambda: w.processed == 1)
     assert locked == [True]
+
+
+# ---- stop() from inside a handler -----------------------------------------------------------
+
+
+def _worker_threads(name: str) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith(name)]
+
+
+@pytest.mark.parametrize("drain", [True, False])
+def test_stop_from_inside_a_handler_returns(drain: bool) -> None:
+    q = Queue("q", visibility_timeout=300)
+    q.send("stop")
+    returned = threading.Event()
+
+    def handler(m: Message) -> None:
+        w.stop(drain=drain)
+        returned.set()
+
+    w = Worker(q, handler, concurrency=1, name="w-inside")
+    w.start()
+    assert returned.wait(5)  # before the fix: stop() waited for its own job forever
+    # The calling job finishes normally once its handler returns: its message is deleted.
+    until(lambda: w.processed == 1)
+    for t in _worker_threads("w-inside"):
+        t.join(GUARD)
+        assert not t.is_alive()
+    assert q.stats().total == 0
+    assert w.stats.released == 0
+
+
+def test_stop_from_inside_a_handler_drains_the_others_and_skips_the_rest() -> None:
+    q = Queue("q.fifo", visibility_timeout=300, content_based_deduplication=True)
+    q.send("other", group_id="b")
+    q.send("stop", group_id="a")
+    q.send("after-stop", group_id="a")  # same receive, chained behind "stop": never started
+    other_running = threading.Event()
+    release_other = threading.Event()
+    returned = threading.Event()
+    handled: list[str] = []
+
+    def handler(m: Message) -> None:
+        handled.append(m.body)
+        if m.body == "other":
+            other_running.set()
+            assert release_other.wait(GUARD)
+        elif m.body == "stop":
+            assert other_running.wait(GUARD)
+            threading.Timer(0.01, release_other.set).start()
+            w.stop()  # drains "other", releases "after-stop"
+            returned.set()
+
+    w = Worker(q, handler, concurrency=3, name="w-drain")
+    w.start()
+    assert returned.wait(5)
+    assert "other" in handled  # drained: it finished before stop() returned
+    until(lambda: w.processed == 2)
+    for t in _worker_threads("w-drain"):
+        t.join(GUARD)
+        assert not t.is_alive()
+    assert sorted(handled) == ["other", "stop"]
+    assert w.stats.released == 1
+    assert [m.body for m in q.peek()] == ["after-stop"]
+    assert q.stats().in_flight == 0
+
+
+def test_async_handler_stops_its_worker_through_a_thread() -> None:
+    q = Queue("q")
+    q.send("stop")
+    outcome: list[str] = []
+    returned = threading.Event()
+
+    async def handler(m: Message) -> None:
+        with pytest.raises(RuntimeError, match="blocks the event loop"):
+            w.stop()
+        await asyncio.to_thread(w.stop)
+        outcome.append("stopped")
+        returned.set()
+
+    w = Worker(q, handler, concurrency=2, name="w-async-inside")
+    w.start()
+    assert returned.wait(5)
+    until(lambda: w.processed == 1)
+    for t in _worker_threads("w-async-inside"):
+        t.join(GUARD)
+        assert not t.is_alive()
+    assert outcome == ["stopped"]
+    assert q.stats().total == 0

@@ -245,3 +245,39 @@ def test_async_worker_fifo_chain_waits_invisible_behind_a_long_handler() -> None
         assert q.stats().total == 0
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("drain", [True, False])
+def test_async_worker_stop_from_inside_a_handler(drain: bool) -> None:
+    async def main() -> None:
+        q = Queue("q.fifo", visibility_timeout=300, content_based_deduplication=True)
+        q.send("other", group_id="b")
+        q.send("stop", group_id="a")
+        q.send("after-stop", group_id="a")
+        release_other = asyncio.Event()
+        other_running = asyncio.Event()
+        handled: list[str] = []
+
+        async def handler(m: Message) -> None:
+            handled.append(m.body)
+            if m.body == "other":
+                other_running.set()
+                await release_other.wait()
+            elif m.body == "stop":
+                await other_running.wait()
+                if drain:  # else "other" stays blocked: stop() releases it
+                    asyncio.get_running_loop().call_soon(release_other.set)
+                await w.stop(drain=drain)  # before the fix: waited for itself forever
+                handled.append("returned")
+
+        w = await AsyncWorker(q, handler, concurrency=4).start()
+        await until(lambda: "returned" in handled)
+        await until(lambda: w.stats.in_flight == 0)
+        assert w.stats.processed == (2 if drain else 1)
+        # "after-stop" was never started; without a drain "other" was released too.
+        assert w.stats.released == (1 if drain else 2)
+        left = sorted(m.body for m in q.peek())
+        assert left == (["after-stop"] if drain else ["after-stop", "other"])
+        assert q.stats().in_flight == 0
+
+    asyncio.run(main())
