@@ -55,6 +55,9 @@ DELETE_BATCH = 10
 #: covers the time between the heartbeat thread waking and the delete landing.
 DELETE_MARGIN = 1.0
 
+#: Longest real-time pause between receives that keep failing (queue deleted, say).
+MAX_RECEIVE_BACKOFF = 1.0
+
 _INF = float("inf")
 
 #: The job whose handler is running in this thread or task: stop() must not wait for it.
@@ -144,6 +147,24 @@ def _extend(queue: Queue, job: _Job, now: float) -> bool:
         return False
     job.visible_until = now + timeout
     return timeout == job.timeout
+
+
+def _receive_failed(queue: Queue, exc: Exception, failures: int, poll_interval: float) -> float:
+    """Log a failed receive; returns the real seconds to wait before the next one.
+
+    The wait doubles from *poll_interval* with each failure in a row, up to
+    ``MAX_RECEIVE_BACKOFF`` (or *poll_interval*, if longer).
+    """
+    backoff = min(
+        poll_interval * 2.0 ** min(failures - 1, 30), max(MAX_RECEIVE_BACKOFF, poll_interval)
+    )
+    args = (queue.name, type(exc).__name__, exc, backoff)
+    text = "receive from queue %s failed (%s: %s); retrying in %.3g s"
+    if isinstance(exc, MqliteError):
+        log.warning(text, *args)
+    else:  # not the queue refusing: a defect somewhere, so keep the traceback
+        log.error(text, *args, exc_info=exc)
+    return backoff
 
 
 def _chains(jobs: list[_Job]) -> list[_Job]:
@@ -430,6 +451,7 @@ class Worker:
         queue = self.queue
         clock = queue.clock
         looked_again = False
+        failures = 0  # receives failed in a row
         while True:
             with self._lock:
                 free = min(self.batch_size, self.concurrency - len(self._jobs))
@@ -440,13 +462,15 @@ class Worker:
             now = clock.time()
             try:
                 messages = queue.receive(free, visibility_timeout=self.visibility_timeout, wait=0)
-            except MqliteError as exc:
-                log.warning("receive failed: %s", exc)
-                messages = []
-            except Exception:
+            except Exception as exc:
                 # Not ours to fix, but the fetcher role must not die with this thread.
-                log.exception("receive failed")
-                messages = []
+                failures += 1
+                pause = _receive_failed(queue, exc, failures, self.poll_interval)
+                with self._lock:
+                    if not self._stopping:
+                        self._idle.wait(pause)
+                continue
+            failures = 0
             if messages:
                 return self._admit(messages, now)
             # Idle: send the pending deletes now. On a FIFO queue they may be what blocks
@@ -713,6 +737,7 @@ class AsyncWorker:
         visibility_timeout: float | None = None,
         heartbeat: float | None = None,
         wait: float = 20,
+        poll_interval: float = 0.02,
         on_error: ErrorHook | None = None,
     ) -> None:
         self.queue = queue
@@ -721,6 +746,7 @@ class AsyncWorker:
         self.visibility_timeout = _visibility(queue, visibility_timeout)
         self.heartbeat = _beat_interval(self.visibility_timeout, heartbeat)
         self.wait = wait
+        self.poll_interval = poll_interval
         self.on_error = on_error
         self._c = _Counters()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -780,6 +806,7 @@ class AsyncWorker:
 
     async def _fetch_loop(self) -> None:
         assert self._slots is not None
+        failures = 0  # receives failed in a row
         while True:
             await self._slots.acquire()
             free = 1 + min(9, self.concurrency - len(self._held) - 1)
@@ -791,13 +818,24 @@ class AsyncWorker:
                 messages = await self.queue.receive_async(
                     got, visibility_timeout=self.visibility_timeout, wait=self.wait
                 )
-            except BaseException:
+            except BaseException as exc:
                 for _ in range(got):
                     self._slots.release()
-                raise
+                if not isinstance(exc, Exception):
+                    raise  # cancelled by stop()
+                # The fetcher must not die with one failed receive: log, back off, retry.
+                failures += 1
+                await asyncio.sleep(_receive_failed(self.queue, exc, failures, self.poll_interval))
+                continue
+            failures = 0
             now = self.queue.clock.time()
             for _ in range(got - len(messages)):
                 self._slots.release()
+            if not messages:
+                # A short poll returns at once: pause (real time, as Worker does), so the
+                # loop never spins and a message sent meanwhile is still picked up.
+                await asyncio.sleep(self.poll_interval if self.wait < self.poll_interval else 0)
+                continue
             jobs = [_Job(m, now, self.visibility_timeout, _INF) for m in messages]
             self._held.update(jobs)
             for head in _chains(jobs) if self.queue.fifo else jobs:

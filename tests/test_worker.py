@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 import pytest
 
 from mqlite import ManualClock, Message, Queue
+from mqlite.errors import QueueDoesNotExist
 from mqlite.message import BatchResult, DeleteEntry, DeleteResult
 from mqlite.worker import DELETE_MARGIN, Retry, Worker
 
@@ -629,3 +630,33 @@ def test_async_handler_stops_its_worker_through_a_thread() -> None:
         assert not t.is_alive()
     assert outcome == ["stopped"]
     assert q.stats().total == 0
+
+
+def test_failed_receives_are_logged_with_the_queue_and_retried(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="mqlite.worker")
+
+    class Failing(Queue):
+        calls = 0
+
+        def receive(
+            self,
+            max_messages: int = 1,
+            *,
+            visibility_timeout: float | None = None,
+            wait: float | None = None,
+        ) -> list[Message]:
+            Failing.calls += 1
+            if Failing.calls <= 3:
+                raise QueueDoesNotExist("The specified queue does not exist.")
+            return super().receive(max_messages, visibility_timeout=visibility_timeout, wait=wait)
+
+    q = Failing("jobs")
+    q.send("x")
+    with Worker(q, lambda m: None, concurrency=1, poll_interval=0.001) as w:
+        until(lambda: w.processed == 1)
+    texts = [r.getMessage() for r in caplog.records if "receive from queue jobs" in r.getMessage()]
+    assert len(texts) == 3
+    # The pause doubles with each failure in a row.
+    assert [t.rsplit("retrying in ", 1)[1] for t in texts] == ["0.001 s", "0.002 s", "0.004 s"]

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import pytest
 
 from mqlite import ManualClock, Message, Queue
+from mqlite.errors import QueueDoesNotExist
 from mqlite.worker import AsyncWorker, Retry, Worker
 
 GUARD = 10.0
@@ -281,3 +285,94 @@ def test_async_worker_stop_from_inside_a_handler(drain: bool) -> None:
         assert q.stats().in_flight == 0
 
     asyncio.run(main())
+
+
+def _run_bounded(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """Run *main* in its own thread: a loop that never yields fails the test, not hangs it."""
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as exc:
+            errors.append(exc)
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    t.join(GUARD / 2)
+    assert not t.is_alive(), "the event loop never got control back"
+    if errors:
+        raise errors[0]
+
+
+class _CountingQueue(Queue):
+    """Counts receive_async calls; fails the first *failures* of them."""
+
+    def __init__(self, name: str, *, failures: int = 0, **kwargs: Any) -> None:
+        super().__init__(name, **kwargs)
+        self.calls = 0
+        self.failures = failures
+
+    async def receive_async(
+        self,
+        max_messages: int = 1,
+        *,
+        visibility_timeout: float | None = None,
+        wait: float | None = None,
+    ) -> list[Message]:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise QueueDoesNotExist("The specified queue does not exist.")
+        return await super().receive_async(
+            max_messages, visibility_timeout=visibility_timeout, wait=wait
+        )
+
+
+def test_async_worker_short_polls_yield_and_idle() -> None:
+    async def main() -> None:
+        q = _CountingQueue("q")
+        ticks = 0
+
+        async def other() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.001)
+
+        async def handler(m: Message) -> None:
+            pass
+
+        w = await AsyncWorker(q, handler, wait=0, poll_interval=0.05).start()
+        ticker = asyncio.create_task(other())
+        await asyncio.sleep(0.2)  # before the fix: never returns, the fetcher spins
+        assert ticks > 0  # other tasks run
+        assert 1 <= q.calls <= 0.2 / 0.05 + 2  # one short poll per poll_interval, at most
+        await q.send_async("x")
+        await until(lambda: w.stats.processed == 1)
+        await asyncio.wait_for(w.stop(), GUARD)
+        ticker.cancel()
+
+    _run_bounded(main)
+
+
+def test_async_worker_survives_receive_errors(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="mqlite.worker")
+
+    async def main() -> None:
+        q = _CountingQueue("q", failures=3)
+        q.send("x")
+        seen: list[str] = []
+
+        async def handler(m: Message) -> None:
+            seen.append(m.body)
+
+        async with AsyncWorker(q, handler, wait=0, poll_interval=0.001) as w:
+            # before the fix: the fetch task died on the first error, silently
+            await until(lambda: w.stats.processed == 1)
+        assert seen == ["x"]
+
+    _run_bounded(main)
+    failures = [r for r in caplog.records if "receive from queue q failed" in r.getMessage()]
+    assert len(failures) == 3
+    assert all(r.levelno == logging.WARNING for r in failures)
+    assert "QueueDoesNotExist" in failures[0].getMessage()
