@@ -34,6 +34,7 @@ import contextvars
 import inspect
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
@@ -59,6 +60,8 @@ DELETE_MARGIN = 1.0
 MAX_RECEIVE_BACKOFF = 1.0
 
 _INF = float("inf")
+#: wait_idle re-checks this often (real seconds) even when nothing notified it.
+_RECHECK = 0.05
 
 #: The job whose handler is running in this thread or task: stop() must not wait for it.
 _handling: contextvars.ContextVar[_Job | None] = contextvars.ContextVar(
@@ -235,6 +238,10 @@ class Worker:
         self._idle = threading.Condition(self._lock)  # the fetcher, sleeping on an empty queue
         self._beat = threading.Condition(self._lock)  # the heartbeat thread
         self._cond = threading.Condition(self._lock)  # stop(), waiting for the pool to settle
+        self._settled = threading.Condition(self._lock)  # wait_idle()
+        self._idle_waiters = 0  # threads in wait_idle: then changes notify _settled
+        self._polls = 0  # receives started by the fetcher
+        self._empty_poll = 0  # the number of the last that found nothing (then it slept)
         self._jobs: set[_Job] = set()  # received and not finished (ready, running, chained)
         self._ready: deque[_Job] = deque()  # jobs (chain heads) no thread has taken yet
         self._pending: list[_Job] = []  # finished, awaiting their batched delete
@@ -400,6 +407,70 @@ class Worker:
         """Messages received and whose handler has not finished."""
         return self.stats.in_flight
 
+    # ---- waiting for the worker in tests ---------------------------------------------
+    def wait_idle(self, timeout: float | None = None, *, handlers: bool = True) -> bool:
+        """Wait until the worker has caught up with the queue and its clock.
+
+        That is: every heartbeat and timed delete due at the clock's current time has been
+        sent, and every message fetched has been handed to a handler thread. With
+        ``handlers=True`` also: every handler has returned and its message is settled (its
+        delete sent), and the queue has been polled since this call and had nothing to
+        receive. Pass ``handlers=False`` when a handler is blocked until the caller acts
+        (a test holding a handler to watch its heartbeats). Returns False if *timeout*
+        real seconds pass first, True otherwise. On a ``ManualClock`` this is what makes a
+        test deterministic: advance the clock, ``wait_idle()``, then assert.
+
+        Raises:
+            RuntimeError: the worker was never started.
+        """
+        if not self._started:
+            raise RuntimeError("wait_idle() on a worker that was not started")
+        with self._lock:
+            since = self._polls  # a poll that started after this line must find nothing
+            if self._polling:
+                self._idle.notify()  # poll now rather than after poll_interval
+            self._idle_waiters += 1
+            try:
+                return self._wait_settled(lambda: self._is_idle(since, handlers), timeout)
+            finally:
+                self._idle_waiters -= 1
+
+    def _wait_settled(self, ready: Callable[[], bool], timeout: float | None) -> bool:
+        """``_settled.wait_for`` that also re-checks now and then; call with the lock.
+
+        Every change that can make the worker idle notifies _settled; the re-check is a
+        guard for what none can (another thread moving the clock while we wait).
+        """
+        end = None if timeout is None else time.monotonic() + timeout
+        while not ready():
+            left = _RECHECK if end is None else min(_RECHECK, end - time.monotonic())
+            if left <= 0:
+                return False
+            self._settled.wait(left)
+        return True
+
+    def _is_idle(self, since: int, handlers: bool) -> bool:
+        """See wait_idle; call with the lock."""
+        now = self.queue.clock.time()
+        if self._ready or self._flushing or self._flush_at <= now:
+            return False
+        for job in self._jobs:
+            if job.next_beat <= now and not job.done and not job.abandoned:
+                return False  # a heartbeat is due and not sent yet
+        if self._stopping:
+            return not (handlers and self._jobs)
+        if self._fetching and not self._polling:
+            return False  # a receive is in progress
+        if handlers:
+            return not self._jobs and not self._pending and self._empty_poll > since
+        # With a free slot the pool would receive: it must have found nothing.
+        return len(self._jobs) >= self.concurrency or self._empty_poll > since
+
+    def _changed(self) -> None:
+        """Something wait_idle looks at has changed; call with the lock."""
+        if self._idle_waiters:
+            self._settled.notify_all()
+
     # ---- handler threads -------------------------------------------------------------
     def _serve(self) -> None:
         """A handler thread: run ready jobs; with none ready and room in the pool, fetch."""
@@ -429,6 +500,8 @@ class Worker:
         """Pop a ready job for this thread; call with the lock, the ready list not empty."""
         job = self._ready.popleft()
         self._wake_helper()
+        if not self._ready:
+            self._changed()
         return job
 
     def _wake_helper(self) -> None:
@@ -458,7 +531,10 @@ class Worker:
                 if self._stopping or free <= 0:
                     self._fetching = False
                     self._cond.notify_all()
+                    self._changed()
                     return None
+                self._polls += 1
+                poll = self._polls
             now = clock.time()
             try:
                 messages = queue.receive(free, visibility_timeout=self.visibility_timeout, wait=0)
@@ -483,6 +559,8 @@ class Worker:
                 if self._stopping:
                     continue
                 self._polling = True
+                self._empty_poll = poll
+                self._changed()
                 self._idle.wait(self.poll_interval)
                 self._polling = False
 
@@ -576,6 +654,7 @@ class Worker:
             if self._stopping:
                 self._cond.notify_all()
                 self._beat.notify_all()  # it may be waiting only for this job to end
+            self._changed()
             stopped_here = job is self._keep
         if abandoned:
             return None  # released by stop(): the result no longer counts
@@ -651,6 +730,7 @@ class Worker:
                 self._flushing -= 1
                 if self._stopping:
                     self._cond.notify_all()
+                self._changed()
 
     def _release(self, jobs: list[_Job]) -> None:
         """Make unfinished messages visible again at once."""
@@ -684,10 +764,11 @@ class Worker:
                     if job.done or job.abandoned:
                         continue
                     more = _extend(self.queue, job, now)
-                with self._c.lock:
-                    self._c.heartbeats += 1
-                beat = self.heartbeat or job.timeout
-                job.next_beat = now + beat if more else _INF
+                    with self._c.lock:
+                        self._c.heartbeats += 1
+                    beat = self.heartbeat or job.timeout
+                    job.next_beat = now + beat if more else _INF
+                    self._changed()
             with lock:
                 if self._stopping and not self._jobs:
                     return
@@ -753,6 +834,9 @@ class AsyncWorker:
         self._held: set[_Job] = set()  # received and not settled
         self._fetch: asyncio.Task[None] | None = None
         self._slots: asyncio.Semaphore | None = None
+        self._changed: asyncio.Event | None = None  # set (and replaced) on each change
+        self._parked = False  # the fetcher waits in a receive or its idle pause
+        self._unstarted = 0  # chain tasks created that have not started yet
 
     @property
     def stats(self) -> WorkerStats:
@@ -765,6 +849,7 @@ class AsyncWorker:
     async def start(self) -> AsyncWorker:
         """Start fetching and handling on the running event loop; returns self."""
         self._slots = asyncio.Semaphore(self.concurrency)
+        self._changed = asyncio.Event()
         self._fetch = asyncio.create_task(self._fetch_loop())
         return self
 
@@ -798,6 +883,58 @@ class AsyncWorker:
             await self._release(job)
         await asyncio.gather(*tasks, return_exceptions=True)
 
+    async def wait_idle(self, timeout: float | None = None, *, handlers: bool = True) -> bool:
+        """Wait until the worker has caught up with the queue and its clock.
+
+        That is: every heartbeat due at the clock's current time has been sent and every
+        message fetched has been handed to a handler task. With ``handlers=True`` also:
+        every handler has returned and its message is settled, and the fetcher waits in a
+        receive with no visible message left to take. Pass ``handlers=False`` when a
+        handler waits for the caller. Returns False if *timeout* real seconds pass
+        first, True otherwise.
+
+        Raises:
+            RuntimeError: the worker was never started.
+        """
+        if self._changed is None:
+            raise RuntimeError("wait_idle() on a worker that was not started")
+        loop = asyncio.get_running_loop()
+        end = None if timeout is None else loop.time() + timeout
+        while not self._is_idle(handlers):
+            # Changes set the event; the bounded wait re-checks for one none covers.
+            left = _RECHECK if end is None else min(_RECHECK, end - loop.time())
+            if left <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._changed.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+        return True
+
+    def _is_idle(self, handlers: bool) -> bool:
+        now = self.queue.clock.time()
+        if self._unstarted:
+            return False
+        for job in self._held:
+            if job.next_beat <= now and not job.abandoned:
+                return False  # a heartbeat is due and not sent yet
+        if handlers and self._held:
+            return False
+        if self._fetch is None or (not handlers and len(self._held) >= self.concurrency):
+            return True
+        if not self._parked:
+            return False
+        try:
+            return self.queue.stats().visible == 0
+        except MqliteError:  # deleted: nothing to receive
+            return True
+
+    def _bump(self) -> None:
+        """Wake wait_idle: something it looks at has changed."""
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = asyncio.Event()
+
     async def __aenter__(self) -> AsyncWorker:
         return await self.start()
 
@@ -814,11 +951,14 @@ class AsyncWorker:
             while got < free and not self._slots.locked():
                 await self._slots.acquire()
                 got += 1
+            self._parked = True
+            self._bump()
             try:
                 messages = await self.queue.receive_async(
                     got, visibility_timeout=self.visibility_timeout, wait=self.wait
                 )
             except BaseException as exc:
+                self._parked = False
                 for _ in range(got):
                     self._slots.release()
                 if not isinstance(exc, Exception):
@@ -835,11 +975,16 @@ class AsyncWorker:
                 # A short poll returns at once: pause (real time, as Worker does), so the
                 # loop never spins and a message sent meanwhile is still picked up.
                 await asyncio.sleep(self.poll_interval if self.wait < self.poll_interval else 0)
+                self._parked = False
                 continue
-            jobs = [_Job(m, now, self.visibility_timeout, _INF) for m in messages]
+            self._parked = False
+            beat = self.heartbeat
+            next_beat = now + beat if beat is not None else _INF
+            jobs = [_Job(m, now, self.visibility_timeout, next_beat) for m in messages]
             self._held.update(jobs)
             for head in _chains(jobs) if self.queue.fifo else jobs:
                 task = asyncio.create_task(self._run_chain(head))
+                self._unstarted += 1
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
 
@@ -853,6 +998,8 @@ class AsyncWorker:
     async def _run_chain(self, head: _Job) -> None:
         """Run a job and, on a FIFO queue, the rest of its group's chain in order."""
         assert self._slots is not None
+        self._unstarted -= 1
+        self._bump()
         chain: list[_Job] = []
         job: _Job | None = head
         while job is not None:
@@ -887,10 +1034,14 @@ class AsyncWorker:
         at = job.received_at
         while True:
             at += beat
+            job.next_beat = at
             await _clock_sleep(self.queue, at)
             now = self.queue.clock.time()
             self._c.heartbeats += 1
-            if not _extend(self.queue, job, now):
+            more = _extend(self.queue, job, now)
+            self._bump()
+            if not more:
+                job.next_beat = _INF
                 return
 
     async def _run(self, job: _Job) -> bool:
@@ -929,4 +1080,5 @@ class AsyncWorker:
             _handling.reset(token)
             self._held.discard(job)
             self._slots.release()
+            self._bump()
         return returned

@@ -13,7 +13,7 @@ import pytest
 
 from mqlite import ManualClock, Message, Queue
 from mqlite.errors import QueueDoesNotExist
-from mqlite.message import BatchResult, DeleteEntry, DeleteResult
+from mqlite.message import BatchResult, DeleteEntry, DeleteResult, SendEntry
 from mqlite.worker import DELETE_MARGIN, Retry, Worker
 
 GUARD = 10.0  # wall-clock guard only: a test that needs it has failed
@@ -660,3 +660,60 @@ def test_failed_receives_are_logged_with_the_queue_and_retried(
     assert len(texts) == 3
     # The pause doubles with each failure in a row.
     assert [t.rsplit("retrying in ", 1)[1] for t in texts] == ["0.001 s", "0.002 s", "0.004 s"]
+
+
+# ---- wait_idle: deterministic tests on a ManualClock ------------------------------------------
+
+
+def test_wait_idle_catches_up_with_heartbeats_without_sleeping() -> None:
+    clock = ManualClock()
+    q = Queue("q", clock=clock, visibility_timeout=30)
+    q.send("long")
+    started = threading.Event()
+    release = threading.Event()
+
+    def handler(m: Message) -> None:
+        started.set()
+        assert release.wait(GUARD)
+
+    with Worker(q, handler, concurrency=2) as w:  # heartbeat every 15 s
+        assert started.wait(GUARD)
+        for i in range(1, 9):  # 128 s: past one heartbeat per step, four visibility timeouts
+            clock.advance(16)
+            # The handler waits for this test, so do not wait for handlers to finish.
+            assert w.wait_idle(GUARD, handlers=False)
+            assert w.stats.heartbeats == i
+            assert w.in_flight == 1
+            assert q.stats().in_flight == 1
+        release.set()
+        assert w.wait_idle(GUARD)
+        assert w.processed == 1
+        assert q.stats().total == 0
+
+
+def test_wait_idle_waits_for_sent_messages_and_their_deletes() -> None:
+    clock = ManualClock()
+    q = Queue("q", clock=clock)
+    seen: list[str] = []
+
+    with Worker(q, lambda m: seen.append(m.body), concurrency=3) as w:
+        for r in range(4):
+            q.send_batch(SendEntry(str(i), f"{r}-{i}") for i in range(7))
+            assert w.wait_idle(GUARD)
+            assert w.processed == len(seen) == 7 * (r + 1)
+            assert w.in_flight == 0
+            assert q.stats().total == 0
+
+
+def test_wait_idle_times_out_on_a_blocked_handler_and_needs_a_started_worker() -> None:
+    q = Queue("q", clock=ManualClock())
+    q.send("x")
+    release = threading.Event()
+    w = Worker(q, lambda m: release.wait(GUARD))
+    with pytest.raises(RuntimeError, match="not started"):
+        w.wait_idle()
+    with w:
+        assert w.wait_idle(0.05) is False  # its handler has not finished
+        assert w.wait_idle(GUARD, handlers=False)
+        release.set()
+        assert w.wait_idle(GUARD)

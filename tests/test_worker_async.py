@@ -12,6 +12,7 @@ import pytest
 
 from mqlite import ManualClock, Message, Queue
 from mqlite.errors import QueueDoesNotExist
+from mqlite.message import SendEntry
 from mqlite.worker import AsyncWorker, Retry, Worker
 
 GUARD = 10.0
@@ -376,3 +377,53 @@ def test_async_worker_survives_receive_errors(caplog: pytest.LogCaptureFixture) 
     assert len(failures) == 3
     assert all(r.levelno == logging.WARNING for r in failures)
     assert "QueueDoesNotExist" in failures[0].getMessage()
+
+
+def test_async_wait_idle_catches_up_with_heartbeats_without_polling() -> None:
+    async def main() -> None:
+        clock = ManualClock()
+        q = Queue("q", clock=clock, visibility_timeout=20)
+        q.send("long")
+        release = asyncio.Event()
+        started = asyncio.Event()
+
+        async def handler(m: Message) -> None:
+            started.set()
+            await release.wait()
+
+        async with AsyncWorker(q, handler) as w:  # heartbeat every 10 s
+            await asyncio.wait_for(started.wait(), GUARD)
+            for i in range(1, 7):  # 66 s: past one heartbeat per step
+                clock.advance(11)
+                assert await w.wait_idle(GUARD, handlers=False)
+                assert w.stats.heartbeats == i
+                assert q.stats().in_flight == 1
+            release.set()
+            assert await w.wait_idle(GUARD)
+            assert w.stats.processed == 1
+            assert q.stats().total == 0
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("wait", [0, 20])
+def test_async_wait_idle_waits_for_sent_messages(wait: float) -> None:
+    async def main() -> None:
+        q = Queue("q", clock=ManualClock())
+        seen: list[str] = []
+
+        async def handler(m: Message) -> None:
+            await asyncio.sleep(0)
+            seen.append(m.body)
+
+        w = AsyncWorker(q, handler, concurrency=3, wait=wait)
+        with pytest.raises(RuntimeError, match="not started"):
+            await w.wait_idle()
+        async with w:
+            for r in range(4):
+                await q.send_batch_async(SendEntry(str(i), f"{r}-{i}") for i in range(7))
+                assert await w.wait_idle(GUARD)
+                assert w.stats.processed == len(seen) == 7 * (r + 1)
+                assert q.stats().total == 0
+
+    asyncio.run(main())
