@@ -40,6 +40,7 @@ from collections.abc import Awaitable, Callable
 
 import attrs
 
+from mqlite._validation import in_range, shown
 from mqlite.errors import MqliteError
 from mqlite.message import DeleteEntry, Message
 from mqlite.queue import Queue
@@ -49,6 +50,11 @@ __all__ = ["DELETE_MARGIN", "AsyncWorker", "Retry", "Worker", "WorkerStats"]
 log = logging.getLogger("mqlite.worker")
 
 MAX_VISIBILITY = 43_200.0
+#: Most handler threads of a Worker, and handler tasks of an AsyncWorker.
+MAX_THREADS = 1_000
+MAX_TASKS = 100_000
+#: Longest poll_interval (real seconds).
+MAX_POLL_INTERVAL = 3_600.0
 #: Most entries in one ``delete_batch`` call (the SQS limit).
 DELETE_BATCH = 10
 #: A finished message's delete is sent at least this many seconds (queue clock) before its
@@ -82,11 +88,57 @@ ErrorHook = Callable[[Message, BaseException], object]
 
 
 class Retry(Exception):
-    """Raise from a handler to have the message come back after *delay* seconds."""
+    """Raise from a handler to have the message come back after *delay* seconds.
+
+    The delay is 0..43,200 seconds (a visibility timeout). Like any failure, a retried
+    receive counts toward the queue's ``max_receive_count``.
+
+    Raises:
+        ValueError: *delay* out of range; TypeError: it is not a number.
+    """
 
     def __init__(self, delay: float = 0) -> None:
+        delay = _number("Retry delay", delay, 0, MAX_VISIBILITY)
         super().__init__(f"retry in {delay}s")
         self.delay = float(delay)
+
+
+def _number(
+    name: str, value: object, low: float, high: float, *, integer: bool = False
+) -> int | float:
+    """*value* checked to be a number (an int if *integer*) in ``[low, high]``.
+
+    Raises TypeError for the wrong type and ValueError out of range, never OverflowError.
+    """
+    kinds: tuple[type, ...] = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        kind = "an int" if integer else "a number"
+        raise TypeError(f"{name} must be {kind}, not {type(value).__name__}")
+    if not in_range(value, low, high):
+        raise ValueError(f"{name} must be from {low:g} to {high:g}, not {shown(value)}")
+    return value
+
+
+def _interval(name: str, value: object) -> float:
+    """A real-time pause: a number > 0 and at most ``MAX_POLL_INTERVAL``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, not {type(value).__name__}")
+    if not in_range(value, 0, MAX_POLL_INTERVAL) or value == 0:
+        raise ValueError(f"{name} must be > 0 and <= {MAX_POLL_INTERVAL:g}, not {shown(value)}")
+    return float(value)
+
+
+def _optional(name: str, value: object, low: float, high: float) -> float | None:
+    return None if value is None else float(_number(name, value, low, high))
+
+
+def _check_common(queue: object, handler: object, on_error: object) -> None:
+    if not isinstance(queue, Queue):
+        raise TypeError(f"queue must be a mqlite Queue, not {type(queue).__name__}")
+    if not callable(handler):
+        raise TypeError(f"handler must be callable, not {type(handler).__name__}")
+    if on_error is not None and not callable(on_error):
+        raise TypeError(f"on_error must be callable or None, not {type(on_error).__name__}")
 
 
 @attrs.frozen
@@ -212,12 +264,20 @@ class Worker:
         loop: asyncio.AbstractEventLoop | None = None,
         name: str = "mqlite-worker",
     ) -> None:
-        if concurrency < 1:
-            raise ValueError("concurrency must be >= 1")
-        if batch_size is not None and not 1 <= batch_size <= 10:
-            raise ValueError("batch_size must be 1..10")
-        if not delete_delay >= 0:
-            raise ValueError("delete_delay must be >= 0")
+        _check_common(queue, handler, on_error)
+        concurrency = int(_number("concurrency", concurrency, 1, MAX_THREADS, integer=True))
+        visibility_timeout = _optional("visibility_timeout", visibility_timeout, 0, MAX_VISIBILITY)
+        heartbeat = _optional("heartbeat", heartbeat, 0, MAX_VISIBILITY)
+        if batch_size is not None:
+            batch_size = int(_number("batch_size", batch_size, 1, DELETE_BATCH, integer=True))
+        poll_interval = _interval("poll_interval", poll_interval)
+        delete_delay = _number("delete_delay", delete_delay, 0, MAX_VISIBILITY)
+        if loop is not None and not isinstance(loop, asyncio.AbstractEventLoop):
+            raise TypeError(
+                f"loop must be an asyncio event loop or None, not {type(loop).__name__}"
+            )
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a str, not {type(name).__name__}")
         self.queue = queue
         self.handler = handler
         self.concurrency = concurrency
@@ -260,7 +320,17 @@ class Worker:
 
     # ---- lifecycle -------------------------------------------------------------------
     def start(self) -> Worker:
-        """Start fetching and handling; returns self."""
+        """Start fetching and handling; returns self.
+
+        A worker is single-use: once stopped, it cannot start again (make a new one).
+
+        Raises:
+            RuntimeError: the worker was already started, or stopped.
+        """
+        if self._stopping:
+            raise RuntimeError(
+                "a Worker is single-use: this one was stopped; create a new Worker to consume again"
+            )
         if self._started:
             raise RuntimeError("worker already started")
         self._started = True
@@ -821,6 +891,12 @@ class AsyncWorker:
         poll_interval: float = 0.02,
         on_error: ErrorHook | None = None,
     ) -> None:
+        _check_common(queue, handler, on_error)
+        concurrency = int(_number("concurrency", concurrency, 1, MAX_TASKS, integer=True))
+        visibility_timeout = _optional("visibility_timeout", visibility_timeout, 0, MAX_VISIBILITY)
+        heartbeat = _optional("heartbeat", heartbeat, 0, MAX_VISIBILITY)
+        wait = float(_number("wait", wait, 0, 20))
+        poll_interval = _interval("poll_interval", poll_interval)
         self.queue = queue
         self.handler = handler
         self.concurrency = concurrency
@@ -837,6 +913,7 @@ class AsyncWorker:
         self._changed: asyncio.Event | None = None  # set (and replaced) on each change
         self._parked = False  # the fetcher waits in a receive or its idle pause
         self._unstarted = 0  # chain tasks created that have not started yet
+        self._stopped = False
 
     @property
     def stats(self) -> WorkerStats:
@@ -847,7 +924,20 @@ class AsyncWorker:
         )
 
     async def start(self) -> AsyncWorker:
-        """Start fetching and handling on the running event loop; returns self."""
+        """Start fetching and handling on the running event loop; returns self.
+
+        An AsyncWorker is single-use: once stopped, it cannot start again.
+
+        Raises:
+            RuntimeError: the worker was already started, or stopped.
+        """
+        if self._stopped:
+            raise RuntimeError(
+                "an AsyncWorker is single-use: this one was stopped; create a new"
+                " AsyncWorker to consume again"
+            )
+        if self._slots is not None:
+            raise RuntimeError("worker already started")
         self._slots = asyncio.Semaphore(self.concurrency)
         self._changed = asyncio.Event()
         self._fetch = asyncio.create_task(self._fetch_loop())
@@ -860,6 +950,9 @@ class AsyncWorker:
         is settled as usual once the handler returns, and the rest of its FIFO chain is
         released unstarted.
         """
+        if self._slots is None or self._stopped:
+            return
+        self._stopped = True
         own = _handling.get()
         if own not in self._held:
             own = None  # not a handler of this worker

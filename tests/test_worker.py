@@ -717,3 +717,70 @@ def test_wait_idle_times_out_on_a_blocked_handler_and_needs_a_started_worker() -
         assert w.wait_idle(GUARD, handlers=False)
         release.set()
         assert w.wait_idle(GUARD)
+
+
+# ---- constructor arguments and the lifecycle -------------------------------------------------
+
+_BAD_ARGS: list[tuple[dict[str, object], type[Exception], str]] = [
+    ({"handler": "not callable"}, TypeError, r"^handler must be callable, not str$"),
+    ({"queue": "jobs"}, TypeError, r"^queue must be a mqlite Queue, not str$"),
+    ({"concurrency": 0}, ValueError, r"^concurrency must be from 1 to 1000, not 0$"),
+    ({"concurrency": 2.0}, TypeError, r"^concurrency must be an int, not float$"),
+    ({"concurrency": True}, TypeError, r"^concurrency must be an int, not bool$"),
+    ({"concurrency": 10**400}, ValueError, r"^concurrency must be from 1 to 1000, not 10{400}$"),
+    (
+        {"visibility_timeout": 10**400},
+        ValueError,
+        r"^visibility_timeout must be from 0 to 43200, not 10{400}$",
+    ),
+    (
+        {"visibility_timeout": float("nan")},
+        ValueError,
+        r"^visibility_timeout must be from 0 to 43200, not nan$",
+    ),
+    ({"visibility_timeout": "30"}, TypeError, r"^visibility_timeout must be a number, not str$"),
+    ({"heartbeat": -1}, ValueError, r"^heartbeat must be from 0 to 43200, not -1$"),
+    ({"heartbeat": float("inf")}, ValueError, r"^heartbeat must be from 0 to 43200, not inf$"),
+    ({"batch_size": 11}, ValueError, r"^batch_size must be from 1 to 10, not 11$"),
+    ({"batch_size": 0}, ValueError, r"^batch_size must be from 1 to 10, not 0$"),
+    ({"poll_interval": 0}, ValueError, r"^poll_interval must be > 0 and <= 3600, not 0$"),
+    (
+        {"poll_interval": 10**400},
+        ValueError,
+        r"^poll_interval must be > 0 and <= 3600, not 10{400}$",
+    ),
+    ({"delete_delay": -1}, ValueError, r"^delete_delay must be from 0 to 43200, not -1$"),
+    ({"delete_delay": 10**400}, ValueError, r"^delete_delay must be from 0 to 43200, not 10{400}$"),
+    ({"on_error": 3}, TypeError, r"^on_error must be callable or None, not int$"),
+    ({"loop": "loop"}, TypeError, r"^loop must be an asyncio event loop or None, not str$"),
+    ({"name": 5}, TypeError, r"^name must be a str, not int$"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "error", "match"), _BAD_ARGS)
+def test_bad_constructor_arguments_are_refused(
+    kwargs: dict[str, object], error: type[Exception], match: str
+) -> None:
+    args: dict[str, object] = {"queue": Queue("q"), "handler": lambda m: None, **kwargs}
+    queue, handler = args.pop("queue"), args.pop("handler")
+    with pytest.raises(error, match=match):
+        Worker(queue, handler, **args)  # type: ignore[arg-type]
+
+
+def test_retry_delay_is_checked() -> None:
+    with pytest.raises(ValueError, match=r"^Retry delay must be from 0 to 43200, not -1$"):
+        Retry(-1)
+    with pytest.raises(ValueError, match=r"^Retry delay must be from 0 to 43200, not 10{400}$"):
+        Retry(10**400)
+    assert Retry(5).delay == 5.0
+
+
+def test_a_worker_is_single_use() -> None:
+    w = Worker(Queue("q", clock=ManualClock()), lambda m: None)
+    w.start()
+    with pytest.raises(RuntimeError, match=r"^worker already started$"):
+        w.start()
+    w.stop()
+    w.stop()  # a second stop does nothing
+    with pytest.raises(RuntimeError, match=r"^a Worker is single-use: this one was stopped"):
+        w.start()

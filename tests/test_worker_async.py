@@ -427,3 +427,47 @@ def test_async_wait_idle_waits_for_sent_messages(wait: float) -> None:
                 assert q.stats().total == 0
 
     asyncio.run(main())
+
+
+_ASYNC_BAD_ARGS: list[tuple[dict[str, object], type[Exception], str]] = [
+    ({"handler": "not callable"}, TypeError, r"^handler must be callable, not str$"),
+    ({"queue": None}, TypeError, r"^queue must be a mqlite Queue, not NoneType$"),
+    ({"concurrency": 0}, ValueError, r"^concurrency must be from 1 to 100000, not 0$"),
+    ({"concurrency": 1.5}, TypeError, r"^concurrency must be an int, not float$"),
+    ({"visibility_timeout": 10**400}, ValueError, r"^visibility_timeout must be from 0 to"),
+    ({"heartbeat": float("nan")}, ValueError, r"^heartbeat must be from 0 to 43200, not nan$"),
+    ({"wait": 21}, ValueError, r"^wait must be from 0 to 20, not 21$"),
+    ({"wait": 10**400}, ValueError, r"^wait must be from 0 to 20, not 10{400}$"),
+    ({"poll_interval": -0.5}, ValueError, r"^poll_interval must be > 0 and <= 3600, not -0.5$"),
+    ({"on_error": "log"}, TypeError, r"^on_error must be callable or None, not str$"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "error", "match"), _ASYNC_BAD_ARGS)
+def test_async_worker_bad_constructor_arguments_are_refused(
+    kwargs: dict[str, object], error: type[Exception], match: str
+) -> None:
+    async def handler(m: Message) -> None:
+        pass
+
+    args: dict[str, object] = {"queue": Queue("q"), "handler": handler, **kwargs}
+    queue, handler_ = args.pop("queue"), args.pop("handler")
+    with pytest.raises(error, match=match):
+        AsyncWorker(queue, handler_, **args)  # type: ignore[arg-type]
+
+
+def test_async_worker_is_single_use() -> None:
+    async def main() -> None:
+        async def handler(m: Message) -> None:
+            pass
+
+        w = AsyncWorker(Queue("q"), handler)
+        await w.start()
+        with pytest.raises(RuntimeError, match=r"^worker already started$"):
+            await w.start()
+        await w.stop()
+        await w.stop()
+        with pytest.raises(RuntimeError, match=r"^an AsyncWorker is single-use: this one was"):
+            await w.start()
+
+    asyncio.run(main())
