@@ -222,6 +222,47 @@ def _receive_failed(queue: Queue, exc: Exception, failures: int, poll_interval: 
     return backoff
 
 
+def _handler_failed(
+    queue: Queue, msg: Message, error: BaseException, on_error: ErrorHook | None
+) -> None:
+    """Log a handler's exception and pass it to *on_error*.
+
+    With an ``on_error`` hook the user handles the error, so the traceback is logged at
+    DEBUG only; without one it is an ERROR.
+    """
+    log.log(
+        logging.ERROR if on_error is None else logging.DEBUG,
+        "handler failed on message %s from queue %s (receive count %d)",
+        msg.message_id,
+        queue.name,
+        msg.receive_count,
+        exc_info=error,
+    )
+    _warn_dead_letter_next(queue, msg)
+    if on_error is not None:
+        try:
+            on_error(msg, error)
+        except Exception:
+            log.exception(
+                "on_error hook failed for message %s from queue %s", msg.message_id, queue.name
+            )
+
+
+def _warn_dead_letter_next(queue: Queue, msg: Message) -> None:
+    """Warn when a failed (or retried) message's next receive moves it to the DLQ."""
+    dlq = queue.dead_letter_queue
+    if dlq is not None and msg.receive_count >= queue.max_receive_count:
+        log.warning(
+            "message %s from queue %s failed on receive %d of max_receive_count %d: its next"
+            " receive moves it to dead-letter queue %s",
+            msg.message_id,
+            queue.name,
+            msg.receive_count,
+            queue.max_receive_count,
+            dlq.name,
+        )
+
+
 def _chains(jobs: list[_Job]) -> list[_Job]:
     """Link each FIFO group's jobs in receive order; return the first job of each group."""
     heads: list[_Job] = []
@@ -300,6 +341,7 @@ class Worker:
         self._cond = threading.Condition(self._lock)  # stop(), waiting for the pool to settle
         self._settled = threading.Condition(self._lock)  # wait_idle()
         self._idle_waiters = 0  # threads in wait_idle: then changes notify _settled
+        self._settling = 0  # finished handlers whose retry, failure or release is underway
         self._polls = 0  # receives started by the fetcher
         self._empty_poll = 0  # the number of the last that found nothing (then it slept)
         self._jobs: set[_Job] = set()  # received and not finished (ready, running, chained)
@@ -522,7 +564,7 @@ class Worker:
     def _is_idle(self, since: int, handlers: bool) -> bool:
         """See wait_idle; call with the lock."""
         now = self.queue.clock.time()
-        if self._ready or self._flushing or self._flush_at <= now:
+        if self._ready or self._flushing or self._settling or self._flush_at <= now:
             return False
         for job in self._jobs:
             if job.next_beat <= now and not job.done and not job.abandoned:
@@ -724,34 +766,53 @@ class Worker:
             if self._stopping:
                 self._cond.notify_all()
                 self._beat.notify_all()  # it may be waiting only for this job to end
+            # A retry, a failure or a release is still to do, outside the lock: wait_idle
+            # must not report the worker idle before it is done.
+            settle = not abandoned and not (ok and not rest)
+            if settle:
+                self._settling += 1
             self._changed()
             stopped_here = job is self._keep
         if abandoned:
             return None  # released by stop(): the result no longer counts
-        if rest:
-            self._release(rest)
-        if retry is not None:
-            with self._c.lock:
-                self._c.retried += 1
-            left = MAX_VISIBILITY - (now - job.received_at)
+        if settle:
             try:
-                self.queue.change_visibility(msg, max(0.0, min(retry.delay, left)))
-            except MqliteError as exc:
-                log.warning("retry of %s failed: %s", msg.message_id, exc)
-        elif error is not None:
-            with self._c.lock:
-                self._c.failed += 1
-            log.error("handler failed on %s", msg.message_id, exc_info=error)
-            if self.on_error is not None:
-                try:
-                    self.on_error(msg, error)
-                except Exception:
-                    log.exception("on_error hook failed")
+                self._settle(msg, now, job.received_at, retry, error, rest)
+            finally:
+                with self._lock:
+                    self._settling -= 1
+                    self._changed()
         if batch:
             self._delete(batch)
         if stopped_here:
             self._stop_owned_loop(join=False)  # stop() left it running for this handler
         return nxt
+
+    def _settle(
+        self,
+        msg: Message,
+        now: float,
+        received_at: float,
+        retry: Retry | None,
+        error: BaseException | None,
+        rest: list[_Job],
+    ) -> None:
+        """What a finished handler leaves to do outside the lock, but for the delete."""
+        if rest:
+            self._release(rest)
+        if retry is not None:
+            with self._c.lock:
+                self._c.retried += 1
+            left = MAX_VISIBILITY - (now - received_at)
+            try:
+                self.queue.change_visibility(msg, max(0.0, min(retry.delay, left)))
+            except MqliteError as exc:
+                log.warning("retry of %s failed: %s", msg.message_id, exc)
+            _warn_dead_letter_next(self.queue, msg)
+        elif error is not None:
+            with self._c.lock:
+                self._c.failed += 1
+            _handler_failed(self.queue, msg, error, self.on_error)
 
     # ---- deletes and releases --------------------------------------------------------
     def _take_pending(self) -> list[_Job]:
@@ -1151,17 +1212,13 @@ class AsyncWorker:
                 left = MAX_VISIBILITY - (self.queue.clock.time() - job.received_at)
                 if not job.abandoned:
                     await self.queue.change_visibility_async(msg, max(0.0, min(exc.delay, left)))
+                    _warn_dead_letter_next(self.queue, msg)
             except asyncio.CancelledError:
                 if not job.abandoned:
                     raise
             except Exception as exc:
                 self._c.failed += 1
-                log.error("handler failed on %s", msg.message_id, exc_info=exc)
-                if self.on_error is not None:
-                    try:
-                        self.on_error(msg, exc)
-                    except Exception:
-                        log.exception("on_error hook failed")
+                _handler_failed(self.queue, msg, exc, self.on_error)
             else:
                 returned = True
                 if not job.abandoned:

@@ -784,3 +784,102 @@ def test_a_worker_is_single_use() -> None:
     w.stop()  # a second stop does nothing
     with pytest.raises(RuntimeError, match=r"^a Worker is single-use: this one was stopped"):
         w.start()
+
+
+# ---- logs ----------------------------------------------------------------------------------
+
+
+def _worker_logs(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str, bool]]:
+    return [
+        (r.levelno, r.getMessage(), r.exc_info is not None)
+        for r in caplog.records
+        if r.name == "mqlite.worker"
+    ]
+
+
+def test_failure_log_names_queue_and_receive_count(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="mqlite.worker")
+    clock = ManualClock()
+    q = Queue("orders", clock=clock, visibility_timeout=30)
+    q.send("x")
+
+    def handler(m: Message) -> None:
+        raise RuntimeError("boom")
+
+    with Worker(q, handler, heartbeat=0) as w:
+        assert w.wait_idle(GUARD)
+        clock.advance(30)
+        assert w.wait_idle(GUARD)
+        [m] = q.peek(include_in_flight=True)
+    assert _worker_logs(caplog) == [
+        (
+            logging.ERROR,
+            f"handler failed on message {m.message_id} from queue orders (receive count 1)",
+            True,
+        ),
+        (
+            logging.ERROR,
+            f"handler failed on message {m.message_id} from queue orders (receive count 2)",
+            True,
+        ),
+    ]
+
+
+def test_failure_handled_by_on_error_is_logged_at_debug(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="mqlite.worker")
+    q = Queue("orders", clock=ManualClock())
+    q.send("x")
+    errors: list[BaseException] = []
+
+    def handler(m: Message) -> None:
+        raise RuntimeError("boom")
+
+    with Worker(q, handler, heartbeat=0, on_error=lambda m, e: errors.append(e)) as w:
+        assert w.wait_idle(GUARD)
+    [m] = q.peek(include_in_flight=True)
+    assert len(errors) == 1
+    assert _worker_logs(caplog) == [
+        (
+            logging.DEBUG,
+            f"handler failed on message {m.message_id} from queue orders (receive count 1)",
+            True,
+        ),
+    ]
+
+
+@pytest.mark.parametrize("failure", ["raise", "retry"])
+def test_last_failure_before_the_dlq_is_a_warning(
+    failure: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="mqlite.worker")
+    clock = ManualClock()
+    dlq = Queue("orders-dlq", clock=clock)
+    q = Queue(
+        "orders", clock=clock, visibility_timeout=30, dead_letter_queue=dlq, max_receive_count=2
+    )
+    q.send("poison")
+
+    def handler(m: Message) -> None:
+        if failure == "retry":
+            raise Retry(30)  # a retry counts toward max_receive_count too
+        raise RuntimeError("boom")
+
+    with Worker(q, handler, heartbeat=0, on_error=lambda m, e: None) as w:
+        assert w.wait_idle(GUARD)
+        [m] = q.peek(include_in_flight=True)
+        assert not any(level == logging.WARNING for level, _, _ in _worker_logs(caplog))
+        clock.advance(30)
+        assert w.wait_idle(GUARD)
+        assert _worker_logs(caplog) == [
+            (
+                logging.WARNING,
+                f"message {m.message_id} from queue orders failed on receive 2 of"
+                " max_receive_count 2: its next receive moves it to dead-letter queue"
+                " orders-dlq",
+                False,
+            )
+        ]
+        clock.advance(30)
+        assert w.wait_idle(GUARD)
+    assert [x.body for x in dlq.peek()] == ["poison"]
+    assert w.stats.failed + w.stats.retried == 2

@@ -471,3 +471,43 @@ def test_async_worker_is_single_use() -> None:
             await w.start()
 
     asyncio.run(main())
+
+
+def test_async_worker_logs_failures_and_the_last_one_before_the_dlq(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="mqlite.worker")
+
+    async def main() -> None:
+        clock = ManualClock()
+        dlq = Queue("orders-dlq", clock=clock)
+        q = Queue(
+            "orders", clock=clock, visibility_timeout=30, dead_letter_queue=dlq, max_receive_count=2
+        )
+        q.send("poison")
+
+        async def handler(m: Message) -> None:
+            raise RuntimeError("boom")
+
+        async with AsyncWorker(q, handler, heartbeat=0, on_error=lambda m, e: None) as w:
+            assert await w.wait_idle(GUARD)
+            clock.advance(30)
+            assert await w.wait_idle(GUARD)
+            [m] = q.peek(include_in_flight=True)
+            clock.advance(30)
+            assert await w.wait_idle(GUARD)
+        assert [x.body for x in dlq.peek()] == ["poison"]
+        logs = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "mqlite.worker"]
+        failed = f"handler failed on message {m.message_id} from queue orders"
+        assert logs == [
+            (logging.DEBUG, f"{failed} (receive count 1)"),
+            (logging.DEBUG, f"{failed} (receive count 2)"),
+            (
+                logging.WARNING,
+                f"message {m.message_id} from queue orders failed on receive 2 of"
+                " max_receive_count 2: its next receive moves it to dead-letter queue"
+                " orders-dlq",
+            ),
+        ]
+
+    asyncio.run(main())
