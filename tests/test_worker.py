@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import inspect
 import logging
+import re
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import pytest
 
 from mqlite import ManualClock, Message, Queue
 from mqlite.errors import QueueDoesNotExist
 from mqlite.message import BatchResult, DeleteEntry, DeleteResult, SendEntry
-from mqlite.worker import DELETE_MARGIN, Retry, Worker
+from mqlite.worker import DELETE_MARGIN, AsyncWorker, Retry, Worker
 
 GUARD = 10.0  # wall-clock guard only: a test that needs it has failed
 
@@ -883,3 +887,38 @@ def test_last_failure_before_the_dlq_is_a_warning(
         assert w.wait_idle(GUARD)
     assert [x.body for x in dlq.peek()] == ["poison"]
     assert w.stats.failed + w.stats.retried == 2
+
+
+# ---- docs/worker.md matches the signatures ---------------------------------------------------
+
+WORKER_MD = Path(__file__).resolve().parent.parent / "docs" / "worker.md"
+
+
+def _signature_text(cls: type) -> str:
+    params = list(inspect.signature(cls).parameters.values())
+    parts = [p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD] + ["*"]
+    parts += [f"{p.name}={p.default!r}" for p in params if p.kind is p.KEYWORD_ONLY]
+    return f"{cls.__name__}({', '.join(parts)})".replace("'", '"')
+
+
+def _documented(cls: type) -> tuple[str, dict[str, object]]:
+    """The signature block and the keyword table that follow it in docs/worker.md."""
+    text = WORKER_MD.read_text()
+    start = text.index(f"```\n{cls.__name__}(")
+    block, rest = text[start + 4 :].split("```", 1)
+    rows: dict[str, object] = {}
+    for line in rest.splitlines():
+        row = re.match(r"^\| `(\w+)` \| `([^`]*)` \|", line)
+        if row:
+            rows[row[1]] = ast.literal_eval(row[2])
+        elif rows:
+            break
+    return " ".join(block.split()).replace("( ", "("), rows
+
+
+@pytest.mark.parametrize("cls", [Worker, AsyncWorker])
+def test_worker_page_matches_the_signature(cls: type) -> None:
+    block, rows = _documented(cls)
+    assert block == _signature_text(cls)
+    params = inspect.signature(cls).parameters.values()
+    assert rows == {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY}
