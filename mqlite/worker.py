@@ -25,6 +25,12 @@ Design (see docs/worker.md):
   deterministically.
 * ``async def`` handlers run on an event loop (the one passed as ``loop=``, or a thread
   running ``loop.run_forever`` the worker owns).
+* A context variable names the job whose handler is running, so :meth:`Worker.stop`
+  called by a handler (or awaited, for :class:`AsyncWorker`) skips waiting for that job
+  instead of waiting for itself.
+* :meth:`Worker.wait_idle` is for tests: each change it looks at (a heartbeat sent, a
+  job settled, a delete sent, an empty poll) notifies it when someone waits, so on a
+  ``ManualClock`` a test advances, waits for the worker to catch up, and asserts.
 """
 
 from __future__ import annotations
@@ -974,6 +980,7 @@ class AsyncWorker:
         self._changed: asyncio.Event | None = None  # set (and replaced) on each change
         self._parked = False  # the fetcher waits in a receive or its idle pause
         self._unstarted = 0  # chain tasks created that have not started yet
+        self._idle_waiters = 0  # wait_idle calls in progress: then changes set _changed
         self._stopped = False
 
     @property
@@ -1036,6 +1043,8 @@ class AsyncWorker:
         for job in held:
             await self._release(job)
         await asyncio.gather(*tasks, return_exceptions=True)
+        self._unstarted = 0  # tasks cancelled before their first step never counted down
+        self._bump()
 
     async def wait_idle(self, timeout: float | None = None, *, handlers: bool = True) -> bool:
         """Wait until the worker has caught up with the queue and its clock.
@@ -1054,16 +1063,20 @@ class AsyncWorker:
             raise RuntimeError("wait_idle() on a worker that was not started")
         loop = asyncio.get_running_loop()
         end = None if timeout is None else loop.time() + timeout
-        while not self._is_idle(handlers):
-            # Changes set the event; the bounded wait re-checks for one none covers.
-            left = _RECHECK if end is None else min(_RECHECK, end - loop.time())
-            if left <= 0:
-                return False
-            try:
-                await asyncio.wait_for(self._changed.wait(), left)
-            except asyncio.TimeoutError:
-                pass
-        return True
+        self._idle_waiters += 1
+        try:
+            while not self._is_idle(handlers):
+                # Changes set the event; the bounded wait re-checks for one none covers.
+                left = _RECHECK if end is None else min(_RECHECK, end - loop.time())
+                if left <= 0:
+                    return False
+                try:
+                    await asyncio.wait_for(self._changed.wait(), left)
+                except asyncio.TimeoutError:
+                    pass
+            return True
+        finally:
+            self._idle_waiters -= 1
 
     def _is_idle(self, handlers: bool) -> bool:
         now = self.queue.clock.time()
@@ -1085,7 +1098,7 @@ class AsyncWorker:
 
     def _bump(self) -> None:
         """Wake wait_idle: something it looks at has changed."""
-        if self._changed is not None:
+        if self._idle_waiters and self._changed is not None:
             self._changed.set()
             self._changed = asyncio.Event()
 

@@ -511,3 +511,23 @@ def test_async_worker_logs_failures_and_the_last_one_before_the_dlq(
         ]
 
     asyncio.run(main())
+
+
+def test_async_wait_idle_after_stop_without_drain() -> None:
+    async def main() -> None:
+        q = Queue("q", clock=ManualClock(), visibility_timeout=300)
+        for i in range(6):
+            q.send(str(i))
+        release = asyncio.Event()
+
+        async def handler(m: Message) -> None:
+            await release.wait()
+
+        w = await AsyncWorker(q, handler, concurrency=3).start()
+        assert await w.wait_idle(GUARD, handlers=False)
+        await w.stop(drain=False)
+        assert await w.wait_idle(GUARD)
+        assert w.stats.released == 3
+        assert q.stats().visible == 6
+
+    asyncio.run(main())
