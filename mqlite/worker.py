@@ -539,11 +539,17 @@ class Worker:
         test deterministic: advance the clock, ``wait_idle()``, then assert.
 
         Raises:
-            RuntimeError: the worker was never started.
+            RuntimeError: the worker was never started, or the call comes from one of its
+                handlers (it would wait for itself) or from the loop its async handlers
+                run on.
         """
         if not self._started:
             raise RuntimeError("wait_idle() on a worker that was not started")
+        if self._loop is not None and _on_loop(self._loop):
+            raise RuntimeError("wait_idle() would block the event loop the handlers run on")
         with self._lock:
+            if handlers and _handling.get() in self._jobs:
+                raise RuntimeError("wait_idle() from a handler would wait for that handler")
             since = self._polls  # a poll that started after this line must find nothing
             if self._polling:
                 self._idle.notify()  # poll now rather than after poll_interval
@@ -1057,10 +1063,13 @@ class AsyncWorker:
         first, True otherwise.
 
         Raises:
-            RuntimeError: the worker was never started.
+            RuntimeError: the worker was never started, or (``handlers=True``) the call
+                comes from one of its handlers, which would wait for itself.
         """
         if self._changed is None:
             raise RuntimeError("wait_idle() on a worker that was not started")
+        if handlers and _handling.get() in self._held:
+            raise RuntimeError("wait_idle() from a handler would wait for that handler")
         loop = asyncio.get_running_loop()
         end = None if timeout is None else loop.time() + timeout
         self._idle_waiters += 1

@@ -922,3 +922,24 @@ def test_worker_page_matches_the_signature(cls: type) -> None:
     assert block == _signature_text(cls)
     params = inspect.signature(cls).parameters.values()
     assert rows == {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY}
+
+
+def test_wait_idle_from_a_handler_is_refused_instead_of_waiting_for_itself() -> None:
+    q = Queue("q", clock=ManualClock())
+    q.send("x")
+    outcome: list[str] = []
+
+    def handler(m: Message) -> None:
+        try:
+            w.wait_idle(GUARD)
+        except RuntimeError as exc:
+            outcome.append(str(exc))
+        outcome.append(f"handlers=False: {w.wait_idle(GUARD, handlers=False)}")
+
+    w = Worker(q, handler, concurrency=2)
+    with w:
+        assert w.wait_idle(GUARD)
+    assert outcome == [
+        "wait_idle() from a handler would wait for that handler",
+        "handlers=False: True",
+    ]

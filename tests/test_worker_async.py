@@ -531,3 +531,22 @@ def test_async_wait_idle_after_stop_without_drain() -> None:
         assert q.stats().visible == 6
 
     asyncio.run(main())
+
+
+def test_async_wait_idle_from_a_handler_is_refused() -> None:
+    async def main() -> None:
+        q = Queue("q", clock=ManualClock())
+        q.send("x")
+        outcome: list[str] = []
+
+        async def handler(m: Message) -> None:
+            with pytest.raises(RuntimeError, match="would wait for that handler"):
+                await w.wait_idle(GUARD)
+            outcome.append(f"handlers=False: {await w.wait_idle(GUARD, handlers=False)}")
+
+        w = AsyncWorker(q, handler)
+        async with w:
+            assert await w.wait_idle(GUARD)
+        assert outcome == ["handlers=False: True"]
+
+    asyncio.run(main())
