@@ -34,6 +34,8 @@ PARTS = [
     ("bench_filters", "Filter matching: FilterIndex vs asking every policy"),
     ("bench_topic", "Topic publish with filtered subscriptions"),
     ("bench_worker", "Worker pool throughput"),
+    ("bench_aws", "boto3 under mock_aws: send + receive + delete"),
+    ("bench_server", "SQS over HTTP: python -m mqlite serve under load"),
 ]
 
 
@@ -104,6 +106,28 @@ def _plots(results: dict[str, dict[str, Any]], out: Path) -> list[str]:
         fig.savefig(out / "perf-subscriptions.png", dpi=100)
         plt.close(fig)
         written.append("perf-subscriptions.png")
+    aws_figs = results.get("bench_aws")
+    if aws_figs:
+        labels = ["botocore alone"]
+        costs = [aws_figs["botocore_us"]]
+        for depth, fig in aws_figs["mock"].items():
+            labels.append(f"mqlite mock_aws\n[{depth:,}]")
+            costs.append(fig["us"])
+        labels.append("mqlite Server\n(HTTP)")
+        costs.append(aws_figs["server_us"])
+        for depth, fig in aws_figs["moto"].items():
+            labels.append(f"moto mock_aws\n[{depth:,}]")
+            costs.append(fig["us"])
+        fig, ax = plt.subplots(figsize=(7, 4))
+        ax.bar(range(len(costs)), [c / 1000 for c in costs], color="tab:blue")
+        ax.set_xticks(range(len(costs)), labels, fontsize=8)
+        ax.set_yscale("log")
+        ax.set_ylabel("ms per message (log scale)")
+        ax.set_title("boto3 send + receive + delete [messages waiting]")
+        fig.tight_layout()
+        fig.savefig(out / "perf-aws.png", dpi=100)
+        plt.close(fig)
+        written.append("perf-aws.png")
     return written
 
 

@@ -670,3 +670,95 @@ def test_import_mqlite_never_imports_botocore() -> None:
 
     code = "import sys, mqlite; sys.exit('botocore' in sys.modules or 'boto3' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def _fifo(sqs: Any) -> str:
+    url: str = sqs.create_queue(
+        QueueName="jobs.fifo",
+        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"},
+    )["QueueUrl"]
+    for body in ("a", "b", "c"):
+        sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="g")
+    return url
+
+
+def test_receive_attempt_id_retry_returns_the_same_messages(sqs: Any, clock: ManualClock) -> None:
+    url = _fifo(sqs)
+    first = sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=2, ReceiveRequestAttemptId="try-1", VisibilityTimeout=30
+    )["Messages"]
+    clock.advance(20)
+    again = sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=2, ReceiveRequestAttemptId="try-1", VisibilityTimeout=30
+    )["Messages"]
+    assert [(m["Body"], m["ReceiptHandle"]) for m in again] == [
+        (m["Body"], m["ReceiptHandle"]) for m in first
+    ]
+    # The retry started the visibility timeout afresh: 30 s from now, not from the first.
+    clock.advance(20)
+    assert "Messages" not in sqs.receive_message(QueueUrl=url)
+    clock.advance(10)
+    assert [
+        m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    ] == [
+        "a",
+        "b",
+        "c",
+    ]
+
+
+def test_receive_attempt_id_after_a_delete_is_not_retryable(sqs: Any) -> None:
+    url = _fifo(sqs)
+    [m] = sqs.receive_message(QueueUrl=url, ReceiveRequestAttemptId="try-1")["Messages"]
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    with pytest.raises(ClientError) as error:
+        sqs.receive_message(QueueUrl=url, ReceiveRequestAttemptId="try-1")
+    assert _code(error) == "InvalidParameterValue"
+    assert "not retryable" in error.value.response["Error"]["Message"]
+    # Another id is a new receive.
+    [n] = sqs.receive_message(QueueUrl=url, ReceiveRequestAttemptId="try-2")["Messages"]
+    assert n["Body"] == "b"
+
+
+def test_receive_attempt_id_expires_after_five_minutes(sqs: Any, clock: ManualClock) -> None:
+    url = _fifo(sqs)
+    [m] = sqs.receive_message(QueueUrl=url, ReceiveRequestAttemptId="try-1", VisibilityTimeout=600)[
+        "Messages"
+    ]
+    clock.advance(300)
+    # A new receive: the group is still blocked by the first message in flight.
+    assert "Messages" not in sqs.receive_message(QueueUrl=url, ReceiveRequestAttemptId="try-1")
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def test_receive_attempt_id_is_checked_and_ignored_on_standard_queues(sqs: Any) -> None:
+    url = sqs.create_queue(QueueName="plain")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="x")
+    with pytest.raises(ClientError) as error:
+        sqs.receive_message(QueueUrl=url, ReceiveRequestAttemptId="x" * 129)
+    assert _code(error) == "InvalidParameterValue"
+    assert len(sqs.receive_message(QueueUrl=url, ReceiveRequestAttemptId="a")["Messages"]) == 1
+    assert "Messages" not in sqs.receive_message(QueueUrl=url, ReceiveRequestAttemptId="a")
+
+
+def test_receive_attempt_id_after_the_messages_went_to_another_receive(
+    sqs: Any, clock: ManualClock
+) -> None:
+    url = _fifo(sqs)
+    sqs.receive_message(QueueUrl=url, ReceiveRequestAttemptId="try-1", VisibilityTimeout=10)
+    clock.advance(10)
+    [m] = sqs.receive_message(QueueUrl=url)["Messages"]
+    with pytest.raises(ClientError) as error:
+        sqs.receive_message(QueueUrl=url, ReceiveRequestAttemptId="try-1")
+    assert _code(error) == "InvalidParameterValue"
+    # The other receive's handle is untouched.
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def test_first_receive_at_epoch_zero_is_reported() -> None:
+    with mock_aws(clock=ManualClock(start=0)):
+        sqs: Any = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="q")["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody="x")
+        [m] = sqs.receive_message(QueueUrl=url, MessageSystemAttributeNames=["All"])["Messages"]
+        assert m["Attributes"]["ApproximateFirstReceiveTimestamp"] == "0"

@@ -12,7 +12,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -37,7 +37,7 @@ from mqlite.message import (
 )
 from mqlite.queue import Queue
 
-from ._regions import QueueExtras, Regions
+from ._regions import QueueExtras, ReceiveAttempt, Regions
 
 __all__ = ["SQS_OPERATIONS", "SqsContext", "UnknownOperation"]
 
@@ -78,6 +78,9 @@ _INTEGER = re.compile(r"-?[0-9]+")
 _LABEL = re.compile(r"[A-Za-z0-9_-]{1,80}")
 _ARN = re.compile(r"arn:aws:sqs:([a-z0-9-]+):([0-9]{12}):([A-Za-z0-9_.-]+)")
 _TAG_LIMIT = 50
+_ATTEMPT_ID = re.compile(r"[!-~]{1,128}")
+#: How long a FIFO receive can be retried with its ReceiveRequestAttemptId.
+_ATTEMPT_WINDOW = 300.0
 _DEFAULT_LIST_LIMIT = 1_000
 
 
@@ -850,7 +853,16 @@ def receive_message(ctx: SqsContext, params: Mapping[str, Any]) -> dict[str, Any
             f"Value {visibility} for parameter VisibilityTimeout is invalid. Reason: Must be >= 0"
             " and <= 43200, if provided."
         )
-    messages = queue.receive(count or 1, visibility_timeout=visibility, wait=wait)
+    attempt_id = _optional_string(params, "ReceiveRequestAttemptId")
+    if attempt_id is not None and not _ATTEMPT_ID.fullmatch(attempt_id):
+        raise InvalidParameterValue(
+            f"Value {attempt_id} for parameter ReceiveRequestAttemptId is invalid. Reason: It"
+            " must be 1 to 128 alphanumeric or punctuation characters."
+        )
+    if attempt_id is not None and queue.fifo:
+        messages = _attempt(ctx, queue, attempt_id, count or 1, visibility, wait)
+    else:
+        messages = queue.receive(count or 1, visibility_timeout=visibility, wait=wait)
     system_names = {
         *_list(params, "AttributeNames"),
         *_list(params, "MessageSystemAttributeNames"),
@@ -859,6 +871,56 @@ def receive_message(ctx: SqsContext, params: Mapping[str, Any]) -> dict[str, Any
     wanted = _wanted(_list(params, "MessageAttributeNames"))
     out = [_message_out(m, queue, system_names, wants_all_system, wanted) for m in messages]
     return {"Messages": out} if out else {}
+
+
+def _attempt(
+    ctx: SqsContext,
+    queue: Queue,
+    attempt_id: str,
+    count: int,
+    visibility: int | None,
+    wait: int | None,
+) -> list[Message]:
+    """A FIFO receive under *attempt_id*: a retry within 5 minutes gets the same messages."""
+    extras = ctx.regions.extras(queue)
+    now = queue.clock.time()
+    extras.forget_attempts(now)
+    earlier = extras.attempts.get(attempt_id)
+    if earlier is not None:
+        spent = InvalidParameterValue(
+            f"Value {attempt_id} for parameter ReceiveRequestAttemptId is invalid. Reason:"
+            " The receiveRequestAttemptId is not valid anymore since the receive call is not"
+            " retryable."
+        )
+        if earlier.spent:
+            raise spent
+        # The same messages and handles again, with their visibility timeout started afresh.
+        timeout = visibility if visibility is not None else queue.visibility_timeout
+        try:
+            for handle in earlier.handles:
+                queue.change_visibility(handle, timeout)
+        except MqliteError:
+            # A message came back and went to another receive meanwhile.
+            earlier.spent = True
+            raise spent from None
+        return earlier.messages
+    messages = queue.receive(count, visibility_timeout=visibility, wait=wait)
+    if messages:
+        handles = [m.receipt_handle for m in messages if m.receipt_handle is not None]
+        extras.attempts[attempt_id] = ReceiveAttempt(now + _ATTEMPT_WINDOW, messages, handles)
+        for handle in handles:
+            extras.attempt_of[handle] = attempt_id
+    return messages
+
+
+def _touched(ctx: SqsContext, queue: Queue, handles: Iterable[object]) -> None:
+    # Deleting or re-timing a message ends the retry of the receive that returned it.
+    if queue.fifo:
+        extras = ctx.regions.extras(queue)
+        if extras.attempt_of:
+            for handle in handles:
+                if isinstance(handle, str):
+                    extras.touched(handle)
 
 
 def _message_out(
@@ -895,7 +957,8 @@ def _system_values(message: Message) -> dict[str, str | None]:
         "SenderId": SENDER_ID,
         "SentTimestamp": str(message.sent_timestamp),
         "ApproximateReceiveCount": str(message.receive_count),
-        "ApproximateFirstReceiveTimestamp": str(first) if first else None,
+        # A received message always has one, even a first receive at epoch 0.
+        "ApproximateFirstReceiveTimestamp": str(first) if message.receive_count else None,
         "MessageGroupId": message.group_id,
         "MessageDeduplicationId": message.deduplication_id,
         "SequenceNumber": message.sequence_number,
@@ -905,7 +968,10 @@ def _system_values(message: Message) -> dict[str, str | None]:
 
 def delete_message(ctx: SqsContext, params: Mapping[str, Any]) -> dict[str, Any]:
     """DeleteMessage."""
-    ctx.queue(params).delete(_string(params, "ReceiptHandle"))
+    queue = ctx.queue(params)
+    handle = _string(params, "ReceiptHandle")
+    queue.delete(handle)
+    _touched(ctx, queue, [handle])
     return {}
 
 
@@ -916,7 +982,10 @@ def delete_message_batch(ctx: SqsContext, params: Mapping[str, Any]) -> dict[str
         DeleteEntry(e.get("Id"), e.get("ReceiptHandle"))  # type: ignore[arg-type]
         for e in _entries(params, "Entries")
     ]
-    return _batch_out(queue.delete_batch(entries), lambda s: {"Id": s.id})
+    result = queue.delete_batch(entries)
+    done = {s.id for s in result.successful}
+    _touched(ctx, queue, [e.receipt_handle for e in entries if e.id in done])
+    return _batch_out(result, lambda s: {"Id": s.id})
 
 
 def change_message_visibility(ctx: SqsContext, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -925,7 +994,9 @@ def change_message_visibility(ctx: SqsContext, params: Mapping[str, Any]) -> dic
     timeout = _optional_int(params, "VisibilityTimeout")
     if timeout is None:
         raise _missing("VisibilityTimeout")
-    queue.change_visibility(_string(params, "ReceiptHandle"), timeout)
+    handle = _string(params, "ReceiptHandle")
+    queue.change_visibility(handle, timeout)
+    _touched(ctx, queue, [handle])
     return {}
 
 
@@ -940,7 +1011,10 @@ def change_message_visibility_batch(ctx: SqsContext, params: Mapping[str, Any]) 
         )
         for e in _entries(params, "Entries")
     ]
-    return _batch_out(queue.change_visibility_batch(entries), lambda s: {"Id": s.id})
+    result = queue.change_visibility_batch(entries)
+    done = {s.id for s in result.successful}
+    _touched(ctx, queue, [e.receipt_handle for e in entries if e.id in done])
+    return _batch_out(result, lambda s: {"Id": s.id})
 
 
 # --- operations: message move tasks -------------------------------------------------------------
