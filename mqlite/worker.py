@@ -373,7 +373,8 @@ class Worker:
         A worker is single-use: once stopped, it cannot start again (make a new one).
 
         Raises:
-            RuntimeError: the worker was already started, or stopped.
+            RuntimeError: the worker was already started, or stopped, or its queue's clock
+                is a ``ManualClock`` with ``autojump`` on.
         """
         if self._stopping:
             raise RuntimeError(
@@ -381,6 +382,13 @@ class Worker:
             )
         if self._started:
             raise RuntimeError("worker already started")
+        if getattr(self.queue.clock, "autojump", False):
+            # Each heartbeat wait would jump the clock to the next heartbeat at once.
+            raise RuntimeError(
+                "a Worker cannot run on a ManualClock with autojump=True: its heartbeat"
+                " thread's waits would jump the clock forward; use ManualClock() and"
+                " advance it from the test (worker.wait_idle() lets the worker catch up)"
+            )
         self._started = True
         if self._is_async:
             if self._user_loop is not None:

@@ -943,3 +943,12 @@ def test_wait_idle_from_a_handler_is_refused_instead_of_waiting_for_itself() -> 
         "wait_idle() from a handler would wait for that handler",
         "handlers=False: True",
     ]
+
+
+def test_a_worker_refuses_an_autojump_clock() -> None:
+    q = Queue("q", clock=ManualClock(autojump=True))
+    q.send("x")
+    w = Worker(q, lambda m: None)
+    with pytest.raises(RuntimeError, match=r"^a Worker cannot run on a ManualClock with autojump"):
+        w.start()
+    assert q.stats().visible == 1  # nothing was received
