@@ -362,6 +362,7 @@ class Worker:
         self._stopping = False
         self._started = False
         self._keep: _Job | None = None  # the job whose handler called stop(), if one did
+        self._stop_done = False  # stop() has released, flushed and returned (or is about to)
         self._c = _Counters()
         self._threads: list[threading.Thread] = []
         self._beater: threading.Thread | None = None
@@ -435,10 +436,16 @@ class Worker:
                 " async handler use: await asyncio.to_thread(worker.stop)"
             )
         with self._lock:
-            if not self._started or self._stopping:
+            if not self._started:
                 return
             if own not in self._jobs:
                 own = None  # not a handler of this worker
+            if self._stopping:
+                if own is None and threading.current_thread() not in self._threads:
+                    # Another stop() is under way, perhaps a handler's that returned early:
+                    # wait until it is done and the job it left running has settled.
+                    self._cond.wait_for(self._stopped, timeout)
+                return
             self._stopping = True
             self._keep = own
             self._work.notify_all()
@@ -469,6 +476,8 @@ class Worker:
         with self._lock:
             # Deletes other threads had already taken must land before stop() returns.
             self._cond.wait_for(lambda: not self._flushing)
+            self._stop_done = True
+            self._cond.notify_all()
         if own is not None:
             # The caller's own thread waits for it to return: the threads and the owned
             # loop end once its handler has returned (see _run).
@@ -481,6 +490,10 @@ class Worker:
                 if t is not me:
                     t.join()
         self._stop_owned_loop(join=drain and timeout is None)
+
+    def _stopped(self) -> bool:
+        """Whether a stop() has finished and left nothing running; call with the lock."""
+        return self._stop_done and not self._jobs and not self._flushing and not self._settling
 
     def _stop_owned_loop(self, *, join: bool) -> None:
         if self._loop_thread is not None and self._loop is not None:
@@ -801,6 +814,8 @@ class Worker:
             finally:
                 with self._lock:
                     self._settling -= 1
+                    if self._stopping:
+                        self._cond.notify_all()
                     self._changed()
         if batch:
             self._delete(batch)
@@ -996,6 +1011,7 @@ class AsyncWorker:
         self._unstarted = 0  # chain tasks created that have not started yet
         self._idle_waiters = 0  # wait_idle calls in progress: then changes set _changed
         self._stopped = False
+        self._stop_done: asyncio.Future[None] | None = None  # resolved when stop() is done
 
     @property
     def stats(self) -> WorkerStats:
@@ -1032,33 +1048,47 @@ class AsyncWorker:
         is settled as usual once the handler returns, and the rest of its FIFO chain is
         released unstarted.
         """
-        if self._slots is None or self._stopped:
+        if self._slots is None:
             return
-        self._stopped = True
         own = _handling.get()
         if own not in self._held:
             own = None  # not a handler of this worker
         me = asyncio.current_task()
-        if self._fetch is not None:
-            self._fetch.cancel()
-            await asyncio.gather(self._fetch, return_exceptions=True)
-            self._fetch = None
-        # The calling handler's task is not waited for nor cancelled: it would wait for
-        # itself. It settles its own message when the handler returns.
-        tasks = [t for t in self._tasks if t is not me]
-        if drain and tasks:
-            await asyncio.wait(tasks, timeout=timeout)
-        held = [job for job in self._held if job is not own]
-        self._held.intersection_update({own})
-        for job in held:
-            job.abandoned = True
-        for task in tasks:
-            task.cancel()
-        for job in held:
-            await self._release(job)
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._unstarted = 0  # tasks cancelled before their first step never counted down
-        self._bump()
+        if self._stopped:
+            if own is None and self._stop_done is not None:
+                # Another stop() is under way, perhaps a handler's that returned early:
+                # wait until it is done and every handler task has ended.
+                await asyncio.shield(self._stop_done)
+                rest = [t for t in self._tasks if t is not me]
+                if rest:
+                    await asyncio.wait(rest, timeout=timeout)
+            return
+        self._stopped = True
+        self._stop_done = asyncio.get_running_loop().create_future()
+        done = self._stop_done
+        try:
+            if self._fetch is not None:
+                self._fetch.cancel()
+                await asyncio.gather(self._fetch, return_exceptions=True)
+                self._fetch = None
+            # The calling handler's task is not waited for nor cancelled: it would wait for
+            # itself. It settles its own message when the handler returns.
+            tasks = [t for t in self._tasks if t is not me]
+            if drain and tasks:
+                await asyncio.wait(tasks, timeout=timeout)
+            held = [job for job in self._held if job is not own]
+            self._held.intersection_update({own})
+            for job in held:
+                job.abandoned = True
+            for task in tasks:
+                task.cancel()
+            for job in held:
+                await self._release(job)
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self._unstarted = 0  # tasks cancelled before their first step never counted down
+            self._bump()
+        finally:
+            done.set_result(None)
 
     async def wait_idle(self, timeout: float | None = None, *, handlers: bool = True) -> bool:
         """Wait until the worker has caught up with the queue and its clock.

@@ -952,3 +952,21 @@ def test_a_worker_refuses_an_autojump_clock() -> None:
     with pytest.raises(RuntimeError, match=r"^a Worker cannot run on a ManualClock with autojump"):
         w.start()
     assert q.stats().visible == 1  # nothing was received
+
+
+def test_leaving_the_with_block_waits_for_a_handler_that_stopped_the_worker() -> None:
+    q = Queue("q", visibility_timeout=300)
+    q.send("stop")
+    returned = threading.Event()
+
+    def handler(m: Message) -> None:
+        w.stop()
+        returned.set()
+        time.sleep(0.05)  # still running when the with block below exits
+
+    w = Worker(q, handler, concurrency=2, name="w-exit")
+    with w:
+        assert returned.wait(5)
+    # __exit__'s stop() waited for the handler that had stopped the worker, and its delete.
+    assert w.processed == 1
+    assert q.stats().total == 0

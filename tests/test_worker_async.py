@@ -550,3 +550,24 @@ def test_async_wait_idle_from_a_handler_is_refused() -> None:
         assert outcome == ["handlers=False: True"]
 
     asyncio.run(main())
+
+
+def test_async_leaving_the_block_waits_for_a_handler_that_stopped_the_worker() -> None:
+    async def main() -> None:
+        q = Queue("q", visibility_timeout=300)
+        q.send("stop")
+        returned = asyncio.Event()
+
+        async def handler(m: Message) -> None:
+            await w.stop()
+            returned.set()
+            for _ in range(5):
+                await asyncio.sleep(0)  # still running when the block below exits
+
+        w = AsyncWorker(q, handler)
+        async with w:
+            await asyncio.wait_for(returned.wait(), GUARD)
+        assert w.stats.processed == 1
+        assert q.stats().total == 0
+
+    asyncio.run(main())
