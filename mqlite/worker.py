@@ -25,19 +25,28 @@ Design (see docs/worker.md):
   deterministically.
 * ``async def`` handlers run on an event loop (the one passed as ``loop=``, or a thread
   running ``loop.run_forever`` the worker owns).
+* A context variable names the job whose handler is running, so :meth:`Worker.stop`
+  called by a handler (or awaited, for :class:`AsyncWorker`) skips waiting for that job
+  instead of waiting for itself.
+* :meth:`Worker.wait_idle` is for tests: each change it looks at (a heartbeat sent, a
+  job settled, a delete sent, an empty poll) notifies it when someone waits, so on a
+  ``ManualClock`` a test advances, waits for the worker to catch up, and asserts.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
 import attrs
 
+from mqlite._validation import in_range, shown
 from mqlite.errors import MqliteError
 from mqlite.message import DeleteEntry, Message
 from mqlite.queue import Queue
@@ -47,6 +56,11 @@ __all__ = ["DELETE_MARGIN", "AsyncWorker", "Retry", "Worker", "WorkerStats"]
 log = logging.getLogger("mqlite.worker")
 
 MAX_VISIBILITY = 43_200.0
+#: Most handler threads of a Worker, and handler tasks of an AsyncWorker.
+MAX_THREADS = 1_000
+MAX_TASKS = 100_000
+#: Longest poll_interval (real seconds).
+MAX_POLL_INTERVAL = 3_600.0
 #: Most entries in one ``delete_batch`` call (the SQS limit).
 DELETE_BATCH = 10
 #: A finished message's delete is sent at least this many seconds (queue clock) before its
@@ -54,18 +68,83 @@ DELETE_BATCH = 10
 #: covers the time between the heartbeat thread waking and the delete landing.
 DELETE_MARGIN = 1.0
 
+#: Longest real-time pause between receives that keep failing (queue deleted, say).
+MAX_RECEIVE_BACKOFF = 1.0
+
 _INF = float("inf")
+#: wait_idle re-checks this often (real seconds) even when nothing notified it.
+_RECHECK = 0.05
+
+#: The job whose handler is running in this thread or task: stop() must not wait for it.
+_handling: contextvars.ContextVar[_Job | None] = contextvars.ContextVar(
+    "mqlite_worker_handling", default=None
+)
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether the caller runs on *loop* (so blocking would stall it)."""
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
+
 
 Handler = Callable[[Message], object]
 ErrorHook = Callable[[Message, BaseException], object]
 
 
 class Retry(Exception):
-    """Raise from a handler to have the message come back after *delay* seconds."""
+    """Raise from a handler to have the message come back after *delay* seconds.
+
+    The delay is 0..43,200 seconds (a visibility timeout). Like any failure, a retried
+    receive counts toward the queue's ``max_receive_count``.
+
+    Raises:
+        ValueError: *delay* out of range; TypeError: it is not a number.
+    """
 
     def __init__(self, delay: float = 0) -> None:
+        delay = _number("Retry delay", delay, 0, MAX_VISIBILITY)
         super().__init__(f"retry in {delay}s")
         self.delay = float(delay)
+
+
+def _number(
+    name: str, value: object, low: float, high: float, *, integer: bool = False
+) -> int | float:
+    """*value* checked to be a number (an int if *integer*) in ``[low, high]``.
+
+    Raises TypeError for the wrong type and ValueError out of range, never OverflowError.
+    """
+    kinds: tuple[type, ...] = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        kind = "an int" if integer else "a number"
+        raise TypeError(f"{name} must be {kind}, not {type(value).__name__}")
+    if not in_range(value, low, high):
+        raise ValueError(f"{name} must be from {low:g} to {high:g}, not {shown(value)}")
+    return value
+
+
+def _interval(name: str, value: object) -> float:
+    """A real-time pause: a number > 0 and at most ``MAX_POLL_INTERVAL``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, not {type(value).__name__}")
+    if not in_range(value, 0, MAX_POLL_INTERVAL) or value == 0:
+        raise ValueError(f"{name} must be > 0 and <= {MAX_POLL_INTERVAL:g}, not {shown(value)}")
+    return float(value)
+
+
+def _optional(name: str, value: object, low: float, high: float) -> float | None:
+    return None if value is None else float(_number(name, value, low, high))
+
+
+def _check_common(queue: object, handler: object, on_error: object) -> None:
+    if not isinstance(queue, Queue):
+        raise TypeError(f"queue must be a mqlite Queue, not {type(queue).__name__}")
+    if not callable(handler):
+        raise TypeError(f"handler must be callable, not {type(handler).__name__}")
+    if on_error is not None and not callable(on_error):
+        raise TypeError(f"on_error must be callable or None, not {type(on_error).__name__}")
 
 
 @attrs.frozen
@@ -131,6 +210,65 @@ def _extend(queue: Queue, job: _Job, now: float) -> bool:
     return timeout == job.timeout
 
 
+def _receive_failed(queue: Queue, exc: Exception, failures: int, poll_interval: float) -> float:
+    """Log a failed receive; returns the real seconds to wait before the next one.
+
+    The wait doubles from *poll_interval* with each failure in a row, up to
+    ``MAX_RECEIVE_BACKOFF`` (or *poll_interval*, if longer).
+    """
+    backoff = min(
+        poll_interval * 2.0 ** min(failures - 1, 30), max(MAX_RECEIVE_BACKOFF, poll_interval)
+    )
+    args = (queue.name, type(exc).__name__, exc, backoff)
+    text = "receive from queue %s failed (%s: %s); retrying in %.3g s"
+    if isinstance(exc, MqliteError):
+        log.warning(text, *args)
+    else:  # not the queue refusing: a defect somewhere, so keep the traceback
+        log.error(text, *args, exc_info=exc)
+    return backoff
+
+
+def _handler_failed(
+    queue: Queue, msg: Message, error: BaseException, on_error: ErrorHook | None
+) -> None:
+    """Log a handler's exception and pass it to *on_error*.
+
+    With an ``on_error`` hook the user handles the error, so the traceback is logged at
+    DEBUG only; without one it is an ERROR.
+    """
+    log.log(
+        logging.ERROR if on_error is None else logging.DEBUG,
+        "handler failed on message %s from queue %s (receive count %d)",
+        msg.message_id,
+        queue.name,
+        msg.receive_count,
+        exc_info=error,
+    )
+    _warn_dead_letter_next(queue, msg)
+    if on_error is not None:
+        try:
+            on_error(msg, error)
+        except Exception:
+            log.exception(
+                "on_error hook failed for message %s from queue %s", msg.message_id, queue.name
+            )
+
+
+def _warn_dead_letter_next(queue: Queue, msg: Message) -> None:
+    """Warn when a failed (or retried) message's next receive moves it to the DLQ."""
+    dlq = queue.dead_letter_queue
+    if dlq is not None and msg.receive_count >= queue.max_receive_count:
+        log.warning(
+            "message %s from queue %s failed on receive %d of max_receive_count %d: its next"
+            " receive moves it to dead-letter queue %s",
+            msg.message_id,
+            queue.name,
+            msg.receive_count,
+            queue.max_receive_count,
+            dlq.name,
+        )
+
+
 def _chains(jobs: list[_Job]) -> list[_Job]:
     """Link each FIFO group's jobs in receive order; return the first job of each group."""
     heads: list[_Job] = []
@@ -173,12 +311,20 @@ class Worker:
         loop: asyncio.AbstractEventLoop | None = None,
         name: str = "mqlite-worker",
     ) -> None:
-        if concurrency < 1:
-            raise ValueError("concurrency must be >= 1")
-        if batch_size is not None and not 1 <= batch_size <= 10:
-            raise ValueError("batch_size must be 1..10")
-        if not delete_delay >= 0:
-            raise ValueError("delete_delay must be >= 0")
+        _check_common(queue, handler, on_error)
+        concurrency = int(_number("concurrency", concurrency, 1, MAX_THREADS, integer=True))
+        visibility_timeout = _optional("visibility_timeout", visibility_timeout, 0, MAX_VISIBILITY)
+        heartbeat = _optional("heartbeat", heartbeat, 0, MAX_VISIBILITY)
+        if batch_size is not None:
+            batch_size = int(_number("batch_size", batch_size, 1, DELETE_BATCH, integer=True))
+        poll_interval = _interval("poll_interval", poll_interval)
+        delete_delay = _number("delete_delay", delete_delay, 0, MAX_VISIBILITY)
+        if loop is not None and not isinstance(loop, asyncio.AbstractEventLoop):
+            raise TypeError(
+                f"loop must be an asyncio event loop or None, not {type(loop).__name__}"
+            )
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a str, not {type(name).__name__}")
         self.queue = queue
         self.handler = handler
         self.concurrency = concurrency
@@ -199,6 +345,11 @@ class Worker:
         self._idle = threading.Condition(self._lock)  # the fetcher, sleeping on an empty queue
         self._beat = threading.Condition(self._lock)  # the heartbeat thread
         self._cond = threading.Condition(self._lock)  # stop(), waiting for the pool to settle
+        self._settled = threading.Condition(self._lock)  # wait_idle()
+        self._idle_waiters = 0  # threads in wait_idle: then changes notify _settled
+        self._settling = 0  # finished handlers whose retry, failure or release is underway
+        self._polls = 0  # receives started by the fetcher
+        self._empty_poll = 0  # the number of the last that found nothing (then it slept)
         self._jobs: set[_Job] = set()  # received and not finished (ready, running, chained)
         self._ready: deque[_Job] = deque()  # jobs (chain heads) no thread has taken yet
         self._pending: list[_Job] = []  # finished, awaiting their batched delete
@@ -210,15 +361,35 @@ class Worker:
         self._beat_wake = -_INF  # the deadline the heartbeat thread sleeps until
         self._stopping = False
         self._started = False
+        self._keep: _Job | None = None  # the job whose handler called stop(), if one did
+        self._stop_done = False  # stop() has released, flushed and returned (or is about to)
         self._c = _Counters()
         self._threads: list[threading.Thread] = []
         self._beater: threading.Thread | None = None
 
     # ---- lifecycle -------------------------------------------------------------------
     def start(self) -> Worker:
-        """Start fetching and handling; returns self."""
+        """Start fetching and handling; returns self.
+
+        A worker is single-use: once stopped, it cannot start again (make a new one).
+
+        Raises:
+            RuntimeError: the worker was already started, or stopped, or its queue's clock
+                is a ``ManualClock`` with ``autojump`` on.
+        """
+        if self._stopping:
+            raise RuntimeError(
+                "a Worker is single-use: this one was stopped; create a new Worker to consume again"
+            )
         if self._started:
             raise RuntimeError("worker already started")
+        if getattr(self.queue.clock, "autojump", False):
+            # Each heartbeat wait would jump the clock to the next heartbeat at once.
+            raise RuntimeError(
+                "a Worker cannot run on a ManualClock with autojump=True: its heartbeat"
+                " thread's waits would jump the clock forward; use ManualClock() and"
+                " advance it from the test (worker.wait_idle() lets the worker catch up)"
+            )
         self._started = True
         if self._is_async:
             if self._user_loop is not None:
@@ -248,22 +419,54 @@ class Worker:
         releases whatever is still unfinished; ``drain=False`` releases at once. A released
         message is made visible again (``change_visibility 0``): nothing stays invisible.
         Every finished message's delete has been sent when ``stop`` returns.
+
+        Called from inside a handler, ``stop`` does not wait for that handler: its message
+        is settled as usual once the handler returns (and the rest of its FIFO chain is
+        released unstarted), and the worker's threads end after it. An ``async def``
+        handler must not block its event loop on ``stop``: it calls
+        ``await asyncio.to_thread(worker.stop)``.
+
+        Raises:
+            RuntimeError: called on the event loop that runs the worker's async handlers.
         """
+        own = _handling.get()
+        if self._loop is not None and _on_loop(self._loop):
+            raise RuntimeError(
+                "Worker.stop() blocks the event loop its async handlers run on; from an"
+                " async handler use: await asyncio.to_thread(worker.stop)"
+            )
         with self._lock:
-            if not self._started or self._stopping:
+            if not self._started:
+                return
+            if own not in self._jobs:
+                own = None  # not a handler of this worker
+            if self._stopping:
+                if own is None and threading.current_thread() not in self._threads:
+                    # Another stop() is under way, perhaps a handler's that returned early:
+                    # wait until it is done and the job it left running has settled.
+                    self._cond.wait_for(self._stopped, timeout)
                 return
             self._stopping = True
+            self._keep = own
             self._work.notify_all()
             self._idle.notify_all()
             # A fetch in progress is a wait=0 receive: let its messages land in _jobs so
             # they are drained or released with the rest.
             self._cond.wait_for(lambda: not self._fetching)
+            # The calling handler's own job is not waited for (that would wait forever):
+            # it settles when the handler returns. What is chained behind it is released.
+            keep = {own} if own is not None else set()
+            chained = set()  # its FIFO chain: this thread would run it after the handler
+            nxt = own.after if own is not None else None
+            while nxt is not None:
+                chained.add(nxt)
+                nxt = nxt.after
             if drain:
-                self._cond.wait_for(lambda: not self._jobs, timeout)
-            released = list(self._jobs)
+                self._cond.wait_for(lambda: self._jobs <= keep | chained, timeout)
+            released = [job for job in self._jobs if job not in keep]
             for job in released:
                 job.abandoned = True
-            self._jobs.clear()
+            self._jobs.intersection_update(keep)
             self._ready.clear()
             batch = self._take_pending() if self._pending else []
             self._beat.notify_all()
@@ -273,14 +476,29 @@ class Worker:
         with self._lock:
             # Deletes other threads had already taken must land before stop() returns.
             self._cond.wait_for(lambda: not self._flushing)
+            self._stop_done = True
+            self._cond.notify_all()
+        if own is not None:
+            # The caller's own thread waits for it to return: the threads and the owned
+            # loop end once its handler has returned (see _run).
+            return
         if self._beater is not None:
             self._beater.join()
         if drain and timeout is None:
+            me = threading.current_thread()  # on_error may call stop() from a pool thread
             for t in self._threads:
-                t.join()
+                if t is not me:
+                    t.join()
+        self._stop_owned_loop(join=drain and timeout is None)
+
+    def _stopped(self) -> bool:
+        """Whether a stop() has finished and left nothing running; call with the lock."""
+        return self._stop_done and not self._jobs and not self._flushing and not self._settling
+
+    def _stop_owned_loop(self, *, join: bool) -> None:
         if self._loop_thread is not None and self._loop is not None:
             self._loop.call_soon_threadsafe(self._loop.stop)
-            if drain and timeout is None:
+            if join:
                 self._loop_thread.join()
 
     @staticmethod
@@ -328,6 +546,76 @@ class Worker:
         """Messages received and whose handler has not finished."""
         return self.stats.in_flight
 
+    # ---- waiting for the worker in tests ---------------------------------------------
+    def wait_idle(self, timeout: float | None = None, *, handlers: bool = True) -> bool:
+        """Wait until the worker has caught up with the queue and its clock.
+
+        That is: every heartbeat and timed delete due at the clock's current time has been
+        sent, and every message fetched has been handed to a handler thread. With
+        ``handlers=True`` also: every handler has returned and its message is settled (its
+        delete sent), and the queue has been polled since this call and had nothing to
+        receive. Pass ``handlers=False`` when a handler is blocked until the caller acts
+        (a test holding a handler to watch its heartbeats). Returns False if *timeout*
+        real seconds pass first, True otherwise. On a ``ManualClock`` this is what makes a
+        test deterministic: advance the clock, ``wait_idle()``, then assert.
+
+        Raises:
+            RuntimeError: the worker was never started, or the call comes from one of its
+                handlers (it would wait for itself) or from the loop its async handlers
+                run on.
+        """
+        if not self._started:
+            raise RuntimeError("wait_idle() on a worker that was not started")
+        if self._loop is not None and _on_loop(self._loop):
+            raise RuntimeError("wait_idle() would block the event loop the handlers run on")
+        with self._lock:
+            if handlers and _handling.get() in self._jobs:
+                raise RuntimeError("wait_idle() from a handler would wait for that handler")
+            since = self._polls  # a poll that started after this line must find nothing
+            if self._polling:
+                self._idle.notify()  # poll now rather than after poll_interval
+            self._idle_waiters += 1
+            try:
+                return self._wait_settled(lambda: self._is_idle(since, handlers), timeout)
+            finally:
+                self._idle_waiters -= 1
+
+    def _wait_settled(self, ready: Callable[[], bool], timeout: float | None) -> bool:
+        """``_settled.wait_for`` that also re-checks now and then; call with the lock.
+
+        Every change that can make the worker idle notifies _settled; the re-check is a
+        guard for what none can (another thread moving the clock while we wait).
+        """
+        end = None if timeout is None else time.monotonic() + timeout
+        while not ready():
+            left = _RECHECK if end is None else min(_RECHECK, end - time.monotonic())
+            if left <= 0:
+                return False
+            self._settled.wait(left)
+        return True
+
+    def _is_idle(self, since: int, handlers: bool) -> bool:
+        """See wait_idle; call with the lock."""
+        now = self.queue.clock.time()
+        if self._ready or self._flushing or self._settling or self._flush_at <= now:
+            return False
+        for job in self._jobs:
+            if job.next_beat <= now and not job.done and not job.abandoned:
+                return False  # a heartbeat is due and not sent yet
+        if self._stopping:
+            return not (handlers and self._jobs)
+        if self._fetching and not self._polling:
+            return False  # a receive is in progress
+        if handlers:
+            return not self._jobs and not self._pending and self._empty_poll > since
+        # With a free slot the pool would receive: it must have found nothing.
+        return len(self._jobs) >= self.concurrency or self._empty_poll > since
+
+    def _changed(self) -> None:
+        """Something wait_idle looks at has changed; call with the lock."""
+        if self._idle_waiters:
+            self._settled.notify_all()
+
     # ---- handler threads -------------------------------------------------------------
     def _serve(self) -> None:
         """A handler thread: run ready jobs; with none ready and room in the pool, fetch."""
@@ -357,6 +645,8 @@ class Worker:
         """Pop a ready job for this thread; call with the lock, the ready list not empty."""
         job = self._ready.popleft()
         self._wake_helper()
+        if not self._ready:
+            self._changed()
         return job
 
     def _wake_helper(self) -> None:
@@ -379,23 +669,29 @@ class Worker:
         queue = self.queue
         clock = queue.clock
         looked_again = False
+        failures = 0  # receives failed in a row
         while True:
             with self._lock:
                 free = min(self.batch_size, self.concurrency - len(self._jobs))
                 if self._stopping or free <= 0:
                     self._fetching = False
                     self._cond.notify_all()
+                    self._changed()
                     return None
+                self._polls += 1
+                poll = self._polls
             now = clock.time()
             try:
                 messages = queue.receive(free, visibility_timeout=self.visibility_timeout, wait=0)
-            except MqliteError as exc:
-                log.warning("receive failed: %s", exc)
-                messages = []
-            except Exception:
+            except Exception as exc:
                 # Not ours to fix, but the fetcher role must not die with this thread.
-                log.exception("receive failed")
-                messages = []
+                failures += 1
+                pause = _receive_failed(queue, exc, failures, self.poll_interval)
+                with self._lock:
+                    if not self._stopping:
+                        self._idle.wait(pause)
+                continue
+            failures = 0
             if messages:
                 return self._admit(messages, now)
             # Idle: send the pending deletes now. On a FIFO queue they may be what blocks
@@ -408,6 +704,8 @@ class Worker:
                 if self._stopping:
                     continue
                 self._polling = True
+                self._empty_poll = poll
+                self._changed()
                 self._idle.wait(self.poll_interval)
                 self._polling = False
 
@@ -448,12 +746,15 @@ class Worker:
         retry: Retry | None = None
         if job.abandoned:  # released by stop(drain=False) since it was taken: do not start
             return None
+        token = _handling.set(job)
         try:
             self._call(msg)
         except Retry as exc:
             retry = exc
         except BaseException as exc:  # even SystemExit: the thread must live to settle it
             error = exc
+        finally:
+            _handling.reset(token)
         ok = error is None and retry is None
         now = self.queue.clock.time()
         batch: list[_Job] = []
@@ -480,7 +781,8 @@ class Worker:
                     )
                     self._pending.append(job)
                     # Taken as soon as it holds DELETE_BATCH: the list never grows past it.
-                    if flush_by <= now or len(self._pending) >= DELETE_BATCH:
+                    # Once stopping, nothing else would send it.
+                    if flush_by <= now or len(self._pending) >= DELETE_BATCH or self._stopping:
                         batch = self._take_pending()
                     elif flush_by < self._flush_at:
                         self._flush_at = flush_by
@@ -496,30 +798,56 @@ class Worker:
                 nxt = self._take_ready()  # saves a lock hold per message in _serve
             if self._stopping:
                 self._cond.notify_all()
+                self._beat.notify_all()  # it may be waiting only for this job to end
+            # A retry, a failure or a release is still to do, outside the lock: wait_idle
+            # must not report the worker idle before it is done.
+            settle = not abandoned and not (ok and not rest)
+            if settle:
+                self._settling += 1
+            self._changed()
+            stopped_here = job is self._keep
         if abandoned:
             return None  # released by stop(): the result no longer counts
+        if settle:
+            try:
+                self._settle(msg, now, job.received_at, retry, error, rest)
+            finally:
+                with self._lock:
+                    self._settling -= 1
+                    if self._stopping:
+                        self._cond.notify_all()
+                    self._changed()
+        if batch:
+            self._delete(batch)
+        if stopped_here:
+            self._stop_owned_loop(join=False)  # stop() left it running for this handler
+        return nxt
+
+    def _settle(
+        self,
+        msg: Message,
+        now: float,
+        received_at: float,
+        retry: Retry | None,
+        error: BaseException | None,
+        rest: list[_Job],
+    ) -> None:
+        """What a finished handler leaves to do outside the lock, but for the delete."""
         if rest:
             self._release(rest)
         if retry is not None:
             with self._c.lock:
                 self._c.retried += 1
-            left = MAX_VISIBILITY - (now - job.received_at)
+            left = MAX_VISIBILITY - (now - received_at)
             try:
                 self.queue.change_visibility(msg, max(0.0, min(retry.delay, left)))
             except MqliteError as exc:
                 log.warning("retry of %s failed: %s", msg.message_id, exc)
+            _warn_dead_letter_next(self.queue, msg)
         elif error is not None:
             with self._c.lock:
                 self._c.failed += 1
-            log.error("handler failed on %s", msg.message_id, exc_info=error)
-            if self.on_error is not None:
-                try:
-                    self.on_error(msg, error)
-                except Exception:
-                    log.exception("on_error hook failed")
-        if batch:
-            self._delete(batch)
-        return nxt
+            _handler_failed(self.queue, msg, error, self.on_error)
 
     # ---- deletes and releases --------------------------------------------------------
     def _take_pending(self) -> list[_Job]:
@@ -568,6 +896,7 @@ class Worker:
                 self._flushing -= 1
                 if self._stopping:
                     self._cond.notify_all()
+                self._changed()
 
     def _release(self, jobs: list[_Job]) -> None:
         """Make unfinished messages visible again at once."""
@@ -601,10 +930,11 @@ class Worker:
                     if job.done or job.abandoned:
                         continue
                     more = _extend(self.queue, job, now)
-                with self._c.lock:
-                    self._c.heartbeats += 1
-                beat = self.heartbeat or job.timeout
-                job.next_beat = now + beat if more else _INF
+                    with self._c.lock:
+                        self._c.heartbeats += 1
+                    beat = self.heartbeat or job.timeout
+                    job.next_beat = now + beat if more else _INF
+                    self._changed()
             with lock:
                 if self._stopping and not self._jobs:
                     return
@@ -654,20 +984,34 @@ class AsyncWorker:
         visibility_timeout: float | None = None,
         heartbeat: float | None = None,
         wait: float = 20,
+        poll_interval: float = 0.02,
         on_error: ErrorHook | None = None,
     ) -> None:
+        _check_common(queue, handler, on_error)
+        concurrency = int(_number("concurrency", concurrency, 1, MAX_TASKS, integer=True))
+        visibility_timeout = _optional("visibility_timeout", visibility_timeout, 0, MAX_VISIBILITY)
+        heartbeat = _optional("heartbeat", heartbeat, 0, MAX_VISIBILITY)
+        wait = float(_number("wait", wait, 0, 20))
+        poll_interval = _interval("poll_interval", poll_interval)
         self.queue = queue
         self.handler = handler
         self.concurrency = concurrency
         self.visibility_timeout = _visibility(queue, visibility_timeout)
         self.heartbeat = _beat_interval(self.visibility_timeout, heartbeat)
         self.wait = wait
+        self.poll_interval = poll_interval
         self.on_error = on_error
         self._c = _Counters()
         self._tasks: set[asyncio.Task[None]] = set()
         self._held: set[_Job] = set()  # received and not settled
         self._fetch: asyncio.Task[None] | None = None
         self._slots: asyncio.Semaphore | None = None
+        self._changed: asyncio.Event | None = None  # set (and replaced) on each change
+        self._parked = False  # the fetcher waits in a receive or its idle pause
+        self._unstarted = 0  # chain tasks created that have not started yet
+        self._idle_waiters = 0  # wait_idle calls in progress: then changes set _changed
+        self._stopped = False
+        self._stop_done: asyncio.Future[None] | None = None  # resolved when stop() is done
 
     @property
     def stats(self) -> WorkerStats:
@@ -678,29 +1022,132 @@ class AsyncWorker:
         )
 
     async def start(self) -> AsyncWorker:
-        """Start fetching and handling on the running event loop; returns self."""
+        """Start fetching and handling on the running event loop; returns self.
+
+        An AsyncWorker is single-use: once stopped, it cannot start again.
+
+        Raises:
+            RuntimeError: the worker was already started, or stopped.
+        """
+        if self._stopped:
+            raise RuntimeError(
+                "an AsyncWorker is single-use: this one was stopped; create a new"
+                " AsyncWorker to consume again"
+            )
+        if self._slots is not None:
+            raise RuntimeError("worker already started")
         self._slots = asyncio.Semaphore(self.concurrency)
+        self._changed = asyncio.Event()
         self._fetch = asyncio.create_task(self._fetch_loop())
         return self
 
     async def stop(self, *, drain: bool = True, timeout: float | None = None) -> None:
-        """Stop; finish handlers in hand (``drain``) or make their messages visible again."""
-        if self._fetch is not None:
-            self._fetch.cancel()
-            await asyncio.gather(self._fetch, return_exceptions=True)
-            self._fetch = None
-        tasks = list(self._tasks)
-        if drain and tasks:
-            await asyncio.wait(tasks, timeout=timeout)
-        held = list(self._held)
-        self._held.clear()
-        for job in held:
-            job.abandoned = True
-        for task in list(self._tasks):
-            task.cancel()
-        for job in held:
-            await self._release(job)
-        await asyncio.gather(*tasks, return_exceptions=True)
+        """Stop; finish handlers in hand (``drain``) or make their messages visible again.
+
+        Awaited from inside a handler, ``stop`` does not wait for that handler: its message
+        is settled as usual once the handler returns, and the rest of its FIFO chain is
+        released unstarted.
+        """
+        if self._slots is None:
+            return
+        own = _handling.get()
+        if own not in self._held:
+            own = None  # not a handler of this worker
+        me = asyncio.current_task()
+        if self._stopped:
+            if own is None and self._stop_done is not None:
+                # Another stop() is under way, perhaps a handler's that returned early:
+                # wait until it is done and every handler task has ended.
+                await asyncio.shield(self._stop_done)
+                rest = [t for t in self._tasks if t is not me]
+                if rest:
+                    await asyncio.wait(rest, timeout=timeout)
+            return
+        self._stopped = True
+        self._stop_done = asyncio.get_running_loop().create_future()
+        done = self._stop_done
+        try:
+            if self._fetch is not None:
+                self._fetch.cancel()
+                await asyncio.gather(self._fetch, return_exceptions=True)
+                self._fetch = None
+            # The calling handler's task is not waited for nor cancelled: it would wait for
+            # itself. It settles its own message when the handler returns.
+            tasks = [t for t in self._tasks if t is not me]
+            if drain and tasks:
+                await asyncio.wait(tasks, timeout=timeout)
+            held = [job for job in self._held if job is not own]
+            self._held.intersection_update({own})
+            for job in held:
+                job.abandoned = True
+            for task in tasks:
+                task.cancel()
+            for job in held:
+                await self._release(job)
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self._unstarted = 0  # tasks cancelled before their first step never counted down
+            self._bump()
+        finally:
+            done.set_result(None)
+
+    async def wait_idle(self, timeout: float | None = None, *, handlers: bool = True) -> bool:
+        """Wait until the worker has caught up with the queue and its clock.
+
+        That is: every heartbeat due at the clock's current time has been sent and every
+        message fetched has been handed to a handler task. With ``handlers=True`` also:
+        every handler has returned and its message is settled, and the fetcher waits in a
+        receive with no visible message left to take. Pass ``handlers=False`` when a
+        handler waits for the caller. Returns False if *timeout* real seconds pass
+        first, True otherwise.
+
+        Raises:
+            RuntimeError: the worker was never started, or (``handlers=True``) the call
+                comes from one of its handlers, which would wait for itself.
+        """
+        if self._changed is None:
+            raise RuntimeError("wait_idle() on a worker that was not started")
+        if handlers and _handling.get() in self._held:
+            raise RuntimeError("wait_idle() from a handler would wait for that handler")
+        loop = asyncio.get_running_loop()
+        end = None if timeout is None else loop.time() + timeout
+        self._idle_waiters += 1
+        try:
+            while not self._is_idle(handlers):
+                # Changes set the event; the bounded wait re-checks for one none covers.
+                left = _RECHECK if end is None else min(_RECHECK, end - loop.time())
+                if left <= 0:
+                    return False
+                try:
+                    await asyncio.wait_for(self._changed.wait(), left)
+                except asyncio.TimeoutError:
+                    pass
+            return True
+        finally:
+            self._idle_waiters -= 1
+
+    def _is_idle(self, handlers: bool) -> bool:
+        now = self.queue.clock.time()
+        if self._unstarted:
+            return False
+        for job in self._held:
+            if job.next_beat <= now and not job.abandoned:
+                return False  # a heartbeat is due and not sent yet
+        if handlers and self._held:
+            return False
+        if self._fetch is None or (not handlers and len(self._held) >= self.concurrency):
+            return True
+        if not self._parked:
+            return False
+        try:
+            return self.queue.stats().visible == 0
+        except MqliteError:  # deleted: nothing to receive
+            return True
+
+    def _bump(self) -> None:
+        """Wake wait_idle: something it looks at has changed."""
+        if self._idle_waiters and self._changed is not None:
+            self._changed.set()
+            self._changed = asyncio.Event()
 
     async def __aenter__(self) -> AsyncWorker:
         return await self.start()
@@ -710,6 +1157,7 @@ class AsyncWorker:
 
     async def _fetch_loop(self) -> None:
         assert self._slots is not None
+        failures = 0  # receives failed in a row
         while True:
             await self._slots.acquire()
             free = 1 + min(9, self.concurrency - len(self._held) - 1)
@@ -717,21 +1165,40 @@ class AsyncWorker:
             while got < free and not self._slots.locked():
                 await self._slots.acquire()
                 got += 1
+            self._parked = True
+            self._bump()
             try:
                 messages = await self.queue.receive_async(
                     got, visibility_timeout=self.visibility_timeout, wait=self.wait
                 )
-            except BaseException:
+            except BaseException as exc:
+                self._parked = False
                 for _ in range(got):
                     self._slots.release()
-                raise
+                if not isinstance(exc, Exception):
+                    raise  # cancelled by stop()
+                # The fetcher must not die with one failed receive: log, back off, retry.
+                failures += 1
+                await asyncio.sleep(_receive_failed(self.queue, exc, failures, self.poll_interval))
+                continue
+            failures = 0
             now = self.queue.clock.time()
             for _ in range(got - len(messages)):
                 self._slots.release()
-            jobs = [_Job(m, now, self.visibility_timeout, _INF) for m in messages]
+            if not messages:
+                # A short poll returns at once: pause (real time, as Worker does), so the
+                # loop never spins and a message sent meanwhile is still picked up.
+                await asyncio.sleep(self.poll_interval if self.wait < self.poll_interval else 0)
+                self._parked = False
+                continue
+            self._parked = False
+            beat = self.heartbeat
+            next_beat = now + beat if beat is not None else _INF
+            jobs = [_Job(m, now, self.visibility_timeout, next_beat) for m in messages]
             self._held.update(jobs)
             for head in _chains(jobs) if self.queue.fifo else jobs:
                 task = asyncio.create_task(self._run_chain(head))
+                self._unstarted += 1
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
 
@@ -745,6 +1212,8 @@ class AsyncWorker:
     async def _run_chain(self, head: _Job) -> None:
         """Run a job and, on a FIFO queue, the rest of its group's chain in order."""
         assert self._slots is not None
+        self._unstarted -= 1
+        self._bump()
         chain: list[_Job] = []
         job: _Job | None = head
         while job is not None:
@@ -779,10 +1248,14 @@ class AsyncWorker:
         at = job.received_at
         while True:
             at += beat
+            job.next_beat = at
             await _clock_sleep(self.queue, at)
             now = self.queue.clock.time()
             self._c.heartbeats += 1
-            if not _extend(self.queue, job, now):
+            more = _extend(self.queue, job, now)
+            self._bump()
+            if not more:
+                job.next_beat = _INF
                 return
 
     async def _run(self, job: _Job) -> bool:
@@ -790,6 +1263,7 @@ class AsyncWorker:
         assert self._slots is not None
         msg = job.message
         returned = False
+        token = _handling.set(job)
         try:
             try:
                 await self.handler(msg)
@@ -798,17 +1272,13 @@ class AsyncWorker:
                 left = MAX_VISIBILITY - (self.queue.clock.time() - job.received_at)
                 if not job.abandoned:
                     await self.queue.change_visibility_async(msg, max(0.0, min(exc.delay, left)))
+                    _warn_dead_letter_next(self.queue, msg)
             except asyncio.CancelledError:
                 if not job.abandoned:
                     raise
             except Exception as exc:
                 self._c.failed += 1
-                log.error("handler failed on %s", msg.message_id, exc_info=exc)
-                if self.on_error is not None:
-                    try:
-                        self.on_error(msg, exc)
-                    except Exception:
-                        log.exception("on_error hook failed")
+                _handler_failed(self.queue, msg, exc, self.on_error)
             else:
                 returned = True
                 if not job.abandoned:
@@ -817,6 +1287,8 @@ class AsyncWorker:
         except MqliteError as exc:
             log.warning("settling %s failed: %s", msg.message_id, exc)
         finally:
+            _handling.reset(token)
             self._held.discard(job)
             self._slots.release()
+            self._bump()
         return returned

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import ast
+import asyncio
+import inspect
 import logging
+import re
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import pytest
 
 from mqlite import ManualClock, Message, Queue
-from mqlite.message import BatchResult, DeleteEntry, DeleteResult
-from mqlite.worker import DELETE_MARGIN, Retry, Worker
+from mqlite.errors import QueueDoesNotExist
+from mqlite.message import BatchResult, DeleteEntry, DeleteResult, SendEntry
+from mqlite.worker import DELETE_MARGIN, AsyncWorker, Retry, Worker
 
 GUARD = 10.0  # wall-clock guard only: a test that needs it has failed
 
@@ -540,3 +546,427 @@ def test_heartbeat_extends_under_the_worker_lock() -> None:
         release.set()
         until(lambda: w.processed == 1)
     assert locked == [True]
+
+
+# ---- stop() from inside a handler -----------------------------------------------------------
+
+
+def _worker_threads(name: str) -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith(name)]
+
+
+@pytest.mark.parametrize("drain", [True, False])
+def test_stop_from_inside_a_handler_returns(drain: bool) -> None:
+    q = Queue("q", visibility_timeout=300)
+    q.send("stop")
+    returned = threading.Event()
+
+    def handler(m: Message) -> None:
+        w.stop(drain=drain)
+        returned.set()
+
+    w = Worker(q, handler, concurrency=1, name="w-inside")
+    w.start()
+    assert returned.wait(5)  # before the fix: stop() waited for its own job forever
+    # The calling job finishes normally once its handler returns: its message is deleted.
+    until(lambda: w.processed == 1)
+    for t in _worker_threads("w-inside"):
+        t.join(GUARD)
+        assert not t.is_alive()
+    assert q.stats().total == 0
+    assert w.stats.released == 0
+
+
+def test_stop_from_inside_a_handler_drains_the_others_and_skips_the_rest() -> None:
+    q = Queue("q.fifo", visibility_timeout=300, content_based_deduplication=True)
+    q.send("other", group_id="b")
+    q.send("stop", group_id="a")
+    q.send("after-stop", group_id="a")  # same receive, chained behind "stop": never started
+    other_running = threading.Event()
+    release_other = threading.Event()
+    returned = threading.Event()
+    handled: list[str] = []
+
+    def handler(m: Message) -> None:
+        handled.append(m.body)
+        if m.body == "other":
+            other_running.set()
+            assert release_other.wait(GUARD)
+        elif m.body == "stop":
+            assert other_running.wait(GUARD)
+            threading.Timer(0.01, release_other.set).start()
+            w.stop()  # drains "other", releases "after-stop"
+            returned.set()
+
+    w = Worker(q, handler, concurrency=3, name="w-drain")
+    w.start()
+    assert returned.wait(5)
+    assert "other" in handled  # drained: it finished before stop() returned
+    until(lambda: w.processed == 2)
+    for t in _worker_threads("w-drain"):
+        t.join(GUARD)
+        assert not t.is_alive()
+    assert sorted(handled) == ["other", "stop"]
+    assert w.stats.released == 1
+    assert [m.body for m in q.peek()] == ["after-stop"]
+    assert q.stats().in_flight == 0
+
+
+def test_async_handler_stops_its_worker_through_a_thread() -> None:
+    q = Queue("q")
+    q.send("stop")
+    outcome: list[str] = []
+    returned = threading.Event()
+
+    async def handler(m: Message) -> None:
+        with pytest.raises(RuntimeError, match="blocks the event loop"):
+            w.stop()
+        await asyncio.to_thread(w.stop)
+        outcome.append("stopped")
+        returned.set()
+
+    w = Worker(q, handler, concurrency=2, name="w-async-inside")
+    w.start()
+    assert returned.wait(5)
+    until(lambda: w.processed == 1)
+    for t in _worker_threads("w-async-inside"):
+        t.join(GUARD)
+        assert not t.is_alive()
+    assert outcome == ["stopped"]
+    assert q.stats().total == 0
+
+
+def test_failed_receives_are_logged_with_the_queue_and_retried(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="mqlite.worker")
+
+    class Failing(Queue):
+        calls = 0
+
+        def receive(
+            self,
+            max_messages: int = 1,
+            *,
+            visibility_timeout: float | None = None,
+            wait: float | None = None,
+        ) -> list[Message]:
+            Failing.calls += 1
+            if Failing.calls <= 3:
+                raise QueueDoesNotExist("The specified queue does not exist.")
+            return super().receive(max_messages, visibility_timeout=visibility_timeout, wait=wait)
+
+    q = Failing("jobs")
+    q.send("x")
+    with Worker(q, lambda m: None, concurrency=1, poll_interval=0.001) as w:
+        until(lambda: w.processed == 1)
+    texts = [r.getMessage() for r in caplog.records if "receive from queue jobs" in r.getMessage()]
+    assert len(texts) == 3
+    # The pause doubles with each failure in a row.
+    assert [t.rsplit("retrying in ", 1)[1] for t in texts] == ["0.001 s", "0.002 s", "0.004 s"]
+
+
+# ---- wait_idle: deterministic tests on a ManualClock ------------------------------------------
+
+
+def test_wait_idle_catches_up_with_heartbeats_without_sleeping() -> None:
+    clock = ManualClock()
+    q = Queue("q", clock=clock, visibility_timeout=30)
+    q.send("long")
+    started = threading.Event()
+    release = threading.Event()
+
+    def handler(m: Message) -> None:
+        started.set()
+        assert release.wait(GUARD)
+
+    with Worker(q, handler, concurrency=2) as w:  # heartbeat every 15 s
+        assert started.wait(GUARD)
+        for i in range(1, 9):  # 128 s: past one heartbeat per step, four visibility timeouts
+            clock.advance(16)
+            # The handler waits for this test, so do not wait for handlers to finish.
+            assert w.wait_idle(GUARD, handlers=False)
+            assert w.stats.heartbeats == i
+            assert w.in_flight == 1
+            assert q.stats().in_flight == 1
+        release.set()
+        assert w.wait_idle(GUARD)
+        assert w.processed == 1
+        assert q.stats().total == 0
+
+
+def test_wait_idle_waits_for_sent_messages_and_their_deletes() -> None:
+    clock = ManualClock()
+    q = Queue("q", clock=clock)
+    seen: list[str] = []
+
+    with Worker(q, lambda m: seen.append(m.body), concurrency=3) as w:
+        for r in range(4):
+            q.send_batch(SendEntry(str(i), f"{r}-{i}") for i in range(7))
+            assert w.wait_idle(GUARD)
+            assert w.processed == len(seen) == 7 * (r + 1)
+            assert w.in_flight == 0
+            assert q.stats().total == 0
+
+
+def test_wait_idle_times_out_on_a_blocked_handler_and_needs_a_started_worker() -> None:
+    q = Queue("q", clock=ManualClock())
+    q.send("x")
+    release = threading.Event()
+    w = Worker(q, lambda m: release.wait(GUARD))
+    with pytest.raises(RuntimeError, match="not started"):
+        w.wait_idle()
+    with w:
+        assert w.wait_idle(0.05) is False  # its handler has not finished
+        assert w.wait_idle(GUARD, handlers=False)
+        release.set()
+        assert w.wait_idle(GUARD)
+
+
+# ---- constructor arguments and the lifecycle -------------------------------------------------
+
+_BAD_ARGS: list[tuple[dict[str, object], type[Exception], str]] = [
+    ({"handler": "not callable"}, TypeError, r"^handler must be callable, not str$"),
+    ({"queue": "jobs"}, TypeError, r"^queue must be a mqlite Queue, not str$"),
+    ({"concurrency": 0}, ValueError, r"^concurrency must be from 1 to 1000, not 0$"),
+    ({"concurrency": 2.0}, TypeError, r"^concurrency must be an int, not float$"),
+    ({"concurrency": True}, TypeError, r"^concurrency must be an int, not bool$"),
+    ({"concurrency": 10**400}, ValueError, r"^concurrency must be from 1 to 1000, not 10{400}$"),
+    (
+        {"visibility_timeout": 10**400},
+        ValueError,
+        r"^visibility_timeout must be from 0 to 43200, not 10{400}$",
+    ),
+    (
+        {"visibility_timeout": float("nan")},
+        ValueError,
+        r"^visibility_timeout must be from 0 to 43200, not nan$",
+    ),
+    ({"visibility_timeout": "30"}, TypeError, r"^visibility_timeout must be a number, not str$"),
+    ({"heartbeat": -1}, ValueError, r"^heartbeat must be from 0 to 43200, not -1$"),
+    ({"heartbeat": float("inf")}, ValueError, r"^heartbeat must be from 0 to 43200, not inf$"),
+    ({"batch_size": 11}, ValueError, r"^batch_size must be from 1 to 10, not 11$"),
+    ({"batch_size": 0}, ValueError, r"^batch_size must be from 1 to 10, not 0$"),
+    ({"poll_interval": 0}, ValueError, r"^poll_interval must be > 0 and <= 3600, not 0$"),
+    (
+        {"poll_interval": 10**400},
+        ValueError,
+        r"^poll_interval must be > 0 and <= 3600, not 10{400}$",
+    ),
+    ({"delete_delay": -1}, ValueError, r"^delete_delay must be from 0 to 43200, not -1$"),
+    ({"delete_delay": 10**400}, ValueError, r"^delete_delay must be from 0 to 43200, not 10{400}$"),
+    ({"on_error": 3}, TypeError, r"^on_error must be callable or None, not int$"),
+    ({"loop": "loop"}, TypeError, r"^loop must be an asyncio event loop or None, not str$"),
+    ({"name": 5}, TypeError, r"^name must be a str, not int$"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "error", "match"), _BAD_ARGS)
+def test_bad_constructor_arguments_are_refused(
+    kwargs: dict[str, object], error: type[Exception], match: str
+) -> None:
+    args: dict[str, object] = {"queue": Queue("q"), "handler": lambda m: None, **kwargs}
+    queue, handler = args.pop("queue"), args.pop("handler")
+    with pytest.raises(error, match=match):
+        Worker(queue, handler, **args)  # type: ignore[arg-type]
+
+
+def test_retry_delay_is_checked() -> None:
+    with pytest.raises(ValueError, match=r"^Retry delay must be from 0 to 43200, not -1$"):
+        Retry(-1)
+    with pytest.raises(ValueError, match=r"^Retry delay must be from 0 to 43200, not 10{400}$"):
+        Retry(10**400)
+    assert Retry(5).delay == 5.0
+
+
+def test_a_worker_is_single_use() -> None:
+    w = Worker(Queue("q", clock=ManualClock()), lambda m: None)
+    w.start()
+    with pytest.raises(RuntimeError, match=r"^worker already started$"):
+        w.start()
+    w.stop()
+    w.stop()  # a second stop does nothing
+    with pytest.raises(RuntimeError, match=r"^a Worker is single-use: this one was stopped"):
+        w.start()
+
+
+# ---- logs ----------------------------------------------------------------------------------
+
+
+def _worker_logs(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str, bool]]:
+    return [
+        (r.levelno, r.getMessage(), r.exc_info is not None)
+        for r in caplog.records
+        if r.name == "mqlite.worker"
+    ]
+
+
+def test_failure_log_names_queue_and_receive_count(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="mqlite.worker")
+    clock = ManualClock()
+    q = Queue("orders", clock=clock, visibility_timeout=30)
+    q.send("x")
+
+    def handler(m: Message) -> None:
+        raise RuntimeError("boom")
+
+    with Worker(q, handler, heartbeat=0) as w:
+        assert w.wait_idle(GUARD)
+        clock.advance(30)
+        assert w.wait_idle(GUARD)
+        [m] = q.peek(include_in_flight=True)
+    assert _worker_logs(caplog) == [
+        (
+            logging.ERROR,
+            f"handler failed on message {m.message_id} from queue orders (receive count 1)",
+            True,
+        ),
+        (
+            logging.ERROR,
+            f"handler failed on message {m.message_id} from queue orders (receive count 2)",
+            True,
+        ),
+    ]
+
+
+def test_failure_handled_by_on_error_is_logged_at_debug(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="mqlite.worker")
+    q = Queue("orders", clock=ManualClock())
+    q.send("x")
+    errors: list[BaseException] = []
+
+    def handler(m: Message) -> None:
+        raise RuntimeError("boom")
+
+    with Worker(q, handler, heartbeat=0, on_error=lambda m, e: errors.append(e)) as w:
+        assert w.wait_idle(GUARD)
+    [m] = q.peek(include_in_flight=True)
+    assert len(errors) == 1
+    assert _worker_logs(caplog) == [
+        (
+            logging.DEBUG,
+            f"handler failed on message {m.message_id} from queue orders (receive count 1)",
+            True,
+        ),
+    ]
+
+
+@pytest.mark.parametrize("failure", ["raise", "retry"])
+def test_last_failure_before_the_dlq_is_a_warning(
+    failure: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="mqlite.worker")
+    clock = ManualClock()
+    dlq = Queue("orders-dlq", clock=clock)
+    q = Queue(
+        "orders", clock=clock, visibility_timeout=30, dead_letter_queue=dlq, max_receive_count=2
+    )
+    q.send("poison")
+
+    def handler(m: Message) -> None:
+        if failure == "retry":
+            raise Retry(30)  # a retry counts toward max_receive_count too
+        raise RuntimeError("boom")
+
+    with Worker(q, handler, heartbeat=0, on_error=lambda m, e: None) as w:
+        assert w.wait_idle(GUARD)
+        [m] = q.peek(include_in_flight=True)
+        assert not any(level == logging.WARNING for level, _, _ in _worker_logs(caplog))
+        clock.advance(30)
+        assert w.wait_idle(GUARD)
+        assert _worker_logs(caplog) == [
+            (
+                logging.WARNING,
+                f"message {m.message_id} from queue orders failed on receive 2 of"
+                " max_receive_count 2: its next receive moves it to dead-letter queue"
+                " orders-dlq",
+                False,
+            )
+        ]
+        clock.advance(30)
+        assert w.wait_idle(GUARD)
+    assert [x.body for x in dlq.peek()] == ["poison"]
+    assert w.stats.failed + w.stats.retried == 2
+
+
+# ---- docs/worker.md matches the signatures ---------------------------------------------------
+
+WORKER_MD = Path(__file__).resolve().parent.parent / "docs" / "worker.md"
+
+
+def _signature_text(cls: type) -> str:
+    params = list(inspect.signature(cls).parameters.values())
+    parts = [p.name for p in params if p.kind is p.POSITIONAL_OR_KEYWORD] + ["*"]
+    parts += [f"{p.name}={p.default!r}" for p in params if p.kind is p.KEYWORD_ONLY]
+    return f"{cls.__name__}({', '.join(parts)})".replace("'", '"')
+
+
+def _documented(cls: type) -> tuple[str, dict[str, object]]:
+    """The signature block and the keyword table that follow it in docs/worker.md."""
+    text = WORKER_MD.read_text()
+    start = text.index(f"```\n{cls.__name__}(")
+    block, rest = text[start + 4 :].split("```", 1)
+    rows: dict[str, object] = {}
+    for line in rest.splitlines():
+        row = re.match(r"^\| `(\w+)` \| `([^`]*)` \|", line)
+        if row:
+            rows[row[1]] = ast.literal_eval(row[2])
+        elif rows:
+            break
+    return " ".join(block.split()).replace("( ", "("), rows
+
+
+@pytest.mark.parametrize("cls", [Worker, AsyncWorker])
+def test_worker_page_matches_the_signature(cls: type) -> None:
+    block, rows = _documented(cls)
+    assert block == _signature_text(cls)
+    params = inspect.signature(cls).parameters.values()
+    assert rows == {p.name: p.default for p in params if p.kind is p.KEYWORD_ONLY}
+
+
+def test_wait_idle_from_a_handler_is_refused_instead_of_waiting_for_itself() -> None:
+    q = Queue("q", clock=ManualClock())
+    q.send("x")
+    outcome: list[str] = []
+
+    def handler(m: Message) -> None:
+        try:
+            w.wait_idle(GUARD)
+        except RuntimeError as exc:
+            outcome.append(str(exc))
+        outcome.append(f"handlers=False: {w.wait_idle(GUARD, handlers=False)}")
+
+    w = Worker(q, handler, concurrency=2)
+    with w:
+        assert w.wait_idle(GUARD)
+    assert outcome == [
+        "wait_idle() from a handler would wait for that handler",
+        "handlers=False: True",
+    ]
+
+
+def test_a_worker_refuses_an_autojump_clock() -> None:
+    q = Queue("q", clock=ManualClock(autojump=True))
+    q.send("x")
+    w = Worker(q, lambda m: None)
+    with pytest.raises(RuntimeError, match=r"^a Worker cannot run on a ManualClock with autojump"):
+        w.start()
+    assert q.stats().visible == 1  # nothing was received
+
+
+def test_leaving_the_with_block_waits_for_a_handler_that_stopped_the_worker() -> None:
+    q = Queue("q", visibility_timeout=300)
+    q.send("stop")
+    returned = threading.Event()
+
+    def handler(m: Message) -> None:
+        w.stop()
+        returned.set()
+        time.sleep(0.05)  # still running when the with block below exits
+
+    w = Worker(q, handler, concurrency=2, name="w-exit")
+    with w:
+        assert returned.wait(5)
+    # __exit__'s stop() waited for the handler that had stopped the worker, and its delete.
+    assert w.processed == 1
+    assert q.stats().total == 0

@@ -14,8 +14,7 @@ async def main() -> None:
         got.append(m.body)
 
     async with AsyncWorker(q, handle, concurrency=3) as w:
-        while w.stats.processed < 5:
-            await asyncio.sleep(0.001)
+        assert await w.wait_idle(10)         # all five handled and deleted
     assert sorted(got) == ["0", "1", "2", "3", "4"]
     assert q.stats().in_flight == 0
 
