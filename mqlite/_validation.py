@@ -271,8 +271,8 @@ def check_group_or_dedup_id(param: str, value: object) -> str:
     """
     if not isinstance(value, str) or not GROUP_OR_DEDUP_ID.fullmatch(value):
         raise InvalidParameterValue(
-            f"Value {value} for parameter {param} is invalid. Reason: {param} can only include"
-            " alphanumeric and punctuation characters. 1 to 128 in length."
+            f"Value {shown(value)} for parameter {param} is invalid. Reason: {param} can only"
+            " include alphanumeric and punctuation characters. 1 to 128 in length."
         )
     return value
 

@@ -486,7 +486,8 @@ class Queue:
                 v.check_group_or_dedup_id("MessageGroupId", group_id)
             if deduplication_id is not None:
                 raise InvalidParameterValue(
-                    f"Value {deduplication_id} for parameter MessageDeduplicationId is invalid."
+                    f"Value {v.shown(deduplication_id)} for parameter MessageDeduplicationId is"
+                    " invalid."
                     " Reason: The request includes a parameter that is not valid for this queue"
                     " type."
                 )

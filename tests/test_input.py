@@ -16,10 +16,12 @@ from mqlite import (
     ManualClock,
     MqliteError,
     Queue,
+    QueueStats,
     SendEntry,
     VisibilityEntry,
 )
 from mqlite import _validation as v
+from mqlite.errors import InvalidParameterValue
 
 
 @pytest.fixture
@@ -335,3 +337,21 @@ def test_junk_input_raises_mqlite_error_and_changes_nothing(
         calls[which]()
     except MqliteError:
         assert (_snapshot(q), q.settings()) == before
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [
+        ("q.fifo", {"group_id": [10**5000]}),
+        ("q.fifo", {"group_id": "g", "deduplication_id": (10**5000,)}),
+        ("q", {"deduplication_id": [10**5000]}),
+    ],
+)
+def test_ids_that_cannot_be_printed_are_still_invalid_parameter_values(
+    name: str, kwargs: dict[str, Any]
+) -> None:
+    fifo = name.endswith(".fifo")
+    q = Queue(name, fifo=True, content_based_deduplication=True) if fifo else Queue(name)
+    with pytest.raises(InvalidParameterValue, match="is invalid"):
+        q.send("x", **kwargs)
+    assert q.stats() == QueueStats(0, 0, 0)
