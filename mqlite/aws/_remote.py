@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from mqlite import _validation as v
 from mqlite._attribute import Attribute
@@ -183,7 +184,7 @@ class RemoteBroker:
         """Run one boto3 call; its errors come back as :class:`MqliteError`."""
         try:
             return operation(**params)
-        except (ClientError, BotoCoreError) as exc:
+        except (ClientError, BotoCoreError, ResponseParserError) as exc:
             raise translate(exc, self._where) from exc
 
     # --- queues --------------------------------------------------------------------------
@@ -472,7 +473,7 @@ class RemoteQueue(Queue):
     def _call(self, operation: Callable[..., _R], **params: Any) -> _R:
         try:
             return operation(**params)
-        except (ClientError, BotoCoreError) as exc:
+        except (ClientError, BotoCoreError, ResponseParserError) as exc:
             error = translate(exc, self._broker._where)
             if isinstance(error, QueueDoesNotExist):
                 self._deleted = True

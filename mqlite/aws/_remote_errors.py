@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Any
 
 from botocore.exceptions import (
-    BotoCoreError,
     ClientError,
     ConnectionError,
     HTTPClientError,
@@ -71,7 +70,8 @@ _BY_CODE = _table()
 
 
 def translate(exc: Exception, endpoint: str) -> MqliteError:
-    """The mqlite error for a botocore error (``ClientError`` or ``BotoCoreError``)."""
+    """The mqlite error for a botocore error (``ClientError``, ``BotoCoreError``, or an
+    answer botocore could not parse — an endpoint that does not serve that service)."""
     if isinstance(exc, ClientError):
         error: Any = exc.response.get("Error", {})
         code = str(error.get("Code") or "")
@@ -104,7 +104,6 @@ def translate(exc: Exception, endpoint: str) -> MqliteError:
         missing.sender_fault = True
         missing.http_status = 403
         return missing
-    assert isinstance(exc, BotoCoreError)
     other = MqliteError(str(exc))
     other.code = type(exc).__name__
     return other
