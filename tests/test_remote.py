@@ -323,6 +323,32 @@ def test_receive_async_does_not_block_the_event_loop(broker: RemoteBroker) -> No
     assert ticks >= 5  # the loop kept running during the long poll
 
 
+def test_a_cancelled_receive_async_gives_its_messages_back(broker: RemoteBroker) -> None:
+    q = broker.create_queue("cancelled", visibility_timeout=60)
+    sent = threading.Event()
+
+    async def main() -> None:
+        poll = asyncio.create_task(q.receive_async(wait=2))
+        await asyncio.sleep(0.2)  # the request is on its way
+        poll.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await poll
+        q.send("not lost")  # the abandoned long poll takes it
+        sent.set()
+
+    # A loop closed at once: nothing on it is left to finish the abandoned request.
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(main())
+    finally:
+        loop.close()
+    assert sent.is_set()
+    # Visible again at once, not after the 60-second visibility timeout.
+    [m] = q.receive(wait=3)
+    assert m.body == "not lost"
+    assert m.receive_count == 2
+
+
 # --- errors -------------------------------------------------------------------------------
 
 

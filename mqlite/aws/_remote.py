@@ -801,30 +801,32 @@ class RemoteQueue(Queue):
         visible again at once.
         """
         params = self._receive_params(max_messages, visibility_timeout, wait)
-        loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(None, lambda: self._call(self._sqs.receive_message, **params))
+        handoff = _Handoff()
+
+        def blocking() -> dict[str, Any]:
+            response: dict[str, Any] = self._call(self._sqs.receive_message, **params)
+            if not handoff.deliver(response):
+                self._release(response)  # the caller is gone: give the messages back
+            return response
+
         try:
-            response = await asyncio.shield(future)
+            response = await asyncio.get_running_loop().run_in_executor(None, blocking)
         except asyncio.CancelledError:
-            future.add_done_callback(self._release_late)
+            late = handoff.abandon()
+            if late is not None:  # it had already arrived: release it off the loop
+                _background.submit(self._release, late)
             raise
         return [_message(m) for m in response.get("Messages", [])]
 
-    def _release_late(self, future: asyncio.Future[Any]) -> None:
-        """Make visible again what a cancelled receive_async received after all."""
-        if future.cancelled() or future.exception() is not None:
+    def _release(self, response: Mapping[str, Any]) -> None:
+        """Make visible again the messages of a receive nobody will handle."""
+        messages = response.get("Messages", [])
+        if not messages:
             return
-        messages = future.result().get("Messages", [])
-        if messages:
-            entries = [
-                VisibilityEntry(str(i), m["ReceiptHandle"], 0) for i, m in enumerate(messages)
-            ]
-            # Off the event loop: this is a blocking request.
-            _background.submit(self._release_quietly, entries)
-
-    def _release_quietly(self, entries: list[VisibilityEntry]) -> None:
         try:
-            self.change_visibility_batch(entries)
+            self.change_visibility_batch(
+                VisibilityEntry(str(i), m["ReceiptHandle"], 0) for i, m in enumerate(messages)
+            )
         except MqliteError:
             pass  # they come back after their visibility timeout anyway
 
@@ -993,6 +995,34 @@ class RemoteQueue(Queue):
     async def stats_async(self) -> QueueStats:
         """The awaitable twin of :meth:`stats`."""
         return await asyncio.to_thread(self.stats)
+
+
+class _Handoff:
+    """Who owns a receive_async's response: the awaiting task, or nobody (it was cancelled).
+
+    The request runs on a thread and cannot be stopped; whichever of "the response
+    arrives" and "the task is cancelled" comes second releases the messages, so they are
+    never left hidden — whether or not the event loop is still running by then.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cancelled = False
+        self._response: dict[str, Any] | None = None
+
+    def deliver(self, response: dict[str, Any]) -> bool:
+        """The request returned; False when the task was cancelled meanwhile."""
+        with self._lock:
+            if self._cancelled:
+                return False
+            self._response = response
+            return True
+
+    def abandon(self) -> dict[str, Any] | None:
+        """The task was cancelled; returns the response if it had already arrived."""
+        with self._lock:
+            self._cancelled = True
+            return self._response
 
 
 # Releases after a cancelled receive_async; one small pool for the whole process.
