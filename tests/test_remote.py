@@ -538,12 +538,19 @@ def test_async_worker_on_a_remote_queue(broker: RemoteBroker) -> None:
 
 
 def test_worker_survives_the_endpoint_going_away(backend: Backend) -> None:
-    broker = _connect(backend, retries={"total_max_attempts": 1}, connect_timeout=1)
-    q = broker.create_queue("outage")
+    # boto3's default retries (3 attempts, short backoff for connection errors) absorb
+    # the connections the outage broke; connect_timeout keeps a dead endpoint quick.
+    broker = _connect(backend, connect_timeout=1)
+    q = broker.create_queue("outage", visibility_timeout=30)
     seen: Counter[str] = Counter()
     lock = threading.Lock()
+    back = threading.Event()
+    holding = threading.Event()
 
     def handle(m: Message) -> None:
+        if m.body == "slow":  # still in hand while the endpoint is away
+            holding.set()
+            assert back.wait(4)
         with lock:
             seen[m.body] += 1
 
@@ -552,15 +559,20 @@ def test_worker_survives_the_endpoint_going_away(backend: Backend) -> None:
         worker = Worker(q, handle, concurrency=2, delete_delay=0)
         with worker:
             q.send_batch([SendEntry(str(i), f"before{i}") for i in range(5)])
-            _until(lambda: worker.processed == 5)
+            q.send("slow")
+            _until(lambda: worker.processed == 5 and holding.is_set())
             backend.stop()
             with pytest.raises(ServiceUnavailable):
                 q.send("while down")
             threading.Event().wait(0.2)  # the worker polls a dead endpoint meanwhile
             backend.start()
-            q.send_batch([SendEntry(str(i), f"after{i}") for i in range(5)])
-            _until(lambda: worker.processed == 10)
+            back.set()
+            # A producer elsewhere, on its own connections.
+            producer = _connect(backend).get_queue("outage")
+            producer.send_batch([SendEntry(str(i), f"after{i}") for i in range(5)])
+            _until(lambda: worker.processed == 11)
     finally:
         logging.getLogger("mqlite.worker").disabled = False
-    assert seen == Counter({f"{w}{i}": 1 for w in ("before", "after") for i in range(5)})
+    expected = {f"{w}{i}": 1 for w in ("before", "after") for i in range(5)}
+    assert seen == Counter({**expected, "slow": 1})
     assert q.receive(10, wait=0) == []
