@@ -23,6 +23,7 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 from mqlite import (
@@ -43,11 +44,16 @@ from mqlite.aws import (
     ServiceUnavailable,
     connect,
 )
+from mqlite.aws._remote_errors import translate
 from mqlite.aws._server import _Handler
 from mqlite.errors import (
+    BatchEntryIdsNotDistinct,
     EmptyBatchRequest,
+    InvalidParameter,
     InvalidParameterValue,
     MissingParameter,
+    NotFound,
+    PurgeQueueInProgress,
     QueueDoesNotExist,
     QueueNameExists,
     ReceiptHandleIsInvalid,
@@ -381,6 +387,56 @@ def test_errors_carry_mqlite_classes_and_codes(broker: RemoteBroker) -> None:
     with pytest.raises(QueueDoesNotExist):
         q.send("gone")
     assert q.deleted
+
+
+@pytest.mark.parametrize(
+    ("code", "shape", "expected"),
+    [
+        # The legacy code with the shape name beside it (the JSON protocol today) ...
+        ("AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist", QueueDoesNotExist),
+        # ... or alone (the query protocol), or the shape name alone.
+        ("AWS.SimpleQueueService.NonExistentQueue", None, QueueDoesNotExist),
+        ("QueueDoesNotExist", None, QueueDoesNotExist),
+        ("InvalidParameterValue", "InvalidParameterValueException", InvalidParameterValue),
+        ("QueueAlreadyExists", None, QueueNameExists),
+        ("AWS.SimpleQueueService.PurgeQueueInProgress", None, PurgeQueueInProgress),
+        ("AWS.SimpleQueueService.BatchEntryIdsNotDistinct", None, BatchEntryIdsNotDistinct),
+        ("InvalidParameter", None, InvalidParameter),
+        ("NotFound", None, NotFound),
+        ("InternalError", None, ServiceUnavailable),
+    ],
+)
+def test_service_codes_map_to_mqlite_classes(
+    code: str, shape: str | None, expected: type[MqliteError]
+) -> None:
+    error: dict[str, str] = {"Code": code, "Message": "from the service"}
+    if shape is not None:
+        error["QueryErrorCode"] = shape
+    response: Any = {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}
+    got = translate(ClientError(response, "AnyOperation"), "http://endpoint")
+    assert type(got) is expected
+    assert got.code == expected.code
+    assert got.message == "from the service"
+
+
+def test_an_unknown_code_keeps_the_services_code() -> None:
+    response: Any = {
+        "Error": {"Code": "AccessDenied", "Message": "no", "Type": "Sender"},
+        "ResponseMetadata": {"HTTPStatusCode": 403},
+    }
+    got = translate(ClientError(response, "SendMessage"), "http://endpoint")
+    assert type(got) is MqliteError
+    assert (got.code, got.http_status, got.sender_fault) == ("AccessDenied", 403, True)
+
+
+def test_remote_queues_are_equal_by_url(broker: RemoteBroker) -> None:
+    dlq = broker.create_queue("eq-dead")
+    q = broker.create_queue("eq", dead_letter_queue=dlq)
+    assert broker.get_queue("eq") == q
+    assert hash(broker.get_queue("eq")) == hash(q)
+    assert q.dead_letter_queue == dlq
+    assert q != dlq
+    assert len({q, broker.get_queue("eq"), dlq}) == 2
 
 
 def test_list_and_lookup(broker: RemoteBroker) -> None:

@@ -621,6 +621,16 @@ class RemoteQueue(Queue):
     def __repr__(self) -> str:
         return f"<RemoteQueue {self._url}>"
 
+    # Many objects can stand for one service queue (get_queue, list_queues and
+    # dead_letter_queue each make one): they are equal when they name the same URL.
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RemoteQueue):
+            return self._url == other._url
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._url)
+
     def configure(self, **changes: Any) -> None:
         """Change settings (SetQueueAttributes), with the constructor's keyword names.
 
