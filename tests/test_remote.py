@@ -49,6 +49,7 @@ from mqlite.aws._server import _Handler
 from mqlite.errors import (
     BatchEntryIdsNotDistinct,
     EmptyBatchRequest,
+    InvalidAttributeValue,
     InvalidParameter,
     InvalidParameterValue,
     MissingParameter,
@@ -256,6 +257,53 @@ def test_visibility(broker: RemoteBroker) -> None:
     assert third.receive_count == 3
     q.configure(visibility_timeout=45)
     assert q.visibility_timeout == 45
+
+
+def test_create_with_every_setting_then_configure(broker: RemoteBroker) -> None:
+    dlq = broker.create_queue("settings-dead.fifo")
+    q = broker.create_queue(
+        "settings.fifo",
+        visibility_timeout=40,
+        delay=2,
+        retention=3600,
+        max_message_size=2048,
+        receive_wait=1,
+        content_based_deduplication=True,
+        dead_letter_queue=dlq,
+        max_receive_count=4,
+    )
+    assert q.settings() == {
+        "visibility_timeout": 40,
+        "delay": 2,
+        "retention": 3600,
+        "max_message_size": 2048,
+        "receive_wait": 1,
+        "content_based_deduplication": True,
+        "deduplication_scope": "queue",
+        "fifo_throughput_limit": "perQueue",
+        "dead_letter_queue": dlq,
+        "max_receive_count": 4,
+        "max_in_flight": 120_000,
+    }
+    # Same settings: the existing queue (CreateQueue is idempotent).
+    assert broker.create_queue("settings.fifo", visibility_timeout=40) == q
+    q.configure(max_receive_count=7, delay=0)
+    assert (q.max_receive_count, q.delay, q.dead_letter_queue) == (7, 0, dlq)
+    q.configure(dead_letter_queue=None)
+    assert q.dead_letter_queue is None
+    with pytest.raises(InvalidAttributeValue):
+        q.configure(fifo=False)
+
+
+def test_purge_and_stats(broker: RemoteBroker) -> None:
+    q = broker.create_queue("counted")
+    q.send_batch([SendEntry(str(i), f"m{i}") for i in range(3)])
+    q.send("later", delay=60)
+    q.receive(wait=1)
+    stats = q.stats()
+    assert (stats.visible, stats.in_flight, stats.delayed) == (2, 1, 1)
+    q.purge()
+    assert q.stats().total == 0
 
 
 def test_fifo_ordering_and_deduplication(broker: RemoteBroker) -> None:
