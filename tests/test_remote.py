@@ -28,11 +28,15 @@ from moto.server import ThreadedMotoServer
 
 from mqlite import (
     AsyncWorker,
+    Broker,
     DeleteEntry,
     ManualClock,
     Message,
     MqliteError,
+    Queue,
     SendEntry,
+    Subscription,
+    Topic,
     VisibilityEntry,
     Worker,
 )
@@ -40,6 +44,8 @@ from mqlite.aws import (
     ChecksumMismatch,
     RemoteBroker,
     RemoteQueue,
+    RemoteSubscription,
+    RemoteTopic,
     Server,
     ServiceUnavailable,
     connect,
@@ -485,6 +491,37 @@ def test_remote_queues_are_equal_by_url(broker: RemoteBroker) -> None:
     assert q.dead_letter_queue == dlq
     assert q != dlq
     assert len({q, broker.get_queue("eq"), dlq}) == 2
+
+
+@pytest.mark.parametrize(
+    ("local", "remote"),
+    [
+        (Queue, RemoteQueue),
+        (Broker, RemoteBroker),
+        (Topic, RemoteTopic),
+        (Subscription, RemoteSubscription),
+    ],
+)
+def test_every_public_member_is_the_remote_ones(local: type, remote: type) -> None:
+    # The remote classes subclass the local ones for the type checker only: a member
+    # inherited from the local class would reach for local state that is not there.
+    public = {name for name in dir(local) if not name.startswith("_")}
+    assert issubclass(remote, local)
+    assert sorted(name for name in public if name not in vars(remote)) == []
+
+
+# mqlite's Server answers SQS and SNS, not STS, which the account id comes from.
+_ACCOUNT = {"mqlite": None, "moto": "123456789012"}
+
+
+def test_account_id(backend: Backend, broker: RemoteBroker) -> None:
+    expected = _ACCOUNT[backend.name]
+    if expected is None:
+        with pytest.raises(MqliteError, match="does it serve this service"):
+            _ = broker.account_id
+    else:
+        assert broker.account_id == expected
+        assert broker.create_queue("mine").arn.split(":")[4] == expected
 
 
 def test_list_and_lookup(broker: RemoteBroker) -> None:

@@ -30,6 +30,7 @@ from botocore.parsers import ResponseParserError
 from mqlite import _validation as v
 from mqlite._attribute import Attribute
 from mqlite._settings import DEFAULT_MAX_IN_FLIGHT, SETTING_NAMES
+from mqlite.broker import Broker
 from mqlite.clock import Clock, SystemClock
 from mqlite.errors import (
     InvalidAttributeValue,
@@ -62,6 +63,7 @@ if TYPE_CHECKING:
     from botocore.config import Config
 
     from mqlite._redrive import RedriveTask
+    from mqlite.topic import Topic
 
     from ._remote_topic import RemoteTopic
 
@@ -127,16 +129,19 @@ def connect(
     return RemoteBroker(session, endpoint_url, region, merged)
 
 
-class RemoteBroker:
+class RemoteBroker(Broker):
     """``Broker``'s queue and topic methods on an SQS/SNS endpoint (see :func:`connect`).
 
     Queues and topics live in the service: two brokers (in two processes, on two
     machines) connected to the same endpoint, region and account see the same ones.
+    A ``Broker`` to the type checker, so code annotated with ``Broker`` takes one; it
+    overrides every public member and keeps no local state.
     """
 
     def __init__(
         self, session: boto3.Session, endpoint_url: str | None, region: str, config: Config
     ) -> None:
+        # No Broker.__init__: there is nothing local to hold.
         self._session = session
         self._endpoint_url = endpoint_url
         self._region = region
@@ -147,6 +152,7 @@ class RemoteBroker:
         )
         self._sns: Any = None
         self._sns_lock = threading.Lock()
+        self._account: str | None = None
 
     @property
     def sns(self) -> Any:
@@ -166,6 +172,23 @@ class RemoteBroker:
     def region(self) -> str:
         """The region every request goes to."""
         return self._region
+
+    @property
+    def account_id(self) -> str:
+        """The account of the credentials (STS GetCallerIdentity, asked once).
+
+        Needs an endpoint that answers STS too (AWS, moto, LocalStack; mqlite's
+        ``Server`` does not). A queue's ``arn`` names its account without asking.
+        """
+        if self._account is None:
+            sts = self._session.client(
+                "sts",
+                endpoint_url=self._endpoint_url,
+                region_name=self._region,
+                config=self._config,
+            )
+            self._account = str(self.call(sts.get_caller_identity)["Account"])
+        return self._account
 
     @property
     def endpoint_url(self) -> str | None:
@@ -225,7 +248,7 @@ class RemoteBroker:
         )
         return RemoteQueue(self, response["QueueUrl"])
 
-    def list_queues(self, prefix: str = "") -> list[RemoteQueue]:
+    def list_queues(self, prefix: str = "") -> list[Queue]:
         """Queues whose name starts with *prefix*, by name (ListQueues, every page).
 
         On AWS a queue just created may take a moment to be listed.
@@ -241,13 +264,20 @@ class RemoteBroker:
             if not token:
                 break
             params["NextToken"] = token
-        queues = [RemoteQueue(self, url) for url in urls]
+        queues: list[Queue] = [RemoteQueue(self, url) for url in urls]
         return sorted((q for q in queues if q.name.startswith(prefix)), key=lambda q: q.name)
 
     def delete_queue(self, name: str) -> None:
         """Delete the queue and its messages (DeleteQueue). Raises ``QueueDoesNotExist``."""
         url = self.call(self.sqs.get_queue_url, QueueName=name)["QueueUrl"]
         self.call(self.sqs.delete_queue, QueueUrl=url)
+
+    def cancel_redrive(self, handle: str) -> int:
+        """Not available: cancel SQS move tasks with CancelMessageMoveTask."""
+        raise UnsupportedOperation(
+            "cancel_redrive is not available on a remote broker; SQS cancels move tasks with"
+            " CancelMessageMoveTask."
+        )
 
     # --- topics --------------------------------------------------------------------------
 
@@ -270,7 +300,7 @@ class RemoteBroker:
 
         return find_topic(self, name)
 
-    def list_topics(self) -> list[RemoteTopic]:
+    def list_topics(self) -> list[Topic]:
         """Every topic, by name (ListTopics, every page)."""
         from ._remote_topic import list_topics
 

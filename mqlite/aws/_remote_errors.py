@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from botocore.exceptions import (
+    BotoCoreError,
     ClientError,
     ConnectionError,
     HTTPClientError,
@@ -104,6 +105,12 @@ def translate(exc: Exception, endpoint: str) -> MqliteError:
         missing.sender_fault = True
         missing.http_status = 403
         return missing
-    other = MqliteError(str(exc))
+    text = str(exc)
+    if not isinstance(exc, BotoCoreError):  # a ResponseParserError
+        text = (
+            f"The endpoint {endpoint} answered in a form boto3 cannot read (does it serve"
+            f" this service?): {text}"
+        )
+    other = MqliteError(text)
     other.code = type(exc).__name__
     return other

@@ -20,6 +20,7 @@ from mqlite.errors import NotFound, ParameterValueInvalid, UnsupportedOperation
 from mqlite.filters import FilterPolicy
 from mqlite.message import BatchResult, PublishEntry, PublishResult
 from mqlite.queue import _entries
+from mqlite.topic import DeliveryFailure, RetryPolicy, Subscription, Topic
 
 from ._remote import _SHARED_CLOCK, RemoteQueue, _failures, _wire_attributes
 
@@ -70,9 +71,9 @@ def find_topic(broker: RemoteBroker, name: str) -> RemoteTopic:
     raise NotFound("Topic does not exist")
 
 
-def list_topics(broker: RemoteBroker) -> list[RemoteTopic]:
+def list_topics(broker: RemoteBroker) -> list[Topic]:
     """``RemoteBroker.list_topics``."""
-    topics = [RemoteTopic(broker, arn) for arn in _topic_arns(broker)]
+    topics: list[Topic] = [RemoteTopic(broker, arn) for arn in _topic_arns(broker)]
     return sorted(topics, key=lambda t: t.name)
 
 
@@ -98,22 +99,25 @@ def _policy_text(policy: str | Mapping[str, Any] | FilterPolicy) -> str:
     return json.dumps(policy)
 
 
-class RemoteSubscription:
+class RemoteSubscription(Subscription):
     """A :class:`~mqlite.topic.Subscription`'s properties and methods on an SNS one.
 
-    Properties are read from the service (GetSubscriptionAttributes) on first use.
+    Properties are read from the service (GetSubscriptionAttributes) on first use. The
+    delivery counters of a local subscription are not available: SNS reports them to
+    CloudWatch.
     """
 
     def __init__(self, topic: RemoteTopic, arn: str, target: RemoteQueue | None) -> None:
-        self._topic = topic
+        # No Subscription.__init__: every public member is overridden.
+        self._on_topic = topic
         self._arn = arn
-        self._target = target
-        self._attributes: dict[str, str] | None = None
+        self._sqs_target = target
+        self._got: dict[str, str] | None = None
 
     @property
     def topic(self) -> RemoteTopic:
         """The topic subscribed to."""
-        return self._topic
+        return self._on_topic
 
     @property
     def arn(self) -> str:
@@ -123,19 +127,19 @@ class RemoteSubscription:
     @property
     def target(self) -> RemoteQueue:
         """The subscribed queue."""
-        if self._target is None:
+        if self._sqs_target is None:
             endpoint = self._load()["Endpoint"]
-            self._target = self._topic.broker.get_queue_by_arn(endpoint)
-        return self._target
+            self._sqs_target = self._on_topic.broker.get_queue_by_arn(endpoint)
+        return self._sqs_target
 
     def _load(self) -> dict[str, str]:
-        if self._attributes is None:
-            broker = self._topic.broker
+        if self._got is None:
+            broker = self._on_topic.broker
             response = broker.call(
                 broker.sns.get_subscription_attributes, SubscriptionArn=self._arn
             )
-            self._attributes = dict(response.get("Attributes", {}))
-        return self._attributes
+            self._got = dict(response.get("Attributes", {}))
+        return self._got
 
     @property
     def filter_policy(self) -> FilterPolicy | None:
@@ -160,7 +164,53 @@ class RemoteSubscription:
         if not text:
             return None
         arn = json.loads(text)["deadLetterTargetArn"]
-        return self._topic.broker.get_queue_by_arn(arn)
+        return self._on_topic.broker.get_queue_by_arn(arn)
+
+    @property
+    def protocol(self) -> str:
+        """Always ``"sqs"``: a remote topic delivers to queues."""
+        return "sqs"
+
+    @property
+    def active(self) -> bool:
+        """Whether the subscription still exists (asks the service)."""
+        try:
+            self._got = None
+            self._load()
+        except NotFound:
+            return False
+        return True
+
+    def _no_counters(self) -> UnsupportedOperation:
+        return UnsupportedOperation(
+            "SNS does not report deliveries per subscription to its caller; see the topic's"
+            " CloudWatch metrics (NumberOfNotificationsDelivered, ...Failed)."
+        )
+
+    @property
+    def delivered(self) -> int:
+        """Not available on a remote subscription (CloudWatch has the counts)."""
+        raise self._no_counters()
+
+    @property
+    def failed(self) -> int:
+        """Not available on a remote subscription (CloudWatch has the counts)."""
+        raise self._no_counters()
+
+    @property
+    def dead_lettered(self) -> int:
+        """Not available on a remote subscription (CloudWatch has the counts)."""
+        raise self._no_counters()
+
+    @property
+    def failures(self) -> list[DeliveryFailure]:
+        """Not available on a remote subscription."""
+        raise self._no_counters()
+
+    @property
+    def last_error(self) -> BaseException | None:
+        """Not available on a remote subscription."""
+        raise self._no_counters()
 
     def configure(self, **changes: Any) -> None:
         """Change settings (SetSubscriptionAttributes), with ``subscribe``'s keyword names.
@@ -168,7 +218,7 @@ class RemoteSubscription:
         Raises:
             InvalidParameter: a bad policy or value (the service's message).
         """
-        broker = self._topic.broker
+        broker = self._on_topic.broker
         for name, value in _subscription_attributes(changes, configuring=True).items():
             broker.call(
                 broker.sns.set_subscription_attributes,
@@ -176,11 +226,11 @@ class RemoteSubscription:
                 AttributeName=name,
                 AttributeValue=value,
             )
-        self._attributes = None
+        self._got = None
 
     def unsubscribe(self) -> None:
         """Remove this subscription (Unsubscribe)."""
-        broker = self._topic.broker
+        broker = self._on_topic.broker
         broker.call(broker.sns.unsubscribe, SubscriptionArn=self._arn)
 
     def __repr__(self) -> str:
@@ -252,10 +302,15 @@ def _allow_topic(queue: RemoteQueue, topic_arn: str) -> None:
     )
 
 
-class RemoteTopic:
-    """A :class:`~mqlite.topic.Topic`'s methods on one SNS topic (see ``connect``)."""
+class RemoteTopic(Topic):
+    """A :class:`~mqlite.topic.Topic`'s methods on one SNS topic (see ``connect``).
+
+    A ``Topic`` to the type checker; it overrides every public member and keeps no local
+    state. SNS delivers, so :meth:`flush` has nothing to wait for.
+    """
 
     def __init__(self, broker: RemoteBroker, arn: str) -> None:
+        # No Topic.__init__: every public member is overridden.
         self._broker = broker
         self._arn = arn
         self._name = arn.rsplit(":", 1)[-1]
@@ -293,9 +348,20 @@ class RemoteTopic:
         return _SHARED_CLOCK
 
     @property
-    def subscriptions(self) -> list[RemoteSubscription]:
+    def retry_policy(self) -> RetryPolicy:
+        """Not available: SNS retries deliveries to queues by its own policy."""
+        raise UnsupportedOperation(
+            "A remote topic has no retry policy of its own: SNS retries deliveries to SQS itself."
+        )
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """True at once: SNS delivers; there is nothing here to wait for."""
+        return True
+
+    @property
+    def subscriptions(self) -> list[Subscription]:
         """Every subscription of the topic (ListSubscriptionsByTopic, every page)."""
-        subs: list[RemoteSubscription] = []
+        subs: list[Subscription] = []
         params: dict[str, Any] = {"TopicArn": self._arn}
         while True:
             response = self._broker.call(self._broker.sns.list_subscriptions_by_topic, **params)
@@ -315,10 +381,10 @@ class RemoteTopic:
         self,
         target: Any,
         *,
-        filter_policy: str | Mapping[str, Any] | FilterPolicy | None = None,
-        filter_policy_scope: str | None = None,
-        raw_message_delivery: bool = False,
-        dead_letter_queue: RemoteQueue | None = None,
+        filter_policy: Any = None,
+        filter_policy_scope: Any = None,
+        raw_message_delivery: Any = False,
+        dead_letter_queue: Any = None,
     ) -> RemoteSubscription:
         """Subscribe a :class:`RemoteQueue` (Subscribe, protocol ``sqs``).
 
@@ -355,8 +421,17 @@ class RemoteTopic:
         )
         return RemoteSubscription(self, response["SubscriptionArn"], target)
 
-    def unsubscribe(self, subscription: RemoteSubscription) -> None:
-        """Remove *subscription* (Unsubscribe)."""
+    def unsubscribe(self, subscription: Subscription) -> None:
+        """Remove *subscription* (Unsubscribe).
+
+        Raises:
+            UnsupportedOperation: a subscription of a local topic.
+        """
+        if not isinstance(subscription, RemoteSubscription):
+            raise UnsupportedOperation(
+                "A remote topic unsubscribes remote subscriptions only, not"
+                f" {type(subscription).__name__}."
+            )
         subscription.unsubscribe()
 
     def _publish_params(
