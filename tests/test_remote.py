@@ -655,6 +655,25 @@ def test_worker_handles_every_message_once_and_deletes_it(broker: RemoteBroker) 
     assert q.stats().total == 0
 
 
+def test_worker_keeps_fifo_group_order(broker: RemoteBroker) -> None:
+    q = broker.create_queue("groups.fifo", content_based_deduplication=True)
+    for group in "abc":
+        q.send_batch([SendEntry(str(i), f"{group}{i}", group_id=group) for i in range(5)])
+    order: dict[str, list[str]] = {"a": [], "b": [], "c": []}
+    lock = threading.Lock()
+
+    def handle(m: Message) -> None:
+        assert m.group_id is not None
+        with lock:
+            order[m.group_id].append(m.body)
+
+    worker = Worker(q, handle, concurrency=3)
+    with worker:
+        _until(lambda: worker.processed == 15)
+    assert order == {g: [f"{g}{i}" for i in range(5)] for g in "abc"}
+    assert q.receive(10, wait=0) == []
+
+
 def test_async_worker_on_a_remote_queue(broker: RemoteBroker) -> None:
     q = broker.create_queue("apool")
     for i in range(12):
