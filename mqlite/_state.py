@@ -33,8 +33,12 @@ dead letter keeps its original time) goes in a heap (``_expiry``) beside it.
 Records are found by the sequence number encoded in their receipt handle (``_live``), so
 delete and change-visibility are dict lookups plus at most one heap push: O(log n).
 
-Every public method takes ``now`` and first calls :meth:`QueueState.advance`, which is the
-only place time moves messages between states; a call therefore sees one instant.
+:meth:`QueueState.advance` is the only place time moves messages between states. The
+core reads no clock, and its other methods take ``now`` without advancing: the caller
+(the :class:`~mqlite.Queue` shell) reads its clock once per call and calls
+``advance(now)`` before anything that depends on time, so each queue call sees one
+instant. Calling, say, :meth:`QueueState.receive` without advancing first acts on the
+states as they were at the last advance.
 
 FIFO
 ----
@@ -45,6 +49,12 @@ messages from the head, stopping at the first message that is not READY. A group
 in-flight head is therefore blocked, and it re-enters the ready list when its head is
 deleted, expires, moves to a dead-letter queue, or becomes visible again. Deleted
 messages in the middle of a group are dropped lazily when they reach the head.
+
+A group is freed the moment its last message leaves, whatever removed it (delete,
+retention, purge, a move to a dead-letter queue, a redrive): ``_groups`` holds only
+non-empty groups. A freed group still in the ready list stays there as a stale entry
+(empty, so a receive skips it) until the list is rebuilt, which happens once stale
+entries outnumber live ones by the slack.
 
 Counts (visible, in flight, delayed) are kept as integers and updated on every
 transition, so ``stats`` is O(1) after ``advance``.
@@ -78,7 +88,12 @@ _COUNT_BITS = 48
 _COUNT_MASK = (1 << _COUNT_BITS) - 1
 
 #: Rebuild a lazily-pruned structure once it holds this many more entries than live ones.
-_COMPACT_SLACK = 1024
+#: Both constants are read when a :class:`QueueState` is made, so a test can shrink them
+#: (``COMPACT_SLACK = 0``, ``COMPACT_EVERY = 1``) to make every rebuild run.
+COMPACT_SLACK = 1024
+#: Look at the sizes every this many removals (a power of two): off the hot path, and the
+#: slack makes up for the delay.
+COMPACT_EVERY = 256
 
 
 class Record:
@@ -98,7 +113,6 @@ class Record:
         "md5_of_attributes",
         "md5_of_body",
         "message_id",
-        "ready_at",
         "receive_count",
         "received_at",
         "sent_ms",
@@ -129,9 +143,9 @@ class Record:
         self.enqueued_at = enqueued_at
         self.state = READY
         self.ticket = 0
-        self.ready_at = 0.0
         self.receive_count = 0
-        self.first_receive_ms = 0
+        #: When it was first received (epoch ms); ``None`` until then (0 is a real time).
+        self.first_receive_ms: int | None = None
         self.received_at = 0.0
         self.group: _Group | None = None
         self.group_id: str | None = None
@@ -157,7 +171,7 @@ class Record:
                 self.attributes,
                 self.receive_count,
                 self.sent_ms,
-                self.first_receive_ms,
+                0 if self.first_receive_ms is None else self.first_receive_ms,
                 self.group_id,
                 self.deduplication_id,
                 self.sequence_number,
@@ -194,6 +208,10 @@ class QueueState:
         self.handle_prefix = handle_prefix
         self._seq = 0
         self._removals = 0
+        self._slack = COMPACT_SLACK
+        if COMPACT_EVERY < 1 or COMPACT_EVERY & (COMPACT_EVERY - 1):
+            raise ValueError(f"COMPACT_EVERY must be a power of two, got {COMPACT_EVERY}")
+        self._compact_mask = COMPACT_EVERY - 1
         self._reset()
 
     def _reset(self) -> None:
@@ -214,6 +232,8 @@ class QueueState:
         self._expiry: list[tuple[float, int, Record]] = []
         self._groups: dict[str, _Group] = {}
         self._ready_groups: deque[_Group] = deque()
+        #: Freed groups still in ``_ready_groups`` (dropped when they surface or on rebuild).
+        self._stale_ready = 0
 
     # --- adding ------------------------------------------------------------------------------
 
@@ -397,6 +417,9 @@ class QueueState:
             if len(received) >= limit:
                 break
             group = ready.popleft()
+            if not group.messages:  # freed while in the list (a live group is never empty)
+                self._stale_ready -= 1
+                continue
             group.queued = False
             before = len(received)
             moved = False
@@ -447,7 +470,7 @@ class QueueState:
         self.in_flight += 1
         rec.state = IN_FLIGHT
         rec.receive_count += 1
-        if not rec.first_receive_ms:
+        if rec.first_receive_ms is None:
             rec.first_receive_ms = now_ms
         rec.received_at = now
         by_handle = self.by_handle
@@ -459,8 +482,7 @@ class QueueState:
         by_handle[handle] = rec
         # _hide, inlined: this runs for every message received.
         rec.ticket += 1
-        rec.ready_at = until = now + visibility_timeout
-        self._hidden.push(until, rec)
+        self._hidden.push(now + visibility_timeout, rec)
 
     # --- handles -----------------------------------------------------------------------------
 
@@ -602,6 +624,16 @@ class QueueState:
                     assert group.queued
                     assert group in self._ready_groups
             assert in_groups == len(self._live)
+            stale = 0
+            for group in self._ready_groups:
+                if group.messages:
+                    assert self._groups.get(group.group_id) is group, group.group_id
+                    assert group.queued
+                else:
+                    stale += 1
+            assert stale == self._stale_ready, (stale, self._stale_ready)
+            live_ready = len(self._ready_groups) - stale
+            assert live_ready == len({id(g) for g in self._ready_groups if g.messages})
         for handle, rec in self.by_handle.items():
             assert rec.handle == handle, rec
             assert self._live.get(rec.seq) is rec, rec
@@ -618,7 +650,6 @@ class QueueState:
 
     def _hide(self, rec: Record, until: float) -> None:
         rec.ticket += 1
-        rec.ready_at = until
         self._hidden.push(until, rec)
 
     def _make_ready(self, rec: Record) -> None:
@@ -631,16 +662,30 @@ class QueueState:
             heapq.heappush(self._returned, (rec.seq, rec.ticket, rec))
 
     def _offer_group(self, group: _Group | None) -> None:
-        if group is None or group.queued:
+        if group is None:
             return
         messages = group.messages
         if not messages:
+            # Its last message left, by whatever path: free the group now. If it sits in
+            # the ready list it stays there, stale, until a receive or a rebuild drops it.
             if self._groups.get(group.group_id) is group:
                 del self._groups[group.group_id]
+                if group.queued:
+                    self._stale_ready += 1
+                    if 2 * self._stale_ready > len(self._ready_groups) + self._slack:
+                        self._compact_ready_groups()
             return
-        if messages[0].state == READY:
+        if not group.queued and messages[0].state == READY:
             group.queued = True
             self._ready_groups.append(group)
+
+    def _compact_ready_groups(self) -> None:
+        # In place: a receive in progress holds the deque.
+        ready = self._ready_groups
+        live = [g for g in ready if g.messages]
+        ready.clear()
+        ready.extend(live)
+        self._stale_ready = 0
 
     @staticmethod
     def _prune_group(group: _Group) -> None:
@@ -649,22 +694,20 @@ class QueueState:
             messages.popleft()
 
     def _maybe_compact(self) -> None:
-        # Checking every 256 removals keeps the check off the hot path; the slack makes
-        # up for the delay.
         self._removals += 1
-        if not self._removals & 255:
+        if not self._removals & self._compact_mask:
             self._compact()
 
     def _compact(self) -> None:
         live = len(self._live)
-        if len(self._expiry_run) + len(self._expiry) > 2 * live + _COMPACT_SLACK:
+        if len(self._expiry_run) + len(self._expiry) > 2 * live + self._slack:
             self._expiry_run = deque(r for r in self._expiry_run if r.state != GONE)
             self._expiry = [e for e in self._expiry if e[2].state != GONE]
             heapq.heapify(self._expiry)
         hidden_live = self.delayed + self.in_flight
-        if len(self._hidden) > 2 * hidden_live + _COMPACT_SLACK:
+        if len(self._hidden) > 2 * hidden_live + self._slack:
             self._hidden.compact()
-        if len(self._fresh) + len(self._returned) > 2 * self.visible + _COMPACT_SLACK:
+        if len(self._fresh) + len(self._returned) > 2 * self.visible + self._slack:
             self._fresh = deque(r for r in self._fresh if not r.ticket)
             self._returned = [
                 e for e in self._returned if e[1] == e[2].ticket and e[2].state == READY

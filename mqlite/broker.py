@@ -20,6 +20,7 @@ Deliberate choices:
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import threading
 from typing import TYPE_CHECKING, Any
@@ -88,7 +89,11 @@ class Broker:
         self._lock = threading.RLock()
         # Sorted by name: listing is O(log n + k), not a sort of every name per call.
         self._queues: SortedDict[str, Queue] = SortedDict()
+        # Deleted names, for the 60 s cool-down only: each delete also goes in a heap by
+        # time, and names whose cool-down ended are dropped from its front as calls come
+        # (each entry once: amortised O(log n), never a scan).
         self._deleted_at: dict[str, float] = {}
+        self._deletes: list[tuple[float, str]] = []
         self._topics: SortedDict[str, Topic] = SortedDict()
 
     @property
@@ -132,6 +137,7 @@ class Broker:
             if existing is not None:
                 self._check_same(existing, settings)
                 return existing
+            self._forget_old_deletes()
             deleted_at = self._deleted_at.get(name)
             if deleted_at is not None:
                 if self._clock.time() - deleted_at < DELETE_COOL_DOWN:
@@ -211,8 +217,24 @@ class Broker:
             queue = self._queues.pop(name, None)
             if queue is None:
                 raise QueueDoesNotExist("The specified queue does not exist.")
-            self._deleted_at[name] = self._clock.time()
+            self._forget_old_deletes()
+            now = self._clock.time()
+            self._deleted_at[name] = now
+            heapq.heappush(self._deletes, (now, name))
         queue._mark_deleted()
+
+    def _forget_old_deletes(self) -> None:
+        """Drop deleted names whose cool-down has ended (lock held)."""
+        deletes = self._deletes
+        if not deletes:
+            return
+        now = self._clock.time()
+        # The same test as create_queue's, so no rounding can drop a name still cooling.
+        while deletes and now - deletes[0][0] >= DELETE_COOL_DOWN:
+            at, name = heapq.heappop(deletes)
+            # The name may have been deleted again since: only its latest delete counts.
+            if self._deleted_at.get(name) == at:
+                del self._deleted_at[name]
 
     # --- message move tasks ---------------------------------------------------------------------
 

@@ -24,10 +24,17 @@ import time
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
+from ._validation import in_range, shown
+
 __all__ = ["Clock", "ManualClock", "SystemClock", "TimerHandle"]
 
 #: Where a :class:`ManualClock` starts unless told otherwise: 2024-01-01T00:00:00Z.
 DEFAULT_MANUAL_START = 1_704_067_200.0
+
+#: The latest time a :class:`ManualClock` can be started at, set to or advanced to:
+#: 9999-12-31T23:59:59Z. Far past it a float no longer keeps milliseconds apart, and dates
+#: stop being printable. (An autojump goes to its wait's deadline, a few seconds past it.)
+MAX_MANUAL_TIME = 253_402_300_799.0
 
 
 @runtime_checkable
@@ -83,21 +90,24 @@ def same_time(a: Clock, b: Clock) -> bool:
 
 
 class _ManualTimer:
-    __slots__ = ("callback", "cancelled", "deadline", "loop")
+    __slots__ = ("callback", "cancelled", "clock", "deadline", "loop", "queued")
 
     def __init__(
         self,
+        clock: ManualClock,
         deadline: float,
         loop: asyncio.AbstractEventLoop | None,
         callback: Callable[[], None],
     ) -> None:
+        self.clock = clock
         self.deadline = deadline
         self.loop = loop
         self.callback = callback
         self.cancelled = False
+        self.queued = False  # in the clock's heap (changed under the clock's lock)
 
     def cancel(self) -> None:
-        self.cancelled = True
+        self.clock._cancel(self)
 
     def fire(self) -> None:
         if self.cancelled:
@@ -116,10 +126,16 @@ class ManualClock:
     any event loop. Time never moves by itself, so a thread blocked in a long poll on a
     manual clock waits until another thread sends a message or advances the clock.
 
+    A blocking wait from a process's only thread could never end, so it raises
+    ``RuntimeError`` instead of hanging: ``queue.receive(wait=20)`` on an empty queue, in
+    a single-threaded test, fails at once with a message saying what to do.
+
     With ``autojump=True`` a wait that nothing else can end jumps the clock forward to
     its own deadline instead of blocking. That suits single-threaded tests
     (``queue.receive(wait=20)`` on an empty queue returns at once with the clock 20 s
-    later); leave it off when other threads advance the clock.
+    later); leave it off when other threads advance the clock. Only ``wait`` (a thread's
+    wait) jumps: ``call_at`` timers (``receive_async``, the async worker) still wait for
+    an ``advance`` from another task.
 
     Example::
 
@@ -132,9 +148,18 @@ class ManualClock:
     """
 
     def __init__(self, start: float = DEFAULT_MANUAL_START, *, autojump: bool = False) -> None:
-        self._now = float(start)
+        """Start at *start* (epoch seconds, ``0 <= start <= MAX_MANUAL_TIME``).
+
+        Raises:
+            TypeError: *start* is not an int or float (a bool is refused too).
+            ValueError: *start* is NaN, infinite, negative or past ``MAX_MANUAL_TIME``.
+        """
+        self._now = _checked_time("ManualClock(start=...)", start)
         self._lock = threading.Lock()
         self._timers: list[tuple[float, int, _ManualTimer]] = []
+        #: Cancelled timers still in ``_timers``: dropped when they surface, or all at
+        #: once when they are more than half the heap (every answered long poll leaves one).
+        self._cancelled = 0
         self._counter = itertools.count()
         self.autojump = autojump
 
@@ -143,10 +168,20 @@ class ManualClock:
         return self._now
 
     def advance(self, seconds: float) -> None:
-        """Move the clock forward by *seconds* (≥ 0) and wake what is due."""
-        if seconds < 0:
-            raise ValueError(f"ManualClock.advance needs seconds >= 0, got {seconds}")
+        """Move the clock forward by *seconds* (≥ 0) and wake what is due.
+
+        Raises:
+            TypeError: *seconds* is not an int or float (a bool is refused too).
+            ValueError: *seconds* is NaN, infinite or negative, or the clock would pass
+                ``MAX_MANUAL_TIME``. The clock is left as it was.
+        """
+        _check_number("ManualClock.advance(seconds)", seconds)
         with self._lock:
+            if not in_range(seconds, 0, MAX_MANUAL_TIME - self._now):
+                raise ValueError(
+                    "ManualClock.advance(seconds) needs seconds >= 0, finite, and not past"
+                    f" the clock's last time {MAX_MANUAL_TIME!r}; got {shown(seconds)}"
+                )
             self._now += seconds
         self._fire_due()
 
@@ -154,25 +189,47 @@ class ManualClock:
         """Set the clock to *epoch_seconds* and wake what is due.
 
         Moving backwards is allowed (it wakes nothing); queues treat time as it reads.
+
+        Raises:
+            TypeError / ValueError: as for ``ManualClock(start=...)``; the clock is left
+                as it was.
         """
+        now = _checked_time("ManualClock.set(epoch_seconds)", epoch_seconds)
         with self._lock:
-            self._now = float(epoch_seconds)
+            self._now = now
         self._fire_due()
 
     def wait(self, cond: threading.Condition, deadline: float) -> None:
-        """Block on *cond* until notified or until the clock is moved past *deadline*."""
+        """Block on *cond* until notified or until the clock is moved past *deadline*.
+
+        Raises:
+            RuntimeError: the wait would block (no ``autojump``) and the calling thread is
+                the process's only thread: nothing could ever send, advance the clock or
+                wake it, so it would hang forever. Nothing is registered or changed.
+        """
         with self._lock:
             if deadline <= self._now:
                 return
             if self.autojump:
                 jump = True
             else:
+                if threading.active_count() == 1:
+                    raise RuntimeError(
+                        f"a wait on {self!r} until {deadline!r} would block forever: this is"
+                        " the only thread, so nothing else can send a message or advance the"
+                        " clock. Advance or send from another thread, poll with wait=0, or"
+                        " use ManualClock(autojump=True)."
+                    )
                 jump = False
-                timer = _ManualTimer(deadline, None, lambda: _notify(cond))
-                heapq.heappush(self._timers, (deadline, next(self._counter), timer))
+                timer = _ManualTimer(self, deadline, None, lambda: _notify(cond))
+                self._push(timer)
         if jump:
-            # Nothing else moves a single-threaded test's clock: move it ourselves.
-            self.set(max(deadline, self._now))
+            # Nothing else moves a single-threaded test's clock: move it ourselves, to the
+            # deadline itself (not checked against MAX_MANUAL_TIME: stopping short would
+            # leave the waiter waiting).
+            with self._lock:
+                self._now = max(deadline, self._now)
+            self._fire_due()
             return
         try:
             cond.wait()
@@ -183,11 +240,11 @@ class ManualClock:
         self, loop: asyncio.AbstractEventLoop, deadline: float, callback: Callable[[], None]
     ) -> TimerHandle:
         """Run *callback* on *loop* once the clock is moved to *deadline* or beyond."""
-        timer = _ManualTimer(deadline, loop, callback)
+        timer = _ManualTimer(self, deadline, loop, callback)
         with self._lock:
             due = deadline <= self._now
             if not due:
-                heapq.heappush(self._timers, (deadline, next(self._counter), timer))
+                self._push(timer)
         if due:
             timer.fire()
         return timer
@@ -200,6 +257,28 @@ class ManualClock:
         with self._lock:
             return sorted(d for d, _, t in self._timers if not t.cancelled)
 
+    def _push(self, timer: _ManualTimer) -> None:
+        # Lock held.
+        timer.queued = True
+        heapq.heappush(self._timers, (timer.deadline, next(self._counter), timer))
+
+    def _cancel(self, timer: _ManualTimer) -> None:
+        with self._lock:
+            if timer.cancelled:
+                return
+            timer.cancelled = True
+            if not timer.queued:
+                return
+            self._cancelled += 1
+            if 2 * self._cancelled > len(self._timers):
+                # More than half the heap is dead: rebuild it (amortised O(1) per cancel).
+                for _, _, dead in self._timers:
+                    if dead.cancelled:
+                        dead.queued = False
+                self._timers = [e for e in self._timers if not e[2].cancelled]
+                heapq.heapify(self._timers)
+                self._cancelled = 0
+
     def _fire_due(self) -> None:
         due: list[_ManualTimer] = []
         with self._lock:
@@ -207,7 +286,10 @@ class ManualClock:
                 self._timers[0][0] <= self._now or self._timers[0][2].cancelled
             ):
                 _, _, timer = heapq.heappop(self._timers)
-                if not timer.cancelled:
+                timer.queued = False
+                if timer.cancelled:
+                    self._cancelled -= 1
+                else:
                     due.append(timer)
         # Fire outside our lock: a waiter holds its condition's lock while it registers
         # with us, so taking a condition lock while holding ours could deadlock.
@@ -216,6 +298,19 @@ class ManualClock:
 
     def __repr__(self) -> str:
         return f"ManualClock({self._now!r})"
+
+
+def _check_number(what: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{what} must be an int or float, got {type(value).__name__}")
+
+
+def _checked_time(what: str, value: object) -> float:
+    """*value* as a time a manual clock can show, or TypeError / ValueError."""
+    _check_number(what, value)
+    if not in_range(value, 0, MAX_MANUAL_TIME):
+        raise ValueError(f"{what} needs 0 <= seconds <= {MAX_MANUAL_TIME!r}, got {shown(value)}")
+    return float(value)
 
 
 def _notify(cond: threading.Condition) -> None:

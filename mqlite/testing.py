@@ -16,6 +16,12 @@ Fixtures:
 * ``aws_mock`` — :func:`mqlite.aws.mock_aws` on ``manual_clock`` for the whole test: boto3
   clients made in the test talk to mqlite (needs ``mqlite[aws]``).
 
+A long poll can never hang a test silently: on a manual clock, a wait that would block
+the process's only thread raises ``RuntimeError`` at once (nothing else could send or
+advance the clock). To have such waits jump the clock forward instead, override the
+``manual_clock`` fixture in your ``conftest.py`` to return ``ManualClock(autojump=True)``;
+``queue_factory`` then uses it.
+
 The plain functions work without pytest.
 """
 
@@ -66,7 +72,11 @@ else:
 
     @pytest.fixture
     def manual_clock() -> ManualClock:
-        """A fresh manual clock for one test."""
+        """A fresh manual clock for one test.
+
+        A long poll on it from the test's only thread raises ``RuntimeError`` instead of
+        hanging (see :meth:`ManualClock.wait`).
+        """
         return ManualClock()
 
     @pytest.fixture

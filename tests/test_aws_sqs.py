@@ -753,3 +753,12 @@ def test_receive_attempt_id_after_the_messages_went_to_another_receive(
     assert _code(error) == "InvalidParameterValue"
     # The other receive's handle is untouched.
     sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def test_first_receive_at_epoch_zero_is_reported() -> None:
+    with mock_aws(clock=ManualClock(start=0)):
+        sqs: Any = boto3.client("sqs", region_name="us-east-1")
+        url = sqs.create_queue(QueueName="q")["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody="x")
+        [m] = sqs.receive_message(QueueUrl=url, MessageSystemAttributeNames=["All"])["Messages"]
+        assert m["Attributes"]["ApproximateFirstReceiveTimestamp"] == "0"

@@ -153,6 +153,43 @@ def test_recreate_after_delete_waits_60s(broker: Broker, clock: ManualClock) -> 
     assert not q.deleted
 
 
+def test_deleted_names_are_forgotten_after_the_cool_down(
+    broker: Broker, clock: ManualClock
+) -> None:
+    """The broker remembers a deleted name only for the 60 s it is needed."""
+    for i in range(1000):
+        broker.create_queue(f"q{i}")
+        broker.delete_queue(f"q{i}")
+        clock.advance(0.01)
+    assert len(broker._deleted_at) == 1000
+    clock.advance(59.9)  # the first ~990 deletes are now older than 60 s
+    broker.create_queue("later")
+    assert 0 < len(broker._deleted_at) <= 20
+    with pytest.raises(QueueDeletedRecently):
+        broker.create_queue("q999")  # deleted 59.9 s ago: still remembered
+    clock.advance(1)
+    broker.delete_queue("later")
+    assert set(broker._deleted_at) == {"later"}
+    broker.create_queue("q999")
+
+
+def test_deleted_name_deleted_again_keeps_its_latest_time(
+    broker: Broker, clock: ManualClock
+) -> None:
+    broker.create_queue("jobs")
+    broker.delete_queue("jobs")
+    clock.advance(60)
+    broker.create_queue("jobs")
+    clock.advance(30)
+    broker.delete_queue("jobs")  # its first delete's entry expires now, this one must not
+    clock.advance(31)
+    broker.create_queue("x")
+    with pytest.raises(QueueDeletedRecently):
+        broker.create_queue("jobs")
+    clock.advance(29)
+    broker.create_queue("jobs")
+
+
 def test_deleting_dead_letter_queue_sources_deliver_normally(
     broker: Broker, clock: ManualClock
 ) -> None:

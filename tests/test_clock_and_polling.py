@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
+import textwrap
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from mqlite import ManualClock, Message, Queue
+from mqlite.clock import MAX_MANUAL_TIME
 
 GUARD = 5.0  # real seconds; only a guard against hangs, never part of an assertion
 
@@ -259,3 +265,251 @@ def test_cancel_after_wake_leaves_message() -> None:
     asyncio.run(main())
     s = q.stats()
     assert (s.visible, s.in_flight) == (1, 0)
+
+
+def test_first_receive_at_epoch_zero_is_kept() -> None:
+    """A receive at t=0 is a first receive: a later one must not overwrite its time."""
+    clock = ManualClock(start=0)
+    q = Queue("p", clock=clock)
+    q.send("x")
+    assert q.peek()[0].first_receive_timestamp == 0  # never received
+    [m] = q.receive(visibility_timeout=0)
+    assert m.first_receive_timestamp == 0
+    clock.advance(1)
+    [m2] = q.receive(visibility_timeout=0)
+    assert m2.receive_count == 2
+    assert m2.first_receive_timestamp == 0
+
+
+def test_first_receive_at_epoch_zero_survives_dead_letter_move() -> None:
+    clock = ManualClock(start=0)
+    dlq = Queue("dlq", clock=clock)
+    q = Queue("p", clock=clock, dead_letter_queue=dlq, max_receive_count=1)
+    q.send("x")
+    q.receive(visibility_timeout=0)  # first receive, at t=0
+    clock.advance(5)
+    assert q.receive() == []  # moved to the dead-letter queue
+    [m] = dlq.receive()
+    assert m.first_receive_timestamp == 0
+    dlq.check_invariants()
+
+
+BAD_NUMBERS = [float("nan"), float("inf"), float("-inf"), -1, -0.5, 10**400, 1e300]
+NOT_NUMBERS: list[object] = [True, False, None, "5", b"5", [5]]
+
+
+@pytest.mark.parametrize("bad", BAD_NUMBERS)
+def test_manual_clock_refuses_bad_numbers(bad: object) -> None:
+    clock = ManualClock(1000.0)
+    q = Queue("p", clock=clock)
+    q.send("x", delay=5)
+    with pytest.raises(ValueError, match="ManualClock"):
+        clock.advance(bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="ManualClock"):
+        clock.set(bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="ManualClock"):
+        ManualClock(bad)  # type: ignore[arg-type]
+    assert clock.time() == 1000.0  # nothing changed, and the clock still works
+    clock.advance(5)
+    assert clock.time() == 1005.0
+    assert [m.body for m in q.receive()] == ["x"]
+
+
+@pytest.mark.parametrize("bad", NOT_NUMBERS)
+def test_manual_clock_refuses_non_numbers(bad: object) -> None:
+    clock = ManualClock(1000.0)
+    with pytest.raises(TypeError, match="ManualClock"):
+        clock.advance(bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="ManualClock"):
+        clock.set(bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="ManualClock"):
+        ManualClock(bad)  # type: ignore[arg-type]
+    assert clock.time() == 1000.0
+
+
+def test_manual_clock_refuses_to_pass_its_last_time() -> None:
+    clock = ManualClock(MAX_MANUAL_TIME - 1)
+    with pytest.raises(ValueError, match="ManualClock"):
+        clock.advance(2)
+    assert clock.time() == MAX_MANUAL_TIME - 1
+    clock.advance(1)
+    assert clock.time() == MAX_MANUAL_TIME
+    clock.set(0)
+    assert clock.time() == 0.0
+    assert ManualClock(0).time() == 0.0
+    assert ManualClock(10**6).time() == 1e6  # ints are fine
+
+
+# --- cancelled timers are freed ----------------------------------------------------------------
+
+
+def test_cancelled_call_at_timers_are_freed() -> None:
+    clock = ManualClock()
+    loop = asyncio.new_event_loop()
+    try:
+        keep = clock.call_at(loop, clock.time() + 100, lambda: None)
+        for _ in range(50_000):
+            clock.call_at(loop, clock.time() + 20, lambda: None).cancel()
+        assert len(clock._timers) <= 4
+        assert clock.pending_deadlines() == [clock.time() + 100]
+        keep.cancel()
+        keep.cancel()  # twice is harmless
+        assert clock.pending_deadlines() == []
+        assert len(clock._timers) <= 1
+    finally:
+        loop.close()
+
+
+def test_answered_async_long_polls_leave_no_timers() -> None:
+    clock = ManualClock()
+    q = Queue("p", clock=clock)
+    polls = 5_000
+
+    async def main() -> None:
+        for i in range(polls):
+            task = asyncio.ensure_future(q.receive_async(wait=20))
+            await asyncio.sleep(0)  # the poll registers its timer and waits
+            q.send(str(i))
+            [m] = await task
+            q.delete(m)
+
+    asyncio.run(main())
+    assert len(clock._timers) <= 4
+    assert clock.pending_deadlines() == []
+    q.check_invariants()
+
+
+def test_answered_threaded_long_polls_leave_no_timers() -> None:
+    clock = ManualClock()
+    q = Queue("p", clock=clock)
+    polls = 2_000
+    got: list[str] = []
+
+    def consume() -> None:
+        for _ in range(polls):
+            got.extend(m.body for m in q.receive(wait=20))
+
+    consumer = threading.Thread(target=consume, daemon=True)
+    consumer.start()
+    end = time.monotonic() + GUARD
+    for i in range(polls):
+        while not clock.pending_deadlines():  # the consumer is waiting
+            assert time.monotonic() < end, "guard expired"
+            time.sleep(0)
+        q.send(str(i))
+        while len(got) <= i:
+            assert time.monotonic() < end, "guard expired"
+            time.sleep(0)
+    consumer.join(GUARD)
+    assert not consumer.is_alive()
+    assert got == [str(i) for i in range(polls)]
+    assert len(clock._timers) <= 4
+
+
+# --- the only thread never blocks forever ---------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _run_alone(code: str) -> subprocess.CompletedProcess[str]:
+    """Run *code* in a fresh interpreter, where the main thread is the only thread.
+
+    A real-time guard turns a regression (a hang) into a failure.
+    """
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=GUARD,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        cwd=ROOT,
+    )
+
+
+def test_long_poll_from_the_only_thread_raises_instead_of_hanging() -> None:
+    done = _run_alone(
+        """
+        import threading
+        from mqlite import ManualClock, Queue
+
+        assert threading.active_count() == 1
+        clock = ManualClock()
+        q = Queue("p", clock=clock)
+        q.send("later", delay=60)
+        try:
+            q.receive(wait=20)
+        except RuntimeError as e:
+            print("refused:", e)
+        else:
+            raise SystemExit("the long poll returned")
+        assert clock.time() == 1_704_067_200.0          # nothing moved
+        assert clock.pending_deadlines() == []          # nothing left registered
+        s = q.stats()
+        assert (s.visible, s.in_flight, s.delayed) == (0, 0, 1)
+        q.check_invariants()
+        assert q.receive(wait=0) == []                  # a short poll still works
+        clock.advance(60)
+        assert [m.body for m in q.receive(wait=20)] == ["later"]   # nothing to wait for
+        auto = ManualClock(autojump=True)
+        assert Queue("a", clock=auto).receive(wait=20) == []       # the way out
+        print("ok")
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert "refused: " in done.stdout
+    assert "only thread" in done.stdout
+    assert "autojump" in done.stdout
+    assert done.stdout.rstrip().endswith("ok")
+
+
+def test_fixture_clock_long_poll_fails_instead_of_hanging(tmp_path: Path) -> None:
+    test_file = tmp_path / "test_user.py"
+    test_file.write_text(
+        textwrap.dedent(
+            """
+            import pytest
+
+            pytest_plugins = ["mqlite.testing"]
+
+
+            def test_forgot_to_send(manual_clock, queue_factory):
+                q = queue_factory("jobs")
+                with pytest.raises(RuntimeError, match="only thread"):
+                    q.receive(wait=20)
+
+
+            def test_hangs_unless_refused(manual_clock, queue_factory):
+                queue_factory("jobs").receive(wait=20)
+            """
+        )
+    )
+    # No plugin autoloading: a quicker start; the file names the one plugin it needs.
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTEST_DISABLE_PLUGIN_AUTOLOAD="1")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file)],
+        capture_output=True,
+        text=True,
+        timeout=GUARD * 2,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert "1 failed, 1 passed" in done.stdout, done.stdout + done.stderr
+    assert "RuntimeError" in done.stdout
+
+
+def test_wait_with_another_thread_alive_still_blocks() -> None:
+    """The refusal is only for the only thread: with another thread, a send wakes it."""
+    clock = ManualClock()
+    q = Queue("p", clock=clock)
+    p = Poller(q, wait=20)
+    _waiting(clock)
+    q.send("x")
+    assert [m.body for m in p.join()] == ["x"]
+
+
+def test_autojump_near_the_last_time_still_returns() -> None:
+    """A jump goes to the wait's own deadline, even past the last time one can set."""
+    clock = ManualClock(MAX_MANUAL_TIME - 5, autojump=True)
+    q = Queue("p", clock=clock)
+    assert q.receive(wait=20) == []
+    assert clock.time() == MAX_MANUAL_TIME + 15

@@ -543,3 +543,139 @@ class FifoMachine(RuleBasedStateMachine):
 
 TestFifoMachine = FifoMachine.TestCase
 TestFifoMachine.settings = hsettings(max_examples=80, stateful_step_count=50, deadline=None)
+
+
+class EagerCompactionFifoMachine(FifoMachine):
+    """The same model with the queues' rebuild thresholds at their smallest, so the FIFO
+    rebuilds (stale ready-list entries, hidden and expiry entries) run between steps."""
+
+    def __init__(self) -> None:
+        import mqlite._state as core
+
+        saved = core.COMPACT_SLACK, core.COMPACT_EVERY
+        core.COMPACT_SLACK, core.COMPACT_EVERY = 0, 1  # read when the queues are made
+        try:
+            super().__init__()
+        finally:
+            core.COMPACT_SLACK, core.COMPACT_EVERY = saved
+
+
+TestEagerCompactionFifoMachine = EagerCompactionFifoMachine.TestCase
+TestEagerCompactionFifoMachine.settings = hsettings(
+    max_examples=30, stateful_step_count=50, deadline=None
+)
+
+
+# --- emptied groups are freed ----------------------------------------------------------------
+
+GROUPS = 300
+
+
+@pytest.fixture
+def tiny_slack(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Queues made in the test rebuild their lazily-pruned structures as early as possible."""
+    import mqlite._state
+
+    monkeypatch.setattr(mqlite._state, "COMPACT_SLACK", 0)
+
+
+def _groups_held(q: Queue) -> tuple[int, int]:
+    """(groups held, entries in the ready list) inside the queue."""
+    state = q._state
+    return len(state._groups), len(state._ready_groups)
+
+
+def _send_groups(q: Queue, n: int = GROUPS, tag: str = "") -> None:
+    for i in range(n):
+        q.send(f"m{tag}{i}", group_id=f"g{i}", deduplication_id=f"d{tag}{i}")
+        q.check_invariants()
+
+
+def test_groups_freed_on_retention_expiry(clock: ManualClock, tiny_slack: None) -> None:
+    q = fifo(clock, retention=60)
+    _send_groups(q)
+    assert _groups_held(q) == (GROUPS, GROUPS)
+    clock.advance(60)
+    assert q.stats().visible == 0
+    q.check_invariants()
+    groups, ready = _groups_held(q)
+    assert groups == 0
+    assert ready <= 1  # freed groups may linger in the ready list until it is rebuilt
+
+
+def test_groups_freed_on_delete(clock: ManualClock, tiny_slack: None) -> None:
+    q = fifo(clock)
+    _send_groups(q)
+    received = []
+    while batch := q.receive(10):
+        received += batch
+        q.check_invariants()
+    for m in received:
+        q.delete(m)
+        q.check_invariants()
+    assert _groups_held(q) == (0, 0)
+
+
+def test_groups_freed_on_purge(clock: ManualClock) -> None:
+    q = fifo(clock)
+    _send_groups(q)
+    q.purge()
+    q.check_invariants()
+    assert _groups_held(q) == (0, 0)
+
+
+def test_unread_fifo_dead_letter_queue_frees_its_groups(
+    clock: ManualClock, tiny_slack: None
+) -> None:
+    dlq = fifo(clock, "dlq.fifo", retention=60)
+    q = fifo(clock, dead_letter_queue=dlq, max_receive_count=1)
+    _send_groups(q)
+    while q.receive(10, visibility_timeout=0):
+        q.check_invariants()
+    assert q.receive(10) == []  # every message moved on its second receive
+    q.check_invariants()
+    dlq.check_invariants()
+    assert _groups_held(q) == (0, 0)
+    assert dlq.stats().visible == GROUPS
+    assert _groups_held(dlq)[0] == GROUPS
+    clock.advance(60)  # nobody reads the dead-letter queue: retention empties it
+    assert dlq.stats().visible == 0
+    dlq.check_invariants()
+    groups, ready = _groups_held(dlq)
+    assert groups == 0
+    assert ready <= 1
+
+
+def test_groups_freed_on_redrive(clock: ManualClock, tiny_slack: None) -> None:
+    dlq = fifo(clock, "dlq.fifo")
+    q = fifo(clock, dead_letter_queue=dlq, max_receive_count=1)
+    _send_groups(q)
+    while q.receive(10, visibility_timeout=0):
+        pass
+    q.receive(10)
+    assert dlq.stats().visible == GROUPS
+    assert dlq.redrive() == GROUPS
+    dlq.check_invariants()
+    groups, ready = _groups_held(dlq)
+    assert groups == 0
+    assert ready <= 1
+    assert q.stats().visible == GROUPS
+    q.check_invariants()
+
+
+def test_freed_group_id_is_reused_in_order(clock: ManualClock, tiny_slack: None) -> None:
+    """A group freed while in the ready list, then sent to again, keeps FIFO order."""
+    q = fifo(clock, retention=60)
+    _send_groups(q, 5)
+    clock.advance(60)
+    q.stats()
+    _send_groups(q, 5, tag="new")
+    q.check_invariants()
+    got = []
+    while batch := q.receive(10):
+        got += batch
+        for m in batch:
+            q.delete(m)
+        q.check_invariants()
+    assert bodies(got) == [f"mnew{i}" for i in range(5)]
+    assert _groups_held(q) == (0, 0)

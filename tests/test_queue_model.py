@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -10,7 +11,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+import mqlite._state
 from mqlite import ManualClock, MqliteError, Queue
+from mqlite._state import IN_FLIGHT, READY, QueueState, Record
 
 RETENTION = 60
 DEFAULT_VT = 3
@@ -28,16 +31,28 @@ class Msg:
     fate: str | None = None  # None while in the queue; "deleted", "expired", "purged"
 
 
+@contextmanager
+def compaction(slack: int, every: int) -> Iterator[None]:
+    """Queue cores made inside use these rebuild thresholds (they read them when made)."""
+    saved = mqlite._state.COMPACT_SLACK, mqlite._state.COMPACT_EVERY
+    mqlite._state.COMPACT_SLACK, mqlite._state.COMPACT_EVERY = slack, every
+    try:
+        yield
+    finally:
+        mqlite._state.COMPACT_SLACK, mqlite._state.COMPACT_EVERY = saved
+
+
 class QueueModel(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.clock = ManualClock()
-        self.queue = Queue(
-            "model", clock=self.clock, retention=RETENTION, visibility_timeout=DEFAULT_VT
-        )
+        self.queue = self.make_queue()
         self.msgs: list[Msg] = []
         self.handles: list[tuple[str, int]] = []  # (receipt handle, seq)
         self.last_purge: float | None = None
+
+    def make_queue(self) -> Queue:
+        return Queue("model", clock=self.clock, retention=RETENTION, visibility_timeout=DEFAULT_VT)
 
     # --- the model ---------------------------------------------------------------------------
 
@@ -183,5 +198,160 @@ class QueueModel(RuleBasedStateMachine):
                 assert m.fate in {"deleted", "expired", "purged"}
 
 
+class EagerCompactionModel(QueueModel):
+    """The same model with every rebuild threshold at its smallest, so every compaction
+    path runs between the steps (and the invariants check each one)."""
+
+    def make_queue(self) -> Queue:
+        with compaction(slack=0, every=1):
+            return super().make_queue()
+
+
 QueueModel.TestCase.settings = settings(max_examples=100, stateful_step_count=40, deadline=None)
 TestQueueModel = QueueModel.TestCase
+# Fewer examples: every removal rebuilds here, and the default thresholds run above.
+EagerCompactionModel.TestCase.settings = settings(
+    max_examples=50, stateful_step_count=40, deadline=None
+)
+TestEagerCompactionModel = EagerCompactionModel.TestCase
+
+
+# --- compaction, directly ------------------------------------------------------------------------
+
+T0 = 1_000.0
+
+
+def _core(fifo: bool) -> QueueState:
+    with compaction(slack=10**9, every=1):  # nothing is rebuilt until the test says so
+        return QueueState(fifo=fifo, retention=RETENTION, handle_prefix="h-")
+
+
+def _history(state: QueueState) -> None:
+    """Operations that leave stale entries in every lazily-pruned structure."""
+    for i in range(40):
+        delay = 5 if i % 7 == 0 else 0
+        if state.fifo:
+            group, dedup, sequence = f"g{i % 8}", f"d{i}", f"{i:020d}"
+            state.append_fifo(f"id{i}", f"m{i}", "md5", {}, None, T0, delay, group, dedup, sequence)
+        else:
+            state.append(f"id{i}", f"m{i}", "md5", T0, delay)
+    got, _ = state.receive(10, T0, 30, None)
+    for rec in got[:3]:
+        state.remove(rec)  # stale hidden and expiry entries
+    for rec in got[3:6]:
+        state.change_visibility(rec, T0, 0)  # stale hidden entries; "returned" ones
+    for rec in got[6:8]:
+        state.change_visibility(rec, T0, 2)  # earlier than the run's last: the heap
+    more, _ = state.receive(10, T0, 30, None)
+    for rec in more[::2]:
+        state.remove(rec)
+    for rec in [r for r in state.records() if r.state == READY][:-3]:
+        state.remove(rec)  # stale fresh/returned entries; FIFO: stale ready groups
+    for rec in [r for r in state.records() if r.state == IN_FLIGHT][:-3]:
+        state.remove(rec)
+    late = Record(10_000, "late", "late", "md5", {}, None, T0 - 30)  # enqueued earlier
+    late.group_id = "late"
+    state.adopt(late, T0)
+    state.remove(late)  # a stale entry in the expiry heap
+
+
+def _sizes(state: QueueState) -> tuple[int, int, int, int]:
+    return (
+        len(state._expiry_run) + len(state._expiry),
+        len(state._hidden),
+        len(state._fresh) + len(state._returned),
+        len(state._ready_groups),
+    )
+
+
+def _future(state: QueueState) -> list[object]:
+    """What the core does from here on: every receive until it is empty, over time."""
+    seen: list[object] = [state.visible, state.in_flight, state.delayed, state.next_deadline()]
+    now = T0
+    while list(state.records()):
+        assert now < T0 + 1000, "the core never emptied"
+        state.advance(now)
+        got, dead = state.receive(3, now, 4, 3)
+        seen.append([(now, r.message_id, r.handle, r.receive_count) for r in got])
+        seen.append([r.message_id for r in dead])
+        for rec in got[1:2]:
+            state.remove(rec)
+        state.check()
+        now += 1
+    return seen
+
+
+@pytest.mark.parametrize("fifo", [False, True], ids=["standard", "fifo"])
+def test_compaction_drops_stale_entries_and_changes_nothing(fifo: bool) -> None:
+    state, twin = _core(fifo), _core(fifo)
+    _history(state)
+    _history(twin)
+    state.check()
+    before = _sizes(state)
+    live = len(list(state.records()))
+    hidden = state.delayed + state.in_flight
+    assert before[0] > 2 * live  # past the rebuild threshold, with no slack
+    assert before[1] > 2 * hidden
+    if fifo:
+        assert state._stale_ready > 0
+    else:
+        assert before[2] > 2 * state.visible
+    state._slack = 0
+    state._compact()
+    state._compact_ready_groups()
+    state.check()
+    after = _sizes(state)
+    assert after[0] == live
+    assert after[1] == hidden
+    if fifo:
+        assert state._stale_ready == 0
+        assert after[3] == len([g for g in state._ready_groups if g.messages])
+    else:
+        assert after[2] == state.visible
+    assert [(r.seq, r.state, r.receive_count) for r in state.records()] == [
+        (r.seq, r.state, r.receive_count) for r in twin.records()
+    ]
+    assert _future(state) == _future(twin)
+
+
+def test_deadlines_compact_keeps_order() -> None:
+    state = _core(False)
+    for i in range(30):
+        state.append(f"id{i}", f"m{i}", "md5", T0, 0)
+    got, _ = state.receive(10, T0, 50, None)
+    for k, rec in enumerate(got):
+        state.change_visibility(rec, T0, 40 - k)  # each earlier than the last: the heap
+    for rec in got[::3]:
+        state.remove(rec)
+    hidden = state._hidden
+    order: list[tuple[float, int]] = []
+    stale = len(hidden)
+    hidden.compact()
+    assert len(hidden) < stale
+    assert len(hidden) == state.in_flight
+    now = T0
+    while (deadline := hidden.earliest()) is not None:
+        now = deadline
+        while (due := hidden.pop_due(now)) is not None:
+            assert due.state == IN_FLIGHT
+            order.append((now, due.seq))
+    assert order == sorted(order)
+    assert [seq for _, seq in order] == sorted(
+        (r.seq for r in got if r.state == IN_FLIGHT), key=lambda s: -s
+    )
+
+
+def test_record_keeps_no_unread_deadline() -> None:
+    """A hidden record's deadline lives in the deadline queue only: nothing else reads it."""
+    assert "ready_at" not in Record.__slots__
+
+
+def test_core_methods_do_not_advance_time() -> None:
+    """Only advance() moves messages between states; the caller advances first."""
+    state = _core(False)
+    state.append("a", "a", "md5", T0, 5)
+    assert state.receive(1, T0 + 10, 30, None) == ([], [])  # not advanced: still delayed
+    assert (state.visible, state.delayed) == (0, 1)
+    state.advance(T0 + 10)
+    [rec], _ = state.receive(1, T0 + 10, 30, None)
+    assert rec.body == "a"

@@ -174,6 +174,7 @@ class MockAws:
     def stop(self) -> None:
         """Stop answering and remove the hooks (when no other mock is active)."""
         _uninstall(self)
+        self.regions.close()
         for name in self._saved_env:
             os.environ.pop(name, None)
         self._saved_env = {}

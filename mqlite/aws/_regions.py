@@ -2,7 +2,9 @@
 
 Every region shares one clock and one account. What SQS keeps about a queue that mqlite's
 core has no use for (tags, the access policy, encryption settings, timestamps of creation
-and change) is kept here, beside the queue it belongs to.
+and change) is kept here, beside the queue it belongs to; the same for SNS topics (display
+name, policies, tags) and subscriptions (delivery policy, role ARN), and for subscriptions
+the core cannot hold at all (e-mail, SMS, HTTP and other endpoints mqlite does not deliver to).
 """
 
 from __future__ import annotations
@@ -16,12 +18,23 @@ import attrs
 from mqlite.broker import Broker
 from mqlite.clock import Clock, SystemClock
 
+from ._http_delivery import HttpSender
+
 if TYPE_CHECKING:
     from mqlite._redrive import RedriveTask
+    from mqlite.filters import FilterPolicy
     from mqlite.message import Message
     from mqlite.queue import Queue
+    from mqlite.topic import Subscription, Topic
 
-__all__ = ["QueueExtras", "ReceiveAttempt", "Regions"]
+__all__ = [
+    "EndpointSubscription",
+    "QueueExtras",
+    "ReceiveAttempt",
+    "Regions",
+    "SubscriptionExtras",
+    "TopicExtras",
+]
 
 
 @attrs.define
@@ -66,6 +79,61 @@ class QueueExtras:
             self.attempts[attempt_id].spent = True
 
 
+@attrs.define
+class EndpointSubscription:
+    """A subscription to an endpoint outside this process: kept, listed and configured.
+
+    E-mail, SMS, Lambda, Firehose and mobile endpoints, and SQS queues that do not exist in
+    this account (yet), are never sent anything. HTTP(S) endpoints are sent their
+    confirmation request, and once confirmed, every message (through :attr:`delivery`).
+    """
+
+    arn: str
+    protocol: str
+    endpoint: str
+    #: True until ConfirmSubscription is called with :attr:`token`.
+    pending: bool
+    token: str
+    filter_policy: FilterPolicy | None = None
+    filter_policy_scope: str = "MessageAttributes"
+    raw_message_delivery: bool = False
+    #: Stored attributes without behaviour here (DeliveryPolicy, RedrivePolicy, ...).
+    stored: dict[str, str] = attrs.Factory(dict)
+    #: A confirmed http(s) subscription's delivery: the core subscription that POSTs.
+    delivery: Subscription | None = None
+
+
+@attrs.define
+class TopicExtras:
+    """SNS topic attributes stored as data only, tags, and endpoint subscriptions."""
+
+    #: The current ContentBasedDeduplication (the core keeps the value the topic was made with).
+    content_based_deduplication: bool
+    tags: dict[str, str] = attrs.Factory(dict)
+    #: Settable attributes without behaviour (DisplayName, Policy, DeliveryPolicy, ...).
+    stored: dict[str, str] = attrs.Factory(dict)
+    #: Subscriptions the core does not hold, by ARN, oldest first.
+    endpoints: dict[str, EndpointSubscription] = attrs.Factory(dict)
+    #: The ARN of each endpoint subscription, by (protocol, endpoint): Subscribe's key.
+    endpoint_keys: dict[tuple[str, str], str] = attrs.Factory(dict)
+    #: Core subscriptions by ARN, so finding one is not a scan of the topic's.
+    by_arn: weakref.WeakValueDictionary[str, Subscription] = attrs.Factory(
+        weakref.WeakValueDictionary
+    )
+
+
+@attrs.define
+class SubscriptionExtras:
+    """Attributes of a core subscription that the core has no use for."""
+
+    stored: dict[str, str] = attrs.Factory(dict)
+    #: Whether Subscribe made it (a re-subscribe then compares the stored attributes).
+    subscribed: bool = False
+    #: The RedrivePolicy text as set, and the queue it named when it was set.
+    redrive_policy: str | None = None
+    redrive_queue: Queue | None = None
+
+
 class Regions:
     """Per-region brokers sharing a clock and an account, made on first use."""
 
@@ -75,6 +143,15 @@ class Regions:
         self._lock = threading.Lock()
         self._brokers: dict[str, Broker] = {}
         self._extras: weakref.WeakKeyDictionary[Queue, QueueExtras] = weakref.WeakKeyDictionary()
+        self._topic_extras: weakref.WeakKeyDictionary[Topic, TopicExtras] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._subscription_extras: weakref.WeakKeyDictionary[Subscription, SubscriptionExtras] = (
+            weakref.WeakKeyDictionary()
+        )
+        #: Serialises CreateTopic and Subscribe, which check before they change.
+        self.sns_lock = threading.RLock()
+        self._http_sender: HttpSender | None = None
         #: The MaxNumberOfMessagesPerSecond of move tasks started with one.
         self.task_rates: weakref.WeakKeyDictionary[RedriveTask, int] = weakref.WeakKeyDictionary()
 
@@ -95,4 +172,37 @@ class Regions:
                 now = int(self.clock.time())
                 extras = QueueExtras(created=now, modified=now)
                 self._extras[queue] = extras
+            return extras
+
+    @property
+    def http_sender(self) -> HttpSender:
+        """What POSTs to http(s) subscriptions, made on first use."""
+        with self._lock:
+            if self._http_sender is None:
+                self._http_sender = HttpSender()
+            return self._http_sender
+
+    def close(self) -> None:
+        """Stop background work (POSTs to http(s) subscriptions) once what is queued is sent."""
+        with self._lock:
+            sender, self._http_sender = self._http_sender, None
+        if sender is not None:
+            sender.close()
+
+    def topic_extras(self, topic: Topic) -> TopicExtras:
+        """What the wire keeps about *topic* beyond the core's settings."""
+        with self._lock:
+            extras = self._topic_extras.get(topic)
+            if extras is None:
+                extras = TopicExtras(topic.content_based_deduplication)
+                self._topic_extras[topic] = extras
+            return extras
+
+    def subscription_extras(self, subscription: Subscription) -> SubscriptionExtras:
+        """What the wire keeps about a core *subscription* beyond its settings."""
+        with self._lock:
+            extras = self._subscription_extras.get(subscription)
+            if extras is None:
+                extras = SubscriptionExtras()
+                self._subscription_extras[subscription] = extras
             return extras

@@ -59,12 +59,7 @@ class _Handler(BaseHTTPRequestHandler):
             host=self.headers.get("Host") or "",
         )
         response = handle(self.server.regions, request, url_base=self.server.endpoint_url)
-        self.send_response(response.status)
-        for name, value in response.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(response.body)))
-        self.end_headers()
-        self.wfile.write(response.body)
+        # Logged before the answer goes out, so a client that has its answer sees the line.
         _log.debug(
             "%s %s %s %d %.1f ms",
             self.client_address[0],
@@ -73,6 +68,12 @@ class _Handler(BaseHTTPRequestHandler):
             response.status,
             (time.perf_counter() - started) * 1000,
         )
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        self.wfile.write(response.body)
 
     do_POST = _answer
     do_GET = _answer
@@ -185,6 +186,7 @@ class Server:
         http.server_close()
         if thread is not None:
             thread.join()
+        self.regions.close()
 
     def __enter__(self) -> Server:
         return self.start()
@@ -235,7 +237,8 @@ def serve(argv: list[str] | None = None) -> int:
         return 1
     print(f"mqlite: SQS and SNS on {server.endpoint_url} (Ctrl-C stops)", flush=True)
     print(
-        f"  e.g. aws --endpoint-url {server.endpoint_url} sqs create-queue --queue-name jobs",
+        f"  e.g. aws --endpoint-url {server.endpoint_url} sqs create-queue --queue-name jobs\n"
+        f'    or boto3.client("sqs", endpoint_url="{server.endpoint_url}")',
         flush=True,
     )
     stopped = threading.Event()

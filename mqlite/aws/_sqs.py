@@ -957,7 +957,8 @@ def _system_values(message: Message) -> dict[str, str | None]:
         "SenderId": SENDER_ID,
         "SentTimestamp": str(message.sent_timestamp),
         "ApproximateReceiveCount": str(message.receive_count),
-        "ApproximateFirstReceiveTimestamp": str(first) if first else None,
+        # A received message always has one, even a first receive at epoch 0.
+        "ApproximateFirstReceiveTimestamp": str(first) if message.receive_count else None,
         "MessageGroupId": message.group_id,
         "MessageDeduplicationId": message.deduplication_id,
         "SequenceNumber": message.sequence_number,

@@ -1,0 +1,31 @@
+"""SNS over the query protocol (form in, XML out): what every SDK speaks to SNS."""
+
+from __future__ import annotations
+
+from mqlite.errors import MqliteError
+
+from ._query import QueryService, parse_form
+from ._regions import Regions
+from ._shapes import service_model
+from ._sns import SNS_OPERATIONS, SnsContext
+from ._wire import Request, Response, region_of
+
+__all__ = ["SNS_ONLY", "handle_sns_query"]
+
+NAMESPACE = "http://sns.amazonaws.com/doc/2010-03-31/"
+
+SERVICE = QueryService("sns", NAMESPACE, SNS_OPERATIONS)
+
+#: Actions only SNS has: an unsigned form naming one of these is for SNS.
+SNS_ONLY = frozenset(service_model("sns").operation_names) - frozenset(
+    service_model("sqs").operation_names
+)
+
+
+def handle_sns_query(regions: Regions, request: Request, url_base: str | None = None) -> Response:
+    """Answer one SNS query request from *regions*' state."""
+    try:
+        form = parse_form(request)
+    except MqliteError as error:
+        return SERVICE.error(error)
+    return SERVICE.answer(form, SnsContext(regions, region_of(request), url_base))
