@@ -6,7 +6,7 @@ share this process's interpreter):
 * **Per-call overhead** — ``RemoteQueue.send`` against the bare ``sqs.send_message`` it
   makes, and ``RemoteQueue.receive(10)`` against the bare ``receive_message`` (same
   parameters; ``VisibilityTimeout=0`` so the queue's state does not change between calls).
-  Rounds alternate between the two and the median round counts, so drift hits both alike.
+  The two alternate call by call and the median call counts, so load hits both alike.
   On a loaded machine that difference is mostly noise, so the client's own work is also
   timed alone: the same calls on a client whose methods return a recorded answer at once.
   Target: at most 10 % over boto3.
@@ -67,15 +67,21 @@ def _server() -> Iterator[str]:
 def _rounds(
     bare: Callable[[], object], ours: Callable[[], object], calls: int, rounds: int
 ) -> tuple[float, float]:
-    """Median seconds per call of each, over alternating rounds of *calls* calls."""
+    """Median seconds of one call of each, the two alternating call by call.
+
+    Alternating every call puts both under the same load; the median of single calls
+    ignores the spikes a busy machine adds to a few of them.
+    """
     bare_times: list[float] = []
     our_times: list[float] = []
-    for _ in range(rounds):
-        for fn, times in ((bare, bare_times), (ours, our_times)):
-            started = time.perf_counter()
-            for _ in range(calls):
-                fn()
-            times.append((time.perf_counter() - started) / calls)
+    clock = time.perf_counter
+    for _ in range(rounds * calls):
+        started = clock()
+        bare()
+        middle = clock()
+        ours()
+        bare_times.append(middle - started)
+        our_times.append(clock() - middle)
     return statistics.median(bare_times), statistics.median(our_times)
 
 
@@ -237,7 +243,7 @@ def report(results: dict[str, Any]) -> str:
     """The figures as a short table."""
     return "\n".join(
         [
-            "Per call (median of alternating rounds), against python -m mqlite serve:",
+            "Per call (median of alternating calls), against python -m mqlite serve:",
             f"  send:        boto3 {results['send_bare_us']:7.0f} us,"
             f" RemoteQueue {results['send_remote_us']:7.0f} us"
             f" ({results['send_overhead']:+.1%}; target <= +10%)",
