@@ -409,6 +409,30 @@ def test_a_cancelled_receive_async_gives_its_messages_back(broker: RemoteBroker)
     assert m.receive_count == 2
 
 
+def test_async_twins(broker: RemoteBroker) -> None:
+    q = broker.create_queue("twins")
+
+    async def main() -> list[str]:
+        await q.send_async("one")
+        await q.send_batch_async([SendEntry("a", "two")])
+        got = await q.receive_async(10, wait=1)
+        while len(got) < 2:
+            got += await q.receive_async(10, wait=1)
+        await q.change_visibility_async(got[0], 0)
+        await q.change_visibility_batch_async(
+            [VisibilityEntry("v", got[1].receipt_handle or "", 0)]
+        )
+        again = await q.receive_async(10, wait=1)
+        while len(again) < 2:
+            again += await q.receive_async(10, wait=1)
+        await q.delete_async(again[0])
+        await q.delete_batch_async([DeleteEntry("d", again[1].receipt_handle or "")])
+        assert (await q.stats_async()).total == 0
+        return sorted(m.body for m in again)
+
+    assert asyncio.run(main()) == ["one", "two"]
+
+
 # --- errors -------------------------------------------------------------------------------
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 from test_remote import backend, broker, moto_backend
 
-from mqlite import Message, PublishEntry, Queue
+from mqlite import ManualClock, Message, PublishEntry, Queue
 from mqlite.aws import RemoteBroker, RemoteQueue
 from mqlite.errors import NotFound, UnsupportedOperation
 
@@ -98,6 +98,8 @@ def test_topics_by_name_and_what_a_service_cannot_do(broker: RemoteBroker) -> No
     assert callable_target.value.code == "UnsupportedOperation"
     with pytest.raises(UnsupportedOperation):
         topic.subscribe(Queue("local"))
+    with pytest.raises(UnsupportedOperation):
+        broker.create_topic("clocked", clock=ManualClock())
     broker.delete_topic("named")
     with pytest.raises(NotFound) as missing:
         broker.get_topic("named")
