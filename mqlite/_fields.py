@@ -82,7 +82,9 @@ class Fields:
         return self._any_leaf
 
 
-_NUMBER_RE: Final = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*")
+# SNS's Number grammar: ASCII digits only, no blanks (a publish refuses anything else, so
+# a filter must not read "١٢٣" or " 1 " as a number either).
+_NUMBER_RE: Final = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 
 
 def _as_number(text: str) -> float | None:

@@ -154,22 +154,37 @@ def parse_policy_text(text: str) -> Any:
     except json.JSONDecodeError as exc:
         raise PolicyInvalid(f"failed to parse JSON. {_json_reason(text, exc)}") from None
     except RecursionError:
-        raise PolicyInvalid(
-            "failed to parse JSON. Document nesting depth exceeds the maximum allowed"
-        ) from None
+        raise PolicyInvalid(TOO_DEEP) from None
+
+
+#: The parse error of a document nested too deep for the parser (SNS's parser has a
+#: nesting limit too); a policy given as a mapping that deep gets the same error.
+TOO_DEEP = "failed to parse JSON. Document nesting depth exceeds the maximum allowed"
 
 
 def to_plain(value: Any) -> Any:
-    """The JSON-equivalent plain Python value (dicts and lists) of a mapping given in code."""
-    if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise TypeError(f"filter policy keys must be str, not {type(key).__name__}")
-            out[key] = to_plain(item)
-        return out
-    if isinstance(value, (list, tuple)):
-        return [to_plain(item) for item in value]
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return value
-    raise TypeError(f"a filter policy cannot hold a {type(value).__name__}")
+    """The JSON-equivalent plain Python value (dicts and lists) of a mapping given in code.
+
+    Iterative, so any depth converts (the JSON encoding after it has its own limit).
+    """
+    root: list[Any] = [None]
+    # (container to fill, key or index in it, the value to convert there)
+    stack: list[tuple[Any, Any, Any]] = [(root, 0, value)]
+    while stack:
+        parent, slot, item = stack.pop()
+        if isinstance(parent, dict) and not isinstance(slot, str):
+            raise TypeError(f"filter policy keys must be str, not {type(slot).__name__}")
+        if isinstance(item, Mapping):
+            out: dict[Any, Any] = dict.fromkeys(item)  # the mapping's key order
+            parent[slot] = out
+            # Reversed onto the stack: converted (and refused) in document order.
+            stack.extend((out, key, child) for key, child in reversed(list(item.items())))
+        elif isinstance(item, (list, tuple)):
+            items: list[Any] = [None] * len(item)
+            parent[slot] = items
+            stack.extend((items, i, child) for i, child in reversed(list(enumerate(item))))
+        elif item is None or isinstance(item, (str, bool, int, float)):
+            parent[slot] = item
+        else:
+            raise TypeError(f"a filter policy cannot hold a {type(item).__name__}")
+    return root[0]

@@ -8,9 +8,9 @@ changes anything.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from . import _validation as v
@@ -22,6 +22,10 @@ _PROTOCOL_KEYS: Final = frozenset(
 )
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _ATTR_NAME_CHAR = re.compile(r"[^A-Za-z0-9_.\-]")
+# What a custom type label may hold: printable text (no control character, no surrogate).
+_LABEL_CHARS = re.compile("[\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]+")
+# Ints below this need no check: far inside a double's range, and short to print.
+_PLAIN_INT: Final = 10**15
 
 
 def check_topic_name(name: object, fifo: bool | None) -> tuple[str, bool]:
@@ -69,10 +73,59 @@ def check_attribute_name(name: object) -> str:
     return name
 
 
+def _array_error(name: str) -> ParameterValueInvalid:
+    return _attr_error(
+        f"The message attribute '{name}' with type 'String.Array' must be a JSON array"
+        " of strings, numbers, true, false or null."
+    )
+
+
 def to_attribute(name: str, raw: object) -> Attribute:
     if isinstance(raw, list | tuple):
-        return Attribute("String.Array", json.dumps(list(raw)))
+        try:
+            # allow_nan=False: NaN and Infinity are not JSON, so not an array SNS takes.
+            text = json.dumps(list(raw), allow_nan=False)
+        except (TypeError, ValueError, RecursionError):  # a set, bytes, a huge int, ...
+            raise _array_error(name) from None
+        return Attribute("String.Array", text)
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        try:
+            float(raw)
+        except OverflowError:  # no double holds it (and it may be too long to print)
+            raise _number_error(name) from None
     return v.to_attribute(name, raw, ParameterValueInvalid)
+
+
+def _number_error(name: str) -> ParameterValueInvalid:
+    return _attr_error(f"Could not cast message attribute '{name}' value to number.")
+
+
+# SNS's Number: an integer or a decimal fraction with an optional exponent, in ASCII digits
+# with no blanks (what Decimal or float would also take — "١٢٣", "1_0", " 1 ", "Infinity"
+# — SNS refuses). It must be a finite IEEE double: filters compare numbers as doubles.
+_NUMBER: Final = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+
+
+def is_number(text: str) -> bool:
+    """Whether *text* is a Number value SNS takes (see ``_NUMBER``)."""
+    return _NUMBER.fullmatch(text) is not None and math.isfinite(float(text))
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError("not a finite number")
+    return number
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+# String.Array text: JSON only (no NaN/Infinity) whose numbers are finite doubles.
+_ARRAY_DECODER: Final = json.JSONDecoder(
+    parse_int=_finite, parse_float=_finite, parse_constant=_not_json
+)
 
 
 def check_attribute(name: str, attr: Attribute) -> None:
@@ -80,8 +133,10 @@ def check_attribute(name: str, attr: Attribute) -> None:
     base, dot, label = data_type.partition(".") if isinstance(data_type, str) else ("", "", "")
     if (
         base not in ("String", "Number", "Binary")
-        or (dot and not label)
-        or len(data_type.encode("utf-8")) > 256
+        # SNS takes any text as a custom label ("String.  prefixed."), but not a control
+        # character or a lone surrogate: the characters a message may hold.
+        or (dot and not (label and _LABEL_CHARS.fullmatch(label)))
+        or v.utf8_len(data_type) > 256
     ):
         raise _attr_error(
             f"The message attribute '{name}' has an invalid message attribute type, the set of"
@@ -103,37 +158,35 @@ def check_attribute(name: str, attr: Attribute) -> None:
     if not v.has_valid_characters(value):
         raise _attr_error("Invalid attribute value was passed in for message attribute")
     if base == "Number":
-        try:
-            number = Decimal(value)
-        except InvalidOperation:
-            number = None
-        if number is None or not number.is_finite():
-            raise _attr_error(f"Could not cast message attribute '{name}' value to number.")
+        if not is_number(value):
+            raise _number_error(name)
     elif data_type == "String.Array":
         try:
-            parsed = json.loads(value)
-        except ValueError:
+            parsed = _ARRAY_DECODER.decode(value)
+        except (ValueError, RecursionError):
             parsed = None
         if not isinstance(parsed, list) or any(isinstance(item, dict | list) for item in parsed):
-            raise _attr_error(
-                f"The message attribute '{name}' with type 'String.Array' must be a JSON array"
-                " of strings, numbers, true, false or null."
-            )
+            raise _array_error(name)
 
 
 def normalize_attributes(attributes: Mapping[str, Any] | None) -> dict[str, Attribute]:
-    if not attributes:
+    if attributes is None:
         return {}
+    if not isinstance(attributes, Mapping):
+        raise _attr_error(
+            "Message attributes must be a mapping of name to value, not"
+            f" {type(attributes).__name__}."
+        )
     out: dict[str, Attribute] = {}
     for name, raw in attributes.items():
         # Shortcuts for the common cases, each taken only where the full checks could not
         # fail: a name of ASCII letters and digits breaks no rule (no dots, so no reserved
-        # prefix), an int's text is always a valid Number, a non-empty str of valid
-        # characters a valid String.
+        # prefix), a not too large int's text is always a valid Number, a non-empty str of
+        # valid characters a valid String.
         if not (type(name) is str and name.isascii() and name.isalnum() and len(name) <= 256):
             check_attribute_name(name)
         kind = type(raw)
-        if kind is int:
+        if kind is int and -_PLAIN_INT < raw < _PLAIN_INT:
             out[name] = Attribute("Number", str(raw))
             continue
         if kind is str and raw and v.has_valid_characters(raw):
@@ -186,4 +239,6 @@ def check_bool(attribute: str, value: object, head: str) -> bool:
         return value
     if isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"
-    raise InvalidParameter(f"{head}{attribute}: Invalid value [{value}]. Must be true or false.")
+    raise InvalidParameter(
+        f"{head}{attribute}: Invalid value [{v.shown(value)}]. Must be true or false."
+    )

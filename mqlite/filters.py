@@ -36,7 +36,7 @@ from __future__ import annotations
 import copy
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Final, Literal
 
 from ._attribute import Attribute
@@ -55,7 +55,15 @@ from ._conditions import (
     parse_cidr,
 )
 from ._fields import Field, Fields, attribute_fields, body_fields, parse_body, path_prefixes
-from ._policy_json import JsonNumber, JsonPairs, PolicyInvalid, parse_policy_text, to_plain
+from ._policy_json import (
+    TOO_DEEP,
+    JsonNumber,
+    JsonPairs,
+    PolicyInvalid,
+    parse_policy_text,
+    to_plain,
+)
+from ._validation import shown
 from .errors import InvalidParameter
 
 __all__ = [
@@ -478,26 +486,69 @@ def _is_or(value: Any) -> bool:
 
 
 class _Compiled:
-    """Output of one validation walk: condition lists by object identity, nesting seen."""
+    """Output of one validation walk: condition lists by object identity, nesting seen, and
+    the policy's *weight*: the most, over the condition lists the combination count sees
+    (of duplicated keys only the last), of a list's object depth plus the ``$or``
+    operators above it.
+
+    SNS's combination count is at least the weight: a list counts its depth, a nested key
+    multiplies by at least its child's count, and a ``$or`` adds at least one for its
+    other alternatives. So a policy heavier than the combination limit is too complex.
+    """
 
     def __init__(self) -> None:
         self.lists: dict[int, tuple[Condition, ...]] = {}
         self.nested = False
+        self.weight = 0
 
 
-def _validate(node: JsonPairs, out: _Compiled) -> None:
-    """Walk an object in document order, compiling every condition list (step 2 of §5.7)."""
-    if not node:
+# One object's pairs, each with whether the combination count sees it (the last of its key).
+_Pairs = Iterator[tuple[str, Any, bool]]
+
+
+def _pairs(node: JsonPairs) -> _Pairs:
+    last = {key: i for i, (key, _) in enumerate(node)}
+    return ((key, value, last[key] == i) for i, (key, value) in enumerate(node))
+
+
+def _pairs_of(alternatives: list[JsonPairs]) -> _Pairs:
+    """The pairs of each ``$or`` alternative in turn; an empty one fails when reached."""
+    for alternative in alternatives:
+        if not alternative:
+            raise PolicyInvalid("Empty objects are not allowed")
+        yield from _pairs(alternative)
+
+
+def _validate(root: JsonPairs, out: _Compiled) -> None:
+    """Walk an object in document order, compiling every condition list (step 2 of §5.7).
+
+    Iterative (a stack of the objects being walked), so a policy of any depth is walked
+    without recursion.
+    """
+    if not root:
         raise PolicyInvalid("Empty objects are not allowed")
-    for key, value in node:
+    # (the object's pairs, its weight, whether the combination count sees it)
+    stack: list[tuple[_Pairs, int, bool]] = [(_pairs(root), 1, True)]
+    while stack:
+        pairs, weight, counted = stack[-1]
+        pair = next(pairs, None)
+        if pair is None:
+            stack.pop()
+            continue
+        key, value, last = pair
         if key == "$or" and _is_or(value):
-            for alternative in value:
-                _validate(alternative, out)
+            # The alternatives' pairs, one alternative after another, all walked before
+            # this object's later keys.
+            stack.append((_pairs_of(value), weight + 1, counted and last))
         elif isinstance(value, JsonPairs):
             out.nested = True
-            _validate(value, out)
+            if not value:
+                raise PolicyInvalid("Empty objects are not allowed")
+            stack.append((_pairs(value), weight + 1, counted and last))
         elif isinstance(value, list):
             out.lists[id(value)] = _condition_list(value)
+            if counted and last:
+                out.weight = max(out.weight, weight)
         else:
             raise PolicyInvalid(f'"{key}" must be an object or an array')
 
@@ -560,8 +611,6 @@ def _compile(text: str, scope: str) -> tuple[tuple[Branch, ...], Any]:
         _validate(root, compiled)
     except PolicyInvalid as exc:
         raise FilterPolicyError(exc.reason) from None
-    except RecursionError:
-        raise FilterPolicyError("Filter policy is too complex") from None
     if compiled.nested and scope == MESSAGE_ATTRIBUTES:
         raise FilterPolicyError(
             "Filter policy scope MessageAttributes does not support nested filter policy",
@@ -569,10 +618,19 @@ def _compile(text: str, scope: str) -> tuple[tuple[Branch, ...], Any]:
         )
     if len(dict(root)) > MAX_KEYS:
         raise FilterPolicyError(f"Filter policy can not have more than {MAX_KEYS} keys")
-    if _combinations(root) > MAX_COMBINATIONS:
+    # Too heavy is too complex without counting: the count and the expansion recurse, so
+    # only policies at most MAX_COMBINATIONS deep reach them (bar deep objects hidden
+    # behind a later duplicate key, which the count skips: those can still be too deep
+    # to expand, and are too complex then).
+    if compiled.weight > MAX_COMBINATIONS:
         raise FilterPolicyError("Filter policy is too complex")
     expanded: list[dict[str, tuple[Condition, ...]]] = []
-    _expand(root, "", expanded, compiled)
+    try:
+        if _combinations(root) > MAX_COMBINATIONS:
+            raise FilterPolicyError("Filter policy is too complex")
+        _expand(root, "", expanded, compiled)
+    except RecursionError:
+        raise FilterPolicyError("Filter policy is too complex") from None
     branches = tuple(Branch(tuple(sorted(branch.items()))) for branch in expanded)
     # The plain copy keeps huge integer literals as floats rather than failing on them.
     return branches, json.loads(text, parse_int=_plain_int)
@@ -590,7 +648,7 @@ def check_scope(scope: object) -> str:
     """
     if scope not in SCOPES:
         raise FilterPolicyError(
-            f"Invalid value [{scope}]. Please use either MessageBody or MessageAttributes",
+            f"Invalid value [{shown(scope)}]. Please use either MessageBody or MessageAttributes",
             attribute="FilterPolicyScope",
         )
     assert isinstance(scope, str)
@@ -628,7 +686,10 @@ class FilterPolicy:
         if isinstance(policy, str):
             text = policy
         elif isinstance(policy, Mapping):
-            text = json.dumps(to_plain(policy))
+            try:
+                text = json.dumps(to_plain(policy))
+            except RecursionError:  # nested past what JSON encoding (and parsing) allows
+                raise FilterPolicyError(TOO_DEEP) from None
         else:
             raise TypeError(f"a filter policy is a str or a mapping, not {type(policy).__name__}")
         self._json = text

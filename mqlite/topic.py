@@ -10,8 +10,10 @@ another subscriber. Callables are retried immediately (no sleeping, see
 :class:`RetryPolicy`); what still fails goes to the subscription's dead-letter queue,
 exactly as it would have been delivered, or is logged and recorded on the subscription.
 
-FIFO topics deliver under an ordering lock, so concurrent publishers' messages reach each
-subscriber in the order their sequence numbers were assigned.
+FIFO topics deliver through an outbox in sequence-number order: whichever publisher finds
+nobody delivering delivers everything queued; a publish that finds another thread
+delivering returns once its message is queued (SNS returns once a message is accepted), so
+no publisher ever waits for a delivery that may be waiting for it.
 """
 
 from __future__ import annotations
@@ -85,14 +87,6 @@ DEDUP_WINDOW: Final = 300.0
 _FIRST_SEQUENCE_NUMBER: Final = 10_000_000_000_000_000_000
 _BATCH_ID_CHARS = re.compile(r"[A-Za-z0-9_-]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-class _Unset:
-    def __repr__(self) -> str:
-        return "<default>"
-
-
-_UNSET: Final = _Unset()
 
 
 # SNS reports these batch errors under their plain codes (no SQS wire prefix).
@@ -179,25 +173,32 @@ class _RawBody(NamedTuple):
 def _sqs_accepts(attributes: Mapping[str, Attribute]) -> bool:
     """Whether a queue's send checks pass *attributes*, which passed SNS's checks.
 
-    SNS's rules imply SQS's for names, data types, strings and binaries; only the count
-    (SNS has no limit) and SQS's stricter Number rules (38 digits, a magnitude range, no
-    blanks) can still fail. Cost: O(size of the Number values).
+    SNS's rules imply SQS's for names, strings and binaries; only the count (SNS has no
+    limit), custom type labels (SNS takes any printable text, SQS only ``[A-Za-z0-9_.-]``)
+    and SQS's Number range (38 digits, a magnitude range) can still fail. Cost: O(size
+    of the Number values and labels).
     """
     if len(attributes) > v.MAX_ATTRIBUTES:
         return False
     for name, attr in attributes.items():
-        if attr.data_type.partition(".")[0] != "Number":
+        data_type = attr.data_type
+        if data_type in _SQS_PLAIN_TYPES:
             continue
-        value = attr.value
-        assert isinstance(value, str)  # SNS's checks: a Number value is text
-        digits = value[1:] if value.startswith("-") else value
-        if digits.isascii() and digits.isdigit() and len(digits) <= 38:
-            continue  # a plain integer of at most 38 digits: always in SQS's range
+        if data_type == "Number":
+            value = attr.value
+            assert isinstance(value, str)  # SNS's checks: a Number value is text
+            digits = value[1:] if value.startswith("-") else value
+            if digits.isascii() and digits.isdigit() and len(digits) <= 38:
+                continue  # a plain integer of at most 38 digits: always in SQS's range
         try:
-            v.check_number(name, value)
+            v.check_attribute_value(name, attr)
         except MqliteError:
             return False
     return True
+
+
+# Data types whose values pass SQS's checks whenever they pass SNS's.
+_SQS_PLAIN_TYPES: Final = frozenset({"String", "Binary", "String.Array"})
 
 
 class _Published:
@@ -454,7 +455,8 @@ class Topic:
     subscribers (default :class:`RetryPolicy`\\ (attempts=3), immediate retries).
     ``executor`` (a :class:`concurrent.futures.Executor`) makes fan-out asynchronous:
     ``publish`` returns once the message is accepted and matched, and deliveries run on
-    the executor (use :meth:`flush` to wait for them). All methods are thread-safe.
+    the executor (use :meth:`flush` to wait for them); a FIFO topic's messages are
+    delivered by one task at a time, in sequence order. All methods are thread-safe.
 
     Example::
 
@@ -480,13 +482,35 @@ class Topic:
         if not isinstance(content_based_deduplication, bool):
             raise InvalidParameter(
                 "Invalid parameter: Attributes Reason: ContentBasedDeduplication: Invalid value"
-                f" [{content_based_deduplication}]. Must be true or false."
+                f" [{v.shown(content_based_deduplication)}]. Must be true or false."
             )
         if content_based_deduplication and not self._fifo:
             raise InvalidParameter(
                 "Invalid parameter: Attributes Reason: ContentBasedDeduplication is only valid"
                 " for FIFO topics"
             )
+        # Checked here: a wrong kind would otherwise fail only inside a later publish,
+        # after its message was accepted.
+        for setting, value, ok in (
+            ("region", region, isinstance(region, str)),
+            ("account_id", account_id, isinstance(account_id, str)),
+            ("clock", clock, clock is None or callable(getattr(clock, "time", None))),
+            (
+                "retry_policy",
+                retry_policy,
+                retry_policy is None or isinstance(retry_policy, RetryPolicy),
+            ),
+            (
+                "executor",
+                executor,
+                executor is None or callable(getattr(executor, "submit", None)),
+            ),
+        ):
+            if not ok:
+                raise InvalidParameter(
+                    f"Invalid parameter: {setting} Reason: {v.shown(value, quoted=True)} is not"
+                    f" a valid {setting}"
+                )
         self._content_dedup = content_based_deduplication
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._region = region
@@ -496,12 +520,14 @@ class Topic:
         self._envelope = EnvelopeWriter(self._arn, region, self._fifo)
         self._executor = executor
         self._lock = threading.Lock()
-        # A synchronous FIFO topic delivers through an outbox, in sequence order: the
-        # publisher that finds nobody delivering delivers everything queued (its own
-        # messages and those published meanwhile); the others wait for theirs. No lock is
-        # held while subscribers run, so they may publish to this topic or any other.
+        # A FIFO topic delivers through an outbox, in sequence order: the publisher that
+        # finds nobody delivering delivers everything queued (its own messages and those
+        # published meanwhile), or hands that to one executor task; the others return
+        # once theirs is queued. No lock is held while subscribers run, and no publisher
+        # waits for a delivery, so subscribers may publish to this topic or any other,
+        # from any thread.
         self._outbox: deque[tuple[_Published, list[Subscription]]] = deque()
-        self._drainer: threading.Thread | None = None
+        self._draining = False  # a thread (or executor task) is delivering the outbox
         self._queued = 0  # plans ever put in the outbox
         self._delivered = 0  # plans ever taken out of it and delivered
         self._outbox_done = threading.Condition(self._lock)
@@ -572,16 +598,18 @@ class Topic:
         self,
         target: Queue | Callable[[Notification], object],
         *,
-        filter_policy: str | Mapping[str, Any] | FilterPolicy | _Unset | None = _UNSET,
-        filter_policy_scope: str | _Unset = _UNSET,
-        raw_message_delivery: bool | str | _Unset = _UNSET,
-        dead_letter_queue: Queue | _Unset | None = _UNSET,
+        filter_policy: str | Mapping[str, Any] | FilterPolicy | None = None,
+        filter_policy_scope: str | None = None,
+        raw_message_delivery: bool | str | None = None,
+        dead_letter_queue: Queue | None = None,
     ) -> Subscription:
         """Subscribe a :class:`Queue` or a callable taking a :class:`Notification`.
 
-        Defaults: no filter policy, scope ``"MessageAttributes"``, raw delivery off, no
-        dead-letter queue. Subscribing the same target again returns the existing
-        subscription when every setting passed equals the stored one.
+        A setting left out (None) takes its default: no filter policy, scope
+        ``"MessageAttributes"``, raw delivery off, no dead-letter queue. Subscribing the
+        same target again returns the existing subscription when every setting passed
+        equals the stored one; settings left out are not compared (as with Subscribe's
+        attribute map). ``filter_policy=""`` passes "no policy" explicitly.
 
         Raises:
             InvalidParameter: a FIFO queue on a standard topic, a bad filter policy or
@@ -607,7 +635,7 @@ class Topic:
             "raw_message_delivery": raw_message_delivery,
             "dead_letter_queue": dead_letter_queue,
         }
-        given = {k: val for k, val in given.items() if val is not _UNSET}
+        given = {k: val for k, val in given.items() if val is not None}
         try:
             settings = self._resolve(target, given, None, subscribe=True)
         except FilterPolicyError as error:
@@ -666,7 +694,10 @@ class Topic:
                         f"failed to parse JSON. a filter policy is a str or a mapping, not"
                         f" {type(text).__name__}"
                     )
-                policy = FilterPolicy(text, scope)
+                try:
+                    policy = FilterPolicy(text, scope)
+                except (TypeError, ValueError) as error:  # a mapping holding non-JSON values
+                    raise FilterPolicyError(f"failed to parse JSON. {error}") from None
         elif policy is not None and policy.scope != scope:
             policy = policy.with_scope(scope)
         if "raw_message_delivery" in given:
@@ -715,7 +746,16 @@ class Topic:
                     self._index.add(sub, policy)
 
     def unsubscribe(self, subscription: Subscription) -> None:
-        """Remove *subscription* (idempotent; a subscription of another topic is ignored)."""
+        """Remove *subscription* (idempotent; a subscription of another topic is ignored).
+
+        Raises:
+            InvalidParameter: *subscription* is not a :class:`Subscription`.
+        """
+        if not isinstance(subscription, Subscription):
+            raise InvalidParameter(
+                "Invalid parameter: SubscriptionArn Reason: a Subscription is required, not"
+                f" {type(subscription).__name__}"
+            )
         if subscription._topic is not self:
             return
         with self._lock:
@@ -752,7 +792,12 @@ class Topic:
                     "Invalid parameter: Subject Reason: Subject must be less than 100 characters"
                     " of UTF-8 text without line breaks or control characters"
                 )
-        if not isinstance(message, str) or message == "":
+        if not isinstance(message, str):
+            raise InvalidParameter(
+                "Invalid parameter: Message Reason: the message must be a str, not"
+                f" {type(message).__name__}"
+            )
+        if message == "":
             raise InvalidParameter("Invalid parameter: Empty message")
         attrs_ = normalize_attributes(attributes)
         attributes_size = v.attributes_size(attrs_) if attrs_ else 0
@@ -805,6 +850,11 @@ class Topic:
     ) -> PublishResult:
         """Publish one message and deliver it to every matching subscription.
 
+        Delivery happens before ``publish`` returns, except on a FIFO topic while another
+        thread (or, from inside a subscriber, the calling thread) is delivering the
+        topic's earlier messages: then the message is queued and that delivery loop
+        delivers it next; :meth:`flush` waits for it.
+
         Cost: O(message + attributes) to check, plus FilterIndex.match, plus one delivery
         per matching subscription (not per subscription).
 
@@ -817,8 +867,7 @@ class Topic:
         checked = self._check(
             message, subject, attributes, group_id, deduplication_id, message_structure
         )
-        [(result, plan)] = self._accept([(checked, None)])
-        self._dispatch(plan)
+        [result] = self._publish([(checked, None)])
         return result
 
     def publish_batch(self, entries: Iterable[PublishEntry]) -> BatchResult[PublishResult]:
@@ -830,7 +879,15 @@ class Topic:
                 texts); any entry failing a Publish check raises that error (nothing
                 is published).
         """
-        items = list(entries)
+        try:
+            items = list(entries)
+        except TypeError:
+            items = None
+        if items is None or not all(isinstance(e, PublishEntry) for e in items):
+            raise InvalidParameter(
+                "Invalid parameter: PublishBatchRequestEntries Reason: the entries must be an"
+                " iterable of PublishEntry"
+            )
         if not items:
             raise _SnsEmptyBatch("The batch request doesn't contain any entries.")
         if len(items) > MAX_BATCH_ENTRIES:
@@ -840,7 +897,7 @@ class Topic:
             entry_id = entry.id
             if not isinstance(entry_id, str) or len(entry_id) > 80:
                 raise _SnsInvalidBatchEntryId(
-                    f"The Id of a batch entry in the batch request is too long: {entry_id}"
+                    f"The Id of a batch entry in the batch request is too long: {v.shown(entry_id)}"
                 )
             if not _BATCH_ID_CHARS.fullmatch(entry_id):
                 raise _SnsInvalidBatchEntryId(
@@ -870,16 +927,29 @@ class Topic:
             raise _SnsBatchTooLong(
                 "The length of all the messages put together is more than the limit."
             )
-        accepted = self._accept(checked)
-        for _, plan in accepted:
-            self._dispatch(plan)
-        return BatchResult([r for r, _ in accepted], [])
+        return BatchResult(self._publish(checked), [])
+
+    def _publish(self, checked: Sequence[tuple[_Checked, str | None]]) -> list[PublishResult]:
+        """Accept checked messages, then deliver them (or hand them to whoever delivers)."""
+        results, plans, drain = self._accept(checked)
+        for published, targets in plans:
+            self._dispatch(published, targets)
+        if drain:
+            self._start_drain()
+        return results
 
     def _accept(
         self, checked: Sequence[tuple[_Checked, str | None]]
-    ) -> list[tuple[PublishResult, tuple[_Published, list[Subscription]] | None]]:
-        """Give each checked message its id (and sequence number), and match it."""
-        out: list[tuple[PublishResult, tuple[_Published, list[Subscription]] | None]] = []
+    ) -> tuple[list[PublishResult], list[tuple[_Published, list[Subscription]]], bool]:
+        """Give each checked message its id (and sequence number), and match it.
+
+        Returns the results, the standard topic's deliveries to make, and whether the
+        caller must start delivering the FIFO outbox. A FIFO message goes into the outbox
+        in the same lock hold that gives it its sequence number, so the outbox is always
+        in sequence order, whatever other publishers do meanwhile.
+        """
+        results: list[PublishResult] = []
+        plans: list[tuple[_Published, list[Subscription]]] = []
         with self._lock:
             self._check_alive()
             now = self._clock.time()
@@ -891,11 +961,8 @@ class Topic:
                     assert c.deduplication_id is not None
                     earlier = self._dedup.admit(c.deduplication_id, message_id, now)
                     if earlier is not None:
-                        out.append(
-                            (
-                                PublishResult(earlier, self._dedup_results.get(earlier), entry_id),
-                                None,
-                            )
+                        results.append(
+                            PublishResult(earlier, self._dedup_results.get(earlier), entry_id)
                         )
                         continue
                     self._sequence += 1
@@ -906,10 +973,20 @@ class Topic:
                         self._dedup_results = {
                             k: val for k, val in self._dedup_results.items() if k in live
                         }
+                results.append(PublishResult(message_id, seq, entry_id))
                 targets = self._match(c)
+                if not targets:
+                    continue
                 published = _Published(c, message_id, ms, seq)
-                out.append((PublishResult(message_id, seq, entry_id), (published, targets)))
-        return out
+                if self._fifo:
+                    self._outbox.append((published, targets))
+                    self._queued += 1
+                else:
+                    plans.append((published, targets))
+            drain = bool(self._outbox) and not self._draining
+            if drain:
+                self._draining = True
+        return results, plans, drain
 
     def _match(self, c: _Checked) -> list[Subscription]:
         """Matching subscriptions in subscription order (lock held)."""
@@ -922,34 +999,77 @@ class Topic:
             return list(self._unfiltered)
         return sorted([*matched, *self._unfiltered], key=lambda s: s._seq)
 
-    def _dispatch(self, plan: tuple[_Published, list[Subscription]] | None) -> None:
-        if plan is None:
-            return
-        published, targets = plan
-        if not targets:
-            return
+    def _dispatch(self, published: _Published, targets: list[Subscription]) -> None:
+        """Deliver a standard topic's message now, or as a task on the executor."""
         if self._executor is None:
-            if self._fifo:
-                self._deliver_in_order(published, targets)
-            else:
-                self._deliver_all(published, targets)
+            self._deliver_all(published, targets)
             return
         future = self._executor.submit(self._deliver_all, published, targets)
         with self._lock:
             self._pending.add(future)
         future.add_done_callback(self._forget)
 
+    def _start_drain(self) -> None:
+        """Deliver the FIFO outbox here, or as one task on the executor (``_draining``
+        is set). One loop at a time delivers it, so any executor keeps sequence order."""
+        if self._executor is None:
+            self._drain()
+            return
+        try:
+            self._executor.submit(self._drain)
+        except BaseException:  # e.g. a shut-down executor: the next publish tries again
+            with self._lock:
+                self._draining = False
+                self._outbox_done.notify_all()
+            raise
+
     def _forget(self, future: concurrent.futures.Future[None]) -> None:
         with self._lock:
             self._pending.discard(future)
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait until asynchronous deliveries (``executor=`` mode) submitted so far are done.
+        """Wait until every message published so far has been delivered.
 
-        Returns True when none is left pending. Synchronous topics return True at once.
+        What can still be pending: deliveries running on the executor (``executor=``
+        mode) and, on a FIFO topic, messages queued behind a delivery another thread is
+        making (a publish that finds one returns once its message is queued). Returns True
+        when nothing published before the call is left, False when *timeout* seconds ran
+        out first. Called from inside a FIFO topic's delivery it does not wait (what it
+        would wait for may be queued behind that very delivery) and returns whether
+        nothing is left. A synchronous standard topic has nothing pending: True at once.
+
+        Raises:
+            InvalidParameter: *timeout* is not None nor a number of seconds >= 0.
         """
+        if timeout is not None:
+            if (
+                isinstance(timeout, bool)
+                or not isinstance(timeout, int | float)
+                or not timeout >= 0  # NaN included
+            ):
+                raise InvalidParameter(
+                    "flush: timeout must be None or a number of seconds >= 0, not"
+                    f" {v.shown(timeout, quoted=True)}"
+                )
+            if timeout >= threading.TIMEOUT_MAX:
+                timeout = None  # longer than any wait can be: wait as long as needed
         with self._lock:
+            target = self._queued
             pending = list(self._pending)
+            take_over = False
+            if self._delivered < target:
+                if _delivering.depth:
+                    return False
+                self._outbox_done.wait_for(
+                    lambda: self._delivered >= target or not self._draining, timeout
+                )
+                if self._delivered < target:
+                    if self._draining:
+                        return False  # timed out
+                    # The thread delivering left by an exception: deliver the rest here.
+                    self._draining = take_over = True
+        if take_over:
+            self._drain()
         if not pending:
             return True
         _, not_done = concurrent.futures.wait(pending, timeout=timeout)
@@ -957,56 +1077,38 @@ class Topic:
 
     # --- delivery -----------------------------------------------------------------------------
 
-    def _deliver_in_order(self, published: _Published, targets: list[Subscription]) -> None:
-        """Deliver a FIFO publish after every earlier one (sequence order), lock-free.
-
-        Returns once it is delivered, except when called from inside a delivery (a
-        subscriber publishing): then it is queued behind the current one and delivered
-        before the outer ``publish`` returns.
-        """
-        me = threading.current_thread()
-        with self._lock:
-            # Sequence numbers are assigned in _accept; plans are queued in that order
-            # because a FIFO publish is accepted and queued without another in between.
-            self._outbox.append((published, targets))
-            self._queued += 1
-            mine = self._queued
-            if self._drainer is None:
-                self._drainer = me
-            elif self._drainer is me or _delivering.depth:
-                return  # delivered by the loop this thread (or the drainer) is running
-            else:
-                # Another thread delivers it; wait, taking over if that thread stops early.
-                while self._delivered < mine and self._drainer is not None:
-                    self._outbox_done.wait()
-                if self._delivered >= mine:
-                    return
-                self._drainer = me
-        self._drain()
-
     def _drain(self) -> None:
-        """Deliver the outbox until it is empty (this thread is the drainer)."""
-        me = threading.current_thread()
+        """Deliver the outbox until it is empty (the caller set ``_draining``).
+
+        A publisher that finds it running returns at once: this loop delivers its message
+        in turn. Waiting for it instead could deadlock, since this thread may be waiting
+        for that publisher (a subscriber joining a thread that publishes).
+        """
         _delivering.depth += 1
+        stepped_down = False
         try:
             while True:
                 with self._lock:
                     if not self._outbox:
                         # Stepping down in the same lock hold as the emptiness check, so
                         # a plan queued meanwhile always finds a drainer or none.
-                        self._drainer = None
+                        self._draining = False
+                        stepped_down = True
                         self._outbox_done.notify_all()
                         return
                     published, targets = self._outbox.popleft()
-                self._deliver_all(published, targets)
-                with self._lock:
-                    self._delivered += 1
-                    self._outbox_done.notify_all()
+                try:
+                    self._deliver_all(published, targets)
+                finally:
+                    with self._lock:
+                        self._delivered += 1
+                        self._outbox_done.notify_all()
         finally:
             _delivering.depth -= 1
-            with self._lock:
-                if self._drainer is me:  # left by an exception: a waiter takes over
-                    self._drainer = None
+            if not stepped_down:  # left by an exception (KeyboardInterrupt, ...)
+                with self._lock:
+                    # The next publish or flush delivers what is left.
+                    self._draining = False
                     self._outbox_done.notify_all()
 
     def _deliver_all(self, published: _Published, targets: list[Subscription]) -> None:

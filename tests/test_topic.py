@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import inspect
 import json
+import pydoc
 import sys
 import threading
 from collections.abc import Callable
@@ -829,7 +831,9 @@ def test_fifo_topics_publishing_to_each_other_from_two_threads() -> None:
     assert got == {"a": ["orig-a", "echo of orig-b"], "b": ["orig-b", "echo of orig-a"]}
 
 
-def test_fifo_publish_returns_after_its_delivery_with_concurrent_publishers() -> None:
+def test_fifo_publish_is_delivered_by_flush_with_concurrent_publishers() -> None:
+    """A publish returns once accepted (another thread may be delivering it); once flush
+    returns True, it has been delivered."""
     t = Topic("t.fifo", content_based_deduplication=True)
     seen: list[str] = []
     lock = threading.Lock()
@@ -845,9 +849,10 @@ def test_fifo_publish_returns_after_its_delivery_with_concurrent_publishers() ->
         for i in range(200):
             body = f"p{p}-{i}"
             t.publish(body, group_id=f"g{p}")
+            flushed = t.flush(timeout=5)
             with lock:
-                if body not in seen:
-                    errors.append(body)  # publish returned before delivering it
+                if not flushed or body not in seen:
+                    errors.append(body)  # flush returned before it was delivered
 
     threads = [threading.Thread(target=publisher, args=(p,)) for p in range(4)]
     for th in threads:
@@ -860,3 +865,120 @@ def test_fifo_publish_returns_after_its_delivery_with_concurrent_publishers() ->
     for p in range(4):  # each publisher's messages in its own order
         mine = [s for s in seen if s.startswith(f"p{p}-")]
         assert mine == [f"p{p}-{i}" for i in range(200)]
+
+
+def test_fifo_subscriber_may_publish_from_another_thread_and_join_it() -> None:
+    """A publish made by a thread the subscriber waits for returns once it is accepted;
+    the delivering thread delivers it after the current message."""
+    t = Topic("t.fifo", content_based_deduplication=True)
+    q = Queue("q.fifo")
+    joined: list[bool] = []
+
+    def subscriber(n: Notification) -> None:
+        if n.message == "first":
+            helper = threading.Thread(
+                target=t.publish, args=("second",), kwargs={"group_id": "g"}, daemon=True
+            )
+            helper.start()
+            helper.join(timeout=2)
+            joined.append(not helper.is_alive())
+
+    t.subscribe(subscriber)
+    t.subscribe(q, raw_message_delivery=True)
+    t.publish("first", group_id="g")
+    assert joined == [True]
+    assert [m.body for m in q.receive(10)] == ["first", "second"]
+
+
+def test_fifo_subscriber_may_publish_through_an_executor_and_wait() -> None:
+    """The same through an executor with a timeout: nothing fails, nothing is redelivered."""
+    t = Topic("t.fifo", content_based_deduplication=True, retry_policy=RetryPolicy(attempts=2))
+    calls: list[str] = []
+    with ThreadPoolExecutor(1) as pool:
+
+        def subscriber(n: Notification) -> None:
+            calls.append(n.message)
+            if n.message == "first":
+                pool.submit(t.publish, "second", group_id="g").result(timeout=1)
+
+        sub = t.subscribe(subscriber)
+        t.publish("first", group_id="g")
+    assert calls == ["first", "second"]
+    assert (sub.delivered, sub.failed) == (2, 0)
+
+
+def test_fifo_flush_waits_for_messages_another_thread_delivers() -> None:
+    """A publish that finds another thread delivering returns at once; flush waits for it."""
+    t = Topic("t.fifo", content_based_deduplication=True)
+    seen: list[str] = []
+    inside = threading.Event()
+    release = threading.Event()
+
+    def subscriber(n: Notification) -> None:
+        if n.message == "first":
+            inside.set()
+            release.wait(5)
+        seen.append(n.message)
+
+    t.subscribe(subscriber)
+    drainer = threading.Thread(target=t.publish, args=("first",), kwargs={"group_id": "g"})
+    drainer.start()
+    try:
+        assert inside.wait(5)
+        t.publish("second", group_id="g")  # returns while "first" is still being delivered
+        assert seen == []
+        assert not t.flush(timeout=0)  # not delivered yet
+    finally:
+        release.set()
+    assert t.flush(timeout=5)
+    assert seen == ["first", "second"]
+    drainer.join(5)
+    assert not drainer.is_alive()
+
+
+def test_subscribe_signature_is_clean() -> None:
+    """No private sentinel in the signature or in help(); every setting defaults to None."""
+    signature = inspect.signature(Topic.subscribe)
+    settings = ["filter_policy", "filter_policy_scope", "raw_message_delivery", "dead_letter_queue"]
+    assert [signature.parameters[name].default for name in settings] == [None] * 4
+    shown = str(signature) + pydoc.plain(pydoc.render_doc(Topic.subscribe))
+    assert "_Unset" not in shown
+    assert "<default>" not in shown
+
+
+def test_subscribe_settings_left_out_are_not_compared() -> None:
+    t = Topic("t")
+    q, dlq = Queue("q"), Queue("dlq")
+    s = t.subscribe(q, filter_policy={"a": ["b"]}, raw_message_delivery=True, dead_letter_queue=dlq)
+    assert t.subscribe(q) is s
+    assert t.subscribe(q, filter_policy=None, dead_letter_queue=None) is s  # left out
+    with pytest.raises(InvalidParameter, match="different attributes"):
+        t.subscribe(q, filter_policy="")  # "" is no policy: compared
+    fresh = t.subscribe(Queue("fresh"))
+    assert (fresh.filter_policy, fresh.filter_policy_scope) == (None, "MessageAttributes")
+    assert (fresh.raw_message_delivery, fresh.dead_letter_queue) == (False, None)
+
+
+@pytest.mark.parametrize("workers", [0, 2], ids=["synchronous", "executor"])
+def test_flush_inside_a_fifo_delivery_does_not_wait(workers: int) -> None:
+    """What flush would wait for is queued behind the delivery calling it: it says so."""
+    pool = ThreadPoolExecutor(workers) if workers else None
+    t = Topic("t.fifo", content_based_deduplication=True, executor=pool)
+    flushed: list[bool] = []
+
+    def subscriber(n: Notification) -> None:
+        if n.message == "first":
+            t.publish("second", group_id="g")
+            flushed.append(t.flush())  # no timeout: must not wait for "second"
+
+    t.subscribe(subscriber)
+    publisher = threading.Thread(
+        target=t.publish, args=("first",), kwargs={"group_id": "g"}, daemon=True
+    )
+    publisher.start()
+    publisher.join(timeout=5)
+    assert not publisher.is_alive()
+    assert t.flush(timeout=5)
+    assert flushed == [False]
+    if pool is not None:
+        pool.shutdown()

@@ -403,8 +403,8 @@ def direct_error(queue: Queue, body: str, attributes: Mapping[str, Any] | None) 
         ("x" * 1000, {"big": "y" * 100}, 1024),  # the attributes tip it over
         ("ok", {f"a{i}": "v" for i in range(11)}, 1_048_576),  # more than 10 attributes
         ("ok", {"n": Attribute("Number", "1e200")}, 1_048_576),  # beyond SQS's range
-        ("ok", {"n": Attribute("Number", " 12")}, 1_048_576),  # SNS accepts blanks
-        ("ok", {"n": Attribute("Number", "1_000")}, 1_048_576),  # ... and underscores
+        ("ok", {"s": Attribute("String. x", "v")}, 1_048_576),  # SNS takes any label
+        ("ok", {"n": Attribute("Number.é", "1")}, 1_048_576),  # ... SQS only [A-Za-z0-9_.-]
         ("ok", {"n": Attribute("Number", "1" * 39)}, 1_048_576),  # 39 digits
         ("bad \x00 char", None, 1_048_576),  # SNS does not check the characters
     ],
@@ -525,6 +525,12 @@ sns_values = st.one_of(
         Attribute,
         st.sampled_from(["Number", "Number.x"]),
         st.from_regex(r"\A[ ]?[+-]?[0-9_]{1,42}(\.[0-9]{0,3})?([eE][+-]?[0-9]{1,3})?[ ]?\Z"),
+    ),
+    # Custom labels: SNS takes any printable text, SQS only [A-Za-z0-9_.-].
+    st.builds(
+        Attribute,
+        st.sampled_from(["String.x-1", "String. x", "String.é", "Number.a_b", "Number.a b"]),
+        st.sampled_from(["1", "v"]),
     ),
 )
 

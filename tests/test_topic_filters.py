@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
 
 from mqlite import Attribute, Notification, PublishEntry, Queue
+from mqlite.errors import InvalidParameter
+from mqlite.filters import FilterPolicy, FilterPolicyError
 from mqlite.topic import Topic
 
 
@@ -128,3 +134,91 @@ def test_many_subscriptions_only_matching_receive() -> None:
     t.publish("m", attributes={"id": "42"})
     assert counts[42] == 1
     assert sum(counts) == 1
+
+
+# --- deeply nested policies --------------------------------------------------------------------
+
+
+def _nested_body(depth: int) -> tuple[dict[str, Any], str]:
+    """A body policy whose one condition list sits *depth* objects down: mapping and text."""
+    mapping: dict[str, Any] = {"k": ["x"]}
+    for _ in range(depth - 1):
+        mapping = {"k": mapping}
+    return mapping, '{"k":' * depth + '["x"]' + "}" * depth
+
+
+def _nested_or(depth: int) -> tuple[dict[str, Any], str]:
+    """*depth* ``$or`` operators, each nesting the next as its first alternative."""
+    mapping: dict[str, Any] = {"a": ["x"]}
+    text = '{"a":["x"]}'
+    for _ in range(depth):
+        mapping = {"$or": [mapping, {"b": ["y"]}]}
+        text = '{"$or":[' + text + ',{"b":["y"]}]}'
+    return mapping, text
+
+
+def _error(policy: str | dict[str, Any], scope: str) -> str:
+    with pytest.raises(FilterPolicyError) as e:
+        FilterPolicy(policy, scope)
+    return str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("make", "depth", "scope"),
+    [
+        (_nested_body, 151, "MessageBody"),
+        (_nested_body, 400, "MessageBody"),
+        (_nested_body, 2000, "MessageBody"),
+        (_nested_or, 150, "MessageAttributes"),
+        (_nested_or, 151, "MessageBody"),
+        (_nested_or, 300, "MessageAttributes"),
+        (_nested_or, 900, "MessageAttributes"),
+        (_nested_or, 900, "MessageBody"),
+    ],
+)
+def test_deep_policy_mapping_gives_the_text_forms_policy_error(
+    make: Callable[[int], tuple[dict[str, Any], str]], depth: int, scope: str
+) -> None:
+    mapping, text = make(depth)
+    small_mapping, small_text = make(3)
+    assert json.loads(small_text) == small_mapping  # the two forms say the same
+    expected = _error(text, scope)
+    assert _error(mapping, scope) == expected
+    # Deep enough to be too complex (SNS's count grows with depth), or past what JSON
+    # parsing allows; never a RecursionError.
+    assert expected.endswith(
+        ("Filter policy is too complex", "Document nesting depth exceeds the maximum allowed")
+    )
+    t = Topic("t")
+    with pytest.raises(InvalidParameter) as sub_error:
+        t.subscribe(Queue("q"), filter_policy=mapping, filter_policy_scope=scope)
+    assert str(sub_error.value).startswith("Invalid parameter: Attributes Reason: FilterPolicy: ")
+    assert t.subscriptions == []
+
+
+def test_policies_at_the_complexity_limit_still_compile() -> None:
+    mapping, text = _nested_body(150)  # one value at depth 150: 150 combinations
+    assert FilterPolicy(mapping, "MessageBody") == FilterPolicy(text, "MessageBody")
+    body: Any = "x"
+    for _ in range(150):
+        body = {"k": body}
+    assert FilterPolicy(mapping, "MessageBody").matches(body=json.dumps(body))
+    nested, _ = _nested_or(149)  # 150 alternatives in all
+    assert FilterPolicy(nested).matches(attributes={"b": Attribute("String", "y")})
+
+
+def test_a_deep_object_behind_a_later_duplicate_key_is_not_counted() -> None:
+    """The combination count sees only the last of a duplicated key, as before; a hidden
+    object too deep to expand is too complex, never a RecursionError."""
+    _, deep = _nested_body(200)
+    policy = FilterPolicy('{"a":' + deep + ',"a":["x"]}', "MessageBody")
+    assert "a" in policy.paths  # accepted (one combination), as before
+    _, deeper = _nested_body(900)
+    try:  # accepted, or refused by a policy error, depending on how deep the stack is
+        FilterPolicy('{"a":' + deeper + ',"a":["x"]}', "MessageBody")
+        outcome = "accepted"
+    except FilterPolicyError as error:
+        outcome = str(error)
+    assert outcome == "accepted" or outcome.endswith(
+        ("Filter policy is too complex", "Document nesting depth exceeds the maximum allowed")
+    )
