@@ -36,6 +36,7 @@ PARTS = [
     ("bench_worker", "Worker pool throughput"),
     ("bench_aws", "boto3 under mock_aws: send + receive + delete"),
     ("bench_server", "SQS over HTTP: python -m mqlite serve under load"),
+    ("bench_remote", "RemoteQueue over python -m mqlite serve, beside bare boto3"),
 ]
 
 

@@ -307,3 +307,27 @@ def test_one_debug_log_line_per_request(server: Server, caplog: pytest.LogCaptur
     assert len(lines) == 1
     assert "AmazonSQS.ListQueues" in lines[0]
     assert " 200 " in lines[0]
+
+
+def test_stop_takes_open_connections_with_it(clock: ManualClock) -> None:
+    server = Server(port=0, clock=clock).start()
+    host = server.endpoint_url.removeprefix("http://")
+    conn = http.client.HTTPConnection(host, timeout=10)
+    headers = {**_JSON, "X-Amz-Target": "AmazonSQS.ListQueues"}
+    try:
+        conn.request("POST", "/", body=b"{}", headers=headers)
+        first = conn.getresponse()
+        first.read()
+        assert first.status == 200
+        server.stop()
+
+        # The same keep-alive connection: the stopped endpoint does not answer on it.
+        def again() -> None:
+            conn.request("POST", "/", body=b"{}", headers=headers)
+            conn.getresponse().read()
+
+        with pytest.raises((http.client.HTTPException, ConnectionError)):
+            again()
+    finally:
+        conn.close()
+        server.stop()

@@ -51,7 +51,6 @@ from mqlite.aws import (
     connect,
 )
 from mqlite.aws._remote_errors import translate
-from mqlite.aws._server import _Handler
 from mqlite.errors import (
     BatchEntryIdsNotDistinct,
     EmptyBatchRequest,
@@ -122,24 +121,12 @@ def moto_backend() -> Iterator[Backend]:
 
 
 @pytest.fixture(params=["mqlite", "moto"])
-def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Backend]:
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
     if request.param == "moto":
         moto: Backend = request.getfixturevalue("moto_backend")
         moto.reset()
         yield moto
         return
-    # Server.stop() closes the listening socket, but a connection already open keeps
-    # being served. An endpoint that goes away takes its connections with it: once
-    # stopped, a request on an old connection is dropped unanswered.
-    answer = _Handler.do_POST
-
-    def answer_while_running(handler: _Handler) -> None:
-        if handler.server.socket.fileno() < 0:
-            handler.close_connection = True
-            return
-        answer(handler)
-
-    monkeypatch.setattr(_Handler, "do_POST", answer_while_running)
     server = Backend("mqlite")
     yield server
     server.stop()

@@ -42,6 +42,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self) -> None:
         started = time.perf_counter()
+        if self.server.stopped:
+            # A stopped endpoint takes its connections with it: a request arriving on a
+            # connection opened before the stop is dropped unanswered.
+            self.close_connection = True
+            return
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
@@ -72,6 +77,8 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in response.headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(response.body)))
+        if self.server.stopped:
+            self.close_connection = True  # a long poll answered after a stop: its last
         self.end_headers()
         self.wfile.write(response.body)
 
@@ -94,6 +101,8 @@ class _HttpServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], regions: Regions) -> None:
         super().__init__(address, _Handler)
         self.regions = regions
+        #: Set by Server.stop(): requests on connections still open are not answered.
+        self.stopped = False
         host, port = self.server_address[:2]
         self.endpoint_url = f"http://{_url_host(str(host))}:{port}"
 
@@ -182,6 +191,7 @@ class Server:
         self._http = self._thread = None
         if http is None:
             return
+        http.stopped = True
         http.shutdown()
         http.server_close()
         if thread is not None:
