@@ -340,6 +340,8 @@ class Subscription:
         self._failed = 0
         self._dead_lettered = 0
         self._failures: deque[DeliveryFailure] = deque(maxlen=100)
+        #: The topic's published count when this subscribed (set by Topic.subscribe).
+        self._published_before = 0
 
     @property
     def topic(self) -> Topic:
@@ -514,6 +516,9 @@ class Topic:
         self._sequence = _FIRST_SEQUENCE_NUMBER
         self._deleted = False
         self._pending: set[concurrent.futures.Future[None]] = set()
+        #: Messages accepted (not deduplicated) for monitoring; a subscription's filtered
+        #: count is what it did not get of those published since it subscribed.
+        self._count_published = 0
 
     # --- properties ---------------------------------------------------------------------------
 
@@ -630,6 +635,7 @@ class Topic:
                     )
                 return existing
             sub = Subscription(self, target, self._next_sub, policy, scope, raw, dlq)
+            sub._published_before = self._count_published
             self._next_sub += 1
             self._subs[key] = sub
             if policy is None:
@@ -907,6 +913,7 @@ class Topic:
                             k: val for k, val in self._dedup_results.items() if k in live
                         }
                 targets = self._match(c)
+                self._count_published += 1
                 published = _Published(c, message_id, ms, seq)
                 out.append((PublishResult(message_id, seq, entry_id), (published, targets)))
         return out
