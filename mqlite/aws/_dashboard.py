@@ -479,6 +479,14 @@ class Dashboard:
                 if name in _STATIC:
                     return _static(name, _STATIC[name])
                 raise ApiError(404, "NotFound", "No such file.")
+            if route == "/metrics":
+                from ._dashboard_metrics import metrics_text
+
+                return Response(
+                    200,
+                    {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
+                    metrics_text(self).encode(),
+                )
             return _json(200, self._api(request, route, query))
         except ApiError as error:
             return _json(error.status, {"error": {"code": error.code, "message": error.message}})
