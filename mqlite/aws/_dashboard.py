@@ -653,7 +653,7 @@ def _subscription(topic: Topic, sub: Subscription) -> dict[str, Any]:
     policy = sub.filter_policy
     pretty = None
     if policy is not None:
-        pretty = json.dumps(json.loads(policy.policy_json), indent=2, ensure_ascii=False)
+        pretty = pretty_json(json.loads(policy.policy_json))
     delivered, failed = sub.delivered, sub.failed
     since = topic._count_published - sub._published_before
     error = sub.last_error
@@ -674,6 +674,22 @@ def _subscription(topic: Topic, sub: Subscription) -> dict[str, Any]:
         "dead_letter_queue": sub.dead_letter_queue.arn if sub.dead_letter_queue else None,
         "last_error": None if error is None else f"{type(error).__name__}: {error}",
     }
+
+
+def pretty_json(value: object, indent: str = "") -> str:
+    """JSON over several lines, objects indented, lists of plain values kept on one line."""
+    inner = indent + "  "
+    if isinstance(value, dict) and value:
+        items = [f"{inner}{_dump(k)}: {pretty_json(v, inner)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + indent + "}"
+    if isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
+        items = [inner + pretty_json(v, inner) for v in value]
+        return "[\n" + ",\n".join(items) + "\n" + indent + "]"
+    return _dump(value)
+
+
+def _dump(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
 
 
 def _json(status: int, payload: dict[str, Any]) -> Response:
