@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -415,3 +421,66 @@ def test_sqs_still_answers_beside_the_dashboard(server: Server) -> None:
     assert code == 200
     assert headers["Content-Type"].startswith("text/html")
     assert "default-src 'none'" in headers["Content-Security-Policy"]
+
+
+def _serve(*options: str) -> tuple[subprocess.Popen[str], list[str]]:
+    """``python -m mqlite serve --port 0 *options*`` and its start-up lines."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mqlite", "serve", "--port", "0", *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert proc.stdout is not None
+    lines = [proc.stdout.readline()]
+    while lines[-1] and "e.g." not in lines[-1]:  # the example line ends the start-up
+        lines.append(proc.stdout.readline())
+    return proc, lines
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
+
+
+def _fetch(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+@pytest.mark.parametrize(
+    ("options", "shown", "api_status", "read_only"),
+    [
+        ((), "dashboard: http://127.0.0.1:", 200, False),
+        (("--read-only",), "(read-only)", 200, True),
+        (("--no-dashboard",), "e.g. aws", 400, None),
+    ],
+)
+def test_serve_prints_the_dashboard_and_takes_its_options(
+    options: tuple[str, ...], shown: str, api_status: int, read_only: bool | None
+) -> None:
+    proc, lines = _serve(*options)
+    try:
+        endpoint = lines[0].split(" on ")[1].split(" ")[0]
+        assert shown in lines[1]
+        assert len(lines) == (3 if read_only is not None else 2)
+        if api_status == 200:
+            assert lines[1].strip().startswith(f"dashboard: {endpoint}/")
+        status, body = _fetch(endpoint + "/api/queues")
+        assert status == api_status
+        if read_only is not None:
+            assert json.loads(body)["read_only"] is read_only
+        page_status, _ = _fetch(endpoint + "/")
+        assert (page_status == 200) is (read_only is not None)
+    finally:
+        _stop(proc)

@@ -234,6 +234,16 @@ def serve(argv: list[str] | None = None) -> int:
     parser.add_argument("--account-id", default="000000000000", help="account in URLs and ARNs")
     parser.add_argument("--data", default=None, help="SQLite file for durable state")
     parser.add_argument("--verbose", action="store_true", help="log every request")
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        help="the dashboard shows everything but cannot purge, send or redrive",
+    )
+    parser.add_argument(
+        "--no-dashboard",
+        action="store_true",
+        help="serve no dashboard, JSON API or /metrics: only SQS and SNS",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -245,12 +255,17 @@ def serve(argv: list[str] | None = None) -> int:
             port=args.port,
             account_id=args.account_id,
             path=args.data,
+            dashboard=not args.no_dashboard,
+            read_only=args.read_only,
         )
         server.start()
     except (OSError, UnsupportedOperation) as error:
         print(f"mqlite serve: {error}", file=sys.stderr)
         return 1
     print(f"mqlite: SQS and SNS on {server.endpoint_url} (Ctrl-C stops)", flush=True)
+    if server.dashboard is not None:
+        mode = " (read-only)" if args.read_only else ""
+        print(f"  dashboard: {server.endpoint_url}/{mode}", flush=True)
     print(
         f"  e.g. aws --endpoint-url {server.endpoint_url} sqs create-queue --queue-name jobs",
         flush=True,
