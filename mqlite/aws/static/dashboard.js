@@ -309,10 +309,10 @@ function renderQueue(q) {
     card("delayed", q.delayed, "q-delayed"), card("oldest message", fmtAge(q.oldest_age)),
     card("sent/s", fmtRate(q.send_rate)), card("received/s", fmtRate(q.receive_rate)),
     card("deleted/s", fmtRate(q.delete_rate)),
-    card("sent · received · deleted", q.sent + " · " + q.received + " · " + q.deleted),
+    card("sent · received · deleted", q.sent + " · " + q.received + " · " + q.deleted, "small"),
     q.groups !== null ? card("FIFO groups", q.groups) : null,
     q.dead_letter_queue ? card("dead-letter queue", el("a",
-      { href: queueHref(q.region, q.dead_letter_queue.name) }, q.dead_letter_queue.name)) : null,
+      { href: queueHref(q.region, q.dead_letter_queue.name) }, q.dead_letter_queue.name), "small") : null,
   ].filter((node) => node !== null));
   $("send-group").hidden = !q.fifo;
   $("redrive-row").hidden = !q.is_dead_letter_queue;
