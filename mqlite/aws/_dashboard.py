@@ -160,15 +160,24 @@ class _Series:
         self.samples: deque[_Snap] = deque(maxlen=HISTORY_SIZE)
 
 
-def _rate(now: _Snap, series: _Series | None, field: Callable[[_Snap], int]) -> float | None:
-    """Per-second change of *field* from the oldest kept sample within RATE_WINDOW."""
+def _window_base(now: _Snap, series: _Series | None) -> _Snap | None:
+    """The oldest kept sample within RATE_WINDOW of *now*: what rates are measured from.
+
+    Walks back from the newest sample, so the cost is the few samples in the window, not
+    the whole history (this runs for every queue on every poll).
+    """
     if series is None:
         return None
     base = None
-    for sample in series.samples:
-        if now.time - sample.time <= RATE_WINDOW:
-            base = sample
+    for sample in reversed(series.samples):
+        if now.time - sample.time > RATE_WINDOW:
             break
+        base = sample
+    return base
+
+
+def _rate(now: _Snap, base: _Snap | None, field: Callable[[_Snap], int]) -> float | None:
+    """Per-second change of *field* from *base* to *now*; None without a base to compare."""
     if base is None or now.time - base.time <= 0:
         return None
     return max(0.0, (field(now) - field(base)) / (now.time - base.time))
@@ -258,6 +267,12 @@ class Dashboard:
                 self._totals.samples.append(_total(now, (s for _, s in current.values())))
         return current
 
+    def _sample_due(self) -> bool:
+        now = self.regions.clock.time()
+        with self._lock:
+            last = self._last_sample
+        return last is None or not 0 <= now - last < SAMPLE_INTERVAL
+
     def _series_of(self, key: tuple[str, str], queue: Queue) -> _Series | None:
         with self._lock:
             series = self._series.get(key)
@@ -265,7 +280,7 @@ class Dashboard:
 
     def queue_summary(self, region: str, queue: Queue, snap: _Snap) -> dict[str, Any]:
         """One row of the queue list: counts, age, rates, its DLQ and FIFO groups."""
-        series = self._series_of((region, queue.name), queue)
+        base = _window_base(snap, self._series_of((region, queue.name), queue))
         dlq = queue.dead_letter_queue
         dlq_info: dict[str, Any] | None = None
         if dlq is not None and not dlq.deleted:
@@ -289,9 +304,9 @@ class Dashboard:
             "sent": snap.sent,
             "received": snap.received,
             "deleted": snap.deleted,
-            "send_rate": _rate(snap, series, _SENT),
-            "receive_rate": _rate(snap, series, _RECEIVED),
-            "delete_rate": _rate(snap, series, _DELETED),
+            "send_rate": _rate(snap, base, _SENT),
+            "receive_rate": _rate(snap, base, _RECEIVED),
+            "delete_rate": _rate(snap, base, _DELETED),
             "groups": snap.groups,
             "dead_letter_queue": dlq_info,
             "is_dead_letter_queue": is_dead_letter_queue(queue),
@@ -377,12 +392,11 @@ class Dashboard:
     def api_history(self, region: str | None = None, name: str | None = None) -> dict[str, Any]:
         """``GET /api/history`` (every queue added up) or ``/api/queues/{r}/{n}/history``."""
         series: _Series | None
+        if self._sample_due():
+            self.sample()
         if region is not None and name is not None:
-            queue = self._queue(region, name)
-            self.sample()
-            series = self._series_of((region, name), queue)
+            series = self._series_of((region, name), self._queue(region, name))
         else:
-            self.sample()
             series = self._totals
         with self._lock:
             samples = list(series.samples) if series is not None else []
