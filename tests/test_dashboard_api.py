@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -484,3 +485,48 @@ def test_serve_prints_the_dashboard_and_takes_its_options(
         assert (page_status == 200) is (read_only is not None)
     finally:
         _stop(proc)
+
+
+def test_polls_and_samples_at_once_are_safe(
+    server: Server, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages polling while samples are appended: rates read the samples under their lock."""
+    dashboard = server.dashboard
+    assert dashboard is not None
+    # Rates over the whole history, and thread switches as often as possible: a read that
+    # walked the samples without the lock would meet an append in the middle.
+    monkeypatch.setattr("mqlite.aws._dashboard.RATE_WINDOW", 1e9)
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    queues = [server.broker().create_queue(f"q{i}") for i in range(50)]
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def poll() -> None:
+        try:
+            while not stop.is_set():
+                dashboard.api_queues()
+                dashboard.api_history()
+        except BaseException as error:  # reported below
+            errors.append(error)
+            stop.set()
+
+    pollers = [threading.Thread(target=poll) for _ in range(3)]
+    for t in pollers:
+        t.start()
+    try:
+        for step in range(300):
+            queues[step % 50].send("x")
+            clock.advance(SAMPLE_INTERVAL)
+            dashboard.sample()
+            if stop.is_set():
+                break
+    finally:
+        stop.set()
+        for t in pollers:
+            t.join(timeout=5)
+        sys.setswitchinterval(switch)
+    assert not any(t.is_alive() for t in pollers)
+    assert errors == []
+    rows = {q["name"]: q for q in dashboard.api_queues()["queues"]}
+    assert sum(q["sent"] for q in rows.values()) == 300

@@ -278,9 +278,25 @@ class Dashboard:
             series = self._series.get(key)
         return series if series is not None and series.queue is queue else None
 
-    def queue_summary(self, region: str, queue: Queue, snap: _Snap) -> dict[str, Any]:
-        """One row of the queue list: counts, age, rates, its DLQ and FIFO groups."""
-        base = _window_base(snap, self._series_of((region, queue.name), queue))
+    def _bases(
+        self, current: dict[tuple[str, str], tuple[Queue, _Snap]]
+    ) -> dict[tuple[str, str], _Snap | None]:
+        """Each queue's sample to measure rates from, read under the lock that guards the
+        samples (a sample taken meanwhile appends to them)."""
+        with self._lock:
+            kept = self._series
+            bases: dict[tuple[str, str], _Snap | None] = {}
+            for key, (queue, snap) in current.items():
+                series = kept.get(key)
+                bases[key] = (
+                    _window_base(snap, series) if series and series.queue is queue else None
+                )
+        return bases
+
+    def queue_summary(
+        self, region: str, queue: Queue, snap: _Snap, base: _Snap | None
+    ) -> dict[str, Any]:
+        """One row of the queue list: counts, age, rates (from *base*), DLQ, FIFO groups."""
         dlq = queue.dead_letter_queue
         dlq_info: dict[str, Any] | None = None
         if dlq is not None and not dlq.deleted:
@@ -309,7 +325,8 @@ class Dashboard:
             "delete_rate": _rate(snap, base, _DELETED),
             "groups": snap.groups,
             "dead_letter_queue": dlq_info,
-            "is_dead_letter_queue": is_dead_letter_queue(queue),
+            # The emptiness check first: most queues are nobody's DLQ, and it is cheap.
+            "is_dead_letter_queue": bool(queue._sources) and is_dead_letter_queue(queue),
         }
 
     # --- the API ---------------------------------------------------------------------------
@@ -317,9 +334,10 @@ class Dashboard:
     def api_queues(self) -> dict[str, Any]:
         """``GET /api/queues``."""
         current = self.sample()
+        bases = self._bases(current)
         rows = [
-            self.queue_summary(region, queue, snap)
-            for (region, _), (queue, snap) in current.items()
+            self.queue_summary(key[0], queue, snap, bases[key])
+            for key, (queue, snap) in current.items()
         ]
         return {**self._header(), "queues": rows}
 
@@ -330,7 +348,8 @@ class Dashboard:
         snap = snapshot(queue)
         if snap is None:
             raise ApiError(404, "NotFound", f"No queue {name!r} in {region}.")
-        detail = self.queue_summary(region, queue, snap)
+        key = (region, name)
+        detail = self.queue_summary(region, queue, snap, self._bases({key: (queue, snap)})[key])
         detail["url"] = f"/{self.regions.account_id}/{queue.name}"
         detail["settings"] = {k: _plain(v) for k, v in queue.settings().items()}
         with self.regions._lock:
@@ -347,8 +366,8 @@ class Dashboard:
         if queue.fifo:
             counts: dict[str, int] = {}
             for m in queue.peek(include_in_flight=True, include_delayed=True):
-                key = m.group_id or ""
-                counts[key] = counts.get(key, 0) + 1
+                group = m.group_id or ""
+                counts[group] = counts.get(group, 0) + 1
             detail["group_counts"] = [
                 {"group_id": g, "messages": n} for g, n in sorted(counts.items())
             ]
