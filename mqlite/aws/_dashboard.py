@@ -21,6 +21,7 @@ import base64
 import binascii
 import json
 import math
+import struct
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -150,14 +151,28 @@ def snapshot(queue: Queue) -> _Snap | None:
         )
 
 
+#: A kept sample packed into bytes: time, visible, in flight, delayed, sent, received,
+#: deleted. Smaller than a tuple of Python numbers: with 1,000 queues the five minutes of
+#: history take about 15 MB rather than 25 MB.
+_PACKED = struct.Struct("=d6q")
+
+
 class _Series:
-    """One queue's kept samples (or the totals over every queue)."""
+    """One queue's kept samples (or the totals over every queue), oldest first."""
 
     __slots__ = ("queue", "samples")
 
     def __init__(self, queue: Queue | None) -> None:
         self.queue = queue
-        self.samples: deque[_Snap] = deque(maxlen=HISTORY_SIZE)
+        self.samples: deque[bytes] = deque(maxlen=HISTORY_SIZE)
+
+    def append(self, snap: _Snap) -> None:
+        self.samples.append(_PACKED.pack(*snap[:7]))
+
+
+def _unpack(packed: bytes) -> _Snap:
+    time, visible, in_flight, delayed, sent, received, deleted = _PACKED.unpack(packed)
+    return _Snap(time, visible, in_flight, delayed, sent, received, deleted, None, None)
 
 
 def _window_base(now: _Snap, series: _Series | None) -> _Snap | None:
@@ -169,7 +184,8 @@ def _window_base(now: _Snap, series: _Series | None) -> _Snap | None:
     if series is None:
         return None
     base = None
-    for sample in reversed(series.samples):
+    for packed in reversed(series.samples):
+        sample = _unpack(packed)
         if now.time - sample.time > RATE_WINDOW:
             break
         base = sample
@@ -261,10 +277,10 @@ class Dashboard:
                     series = self._series.get(key)
                     if series is None or series.queue is not queue:
                         series = _Series(queue)  # new, or deleted and made again
-                    series.samples.append(snap)
+                    series.append(snap)
                     kept[key] = series
                 self._series = kept
-                self._totals.samples.append(_total(now, (s for _, s in current.values())))
+                self._totals.append(_total(now, (s for _, s in current.values())))
         return current
 
     def _sample_due(self) -> bool:
@@ -418,7 +434,8 @@ class Dashboard:
         else:
             series = self._totals
         with self._lock:
-            samples = list(series.samples) if series is not None else []
+            packed = list(series.samples) if series is not None else []
+        samples = [_unpack(p) for p in packed]
         points = []
         previous: _Snap | None = None
         for s in samples:
