@@ -218,6 +218,12 @@ def test_queue_detail_settings_sources_and_groups(server: Server) -> None:
     assert _get(server, "/api/queues/us-east-1/dead.fifo")["queue"]["dead_letter_sources"] == [
         "work.fifo"
     ]
+    source.send("d", group_id="g1")
+    got = source.receive(2)  # the first two of g1
+    assert [m.body for m in got] == ["a", "b"]
+    source.delete(got[1])  # gone from the middle of its group: "a" in flight, "d" waiting
+    counts = _get(server, "/api/queues/us-east-1/work.fifo")["queue"]["group_counts"]
+    assert counts == [{"group_id": "g1", "messages": 2}, {"group_id": "g2", "messages": 1}]
     _get(server, "/api/queues/us-east-1/nope", status=404)
 
 

@@ -157,6 +157,21 @@ def snapshot(queue: Queue) -> _Snap | None:
 _PACKED = struct.Struct("=d6q")
 
 
+def group_counts(queue: Queue) -> dict[str, int]:
+    """Messages per FIFO group, from the groups the queue keeps (no copies of messages).
+
+    Cost: O(messages); the queue page asks for it on each refresh, a peek would copy each one.
+    """
+    with queue._lock:
+        if queue._deleted:
+            return {}
+        queue._state.advance(queue._clock.time())
+        return {
+            group_id: sum(1 for rec in group.messages if rec.state != GONE)
+            for group_id, group in queue._state._groups.items()
+        }
+
+
 class _Series:
     """One queue's kept samples (or the totals over every queue), oldest first."""
 
@@ -366,7 +381,6 @@ class Dashboard:
             raise ApiError(404, "NotFound", f"No queue {name!r} in {region}.")
         key = (region, name)
         detail = self.queue_summary(region, queue, snap, self._bases({key: (queue, snap)})[key])
-        detail["url"] = f"/{self.regions.account_id}/{queue.name}"
         detail["settings"] = {k: _plain(v) for k, v in queue.settings().items()}
         with self.regions._lock:
             extras = self.regions._extras.get(queue)
@@ -380,12 +394,8 @@ class Dashboard:
                 tasks = []
         detail["redrive_tasks"] = [_task(t) for t in tasks]
         if queue.fifo:
-            counts: dict[str, int] = {}
-            for m in queue.peek(include_in_flight=True, include_delayed=True):
-                group = m.group_id or ""
-                counts[group] = counts.get(group, 0) + 1
             detail["group_counts"] = [
-                {"group_id": g, "messages": n} for g, n in sorted(counts.items())
+                {"group_id": g, "messages": n} for g, n in sorted(group_counts(queue).items())
             ]
         return {**self._header(), "queue": detail}
 

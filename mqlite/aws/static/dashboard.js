@@ -5,7 +5,7 @@
 
 const POLL_MS = 2000;
 const ACTION_HEADER = "X-Mqlite-Dashboard";
-const state = { readOnly: true, queues: [], route: null, timer: null, busy: false };
+const state = { readOnly: true, queues: [], route: null, timer: null };
 
 // --- small DOM helpers ---------------------------------------------------------------------
 
