@@ -37,6 +37,7 @@ PARTS = [
     ("bench_aws", "boto3 under mock_aws: send + receive + delete"),
     ("bench_server", "SQS over HTTP: python -m mqlite serve under load"),
     ("bench_remote", "RemoteQueue over python -m mqlite serve, beside bare boto3"),
+    ("bench_dashboard", "Server throughput with and without a dashboard open (1,000 queues)"),
 ]
 
 

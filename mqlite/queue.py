@@ -176,6 +176,10 @@ class Queue:
         )
         self._last_purge: float | None = None
         self._sequence = _FIRST_SEQUENCE_NUMBER
+        # Running totals for monitoring (the server's dashboard), bumped under the lock.
+        self._count_sent = 0
+        self._count_received = 0
+        self._count_deleted = 0
         from ._fifo import DedupWindow
 
         self._dedup = DedupWindow(DEDUP_WINDOW)
@@ -366,6 +370,7 @@ class Queue:
                         state = self._state
                         state.advance(now)
                         state.append(message_id, body, digest, now, self._settings.delay)
+                        self._count_sent += 1
                         if self._waiters or self._async_wakers:
                             self._wake()
                     return _new_tuple(SendResult, (message_id, digest, None, None, None))
@@ -533,6 +538,7 @@ class Queue:
                 md5_of_attributes,
                 group_id,
             )
+            self._count_sent += 1
             return _new_tuple(
                 SendResult, (message_id, md5_of_body, md5_of_attributes, None, entry_id)
             )
@@ -564,6 +570,7 @@ class Queue:
                 deduplication_id,  # type: ignore[arg-type]
                 sequence_number,
             )
+            self._count_sent += 1
         return _new_tuple(
             SendResult,
             (message_id, md5_of_body, md5_of_attributes, sequence_number, entry_id),
@@ -753,6 +760,7 @@ class Queue:
         dlq = settings.dead_letter_queue
         max_count = settings.max_receive_count if dlq is not None and not dlq.deleted else None
         records, dead = state.receive(min(max_messages, room), now, vt, max_count)
+        self._count_received += len(records)
         messages = [r.to_message(r.handle) for r in records]
         if vt <= 0 and records:
             # Messages received with a zero timeout are ready again for the next caller.
@@ -994,11 +1002,13 @@ class Queue:
             if not self._fifo:
                 at_limit = state.in_flight >= self._settings.max_in_flight
                 state.remove(rec)
+                self._count_deleted += 1
                 if at_limit:
                     self._wake()
                 return
             if rec.state == IN_FLIGHT:
                 state.remove(rec)
+                self._count_deleted += 1
                 if self._waiters or self._async_wakers:
                     self._wake()  # its group may be receivable again
                 return
@@ -1023,6 +1033,7 @@ class Queue:
             )
         at_limit = state.in_flight >= self._settings.max_in_flight
         state.remove(rec)
+        self._count_deleted += 1
         if self._fifo or at_limit:
             self._wake()
 

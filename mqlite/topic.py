@@ -341,6 +341,8 @@ class Subscription:
         self._failed = 0
         self._dead_lettered = 0
         self._failures: deque[DeliveryFailure] = deque(maxlen=100)
+        #: The topic's published count when this subscribed (set by Topic.subscribe).
+        self._published_before = 0
 
     @property
     def topic(self) -> Topic:
@@ -540,6 +542,9 @@ class Topic:
         self._sequence = _FIRST_SEQUENCE_NUMBER
         self._deleted = False
         self._pending: set[concurrent.futures.Future[None]] = set()
+        #: Messages accepted (not deduplicated) for monitoring; a subscription's filtered
+        #: count is what it did not get of those published since it subscribed.
+        self._count_published = 0
 
     # --- properties ---------------------------------------------------------------------------
 
@@ -658,6 +663,7 @@ class Topic:
                     )
                 return existing
             sub = Subscription(self, target, self._next_sub, policy, scope, raw, dlq)
+            sub._published_before = self._count_published
             self._next_sub += 1
             self._subs[key] = sub
             if policy is None:
@@ -975,6 +981,7 @@ class Topic:
                         }
                 results.append(PublishResult(message_id, seq, entry_id))
                 targets = self._match(c)
+                self._count_published += 1
                 if not targets:
                     continue
                 published = _Published(c, message_id, ms, seq)

@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
+from mqlite.aws._dashboard import Dashboard, is_dashboard_path
 from mqlite.aws._dispatch import handle
 from mqlite.aws._regions import Regions
 from mqlite.aws._wire import Request
@@ -63,7 +64,11 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
             host=self.headers.get("Host") or "",
         )
-        response = handle(self.server.regions, request, url_base=self.server.endpoint_url)
+        dashboard = self.server.dashboard
+        if dashboard is not None and is_dashboard_path(self.command, self.path):
+            response = dashboard.answer(request)
+        else:
+            response = handle(self.server.regions, request, url_base=self.server.endpoint_url)
         # Logged before the answer goes out, so a client that has its answer sees the line.
         _log.debug(
             "%s %s %s %d %.1f ms",
@@ -98,11 +103,14 @@ class _HttpServer(ThreadingHTTPServer):
     # A stop must not wait for long polls still running on their connections.
     block_on_close = False
 
-    def __init__(self, address: tuple[str, int], regions: Regions) -> None:
+    def __init__(
+        self, address: tuple[str, int], regions: Regions, dashboard: Dashboard | None
+    ) -> None:
         super().__init__(address, _Handler)
         self.regions = regions
         #: Set by Server.stop(): requests on connections still open are not answered.
         self.stopped = False
+        self.dashboard = dashboard
         host, port = self.server_address[:2]
         self.endpoint_url = f"http://{_url_host(str(host))}:{port}"
 
@@ -118,6 +126,11 @@ class Server:
     credentials are accepted, and queue URLs are ``<endpoint_url>/<account>/<name>``.
     ``port=0`` picks a free port; ``endpoint_url`` tells which. A context manager: ``with
     Server(port=0) as server:`` starts it and stops it on exit.
+
+    ``GET /`` on the endpoint is a dashboard of every region's queues and topics, with a
+    JSON API under ``/api/`` and Prometheus metrics at ``/metrics`` (docs/dashboard.md).
+    ``read_only=True`` refuses its purge, send and redrive actions; ``dashboard=False``
+    turns all of it off (those paths then get the AWS protocols' answers).
 
     Example::
 
@@ -136,6 +149,8 @@ class Server:
         clock: Clock | None = None,
         account_id: str = "000000000000",
         path: str | os.PathLike[str] | None = None,
+        dashboard: bool = True,
+        read_only: bool = False,
     ) -> None:
         if path is not None:
             raise UnsupportedOperation(
@@ -143,6 +158,8 @@ class Server:
             )
         self._address = (host, port)
         self.regions = Regions(clock=clock, account_id=account_id)
+        #: The dashboard's API (None when turned off); its samples live as long as the server.
+        self.dashboard = Dashboard(self.regions, read_only=read_only) if dashboard else None
         self._http: _HttpServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -166,7 +183,7 @@ class Server:
         """Bind and serve on a background thread. Returns the server."""
         if self._http is not None:
             raise RuntimeError("the server is already running")
-        self._http = _HttpServer(self._address, self.regions)
+        self._http = _HttpServer(self._address, self.regions, self.dashboard)
         self._thread = threading.Thread(
             target=self._http.serve_forever,
             kwargs={"poll_interval": _POLL_INTERVAL},
@@ -179,7 +196,7 @@ class Server:
     def serve_forever(self) -> None:
         """Serve on the calling thread until :meth:`stop` (or Ctrl-C)."""
         if self._http is None:
-            self._http = _HttpServer(self._address, self.regions)
+            self._http = _HttpServer(self._address, self.regions, self.dashboard)
         try:
             self._http.serve_forever(poll_interval=_POLL_INTERVAL)
         finally:
@@ -229,6 +246,16 @@ def serve(argv: list[str] | None = None) -> int:
     parser.add_argument("--account-id", default="000000000000", help="account in URLs and ARNs")
     parser.add_argument("--data", default=None, help="SQLite file for durable state")
     parser.add_argument("--verbose", action="store_true", help="log every request")
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        help="the dashboard shows everything but cannot purge, send or redrive",
+    )
+    parser.add_argument(
+        "--no-dashboard",
+        action="store_true",
+        help="serve no dashboard, JSON API or /metrics: only SQS and SNS",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
@@ -240,12 +267,17 @@ def serve(argv: list[str] | None = None) -> int:
             port=args.port,
             account_id=args.account_id,
             path=args.data,
+            dashboard=not args.no_dashboard,
+            read_only=args.read_only,
         )
         server.start()
     except (OSError, UnsupportedOperation) as error:
         print(f"mqlite serve: {error}", file=sys.stderr)
         return 1
     print(f"mqlite: SQS and SNS on {server.endpoint_url} (Ctrl-C stops)", flush=True)
+    if server.dashboard is not None:
+        mode = " (read-only)" if args.read_only else ""
+        print(f"  dashboard: {server.endpoint_url}/{mode}", flush=True)
     print(
         f"  e.g. aws --endpoint-url {server.endpoint_url} sqs create-queue --queue-name jobs\n"
         f'    or boto3.client("sqs", endpoint_url="{server.endpoint_url}")',
