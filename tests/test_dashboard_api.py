@@ -536,3 +536,40 @@ def test_polls_and_samples_at_once_are_safe(
     assert errors == []
     rows = {q["name"]: q for q in dashboard.api_queues()["queues"]}
     assert sum(q["sent"] for q in rows.values()) == 300
+
+
+def test_topics_list_endpoint_subscriptions_once(server: Server) -> None:
+    sns: Any = boto3.client(
+        "sns",
+        endpoint_url=server.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="any",
+        aws_secret_access_key="any",
+    )
+    arn = sns.create_topic(Name="hooks")["TopicArn"]
+    sns.subscribe(TopicArn=arn, Protocol="email", Endpoint="ops@example.com")
+    # An http endpoint nobody listens on: its confirmation POST fails, harmlessly.
+    sns.subscribe(TopicArn=arn, Protocol="http", Endpoint="http://127.0.0.1:9/hook")
+    from mqlite.aws._sns import confirmation_token
+
+    [http_sub] = [
+        s
+        for s in sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]
+        if s["Protocol"] == "http"
+    ]
+    topic = server.broker().get_topic("hooks")
+    [pending_http] = [
+        e for e in server.regions.topic_extras(topic).endpoints.values() if e.protocol == "http"
+    ]
+    token = confirmation_token(server.regions, pending_http.arn)
+    assert token is not None
+    assert http_sub["SubscriptionArn"] == "PendingConfirmation"
+    confirmed = sns.confirm_subscription(TopicArn=arn, Token=token)["SubscriptionArn"]
+    [row] = _get(server, "/api/topics")["topics"]
+    subs = {s["protocol"]: s for s in row["subscriptions"]}
+    assert len(row["subscriptions"]) == 2  # the http delivery is not listed a second time
+    assert subs["email"]["endpoint"] == "ops@example.com"
+    assert subs["email"]["pending"] is True
+    assert subs["http"]["arn"] == confirmed
+    assert subs["http"]["endpoint"] == "http://127.0.0.1:9/hook"
+    assert subs["http"]["pending"] is False

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from mqlite.broker import Broker
     from mqlite.topic import Subscription, Topic
 
-    from ._regions import Regions
+    from ._regions import EndpointSubscription, Regions
 
 __all__ = ["HISTORY_SIZE", "RATE_WINDOW", "SAMPLE_INTERVAL", "Dashboard", "is_dashboard_path"]
 
@@ -473,7 +473,8 @@ class Dashboard:
         for broker in self.brokers():
             for topic in broker.list_topics():
                 if self._own(topic.arn):
-                    rows.append(_topic(broker.region, topic))
+                    endpoints = list(self.regions.topic_extras(topic).endpoints.values())
+                    rows.append(_topic(broker.region, topic, endpoints))
         return {**self._header(), "topics": rows}
 
     def purge(self, region: str, name: str) -> dict[str, Any]:
@@ -692,8 +693,12 @@ def _task(task: RedriveTask) -> dict[str, Any]:
     }
 
 
-def _topic(region: str, topic: Topic) -> dict[str, Any]:
-    subs = [_subscription(topic, s) for s in topic.subscriptions]
+def _topic(region: str, topic: Topic, endpoints: list[EndpointSubscription]) -> dict[str, Any]:
+    # A confirmed http(s) subscription delivers through a core subscription: shown once,
+    # as the endpoint subscription it serves, with the delivery's counts.
+    serving = {id(e.delivery): e for e in endpoints if e.delivery is not None}
+    subs = [_subscription(topic, s, serving.get(id(s))) for s in topic.subscriptions]
+    subs += [_endpoint(e) for e in endpoints if e.delivery is None]
     return {
         "region": region,
         "name": topic.name,
@@ -704,10 +709,35 @@ def _topic(region: str, topic: Topic) -> dict[str, Any]:
     }
 
 
-def _subscription(topic: Topic, sub: Subscription) -> dict[str, Any]:
+def _endpoint(e: EndpointSubscription) -> dict[str, Any]:
+    """A subscription mqlite sends nothing to (or not yet): listed with no counts."""
+    policy = e.filter_policy
+    return {
+        "arn": e.arn,
+        "protocol": e.protocol,
+        "endpoint": e.endpoint,
+        "active": not e.pending,
+        "pending": e.pending,
+        "raw_message_delivery": e.raw_message_delivery,
+        "filter_policy_scope": e.filter_policy_scope,
+        "filter_policy": None if policy is None else pretty_json(json.loads(policy.policy_json)),
+        "delivered": 0,
+        "failed": 0,
+        "dead_lettered": 0,
+        "filtered": 0,
+        "dead_letter_queue": None,
+        "last_error": None,
+    }
+
+
+def _subscription(
+    topic: Topic, sub: Subscription, serves: EndpointSubscription | None = None
+) -> dict[str, Any]:
     target = sub.target
     if isinstance(target, Queue):
         endpoint = target.arn
+    elif serves is not None:
+        endpoint = serves.endpoint
     else:
         endpoint = getattr(target, "__qualname__", type(target).__name__)
     policy = sub.filter_policy
@@ -718,10 +748,11 @@ def _subscription(topic: Topic, sub: Subscription) -> dict[str, Any]:
     since = topic._count_published - sub._published_before
     error = sub.last_error
     return {
-        "arn": sub.arn,
-        "protocol": sub.protocol,
+        "arn": sub.arn if serves is None else serves.arn,
+        "protocol": sub.protocol if serves is None else serves.protocol,
         "endpoint": endpoint,
         "active": sub.active,
+        "pending": False,
         "raw_message_delivery": sub.raw_message_delivery,
         "filter_policy_scope": sub.filter_policy_scope,
         "filter_policy": pretty,
