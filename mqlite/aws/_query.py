@@ -48,8 +48,9 @@ _INDEX = re.compile(r"[1-9][0-9]{0,5}")
 _INTEGER = re.compile(r"-?[0-9]{1,20}")
 #: Deeper forms than any model needs are refused before they cost anything.
 _MAX_DEPTH = 16
-#: Characters XML 1.0 cannot carry literally in text (a parser normalises ``\r`` away).
-_XML_UNSAFE = re.compile("[\r\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+#: Characters XML 1.0 cannot carry at all, even as a reference; and surrogates, which
+#: UTF-8 cannot: written as U+FFFD, so a client can always parse the document.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
 
 @attrs.frozen
@@ -217,7 +218,8 @@ def _map(shape: MapShape, form: _Form, prefix: str, names: Names, depth: int) ->
 
 
 def _text(value: str) -> str:
-    return _XML_UNSAFE.sub(lambda m: f"&#x{ord(m.group()):X};", escape(value))
+    # \r is written as a reference, which a parser keeps (a literal one becomes \n).
+    return _NOT_XML.sub("\ufffd", escape(value)).replace("\r", "&#xD;")
 
 
 def encode(shape: Shape, value: Any, names: Names, out: list[str]) -> None:
