@@ -1,13 +1,23 @@
 """The query-protocol codec against botocore's own: what botocore's query serializer writes
 for any SNS request, the decoder reads back as the same members; what the XML writer
-writes for any SNS response, botocore's query parser reads as the same members."""
+writes for any SNS response, botocore's query parser reads as the same members. The same
+for SQS, with its query names given to botocore as the model traits they once were."""
 
 from __future__ import annotations
 
 import base64
+import copy
 from typing import Any
 
-from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
+from botocore.loaders import Loader
+from botocore.model import (
+    ListShape,
+    MapShape,
+    OperationModel,
+    ServiceModel,
+    Shape,
+    StructureShape,
+)
 from botocore.parsers import create_parser
 from botocore.serialize import create_serializer
 from hypothesis import HealthCheck, given, settings
@@ -15,8 +25,11 @@ from hypothesis import strategies as st
 
 from mqlite.aws._query import Names, decode, result_xml
 from mqlite.aws._shapes import service_model
+from mqlite.aws._sqs_query import NAMES as SQS_NAMES
+from mqlite.aws._sqs_query import NAMESPACE as SQS_NAMESPACE
 
 SNS = service_model("sns")
+SQS_JSON = service_model("sqs")
 OPERATIONS = sorted(SNS.operation_names)
 # Text as it survives a form and an XML document: no surrogates, and none of the control
 # characters XML 1.0 cannot carry (the writer replaces those; see the test below).
@@ -193,3 +206,82 @@ def test_characters_xml_cannot_carry_are_replaced_not_written() -> None:
     )
     parsed = create_parser("query").parse({"body": body, "headers": {}, "status_code": 200}, shape)
     assert parsed["SubscriptionArn"] == "a\ufffdb\rc\ufffd"
+
+
+def _sqs_query_model() -> ServiceModel:
+    """SQS's current model spoken over the query protocol, with the query names mqlite
+    restores (``NAMES``) written into it as botocore's ``locationName`` traits."""
+    raw = copy.deepcopy(Loader().load_service_model("sqs", "service-2"))
+    raw["metadata"]["protocol"] = "query"
+    raw["metadata"]["protocols"] = ["query"]
+    raw["metadata"]["xmlNamespace"] = SQS_NAMESPACE
+    shapes = raw["shapes"]
+    for (parent, member), name in SQS_NAMES.members.items():
+        shapes[parent]["members"][member]["locationName"] = name
+    for list_shape, name in SQS_NAMES.items.items():
+        shapes[list_shape]["member"]["locationName"] = name
+    for map_shape, (key, value) in SQS_NAMES.entries.items():
+        shapes[map_shape]["key"]["locationName"] = key
+        shapes[map_shape]["value"]["locationName"] = value
+    for operation in raw["operations"].values():
+        if "output" in operation:
+            operation["output"]["resultWrapper"] = f"{operation['name']}Result"
+    return ServiceModel(raw, "sqs")
+
+
+SQS_QUERY = _sqs_query_model()
+SQS_OPERATIONS = sorted(SQS_QUERY.operation_names)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_sqs_query_names_round_trip_through_botocore(data: st.DataObject) -> None:
+    # The decoder and writer apply the query names as botocore applies locationName.
+    operation = SQS_QUERY.operation_model(data.draw(st.sampled_from(SQS_OPERATIONS)))
+    ours = SQS_JSON.operation_model(operation.name)
+    if operation.input_shape is not None:
+        params = data.draw(values(operation.input_shape))
+        serializer = create_serializer("query", include_validation=False)
+        form = serializer.serialize_to_request(params, operation)["body"]
+        decoded = decode(ours.input_shape, {k: str(v) for k, v in form.items()}, SQS_NAMES)
+        assert decoded == _empty_maps_dropped(
+            operation.input_shape, _blobs_as_text(operation.input_shape, params)
+        )
+    shape = operation.output_shape
+    if shape is not None and _without_timestamps(shape) and ours.output_shape is not None:
+        result = data.draw(values(shape))
+        body = result_xml(
+            operation.name,
+            ours.output_shape,
+            result,
+            namespace=SQS_NAMESPACE,
+            wrapper=None,
+            names=SQS_NAMES,
+            request_id="r-1",
+        )
+        parsed = create_parser("query").parse(
+            {"body": body, "headers": {}, "status_code": 200}, shape
+        )
+        parsed.pop("ResponseMetadata")
+        assert parsed == _flattened_empties_dropped(shape, result)
+
+
+def _flattened_empties_dropped(shape: Shape, value: Any) -> Any:
+    # A flattened list or map with no items writes no element at all: absent when parsed.
+    kind = shape.type_name
+    if kind == "structure":
+        assert isinstance(shape, StructureShape)
+        out = {}
+        for k, v in value.items():
+            member = shape.members[k]
+            if member.serialization.get("flattened") and not v:
+                continue
+            out[k] = _flattened_empties_dropped(member, v)
+        return out
+    if kind == "list":
+        assert isinstance(shape, ListShape)
+        return [_flattened_empties_dropped(shape.member, v) for v in value]
+    if kind == "map":
+        assert isinstance(shape, MapShape)
+        return {k: _flattened_empties_dropped(shape.value, v) for k, v in value.items()}
+    return value

@@ -173,6 +173,11 @@ def _structure(
         where = _join(prefix, _wire_name(shape, key, member, names))
         if form.has(where):
             members[key] = _value(member, form, where, names, depth + 1)
+        elif (
+            isinstance(member, ListShape)
+            and form.values.get(_join(prefix, names.member(shape, key, member))) == ""
+        ):
+            members[key] = []  # an empty flattened list, spelled by the member's own name
     return members
 
 
