@@ -120,7 +120,7 @@ def _plots(results: dict[str, dict[str, Any]], out: Path) -> list[str]:
         for depth, fig in aws_figs["moto"].items():
             labels.append(f"moto mock_aws\n[{depth:,}]")
             costs.append(fig["us"])
-        fig, ax = plt.subplots(figsize=(7, 4))
+        fig, ax = plt.subplots(figsize=(8.5, 4))
         ax.bar(range(len(costs)), [c / 1000 for c in costs], color="tab:blue")
         ax.set_xticks(range(len(costs)), labels, fontsize=8)
         ax.set_yscale("log")
