@@ -30,6 +30,7 @@ from mqlite import (
     AsyncWorker,
     Broker,
     DeleteEntry,
+    Interrupt,
     ManualClock,
     Message,
     MqliteError,
@@ -643,6 +644,36 @@ def test_a_stale_receipt_handle(backend: Backend, broker: RemoteBroker) -> None:
     with pytest.raises(_GONE[backend.name]):
         q.change_visibility(first, 10)
     assert q.receive(wait=0) == []
+
+
+def test_interrupt_gives_up_a_remote_long_poll_and_loses_nothing(broker: RemoteBroker) -> None:
+    q = broker.create_queue("cut-short")
+    stop = Interrupt()
+    result: list[list[Message]] = []
+    poller = threading.Thread(target=lambda: result.append(q.receive(wait=20, interrupt=stop)))
+    poller.start()
+    stop.set()
+    poller.join(4)  # far less than the 20 s long poll still open on the service
+    assert not poller.is_alive()
+    assert result == [[]]
+    # The abandoned request may still take this one: it must make it visible again.
+    q.send("after")
+    assert [m.body for m in q.receive(wait=10)] == ["after"]
+    assert q.receive(wait=0, interrupt=stop) == []  # set beforehand: a short poll
+
+
+async def _receive_async_interrupted(q: RemoteQueue, stop: Interrupt) -> list[Message]:
+    task = asyncio.ensure_future(q.receive_async(wait=20, interrupt=stop))
+    await asyncio.sleep(0.05)
+    stop.set()
+    return await asyncio.wait_for(task, 4)
+
+
+def test_interrupt_gives_up_a_remote_async_long_poll(broker: RemoteBroker) -> None:
+    q = broker.create_queue("cut-short-async")
+    assert asyncio.run(_receive_async_interrupted(q, Interrupt())) == []
+    q.send("after")
+    assert [m.body for m in q.receive(wait=10)] == ["after"]
 
 
 # --- workers ------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from mqlite import ManualClock, Message, Queue
+from mqlite import Interrupt, ManualClock, Message, Queue
 from mqlite.errors import QueueDoesNotExist
 from mqlite.message import BatchResult, DeleteEntry, DeleteResult, SendEntry
 from mqlite.worker import DELETE_MARGIN, AsyncWorker, Retry, Worker
@@ -650,11 +650,14 @@ def test_failed_receives_are_logged_with_the_queue_and_retried(
             *,
             visibility_timeout: float | None = None,
             wait: float | None = None,
+            interrupt: Interrupt | None = None,
         ) -> list[Message]:
             Failing.calls += 1
             if Failing.calls <= 3:
                 raise QueueDoesNotExist("The specified queue does not exist.")
-            return super().receive(max_messages, visibility_timeout=visibility_timeout, wait=wait)
+            return super().receive(
+                max_messages, visibility_timeout=visibility_timeout, wait=wait, interrupt=interrupt
+            )
 
     q = Failing("jobs")
     q.send("x")
