@@ -7,10 +7,11 @@ Design (see docs/worker.md):
   slots)`` messages with a short poll (``wait=0``), puts them on the ready list with one
   lock hold and one notify, and goes back to handling. So no message waits in a local
   buffer unless a thread is free to take it, and a busy pool never switches to a separate
-  fetcher thread. When the queue is empty the fetcher sleeps for ``poll_interval`` *real*
-  seconds; :meth:`Worker.stop` and every finishing handler wake it. The idle sleep is real
-  time on purpose: with a ``ManualClock`` the clock does not move by itself, yet a message
-  sent by the test must still be picked up.
+  fetcher thread. When the queue is empty the fetcher long-polls it (``IDLE_WAIT``, on the
+  queue's clock, so a send answers it at once) with an :class:`~mqlite.clock.Interrupt`
+  that :meth:`Worker.stop`, :meth:`Worker.wait_idle` and every finishing handler set: the
+  poll ends at once and the fetcher looks again with a short poll. ``poll_interval`` is
+  only the back-off after a failed receive.
 * On a FIFO queue the messages of one group in a receive form a *chain* that one thread
   runs in order; if one fails the rest are made visible again, unprocessed, so a group is
   never handled out of order nor concurrently.
@@ -47,6 +48,7 @@ from collections.abc import Awaitable, Callable
 import attrs
 
 from mqlite._validation import in_range, shown
+from mqlite.clock import Interrupt
 from mqlite.errors import MqliteError
 from mqlite.message import DeleteEntry, Message
 from mqlite.queue import Queue
@@ -67,6 +69,10 @@ DELETE_BATCH = 10
 #: visibility timeout would end; one that finishes closer to it is deleted at once. It
 #: covers the time between the heartbeat thread waking and the delete landing.
 DELETE_MARGIN = 1.0
+
+#: How long (queue-clock seconds) the fetcher's receive waits on an empty queue: SQS's
+#: longest long poll. stop(), wait_idle() and finishing handlers cut it short.
+IDLE_WAIT = 20.0
 
 #: Longest real-time pause between receives that keep failing (queue deleted, say).
 MAX_RECEIVE_BACKOFF = 1.0
@@ -357,7 +363,8 @@ class Worker:
         self._flushing = 0  # delete calls in progress
         self._waiting = 0  # handler threads waiting on _work
         self._fetching = False  # a thread holds the fetcher role
-        self._polling = False  # ... and is sleeping on an empty queue
+        self._polling = False  # ... and is long-polling an empty queue
+        self._poke: Interrupt | None = None  # ends that long poll early when set
         self._beat_wake = -_INF  # the deadline the heartbeat thread sleeps until
         self._stopping = False
         self._started = False
@@ -450,8 +457,9 @@ class Worker:
             self._keep = own
             self._work.notify_all()
             self._idle.notify_all()
-            # A fetch in progress is a wait=0 receive: let its messages land in _jobs so
-            # they are drained or released with the rest.
+            self._wake_fetcher()
+            # A fetch in progress ends at once (a long poll is interrupted): let its
+            # messages land in _jobs so they are drained or released with the rest.
             self._cond.wait_for(lambda: not self._fetching)
             # The calling handler's own job is not waited for (that would wait forever):
             # it settles when the handler returns. What is chained behind it is released.
@@ -572,8 +580,7 @@ class Worker:
             if handlers and _handling.get() in self._jobs:
                 raise RuntimeError("wait_idle() from a handler would wait for that handler")
             since = self._polls  # a poll that started after this line must find nothing
-            if self._polling:
-                self._idle.notify()  # poll now rather than after poll_interval
+            self._wake_fetcher()  # look now rather than when the long poll ends
             self._idle_waiters += 1
             try:
                 return self._wait_settled(lambda: self._is_idle(since, handlers), timeout)
@@ -610,6 +617,11 @@ class Worker:
             return not self._jobs and not self._pending and self._empty_poll > since
         # With a free slot the pool would receive: it must have found nothing.
         return len(self._jobs) >= self.concurrency or self._empty_poll > since
+
+    def _wake_fetcher(self) -> None:
+        """End the fetcher's long poll, if it is in one; call with the lock."""
+        if self._poke is not None:
+            self._poke.set()
 
     def _changed(self) -> None:
         """Something wait_idle looks at has changed; call with the lock."""
@@ -675,27 +687,43 @@ class Worker:
                 free = min(self.batch_size, self.concurrency - len(self._jobs))
                 if self._stopping or free <= 0:
                     self._fetching = False
+                    self._polling = False
+                    self._poke = None
                     self._cond.notify_all()
                     self._changed()
                     return None
+                poke = self._poke
+                if poke is not None and poke.is_set():
+                    # Woken (a handler finished, wait_idle, stop): look with a short poll.
+                    poke = self._poke = None
+                    self._polling = False
                 self._polls += 1
                 poll = self._polls
             now = clock.time()
             try:
-                messages = queue.receive(free, visibility_timeout=self.visibility_timeout, wait=0)
+                messages = queue.receive(
+                    free,
+                    visibility_timeout=self.visibility_timeout,
+                    wait=0 if poke is None else IDLE_WAIT,
+                    interrupt=poke,
+                )
             except Exception as exc:
                 # Not ours to fix, but the fetcher role must not die with this thread.
                 failures += 1
                 pause = _receive_failed(queue, exc, failures, self.poll_interval)
                 with self._lock:
+                    self._poke = None
+                    self._polling = False
                     if not self._stopping:
                         self._idle.wait(pause)
                 continue
             failures = 0
             if messages:
                 return self._admit(messages, now)
+            if poke is not None:
+                continue  # the long poll ran out or was woken: see above
             # Idle: send the pending deletes now. On a FIFO queue they may be what blocks
-            # the groups, so look once more before sleeping.
+            # the groups, so look once more before waiting.
             if self._flush_all() and not looked_again:
                 looked_again = True
                 continue
@@ -703,11 +731,11 @@ class Worker:
             with self._lock:
                 if self._stopping:
                     continue
+                # Long-poll from now on, until a message comes or something pokes us.
                 self._polling = True
+                self._poke = Interrupt()
                 self._empty_poll = poll
                 self._changed()
-                self._idle.wait(self.poll_interval)
-                self._polling = False
 
     def _admit(self, messages: list[Message], now: float) -> _Job:
         """Hand a received batch to the pool in one lock hold; returns this thread's job."""
@@ -721,6 +749,8 @@ class Worker:
             self._jobs.update(jobs)
             self._ready.extend(heads)
             self._fetching = False
+            self._polling = False
+            self._poke = None
             if next_beat < self._beat_wake:
                 self._beat.notify()
             if self._stopping:
@@ -790,8 +820,7 @@ class Worker:
                             self._beat.notify()
             if nxt is not None and nxt.abandoned:
                 nxt = None
-            if self._polling:
-                self._idle.notify()
+            self._wake_fetcher()  # more room in the pool, and perhaps a FIFO group to free
             if nxt is not None:
                 self._wake_helper()  # this thread stays busy with the chain
             elif self._ready and not abandoned:

@@ -698,6 +698,30 @@ def test_worker_handles_every_message_once_and_deletes_it(broker: RemoteBroker) 
     assert q.stats().total == 0
 
 
+def test_idle_worker_long_polls_the_service_and_still_stops_at_once(
+    broker: RemoteBroker,
+) -> None:
+    q = broker.create_queue("idle-pool")
+    waits: list[float | None] = []
+    receive = q.receive
+
+    def counting(*args: Any, **kwargs: Any) -> list[Message]:
+        waits.append(kwargs.get("wait"))
+        return receive(*args, **kwargs)
+
+    q.receive = counting  # type: ignore[method-assign]
+    worker = Worker(q, lambda m: None, concurrency=2).start()
+    _until(lambda: waits[-1:] == [20])  # the queue was empty: one 20 s long poll
+    threading.Event().wait(0.3)  # a 20 ms short poll would have sent ~15 requests by now
+    assert len(waits) == 2  # the short poll that found nothing, and the long poll
+    stopper = threading.Thread(target=worker.stop)
+    stopper.start()
+    stopper.join(4)  # the long poll on the service is not over: the worker gives it up
+    assert not stopper.is_alive()
+    q.send("after")  # the abandoned request may take it: it must come back
+    assert [m.body for m in receive(wait=10)] == ["after"]
+
+
 def test_worker_keeps_fifo_group_order(broker: RemoteBroker) -> None:
     q = broker.create_queue("groups.fifo", content_based_deduplication=True)
     for group in "abc":
