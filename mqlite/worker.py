@@ -44,6 +44,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import NamedTuple
 
 import attrs
 
@@ -179,6 +180,37 @@ class _Job:
     flush_by: float = _INF
     done: bool = False
     abandoned: bool = False
+
+
+class _Outcome(NamedTuple):
+    """How a handler call ended: returned (neither set), raised Retry, or raised."""
+
+    retry: Retry | None = None
+    error: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.retry is None and self.error is None
+
+
+_OK = _Outcome()
+
+
+class _Finished(NamedTuple):
+    """What :meth:`Worker._finish` leaves to do outside the lock."""
+
+    next: _Job | None  # the job this thread runs next
+    batch: list[_Job]  # deletes to send now
+    rest: list[_Job]  # the FIFO chain cut behind a failed job, to release
+    settle: bool  # a retry, a failure or a release to do (counted in _settling)
+    abandoned: bool  # released by stop(): the result no longer counts
+    stopped_here: bool  # this job's handler called stop()
+
+
+def _retry_timeout(job: _Job, retry: Retry, now: float) -> float:
+    """The visibility timeout that brings *job* back after *retry*'s delay, within the cap."""
+    left = MAX_VISIBILITY - (now - job.received_at)
+    return max(0.0, min(retry.delay, left))
 
 
 class _Counters:
@@ -769,24 +801,47 @@ class Worker:
         """Run one job and settle it; returns the next job for this thread, if any.
 
         That is the next job of the FIFO chain, else a ready job, taken in the same lock
-        hold as the settling.
+        hold as the settling. Three steps: the handler (:meth:`_handle`), the bookkeeping
+        under the lock (:meth:`_finish`), then the calls outside it (:meth:`_settle`, and
+        a delete batch if this job completed one).
         """
-        msg = job.message
-        error: BaseException | None = None
-        retry: Retry | None = None
         if job.abandoned:  # released by stop(drain=False) since it was taken: do not start
             return None
+        outcome = self._handle(job)
+        now = self.queue.clock.time()
+        done = self._finish(job, outcome, now)
+        if done.abandoned:
+            return None  # released by stop(): the result no longer counts
+        if done.settle:
+            try:
+                self._settle(job, outcome, now, done.rest)
+            finally:
+                with self._lock:
+                    self._settling -= 1
+                    if self._stopping:
+                        self._cond.notify_all()
+                    self._changed()
+        if done.batch:
+            self._delete(done.batch)
+        if done.stopped_here:
+            self._stop_owned_loop(join=False)  # stop() left it running for this handler
+        return done.next
+
+    def _handle(self, job: _Job) -> _Outcome:
+        """Call the handler on *job*'s message; what it raised, if anything."""
         token = _handling.set(job)
         try:
-            self._call(msg)
+            self._call(job.message)
         except Retry as exc:
-            retry = exc
+            return _Outcome(retry=exc)
         except BaseException as exc:  # even SystemExit: the thread must live to settle it
-            error = exc
+            return _Outcome(error=exc)
         finally:
             _handling.reset(token)
-        ok = error is None and retry is None
-        now = self.queue.clock.time()
+        return _OK
+
+    def _finish(self, job: _Job, outcome: _Outcome, now: float) -> _Finished:
+        """Record a finished job in one lock hold; what is left to do outside it."""
         batch: list[_Job] = []
         rest: list[_Job] = []
         with self._lock:
@@ -795,29 +850,11 @@ class Worker:
             nxt = job.after
             if not abandoned:
                 self._jobs.discard(job)
-                if not ok:
-                    # FIFO: what follows a failed message must not run before it does.
-                    while nxt is not None:
-                        if not nxt.abandoned:
-                            nxt.abandoned = True
-                            self._jobs.discard(nxt)
-                            rest.append(nxt)
-                        nxt = nxt.after
+                if not outcome.ok:
+                    rest = self._cut_chain(job)
+                    nxt = None
                 else:
-                    # Batched delete, sent by flush_by at the latest: within delete_delay,
-                    # and DELETE_MARGIN before the visibility timeout could end.
-                    job.flush_by = flush_by = min(
-                        now + self.delete_delay, job.visible_until - DELETE_MARGIN
-                    )
-                    self._pending.append(job)
-                    # Taken as soon as it holds DELETE_BATCH: the list never grows past it.
-                    # Once stopping, nothing else would send it.
-                    if flush_by <= now or len(self._pending) >= DELETE_BATCH or self._stopping:
-                        batch = self._take_pending()
-                    elif flush_by < self._flush_at:
-                        self._flush_at = flush_by
-                        if flush_by < self._beat_wake:
-                            self._beat.notify()
+                    batch = self._add_pending(job, now)
             if nxt is not None and nxt.abandoned:
                 nxt = None
             self._wake_fetcher()  # more room in the pool, and perhaps a FIFO group to free
@@ -830,53 +867,62 @@ class Worker:
                 self._beat.notify_all()  # it may be waiting only for this job to end
             # A retry, a failure or a release is still to do, outside the lock: wait_idle
             # must not report the worker idle before it is done.
-            settle = not abandoned and not (ok and not rest)
+            settle = not abandoned and not (outcome.ok and not rest)
             if settle:
                 self._settling += 1
             self._changed()
-            stopped_here = job is self._keep
-        if abandoned:
-            return None  # released by stop(): the result no longer counts
-        if settle:
-            try:
-                self._settle(msg, now, job.received_at, retry, error, rest)
-            finally:
-                with self._lock:
-                    self._settling -= 1
-                    if self._stopping:
-                        self._cond.notify_all()
-                    self._changed()
-        if batch:
-            self._delete(batch)
-        if stopped_here:
-            self._stop_owned_loop(join=False)  # stop() left it running for this handler
-        return nxt
+            return _Finished(nxt, batch, rest, settle, abandoned, job is self._keep)
 
-    def _settle(
-        self,
-        msg: Message,
-        now: float,
-        received_at: float,
-        retry: Retry | None,
-        error: BaseException | None,
-        rest: list[_Job],
-    ) -> None:
+    def _cut_chain(self, job: _Job) -> list[_Job]:
+        """FIFO: what follows a failed message must not run before it does; call with the lock.
+
+        Returns the jobs taken off the chain, to release.
+        """
+        rest: list[_Job] = []
+        nxt = job.after
+        while nxt is not None:
+            if not nxt.abandoned:
+                nxt.abandoned = True
+                self._jobs.discard(nxt)
+                rest.append(nxt)
+            nxt = nxt.after
+        return rest
+
+    def _add_pending(self, job: _Job, now: float) -> list[_Job]:
+        """Queue a finished job's delete; a batch to send now, if one is due. Call with the lock.
+
+        The delete is sent by flush_by at the latest: within delete_delay, and DELETE_MARGIN
+        before the visibility timeout could end.
+        """
+        job.flush_by = flush_by = min(now + self.delete_delay, job.visible_until - DELETE_MARGIN)
+        self._pending.append(job)
+        # Taken as soon as it holds DELETE_BATCH: the list never grows past it. Once
+        # stopping, nothing else would send it.
+        if flush_by <= now or len(self._pending) >= DELETE_BATCH or self._stopping:
+            return self._take_pending()
+        if flush_by < self._flush_at:
+            self._flush_at = flush_by
+            if flush_by < self._beat_wake:
+                self._beat.notify()
+        return []
+
+    def _settle(self, job: _Job, outcome: _Outcome, now: float, rest: list[_Job]) -> None:
         """What a finished handler leaves to do outside the lock, but for the delete."""
         if rest:
             self._release(rest)
-        if retry is not None:
+        msg = job.message
+        if outcome.retry is not None:
             with self._c.lock:
                 self._c.retried += 1
-            left = MAX_VISIBILITY - (now - received_at)
             try:
-                self.queue.change_visibility(msg, max(0.0, min(retry.delay, left)))
+                self.queue.change_visibility(msg, _retry_timeout(job, outcome.retry, now))
             except MqliteError as exc:
                 log.warning("retry of %s failed: %s", msg.message_id, exc)
             _warn_dead_letter_next(self.queue, msg)
-        elif error is not None:
+        elif outcome.error is not None:
             with self._c.lock:
                 self._c.failed += 1
-            _handler_failed(self.queue, msg, error, self.on_error)
+            _handler_failed(self.queue, msg, outcome.error, self.on_error)
 
     # ---- deletes and releases --------------------------------------------------------
     def _take_pending(self) -> list[_Job]:
@@ -1290,34 +1336,47 @@ class AsyncWorker:
     async def _run(self, job: _Job) -> bool:
         """Run and settle one job; True when its handler returned."""
         assert self._slots is not None
-        msg = job.message
-        returned = False
+        outcome: _Outcome | None = None
         token = _handling.set(job)
         try:
-            try:
-                await self.handler(msg)
-            except Retry as exc:
-                self._c.retried += 1
-                left = MAX_VISIBILITY - (self.queue.clock.time() - job.received_at)
-                if not job.abandoned:
-                    await self.queue.change_visibility_async(msg, max(0.0, min(exc.delay, left)))
-                    _warn_dead_letter_next(self.queue, msg)
-            except asyncio.CancelledError:
-                if not job.abandoned:
-                    raise
-            except Exception as exc:
-                self._c.failed += 1
-                _handler_failed(self.queue, msg, exc, self.on_error)
-            else:
-                returned = True
-                if not job.abandoned:
-                    await self.queue.delete_async(msg)
-                    self._c.processed += 1
+            outcome = await self._handle(job)
+            if outcome is not None:
+                await self._settle(job, outcome)
         except MqliteError as exc:
-            log.warning("settling %s failed: %s", msg.message_id, exc)
+            log.warning("settling %s failed: %s", job.message.message_id, exc)
         finally:
             _handling.reset(token)
             self._held.discard(job)
             self._slots.release()
             self._bump()
-        return returned
+        return outcome is not None and outcome.ok
+
+    async def _handle(self, job: _Job) -> _Outcome | None:
+        """Await the handler on *job*'s message; None when stop() cancelled it (released)."""
+        try:
+            await self.handler(job.message)
+        except Retry as exc:
+            return _Outcome(retry=exc)
+        except asyncio.CancelledError:
+            if not job.abandoned:
+                raise
+            return None
+        except Exception as exc:
+            return _Outcome(error=exc)
+        return _OK
+
+    async def _settle(self, job: _Job, outcome: _Outcome) -> None:
+        """Delete, retry or report a finished job (a released one is only counted)."""
+        msg = job.message
+        if outcome.retry is not None:
+            self._c.retried += 1
+            if not job.abandoned:
+                timeout = _retry_timeout(job, outcome.retry, self.queue.clock.time())
+                await self.queue.change_visibility_async(msg, timeout)
+                _warn_dead_letter_next(self.queue, msg)
+        elif outcome.error is not None:
+            self._c.failed += 1
+            _handler_failed(self.queue, msg, outcome.error, self.on_error)
+        elif not job.abandoned:
+            await self.queue.delete_async(msg)
+            self._c.processed += 1
