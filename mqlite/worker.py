@@ -751,6 +751,10 @@ class Worker:
                 continue
             failures = 0
             if messages:
+                if poke is not None:
+                    # A long poll may have waited long: its messages were received at its
+                    # end (within DELETE_MARGIN's slack on a moving clock), not its start.
+                    now = clock.time()
                 return self._admit(messages, now)
             if poke is not None:
                 continue  # the long poll ran out or was woken: see above

@@ -735,6 +735,27 @@ def test_long_polling_worker_picks_up_a_send_without_the_clock_moving() -> None:
     assert clock.time() == ManualClock().time() + 5
 
 
+def test_a_message_that_ends_a_long_poll_counts_from_when_it_was_received() -> None:
+    clock = ManualClock()
+    q = Queue("idle", clock=clock, visibility_timeout=30)  # heartbeats every 15 s
+    release = threading.Event()
+    w = Worker(q, lambda m: release.wait(GUARD), concurrency=1).start()
+    try:
+        assert w.wait_idle(GUARD)
+        clock.advance(10)  # inside the worker's long poll, which started at 0
+        q.send("hold")
+        until(lambda: w.in_flight == 1)
+        clock.advance(6)  # 16 s after the poll began, 6 s after the receive
+        assert w.wait_idle(GUARD, handlers=False)
+        assert w.stats.heartbeats == 0
+        clock.advance(9)  # 15 s after the receive
+        assert w.wait_idle(GUARD, handlers=False)
+        assert w.stats.heartbeats == 1
+    finally:
+        release.set()
+        w.stop()
+
+
 # ---- wait_idle: deterministic tests on a ManualClock ------------------------------------------
 
 
