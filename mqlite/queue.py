@@ -645,7 +645,7 @@ class Queue:
         vt, wait_s = self._check_receive_args(max_messages, visibility_timeout, wait)
         clock = self._clock
         deadline = clock.time() + wait_s
-        listening = False  # our wake-up is registered with the interrupt
+        wake: Callable[[], None] | None = None  # ours alone: one interrupt may serve many
         try:
             while True:
                 with self._lock:
@@ -655,11 +655,11 @@ class Queue:
                         messages, dead = self._take(max_messages, vt, now, wait_s)
                         if messages or dead or now >= deadline:
                             break
-                        if interrupt is not None and not listening:
-                            if interrupt._add(self._notify_waiters):
+                        if interrupt is not None and wake is None:
+                            wake = self._interrupt_waker()
+                            if interrupt._add(wake):
                                 deadline = now  # set already: give up as if the wait ran out
                                 break
-                            listening = True
                         self._waiters += 1
                         try:
                             clock.wait(self._cond, self._wake_at(deadline))
@@ -672,9 +672,9 @@ class Queue:
                 if messages or now >= deadline:
                     return messages
         finally:
-            if listening:
+            if wake is not None:
                 assert interrupt is not None
-                interrupt._discard(self._notify_waiters)
+                interrupt._discard(wake)
 
     async def receive_async(
         self,
@@ -796,10 +796,14 @@ class Queue:
         nxt = self._state.next_deadline()
         return deadline if nxt is None else min(deadline, nxt)
 
-    def _notify_waiters(self) -> None:
-        """Wake the threads waiting in :meth:`receive` (an interrupt was set; no lock held)."""
-        with self._lock:
-            self._cond.notify_all()
+    def _interrupt_waker(self) -> Callable[[], None]:
+        """A new callback (so each receive can unregister its own) that wakes receive's waiters."""
+
+        def wake() -> None:
+            with self._lock:
+                self._cond.notify_all()
+
+        return wake
 
     def _wake(self) -> None:
         """Wake every waiting receiver (lock held); they re-check and wait again."""

@@ -581,3 +581,16 @@ def test_interrupt_ends_an_async_long_poll_with_nothing() -> None:
         return await q.receive_async(wait=20, interrupt=stop)  # set: a short poll
 
     assert [m.body for m in asyncio.run(again())] == ["x"]
+
+
+def test_one_interrupt_shared_by_two_receives_wakes_the_one_still_waiting() -> None:
+    clock = ManualClock()
+    q = Queue("p", clock=clock)
+    stop = Interrupt()
+    first = Poller(q, wait=20, interrupt=stop)
+    second = Poller(q, wait=20, interrupt=stop)
+    _waiting(clock, 2)
+    q.send("one")  # answers one of them, which stops listening to the interrupt
+    _wait_for(lambda: not first.thread.is_alive() or not second.thread.is_alive())
+    stop.set()  # must still reach the other
+    assert sorted(len(p.join()) for p in (first, second)) == [0, 1]
