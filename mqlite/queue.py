@@ -118,6 +118,9 @@ class Queue:
         q.delete(m)
     """
 
+    #: Whether cutting a waiting receive short with an Interrupt costs nothing (see Worker).
+    _interrupts_are_free = True
+
     def __init__(
         self,
         name: str,

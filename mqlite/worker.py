@@ -397,6 +397,9 @@ class Worker:
         self._fetching = False  # a thread holds the fetcher role
         self._polling = False  # ... and is long-polling an empty queue
         self._poke: Interrupt | None = None  # ends that long poll early when set
+        # Finishing handlers do not end a remote long poll early: an abandoned one may still
+        # take (and then release) a message, counting a receive against max_receive_count.
+        self._poke_often = queue._interrupts_are_free
         self._beat_wake = -_INF  # the deadline the heartbeat thread sleeps until
         self._stopping = False
         self._started = False
@@ -861,7 +864,8 @@ class Worker:
                     batch = self._add_pending(job, now)
             if nxt is not None and nxt.abandoned:
                 nxt = None
-            self._wake_fetcher()  # more room in the pool, and perhaps a FIFO group to free
+            if self._poke_often:
+                self._wake_fetcher()  # more room in the pool, and perhaps a FIFO group to free
             if nxt is not None:
                 self._wake_helper()  # this thread stays busy with the chain
             elif self._ready and not abandoned:

@@ -722,6 +722,29 @@ def test_idle_worker_long_polls_the_service_and_still_stops_at_once(
     assert [m.body for m in receive(wait=10)] == ["after"]
 
 
+def test_finishing_handlers_leave_the_remote_long_poll_running(broker: RemoteBroker) -> None:
+    # An abandoned long poll may still take a message (and release it, one receive
+    # counted against max_receive_count): only stop() gives one up.
+    q = broker.create_queue("busy-then-idle")
+    waits: list[float | None] = []
+    receive = q.receive
+
+    def counting(*args: Any, **kwargs: Any) -> list[Message]:
+        waits.append(kwargs.get("wait"))
+        return receive(*args, **kwargs)
+
+    q.receive = counting  # type: ignore[method-assign]
+    release = threading.Event()
+    q.send("hold")
+    with Worker(q, lambda m: release.wait(4), concurrency=2) as worker:
+        _until(lambda: worker.in_flight == 1 and waits[-1:] == [20])
+        polls = len(waits)
+        release.set()
+        _until(lambda: worker.processed == 1)
+        threading.Event().wait(0.2)  # a woken fetcher would have polled again by now
+        assert len(waits) == polls
+
+
 def test_worker_keeps_fifo_group_order(broker: RemoteBroker) -> None:
     q = broker.create_queue("groups.fifo", content_based_deduplication=True)
     for group in "abc":

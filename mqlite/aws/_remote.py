@@ -490,6 +490,10 @@ class RemoteQueue(Queue):
     ``peek``, ``redrive`` and a ``clock`` raise ``UnsupportedOperation``.
     """
 
+    # An interrupted long poll is abandoned, not recalled: what it still receives comes
+    # back with one more receive counted, so a Worker interrupts it only to stop.
+    _interrupts_are_free = False
+
     def __init__(self, broker: RemoteBroker, url: str) -> None:
         # No Queue.__init__: every public method is overridden and no local state is kept.
         self._broker = broker
