@@ -8,7 +8,7 @@ from __future__ import annotations
 from ._attribute import Attribute
 from ._redrive import RedriveTask
 from .broker import Broker
-from .clock import Clock, ManualClock, SystemClock
+from .clock import Clock, Interrupt, ManualClock, SystemClock
 from .errors import MqliteError
 from .filters import FilterPolicy, FilterPolicyError
 from .message import (
@@ -42,6 +42,7 @@ __all__ = [
     "DeliveryFailure",
     "FilterPolicy",
     "FilterPolicyError",
+    "Interrupt",
     "ManualClock",
     "Message",
     "MqliteError",

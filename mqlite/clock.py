@@ -12,6 +12,9 @@ A clock offers two ways to wait, one for threads and one for event loops:
   notified or the clock reaches ``deadline`` (it may also return early; callers re-check).
 * ``call_at(loop, deadline, callback)`` — runs ``callback`` on ``loop`` once the clock
   reaches ``deadline``; returns a handle with ``cancel()``.
+
+An :class:`Interrupt` cuts such waits short: a receive given one gives up waiting (and
+returns what it has, usually nothing) once the interrupt is set.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Protocol, runtime_checkable
 
 from ._validation import in_range, shown
 
-__all__ = ["Clock", "ManualClock", "SystemClock", "TimerHandle"]
+__all__ = ["Clock", "Interrupt", "ManualClock", "SystemClock", "TimerHandle"]
 
 #: Where a :class:`ManualClock` starts unless told otherwise: 2024-01-01T00:00:00Z.
 DEFAULT_MANUAL_START = 1_704_067_200.0
@@ -311,6 +314,56 @@ def _checked_time(what: str, value: object) -> float:
     if not in_range(value, 0, MAX_MANUAL_TIME):
         raise ValueError(f"{what} needs 0 <= seconds <= {MAX_MANUAL_TIME!r}, got {shown(value)}")
     return float(value)
+
+
+class Interrupt:
+    """A one-way flag that makes waiting receives give up.
+
+    Pass it to ``Queue.receive(..., interrupt=...)`` or ``receive_async``: once
+    :meth:`set` is called (from any thread), every receive waiting with it returns at once,
+    as if its wait had run out — with the messages it has, usually none. A receive given an
+    interrupt that is already set does not wait at all (a short poll). Other receives on the
+    same queue are not affected, so a consumer can stop its own long poll without closing
+    the queue for anyone else. An interrupt cannot be cleared: use a new one per stop.
+
+    A remote queue's long poll cannot be cut short once sent: ``RemoteQueue`` checks the
+    interrupt before each request and splits longer waits (see its ``receive``).
+    """
+
+    __slots__ = ("_callbacks", "_lock", "_set")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._set = False
+        self._callbacks: set[Callable[[], None]] = set()
+
+    def set(self) -> None:
+        """Wake every receive waiting with this interrupt; later ones do not wait."""
+        with self._lock:
+            self._set = True
+            callbacks = list(self._callbacks)
+            self._callbacks.clear()
+        for callback in callbacks:  # outside our lock: they take the queue's
+            callback()
+
+    def is_set(self) -> bool:
+        """Whether :meth:`set` has been called."""
+        return self._set
+
+    def _add(self, callback: Callable[[], None]) -> bool:
+        """Call *callback* on :meth:`set`; True (and not added) if already set."""
+        with self._lock:
+            if self._set:
+                return True
+            self._callbacks.add(callback)
+            return False
+
+    def _discard(self, callback: Callable[[], None]) -> None:
+        with self._lock:
+            self._callbacks.discard(callback)
+
+    def __repr__(self) -> str:
+        return f"Interrupt(set={self._set})"
 
 
 def _notify(cond: threading.Condition) -> None:

@@ -26,7 +26,7 @@ import attrs
 from . import _validation as v
 from ._settings import QueueSettings, check_name, checked
 from ._state import DELAYED, IN_FLIGHT, READY, QueueState, Record
-from .clock import Clock, SystemClock, TimerHandle
+from .clock import Clock, Interrupt, SystemClock, TimerHandle
 from .errors import (
     BatchRequestTooLong,
     InvalidAttributeValue,
@@ -117,6 +117,9 @@ class Queue:
         [m] = q.receive(wait=1)
         q.delete(m)
     """
+
+    #: Whether cutting a waiting receive short with an Interrupt costs nothing (see Worker).
+    _interrupts_are_free = True
 
     def __init__(
         self,
@@ -624,11 +627,14 @@ class Queue:
         *,
         visibility_timeout: float | None = None,
         wait: float | None = None,
+        interrupt: Interrupt | None = None,
     ) -> list[Message]:
         """Receive up to *max_messages* (1..10) messages, waiting up to *wait* seconds.
 
         ``wait`` None means the queue's ``receive_wait``; with a wait the call returns as
-        soon as at least one message is available. Each message returned is hidden for
+        soon as at least one message is available, or as soon as *interrupt* is set (then
+        it returns what it has, usually an empty list, as when the wait runs out; an
+        interrupt set beforehand makes it a short poll). Each message returned is hidden for
         ``visibility_timeout`` seconds (the queue's by default) and gets a new receipt
         handle. Messages past ``max_receive_count`` move to the dead-letter queue instead.
 
@@ -642,23 +648,36 @@ class Queue:
         vt, wait_s = self._check_receive_args(max_messages, visibility_timeout, wait)
         clock = self._clock
         deadline = clock.time() + wait_s
-        while True:
-            with self._lock:
-                while True:
-                    self._check_alive()
-                    now = clock.time()
-                    messages, dead = self._take(max_messages, vt, now, wait_s)
-                    if messages or dead or now >= deadline:
-                        break
-                    self._waiters += 1
-                    try:
-                        clock.wait(self._cond, self._wake_at(deadline))
-                    finally:
-                        self._waiters -= 1
-            if dead:
-                self._hand_over_dead_letters(dead)
-            if messages or now >= deadline:
-                return messages
+        wake: Callable[[], None] | None = None  # ours alone: one interrupt may serve many
+        try:
+            while True:
+                with self._lock:
+                    while True:
+                        self._check_alive()
+                        now = clock.time()
+                        messages, dead = self._take(max_messages, vt, now, wait_s)
+                        if messages or dead or now >= deadline:
+                            break
+                        if interrupt is not None and wake is None:
+                            wake = self._interrupt_waker()
+                            if interrupt._add(wake):
+                                deadline = now  # set already: give up as if the wait ran out
+                                break
+                        self._waiters += 1
+                        try:
+                            clock.wait(self._cond, self._wake_at(deadline))
+                        finally:
+                            self._waiters -= 1
+                        if interrupt is not None and interrupt.is_set():
+                            deadline = now
+                if dead:
+                    self._hand_over_dead_letters(dead)
+                if messages or now >= deadline:
+                    return messages
+        finally:
+            if wake is not None:
+                assert interrupt is not None
+                interrupt._discard(wake)
 
     async def receive_async(
         self,
@@ -666,12 +685,13 @@ class Queue:
         *,
         visibility_timeout: float | None = None,
         wait: float | None = None,
+        interrupt: Interrupt | None = None,
     ) -> list[Message]:
         """The awaitable twin of :meth:`receive`; it never blocks the event loop.
 
-        A long poll waits on a future that sends (from any thread or task), deletes and
-        the clock complete. Cancelling it leaves the queue unchanged: messages are taken
-        only in a step that returns them at once.
+        A long poll waits on a future that sends (from any thread or task), deletes, the
+        clock and *interrupt* complete. Cancelling it leaves the queue unchanged: messages
+        are taken only in a step that returns them at once.
         """
         vt, wait_s = self._check_receive_args(max_messages, visibility_timeout, wait)
         clock = self._clock
@@ -694,6 +714,9 @@ class Queue:
                 now = clock.time()
                 messages, dead = self._take(max_messages, vt, now, wait_s)
                 idle = not messages and not dead and now < deadline
+                if idle and interrupt is not None and interrupt._add(wake_threadsafe):
+                    idle = False
+                    deadline = now  # set: give up as if the wait ran out
                 if idle:
                     self._async_wakers.add(wake_threadsafe)
                     timer = clock.call_at(loop, self._wake_at(deadline), wake)
@@ -709,6 +732,10 @@ class Queue:
                     timer.cancel()
                     with self._lock:
                         self._async_wakers.discard(wake_threadsafe)
+                    if interrupt is not None:
+                        interrupt._discard(wake_threadsafe)
+                if interrupt is not None and interrupt.is_set():
+                    deadline = now
 
     def _check_receive_args(
         self, max_messages: int, visibility_timeout: float | None, wait: float | None
@@ -771,6 +798,15 @@ class Queue:
     def _wake_at(self, deadline: float) -> float:
         nxt = self._state.next_deadline()
         return deadline if nxt is None else min(deadline, nxt)
+
+    def _interrupt_waker(self) -> Callable[[], None]:
+        """A new callback (so each receive can unregister its own) that wakes receive's waiters."""
+
+        def wake() -> None:
+            with self._lock:
+                self._cond.notify_all()
+
+        return wake
 
     def _wake(self) -> None:
         """Wake every waiting receiver (lock held); they re-check and wait again."""

@@ -7,10 +7,11 @@ Design (see docs/worker.md):
   slots)`` messages with a short poll (``wait=0``), puts them on the ready list with one
   lock hold and one notify, and goes back to handling. So no message waits in a local
   buffer unless a thread is free to take it, and a busy pool never switches to a separate
-  fetcher thread. When the queue is empty the fetcher sleeps for ``poll_interval`` *real*
-  seconds; :meth:`Worker.stop` and every finishing handler wake it. The idle sleep is real
-  time on purpose: with a ``ManualClock`` the clock does not move by itself, yet a message
-  sent by the test must still be picked up.
+  fetcher thread. When the queue is empty the fetcher long-polls it (``IDLE_WAIT``, on the
+  queue's clock, so a send answers it at once) with an :class:`~mqlite.clock.Interrupt`
+  that :meth:`Worker.stop`, :meth:`Worker.wait_idle` and every finishing handler set: the
+  poll ends at once and the fetcher looks again with a short poll. ``poll_interval`` is
+  only the back-off after a failed receive.
 * On a FIFO queue the messages of one group in a receive form a *chain* that one thread
   runs in order; if one fails the rest are made visible again, unprocessed, so a group is
   never handled out of order nor concurrently.
@@ -43,10 +44,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from typing import NamedTuple
 
 import attrs
 
 from mqlite._validation import in_range, shown
+from mqlite.clock import Interrupt
 from mqlite.errors import MqliteError
 from mqlite.message import DeleteEntry, Message
 from mqlite.queue import Queue
@@ -67,6 +70,10 @@ DELETE_BATCH = 10
 #: visibility timeout would end; one that finishes closer to it is deleted at once. It
 #: covers the time between the heartbeat thread waking and the delete landing.
 DELETE_MARGIN = 1.0
+
+#: How long (queue-clock seconds) the fetcher's receive waits on an empty queue: SQS's
+#: longest long poll. stop(), wait_idle() and finishing handlers cut it short.
+IDLE_WAIT = 20.0
 
 #: Longest real-time pause between receives that keep failing (queue deleted, say).
 MAX_RECEIVE_BACKOFF = 1.0
@@ -173,6 +180,37 @@ class _Job:
     flush_by: float = _INF
     done: bool = False
     abandoned: bool = False
+
+
+class _Outcome(NamedTuple):
+    """How a handler call ended: returned (neither set), raised Retry, or raised."""
+
+    retry: Retry | None = None
+    error: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.retry is None and self.error is None
+
+
+_OK = _Outcome()
+
+
+class _Finished(NamedTuple):
+    """What :meth:`Worker._finish` leaves to do outside the lock."""
+
+    next: _Job | None  # the job this thread runs next
+    batch: list[_Job]  # deletes to send now
+    rest: list[_Job]  # the FIFO chain cut behind a failed job, to release
+    settle: bool  # a retry, a failure or a release to do (counted in _settling)
+    abandoned: bool  # released by stop(): the result no longer counts
+    stopped_here: bool  # this job's handler called stop()
+
+
+def _retry_timeout(job: _Job, retry: Retry, now: float) -> float:
+    """The visibility timeout that brings *job* back after *retry*'s delay, within the cap."""
+    left = MAX_VISIBILITY - (now - job.received_at)
+    return max(0.0, min(retry.delay, left))
 
 
 class _Counters:
@@ -357,7 +395,11 @@ class Worker:
         self._flushing = 0  # delete calls in progress
         self._waiting = 0  # handler threads waiting on _work
         self._fetching = False  # a thread holds the fetcher role
-        self._polling = False  # ... and is sleeping on an empty queue
+        self._polling = False  # ... and is long-polling an empty queue
+        self._poke: Interrupt | None = None  # ends that long poll early when set
+        # Finishing handlers do not end a remote long poll early: an abandoned one may still
+        # take (and then release) a message, counting a receive against max_receive_count.
+        self._poke_often = queue._interrupts_are_free
         self._beat_wake = -_INF  # the deadline the heartbeat thread sleeps until
         self._stopping = False
         self._started = False
@@ -450,8 +492,9 @@ class Worker:
             self._keep = own
             self._work.notify_all()
             self._idle.notify_all()
-            # A fetch in progress is a wait=0 receive: let its messages land in _jobs so
-            # they are drained or released with the rest.
+            self._wake_fetcher()
+            # A fetch in progress ends at once (a long poll is interrupted): let its
+            # messages land in _jobs so they are drained or released with the rest.
             self._cond.wait_for(lambda: not self._fetching)
             # The calling handler's own job is not waited for (that would wait forever):
             # it settles when the handler returns. What is chained behind it is released.
@@ -572,8 +615,7 @@ class Worker:
             if handlers and _handling.get() in self._jobs:
                 raise RuntimeError("wait_idle() from a handler would wait for that handler")
             since = self._polls  # a poll that started after this line must find nothing
-            if self._polling:
-                self._idle.notify()  # poll now rather than after poll_interval
+            self._wake_fetcher()  # look now rather than when the long poll ends
             self._idle_waiters += 1
             try:
                 return self._wait_settled(lambda: self._is_idle(since, handlers), timeout)
@@ -610,6 +652,11 @@ class Worker:
             return not self._jobs and not self._pending and self._empty_poll > since
         # With a free slot the pool would receive: it must have found nothing.
         return len(self._jobs) >= self.concurrency or self._empty_poll > since
+
+    def _wake_fetcher(self) -> None:
+        """End the fetcher's long poll, if it is in one; call with the lock."""
+        if self._poke is not None:
+            self._poke.set()
 
     def _changed(self) -> None:
         """Something wait_idle looks at has changed; call with the lock."""
@@ -675,27 +722,47 @@ class Worker:
                 free = min(self.batch_size, self.concurrency - len(self._jobs))
                 if self._stopping or free <= 0:
                     self._fetching = False
+                    self._polling = False
+                    self._poke = None
                     self._cond.notify_all()
                     self._changed()
                     return None
+                poke = self._poke
+                if poke is not None and poke.is_set():
+                    # Woken (a handler finished, wait_idle, stop): look with a short poll.
+                    poke = self._poke = None
+                    self._polling = False
                 self._polls += 1
                 poll = self._polls
             now = clock.time()
             try:
-                messages = queue.receive(free, visibility_timeout=self.visibility_timeout, wait=0)
+                messages = queue.receive(
+                    free,
+                    visibility_timeout=self.visibility_timeout,
+                    wait=0 if poke is None else IDLE_WAIT,
+                    interrupt=poke,
+                )
             except Exception as exc:
                 # Not ours to fix, but the fetcher role must not die with this thread.
                 failures += 1
                 pause = _receive_failed(queue, exc, failures, self.poll_interval)
                 with self._lock:
+                    self._poke = None
+                    self._polling = False
                     if not self._stopping:
                         self._idle.wait(pause)
                 continue
             failures = 0
             if messages:
+                if poke is not None:
+                    # A long poll may have waited long: its messages were received at its
+                    # end (within DELETE_MARGIN's slack on a moving clock), not its start.
+                    now = clock.time()
                 return self._admit(messages, now)
+            if poke is not None:
+                continue  # the long poll ran out or was woken: see above
             # Idle: send the pending deletes now. On a FIFO queue they may be what blocks
-            # the groups, so look once more before sleeping.
+            # the groups, so look once more before waiting.
             if self._flush_all() and not looked_again:
                 looked_again = True
                 continue
@@ -703,11 +770,11 @@ class Worker:
             with self._lock:
                 if self._stopping:
                     continue
+                # Long-poll from now on, until a message comes or something pokes us.
                 self._polling = True
+                self._poke = Interrupt()
                 self._empty_poll = poll
                 self._changed()
-                self._idle.wait(self.poll_interval)
-                self._polling = False
 
     def _admit(self, messages: list[Message], now: float) -> _Job:
         """Hand a received batch to the pool in one lock hold; returns this thread's job."""
@@ -721,6 +788,8 @@ class Worker:
             self._jobs.update(jobs)
             self._ready.extend(heads)
             self._fetching = False
+            self._polling = False
+            self._poke = None
             if next_beat < self._beat_wake:
                 self._beat.notify()
             if self._stopping:
@@ -739,24 +808,47 @@ class Worker:
         """Run one job and settle it; returns the next job for this thread, if any.
 
         That is the next job of the FIFO chain, else a ready job, taken in the same lock
-        hold as the settling.
+        hold as the settling. Three steps: the handler (:meth:`_handle`), the bookkeeping
+        under the lock (:meth:`_finish`), then the calls outside it (:meth:`_settle`, and
+        a delete batch if this job completed one).
         """
-        msg = job.message
-        error: BaseException | None = None
-        retry: Retry | None = None
         if job.abandoned:  # released by stop(drain=False) since it was taken: do not start
             return None
+        outcome = self._handle(job)
+        now = self.queue.clock.time()
+        done = self._finish(job, outcome, now)
+        if done.abandoned:
+            return None  # released by stop(): the result no longer counts
+        if done.settle:
+            try:
+                self._settle(job, outcome, now, done.rest)
+            finally:
+                with self._lock:
+                    self._settling -= 1
+                    if self._stopping:
+                        self._cond.notify_all()
+                    self._changed()
+        if done.batch:
+            self._delete(done.batch)
+        if done.stopped_here:
+            self._stop_owned_loop(join=False)  # stop() left it running for this handler
+        return done.next
+
+    def _handle(self, job: _Job) -> _Outcome:
+        """Call the handler on *job*'s message; what it raised, if anything."""
         token = _handling.set(job)
         try:
-            self._call(msg)
+            self._call(job.message)
         except Retry as exc:
-            retry = exc
+            return _Outcome(retry=exc)
         except BaseException as exc:  # even SystemExit: the thread must live to settle it
-            error = exc
+            return _Outcome(error=exc)
         finally:
             _handling.reset(token)
-        ok = error is None and retry is None
-        now = self.queue.clock.time()
+        return _OK
+
+    def _finish(self, job: _Job, outcome: _Outcome, now: float) -> _Finished:
+        """Record a finished job in one lock hold; what is left to do outside it."""
         batch: list[_Job] = []
         rest: list[_Job] = []
         with self._lock:
@@ -765,33 +857,15 @@ class Worker:
             nxt = job.after
             if not abandoned:
                 self._jobs.discard(job)
-                if not ok:
-                    # FIFO: what follows a failed message must not run before it does.
-                    while nxt is not None:
-                        if not nxt.abandoned:
-                            nxt.abandoned = True
-                            self._jobs.discard(nxt)
-                            rest.append(nxt)
-                        nxt = nxt.after
+                if not outcome.ok:
+                    rest = self._cut_chain(job)
+                    nxt = None
                 else:
-                    # Batched delete, sent by flush_by at the latest: within delete_delay,
-                    # and DELETE_MARGIN before the visibility timeout could end.
-                    job.flush_by = flush_by = min(
-                        now + self.delete_delay, job.visible_until - DELETE_MARGIN
-                    )
-                    self._pending.append(job)
-                    # Taken as soon as it holds DELETE_BATCH: the list never grows past it.
-                    # Once stopping, nothing else would send it.
-                    if flush_by <= now or len(self._pending) >= DELETE_BATCH or self._stopping:
-                        batch = self._take_pending()
-                    elif flush_by < self._flush_at:
-                        self._flush_at = flush_by
-                        if flush_by < self._beat_wake:
-                            self._beat.notify()
+                    batch = self._add_pending(job, now)
             if nxt is not None and nxt.abandoned:
                 nxt = None
-            if self._polling:
-                self._idle.notify()
+            if self._poke_often:
+                self._wake_fetcher()  # more room in the pool, and perhaps a FIFO group to free
             if nxt is not None:
                 self._wake_helper()  # this thread stays busy with the chain
             elif self._ready and not abandoned:
@@ -801,53 +875,62 @@ class Worker:
                 self._beat.notify_all()  # it may be waiting only for this job to end
             # A retry, a failure or a release is still to do, outside the lock: wait_idle
             # must not report the worker idle before it is done.
-            settle = not abandoned and not (ok and not rest)
+            settle = not abandoned and not (outcome.ok and not rest)
             if settle:
                 self._settling += 1
             self._changed()
-            stopped_here = job is self._keep
-        if abandoned:
-            return None  # released by stop(): the result no longer counts
-        if settle:
-            try:
-                self._settle(msg, now, job.received_at, retry, error, rest)
-            finally:
-                with self._lock:
-                    self._settling -= 1
-                    if self._stopping:
-                        self._cond.notify_all()
-                    self._changed()
-        if batch:
-            self._delete(batch)
-        if stopped_here:
-            self._stop_owned_loop(join=False)  # stop() left it running for this handler
-        return nxt
+            return _Finished(nxt, batch, rest, settle, abandoned, job is self._keep)
 
-    def _settle(
-        self,
-        msg: Message,
-        now: float,
-        received_at: float,
-        retry: Retry | None,
-        error: BaseException | None,
-        rest: list[_Job],
-    ) -> None:
+    def _cut_chain(self, job: _Job) -> list[_Job]:
+        """FIFO: what follows a failed message must not run before it does; call with the lock.
+
+        Returns the jobs taken off the chain, to release.
+        """
+        rest: list[_Job] = []
+        nxt = job.after
+        while nxt is not None:
+            if not nxt.abandoned:
+                nxt.abandoned = True
+                self._jobs.discard(nxt)
+                rest.append(nxt)
+            nxt = nxt.after
+        return rest
+
+    def _add_pending(self, job: _Job, now: float) -> list[_Job]:
+        """Queue a finished job's delete; a batch to send now, if one is due. Call with the lock.
+
+        The delete is sent by flush_by at the latest: within delete_delay, and DELETE_MARGIN
+        before the visibility timeout could end.
+        """
+        job.flush_by = flush_by = min(now + self.delete_delay, job.visible_until - DELETE_MARGIN)
+        self._pending.append(job)
+        # Taken as soon as it holds DELETE_BATCH: the list never grows past it. Once
+        # stopping, nothing else would send it.
+        if flush_by <= now or len(self._pending) >= DELETE_BATCH or self._stopping:
+            return self._take_pending()
+        if flush_by < self._flush_at:
+            self._flush_at = flush_by
+            if flush_by < self._beat_wake:
+                self._beat.notify()
+        return []
+
+    def _settle(self, job: _Job, outcome: _Outcome, now: float, rest: list[_Job]) -> None:
         """What a finished handler leaves to do outside the lock, but for the delete."""
         if rest:
             self._release(rest)
-        if retry is not None:
+        msg = job.message
+        if outcome.retry is not None:
             with self._c.lock:
                 self._c.retried += 1
-            left = MAX_VISIBILITY - (now - received_at)
             try:
-                self.queue.change_visibility(msg, max(0.0, min(retry.delay, left)))
+                self.queue.change_visibility(msg, _retry_timeout(job, outcome.retry, now))
             except MqliteError as exc:
                 log.warning("retry of %s failed: %s", msg.message_id, exc)
             _warn_dead_letter_next(self.queue, msg)
-        elif error is not None:
+        elif outcome.error is not None:
             with self._c.lock:
                 self._c.failed += 1
-            _handler_failed(self.queue, msg, error, self.on_error)
+            _handler_failed(self.queue, msg, outcome.error, self.on_error)
 
     # ---- deletes and releases --------------------------------------------------------
     def _take_pending(self) -> list[_Job]:
@@ -1261,34 +1344,47 @@ class AsyncWorker:
     async def _run(self, job: _Job) -> bool:
         """Run and settle one job; True when its handler returned."""
         assert self._slots is not None
-        msg = job.message
-        returned = False
+        outcome: _Outcome | None = None
         token = _handling.set(job)
         try:
-            try:
-                await self.handler(msg)
-            except Retry as exc:
-                self._c.retried += 1
-                left = MAX_VISIBILITY - (self.queue.clock.time() - job.received_at)
-                if not job.abandoned:
-                    await self.queue.change_visibility_async(msg, max(0.0, min(exc.delay, left)))
-                    _warn_dead_letter_next(self.queue, msg)
-            except asyncio.CancelledError:
-                if not job.abandoned:
-                    raise
-            except Exception as exc:
-                self._c.failed += 1
-                _handler_failed(self.queue, msg, exc, self.on_error)
-            else:
-                returned = True
-                if not job.abandoned:
-                    await self.queue.delete_async(msg)
-                    self._c.processed += 1
+            outcome = await self._handle(job)
+            if outcome is not None:
+                await self._settle(job, outcome)
         except MqliteError as exc:
-            log.warning("settling %s failed: %s", msg.message_id, exc)
+            log.warning("settling %s failed: %s", job.message.message_id, exc)
         finally:
             _handling.reset(token)
             self._held.discard(job)
             self._slots.release()
             self._bump()
-        return returned
+        return outcome is not None and outcome.ok
+
+    async def _handle(self, job: _Job) -> _Outcome | None:
+        """Await the handler on *job*'s message; None when stop() cancelled it (released)."""
+        try:
+            await self.handler(job.message)
+        except Retry as exc:
+            return _Outcome(retry=exc)
+        except asyncio.CancelledError:
+            if not job.abandoned:
+                raise
+            return None
+        except Exception as exc:
+            return _Outcome(error=exc)
+        return _OK
+
+    async def _settle(self, job: _Job, outcome: _Outcome) -> None:
+        """Delete, retry or report a finished job (a released one is only counted)."""
+        msg = job.message
+        if outcome.retry is not None:
+            self._c.retried += 1
+            if not job.abandoned:
+                timeout = _retry_timeout(job, outcome.retry, self.queue.clock.time())
+                await self.queue.change_visibility_async(msg, timeout)
+                _warn_dead_letter_next(self.queue, msg)
+        elif outcome.error is not None:
+            self._c.failed += 1
+            _handler_failed(self.queue, msg, outcome.error, self.on_error)
+        elif not job.abandoned:
+            await self.queue.delete_async(msg)
+            self._c.processed += 1

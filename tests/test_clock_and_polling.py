@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from mqlite import ManualClock, Message, Queue
+from mqlite import Interrupt, ManualClock, Message, Queue
 from mqlite.clock import MAX_MANUAL_TIME
 
 GUARD = 5.0  # real seconds; only a guard against hangs, never part of an assertion
@@ -513,3 +513,84 @@ def test_autojump_near_the_last_time_still_returns() -> None:
     q = Queue("p", clock=clock)
     assert q.receive(wait=20) == []
     assert clock.time() == MAX_MANUAL_TIME + 15
+
+
+# --- Interrupt: a waiting receive gives up when told to -----------------------------------
+
+
+def test_interrupt_ends_a_threaded_long_poll_with_nothing() -> None:
+    clock = ManualClock()
+    q = Queue("p", clock=clock)
+    stop = Interrupt()
+    p = Poller(q, wait=20, interrupt=stop)
+    _waiting(clock)
+    assert p.thread.is_alive()
+    stop.set()
+    assert p.join() == []
+    assert clock.time() == ManualClock().time()  # no time passed: it gave up early
+    assert clock.pending_deadlines() == []  # and left no timer behind
+    q.send("later")
+    assert q.stats().visible == 1  # the interrupted poll took nothing
+
+
+def test_interrupt_set_beforehand_makes_a_short_poll() -> None:
+    clock = ManualClock()
+    q = Queue("p", clock=clock)
+    stop = Interrupt()
+    stop.set()
+    # From the only thread a wait would raise (it could never end): this one does not wait.
+    assert q.receive(wait=20, interrupt=stop) == []
+    q.send("here")
+    assert [m.body for m in q.receive(wait=20, interrupt=stop)] == ["here"]
+
+
+def test_interrupt_wakes_only_the_receives_given_it() -> None:
+    clock = ManualClock()
+    q = Queue("p", clock=clock)
+    stop = Interrupt()
+    mine = Poller(q, wait=20, interrupt=stop)
+    other = Poller(q, wait=20)
+    _waiting(clock, 2)
+    stop.set()
+    assert mine.join() == []
+    assert other.thread.is_alive()
+    q.send("for-the-other")
+    assert [m.body for m in other.join()] == ["for-the-other"]
+
+
+def test_interrupt_ends_an_async_long_poll_with_nothing() -> None:
+    clock = ManualClock()
+    q = Queue("p", clock=clock)
+    stop = Interrupt()
+
+    async def main() -> list[Message]:
+        task = asyncio.ensure_future(q.receive_async(wait=20, interrupt=stop))
+        await asyncio.sleep(0)
+        assert not task.done()
+        setter = threading.Thread(target=stop.set)
+        setter.start()
+        result = await asyncio.wait_for(task, GUARD)
+        setter.join(GUARD)
+        return result
+
+    assert asyncio.run(main()) == []
+    assert clock.pending_deadlines() == []
+    q.send("x")
+
+    async def again() -> list[Message]:
+        return await q.receive_async(wait=20, interrupt=stop)  # set: a short poll
+
+    assert [m.body for m in asyncio.run(again())] == ["x"]
+
+
+def test_one_interrupt_shared_by_two_receives_wakes_the_one_still_waiting() -> None:
+    clock = ManualClock()
+    q = Queue("p", clock=clock)
+    stop = Interrupt()
+    first = Poller(q, wait=20, interrupt=stop)
+    second = Poller(q, wait=20, interrupt=stop)
+    _waiting(clock, 2)
+    q.send("one")  # answers one of them, which stops listening to the interrupt
+    _wait_for(lambda: not first.thread.is_alive() or not second.thread.is_alive())
+    stop.set()  # must still reach the other
+    assert sorted(len(p.join()) for p in (first, second)) == [0, 1]

@@ -30,6 +30,7 @@ from mqlite import (
     AsyncWorker,
     Broker,
     DeleteEntry,
+    Interrupt,
     ManualClock,
     Message,
     MqliteError,
@@ -645,6 +646,36 @@ def test_a_stale_receipt_handle(backend: Backend, broker: RemoteBroker) -> None:
     assert q.receive(wait=0) == []
 
 
+def test_interrupt_gives_up_a_remote_long_poll_and_loses_nothing(broker: RemoteBroker) -> None:
+    q = broker.create_queue("cut-short")
+    stop = Interrupt()
+    result: list[list[Message]] = []
+    poller = threading.Thread(target=lambda: result.append(q.receive(wait=20, interrupt=stop)))
+    poller.start()
+    stop.set()
+    poller.join(4)  # far less than the 20 s long poll still open on the service
+    assert not poller.is_alive()
+    assert result == [[]]
+    # The abandoned request may still take this one: it must make it visible again.
+    q.send("after")
+    assert [m.body for m in q.receive(wait=10)] == ["after"]
+    assert q.receive(wait=0, interrupt=stop) == []  # set beforehand: a short poll
+
+
+async def _receive_async_interrupted(q: RemoteQueue, stop: Interrupt) -> list[Message]:
+    task = asyncio.ensure_future(q.receive_async(wait=20, interrupt=stop))
+    await asyncio.sleep(0.05)
+    stop.set()
+    return await asyncio.wait_for(task, 4)
+
+
+def test_interrupt_gives_up_a_remote_async_long_poll(broker: RemoteBroker) -> None:
+    q = broker.create_queue("cut-short-async")
+    assert asyncio.run(_receive_async_interrupted(q, Interrupt())) == []
+    q.send("after")
+    assert [m.body for m in q.receive(wait=10)] == ["after"]
+
+
 # --- workers ------------------------------------------------------------------------------
 
 
@@ -665,6 +696,53 @@ def test_worker_handles_every_message_once_and_deletes_it(broker: RemoteBroker) 
     assert seen == Counter({f"m{i}": 1 for i in range(40)})
     assert q.receive(10, wait=0) == []
     assert q.stats().total == 0
+
+
+def test_idle_worker_long_polls_the_service_and_still_stops_at_once(
+    broker: RemoteBroker,
+) -> None:
+    q = broker.create_queue("idle-pool")
+    waits: list[float | None] = []
+    receive = q.receive
+
+    def counting(*args: Any, **kwargs: Any) -> list[Message]:
+        waits.append(kwargs.get("wait"))
+        return receive(*args, **kwargs)
+
+    q.receive = counting  # type: ignore[method-assign]
+    worker = Worker(q, lambda m: None, concurrency=2).start()
+    _until(lambda: waits[-1:] == [20])  # the queue was empty: one 20 s long poll
+    threading.Event().wait(0.3)  # a 20 ms short poll would have sent ~15 requests by now
+    assert len(waits) == 2  # the short poll that found nothing, and the long poll
+    stopper = threading.Thread(target=worker.stop)
+    stopper.start()
+    stopper.join(4)  # the long poll on the service is not over: the worker gives it up
+    assert not stopper.is_alive()
+    q.send("after")  # the abandoned request may take it: it must come back
+    assert [m.body for m in receive(wait=10)] == ["after"]
+
+
+def test_finishing_handlers_leave_the_remote_long_poll_running(broker: RemoteBroker) -> None:
+    # An abandoned long poll may still take a message (and release it, one receive
+    # counted against max_receive_count): only stop() gives one up.
+    q = broker.create_queue("busy-then-idle")
+    waits: list[float | None] = []
+    receive = q.receive
+
+    def counting(*args: Any, **kwargs: Any) -> list[Message]:
+        waits.append(kwargs.get("wait"))
+        return receive(*args, **kwargs)
+
+    q.receive = counting  # type: ignore[method-assign]
+    release = threading.Event()
+    q.send("hold")
+    with Worker(q, lambda m: release.wait(4), concurrency=2) as worker:
+        _until(lambda: worker.in_flight == 1 and waits[-1:] == [20])
+        polls = len(waits)
+        release.set()
+        _until(lambda: worker.processed == 1)
+        threading.Event().wait(0.2)  # a woken fetcher would have polled again by now
+        assert len(waits) == polls
 
 
 def test_worker_keeps_fifo_group_order(broker: RemoteBroker) -> None:

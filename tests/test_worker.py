@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from mqlite import ManualClock, Message, Queue
+from mqlite import Interrupt, ManualClock, Message, Queue
 from mqlite.errors import QueueDoesNotExist
 from mqlite.message import BatchResult, DeleteEntry, DeleteResult, SendEntry
 from mqlite.worker import DELETE_MARGIN, AsyncWorker, Retry, Worker
@@ -650,11 +650,14 @@ def test_failed_receives_are_logged_with_the_queue_and_retried(
             *,
             visibility_timeout: float | None = None,
             wait: float | None = None,
+            interrupt: Interrupt | None = None,
         ) -> list[Message]:
             Failing.calls += 1
             if Failing.calls <= 3:
                 raise QueueDoesNotExist("The specified queue does not exist.")
-            return super().receive(max_messages, visibility_timeout=visibility_timeout, wait=wait)
+            return super().receive(
+                max_messages, visibility_timeout=visibility_timeout, wait=wait, interrupt=interrupt
+            )
 
     q = Failing("jobs")
     q.send("x")
@@ -664,6 +667,93 @@ def test_failed_receives_are_logged_with_the_queue_and_retried(
     assert len(texts) == 3
     # The pause doubles with each failure in a row.
     assert [t.rsplit("retrying in ", 1)[1] for t in texts] == ["0.001 s", "0.002 s", "0.004 s"]
+
+
+# ---- waiting on an empty queue: a long poll that stop() cuts short ---------------------------
+
+
+class _CountingReceives(Queue):
+    """Counts receive calls and the waits they asked for."""
+
+    waits: list[float | None]
+
+    def receive(
+        self,
+        max_messages: int = 1,
+        *,
+        visibility_timeout: float | None = None,
+        wait: float | None = None,
+        interrupt: Interrupt | None = None,
+    ) -> list[Message]:
+        self.waits.append(wait)
+        return super().receive(
+            max_messages, visibility_timeout=visibility_timeout, wait=wait, interrupt=interrupt
+        )
+
+
+def test_idle_worker_long_polls_instead_of_polling_every_few_milliseconds() -> None:
+    q = _CountingReceives("idle")
+    q.waits = []
+    with Worker(q, lambda m: None, concurrency=2) as w:
+        assert w.wait_idle(GUARD)
+        before = len(q.waits)
+        threading.Event().wait(0.3)  # idle: a 20 ms poll would receive ~15 times meanwhile
+        assert len(q.waits) == before
+        assert q.waits[-1] == 20  # the one receive in progress waits as long as SQS allows
+        q.send("wakes it")
+        until(lambda: w.processed == 1)
+
+
+def test_stop_ends_the_long_poll_at_once_even_when_the_clock_stands_still() -> None:
+    clock = ManualClock()
+    q = Queue("idle", clock=clock)
+    w = Worker(q, lambda m: None, concurrency=2).start()
+    assert w.wait_idle(GUARD)
+    until(lambda: clock.pending_deadlines() == [clock.time() + 20])  # the long poll
+    stopper = threading.Thread(target=w.stop)
+    stopper.start()
+    stopper.join(GUARD)  # the clock never reaches the poll's end: only an interrupt ends it
+    assert not stopper.is_alive()
+    assert clock.pending_deadlines() == []
+    q.send("after stop")
+    assert q.stats().visible == 1  # nothing still polls
+
+
+def test_long_polling_worker_picks_up_a_send_without_the_clock_moving() -> None:
+    clock = ManualClock()
+    q = Queue("idle", clock=clock)
+    seen: list[str] = []
+    with Worker(q, lambda m: seen.append(m.body), concurrency=2) as w:
+        assert w.wait_idle(GUARD)
+        q.send("a")
+        assert w.wait_idle(GUARD)
+        assert seen == ["a"]
+        q.send("b", delay=5)
+        clock.advance(5)  # the delay ends inside the long poll: the clock wakes it
+        assert w.wait_idle(GUARD)
+        assert seen == ["a", "b"]
+    assert clock.time() == ManualClock().time() + 5
+
+
+def test_a_message_that_ends_a_long_poll_counts_from_when_it_was_received() -> None:
+    clock = ManualClock()
+    q = Queue("idle", clock=clock, visibility_timeout=30)  # heartbeats every 15 s
+    release = threading.Event()
+    w = Worker(q, lambda m: release.wait(GUARD), concurrency=1).start()
+    try:
+        assert w.wait_idle(GUARD)
+        clock.advance(10)  # inside the worker's long poll, which started at 0
+        q.send("hold")
+        until(lambda: w.in_flight == 1)
+        clock.advance(6)  # 16 s after the poll began, 6 s after the receive
+        assert w.wait_idle(GUARD, handlers=False)
+        assert w.stats.heartbeats == 0
+        clock.advance(9)  # 15 s after the receive
+        assert w.wait_idle(GUARD, handlers=False)
+        assert w.stats.heartbeats == 1
+    finally:
+        release.set()
+        w.stop()
 
 
 # ---- wait_idle: deterministic tests on a ManualClock ------------------------------------------

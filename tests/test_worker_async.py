@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from mqlite import ManualClock, Message, Queue
+from mqlite import Interrupt, ManualClock, Message, Queue
 from mqlite.errors import QueueDoesNotExist
 from mqlite.message import SendEntry
 from mqlite.worker import AsyncWorker, Retry, Worker
@@ -320,12 +320,13 @@ class _CountingQueue(Queue):
         *,
         visibility_timeout: float | None = None,
         wait: float | None = None,
+        interrupt: Interrupt | None = None,
     ) -> list[Message]:
         self.calls += 1
         if self.calls <= self.failures:
             raise QueueDoesNotExist("The specified queue does not exist.")
         return await super().receive_async(
-            max_messages, visibility_timeout=visibility_timeout, wait=wait
+            max_messages, visibility_timeout=visibility_timeout, wait=wait, interrupt=interrupt
         )
 
 

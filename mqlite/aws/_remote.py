@@ -31,7 +31,7 @@ from mqlite import _validation as v
 from mqlite._attribute import Attribute
 from mqlite._settings import DEFAULT_MAX_IN_FLIGHT, SETTING_NAMES
 from mqlite.broker import Broker
-from mqlite.clock import Clock, SystemClock
+from mqlite.clock import Clock, Interrupt, SystemClock
 from mqlite.errors import (
     InvalidAttributeValue,
     InvalidParameterValue,
@@ -490,6 +490,10 @@ class RemoteQueue(Queue):
     ``peek``, ``redrive`` and a ``clock`` raise ``UnsupportedOperation``.
     """
 
+    # An interrupted long poll is abandoned, not recalled: what it still receives comes
+    # back with one more receive counted, so a Worker interrupts it only to stop.
+    _interrupts_are_free = False
+
     def __init__(self, broker: RemoteBroker, url: str) -> None:
         # No Queue.__init__: every public method is overridden and no local state is kept.
         self._broker = broker
@@ -812,11 +816,18 @@ class RemoteQueue(Queue):
         *,
         visibility_timeout: float | None = None,
         wait: float | None = None,
+        interrupt: Interrupt | None = None,
     ) -> list[Message]:
         """Receive up to *max_messages* (1..10), long-polling up to *wait* seconds.
 
         ``wait`` None means the queue's ReceiveMessageWaitTimeSeconds (the service applies
         it). Durations go to SQS in whole seconds, rounded up.
+
+        A long poll sent cannot be cut short, so with an *interrupt* the request runs on a
+        thread of its own and the call returns ``[]`` as soon as the interrupt is set;
+        whatever the request still returns is made visible again at once (its receive
+        count has gone up, as for any receive). An interrupt set beforehand sends a short
+        poll.
 
         Raises:
             InvalidParameterValue: an argument out of range.
@@ -824,9 +835,43 @@ class RemoteQueue(Queue):
             ChecksumMismatch: a message's MD5 does not match its body or attributes.
             ServiceUnavailable: the endpoint could not be reached.
         """
+        if interrupt is not None and interrupt.is_set():
+            wait = 0
         params = self._receive_params(max_messages, visibility_timeout, wait)
-        response = self._call(self._sqs.receive_message, **params)
+        if interrupt is None or wait == 0:
+            response = self._call(self._sqs.receive_message, **params)
+        else:
+            response = self._interruptible(params, interrupt)
         return [_message(m) for m in response.get("Messages", [])]
+
+    def _interruptible(self, params: dict[str, Any], interrupt: Interrupt) -> dict[str, Any]:
+        """A receive request that *interrupt* abandons (its late messages are released)."""
+        handoff = _Handoff()
+        done = threading.Event()
+        failure: list[BaseException] = []
+
+        def blocking() -> None:
+            try:
+                response: dict[str, Any] = self._call(self._sqs.receive_message, **params)
+            except BaseException as exc:  # handed to the caller, re-raised there
+                failure.append(exc)
+            else:
+                if not handoff.deliver(response):
+                    self._release(response)  # the caller gave up: give the messages back
+            finally:
+                done.set()
+
+        threading.Thread(target=blocking, name="mqlite-remote-receive", daemon=True).start()
+        if not interrupt._add(done.set):
+            try:
+                done.wait()
+            finally:
+                interrupt._discard(done.set)
+        if failure:
+            raise failure[0]
+        # Arrived (even if the interrupt came too): ours to return. Not yet: released later.
+        late = handoff.abandon()
+        return {} if late is None else late
 
     async def receive_async(
         self,
@@ -834,12 +879,15 @@ class RemoteQueue(Queue):
         *,
         visibility_timeout: float | None = None,
         wait: float | None = None,
+        interrupt: Interrupt | None = None,
     ) -> list[Message]:
         """The awaitable twin of :meth:`receive`: the request runs on a thread.
 
-        Cancelling it does not lose messages: whatever the request still returns is made
-        visible again at once.
+        Cancelling it, or setting *interrupt*, does not lose messages: whatever the request
+        still returns is made visible again at once.
         """
+        if interrupt is not None and interrupt.is_set():
+            wait = 0
         params = self._receive_params(max_messages, visibility_timeout, wait)
         handoff = _Handoff()
 
@@ -849,8 +897,24 @@ class RemoteQueue(Queue):
                 self._release(response)  # the caller is gone: give the messages back
             return response
 
+        loop = asyncio.get_running_loop()
+        if interrupt is not None and wait != 0:
+            # Its own thread: an abandoned long poll must not hold up the loop's executor
+            # (asyncio.run waits for that at exit).
+            request = _on_thread(loop, blocking)
+        else:
+            request = loop.run_in_executor(None, blocking)
         try:
-            response = await asyncio.get_running_loop().run_in_executor(None, blocking)
+            gave_up = (
+                interrupt is not None
+                and wait != 0
+                and await _interrupted(request, interrupt)
+                and handoff.abandon() is None
+            )
+            if gave_up:  # the response, if it comes, is released by blocking()
+                request.add_done_callback(_retrieve)
+                return []
+            response = await request
         except asyncio.CancelledError:
             late = handoff.abandon()
             if late is not None:  # it had already arrived: release it off the loop
@@ -1063,6 +1127,67 @@ class _Handoff:
         with self._lock:
             self._cancelled = True
             return self._response
+
+
+async def _interrupted(request: asyncio.Future[Any], interrupt: Interrupt) -> bool:
+    """Wait for *request* or *interrupt*; True when the interrupt came first."""
+    loop = asyncio.get_running_loop()
+    woken: asyncio.Future[None] = loop.create_future()
+
+    def done() -> None:
+        if not woken.done():
+            woken.set_result(None)
+
+    def wake() -> None:
+        try:
+            loop.call_soon_threadsafe(done)
+        except RuntimeError:
+            pass  # the loop is closed: nobody is waiting any more
+
+    if not interrupt._add(wake):
+        try:
+            await asyncio.wait({request, woken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            interrupt._discard(wake)
+            woken.cancel()
+    return not request.done()
+
+
+def _on_thread(
+    loop: asyncio.AbstractEventLoop, call: Callable[[], dict[str, Any]]
+) -> asyncio.Future[dict[str, Any]]:
+    """Run *call* on a daemon thread of its own; its outcome completes the returned future."""
+    future: asyncio.Future[dict[str, Any]] = loop.create_future()
+
+    def settle(result: dict[str, Any] | None, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            assert result is not None
+            future.set_result(result)
+
+    def run() -> None:
+        result: dict[str, Any] | None = None
+        error: BaseException | None = None
+        try:
+            result = call()
+        except BaseException as exc:  # handed to the awaiting task
+            error = exc
+        try:
+            loop.call_soon_threadsafe(settle, result, error)
+        except RuntimeError:
+            pass  # the loop is closed: nobody is waiting any more
+
+    threading.Thread(target=run, name="mqlite-remote-receive", daemon=True).start()
+    return future
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """Read an abandoned request's outcome, so a failure is not reported as unretrieved."""
+    if not future.cancelled():
+        future.exception()
 
 
 # Releases after a cancelled receive_async; one small pool for the whole process.
