@@ -187,11 +187,10 @@ def test_fifo_shared_dedup_ids_do_not_collide_in_dlq(clock: ManualClock) -> None
     assert dlq.stats().visible == 2
 
 
-def test_fifo_move_unblocks_group(clock: ManualClock) -> None:
-    dlq = Queue("dlq.fifo", clock=clock)
-    src = Queue(
+def test_fifo_move_unblocks_group(broker: Broker) -> None:
+    dlq = broker.create_queue("dlq.fifo")
+    src = broker.create_queue(
         "src.fifo",
-        clock=clock,
         dead_letter_queue=dlq,
         max_receive_count=1,
         content_based_deduplication=True,
@@ -202,13 +201,14 @@ def test_fifo_move_unblocks_group(clock: ManualClock) -> None:
     assert [x.body for x in src.receive(10)] == ["next"]
 
 
-def test_kind_mismatch(clock: ManualClock) -> None:
+@pytest.mark.moto_differs("moto accepts a standard dead-letter queue for a FIFO queue")
+def test_kind_mismatch(broker: Broker) -> None:
     with pytest.raises(InvalidParameterValue) as err:
-        Queue("src.fifo", clock=clock, dead_letter_queue=Queue("dlq", clock=clock))
+        broker.create_queue("src.fifo", dead_letter_queue=broker.create_queue("dlq"))
     assert err.value.code == "InvalidParameterValue"
     assert "Dead-letter queue must be same type of queue as the source." in str(err.value)
     with pytest.raises(InvalidParameterValue):
-        Queue("src", clock=clock, dead_letter_queue=Queue("dlq.fifo", clock=clock))
+        broker.create_queue("src", dead_letter_queue=broker.create_queue("dlq.fifo"))
 
 
 def test_dead_letter_queue_must_share_the_clock(clock: ManualClock) -> None:
@@ -239,12 +239,12 @@ def test_max_receive_count_range(clock: ManualClock, n: int) -> None:
     assert "valid values are from 1 to 1000 both inclusive" in str(err.value)
 
 
-def test_max_receive_count_bounds_accepted(clock: ManualClock) -> None:
-    dlq = Queue("dlq", clock=clock)
+def test_max_receive_count_bounds_accepted(broker: Broker) -> None:
+    dlq = broker.create_queue("dlq")
     assert (
-        Queue("a", clock=clock, dead_letter_queue=dlq, max_receive_count=1).max_receive_count == 1
+        broker.create_queue("a", dead_letter_queue=dlq, max_receive_count=1).max_receive_count == 1
     )
-    q = Queue("b", clock=clock, dead_letter_queue=dlq, max_receive_count=1000)
+    q = broker.create_queue("b", dead_letter_queue=dlq, max_receive_count=1000)
     assert q.max_receive_count == 1000
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from mqlite.broker import Broker
 from mqlite.clock import ManualClock
 from mqlite.errors import (
     InvalidAttributeName,
@@ -28,6 +29,10 @@ def fifo(clock: ManualClock, name: str = "q.fifo", **kw: object) -> Queue:
     return Queue(name, clock=clock, **kw)  # type: ignore[arg-type]
 
 
+def fifo_on(broker: Broker, name: str = "q.fifo", **kw: object) -> Queue:
+    return broker.create_queue(name, **kw)
+
+
 def bodies(msgs: list) -> list[str]:  # type: ignore[type-arg]
     return [m.body for m in msgs]
 
@@ -41,18 +46,25 @@ def test_fifo_inferred_from_suffix(clock: ManualClock) -> None:
     assert Queue("a.fifo", fifo=True, clock=clock).fifo
 
 
-@pytest.mark.parametrize(
-    ("name", "flag"), [("a", True), ("a.fifo", False), ("a" * 76 + ".fifo", None), ("", None)]
-)
-def test_fifo_name_errors(clock: ManualClock, name: str, flag: bool | None) -> None:
+@pytest.mark.parametrize(("name", "flag"), [("a", True), ("a" * 76 + ".fifo", None), ("", None)])
+def test_fifo_name_errors(broker: Broker, name: str, flag: bool | None) -> None:
     with pytest.raises(InvalidParameterValue) as err:
-        Queue(name, fifo=flag, clock=clock)
+        broker.create_queue(name, fifo=flag)
     assert err.value.code == "InvalidParameterValue"
 
 
-def test_fifo_only_setting_on_standard_queue(clock: ManualClock) -> None:
+def test_fifo_suffix_with_fifo_false(clock: ManualClock) -> None:
+    with pytest.raises(InvalidParameterValue) as err:
+        Queue("a.fifo", fifo=False, clock=clock)
+    assert err.value.code == "InvalidParameterValue"
+
+
+@pytest.mark.moto_differs(
+    "moto accepts ContentBasedDeduplication on a standard queue; SQS: InvalidAttributeName"
+)
+def test_fifo_only_setting_on_standard_queue(broker: Broker) -> None:
     with pytest.raises(MqliteError) as err:
-        Queue("a", content_based_deduplication=True, clock=clock)
+        broker.create_queue("a", content_based_deduplication=True)
     assert err.value.code == "InvalidAttributeName"
     assert isinstance(err.value, InvalidAttributeName)
 
@@ -106,8 +118,9 @@ def test_queue_delay_applies_and_change_is_retroactive(clock: ManualClock) -> No
     assert bodies(q.receive()) == ["x"]
 
 
-def test_sequence_numbers_strictly_increase(clock: ManualClock) -> None:
-    q = fifo(clock, content_based_deduplication=True)
+@pytest.mark.moto_differs("moto sends a FIFO message without a SequenceNumber in its answer")
+def test_sequence_numbers_strictly_increase(broker: Broker) -> None:
+    q = fifo_on(broker, content_based_deduplication=True)
     seqs = [q.send(f"m{i}", group_id=f"g{i % 3}").sequence_number for i in range(30)]
     assert all(s is not None for s in seqs)
     ints = [int(s) for s in seqs if s is not None]
@@ -121,15 +134,18 @@ def test_sequence_numbers_strictly_increase(clock: ManualClock) -> None:
 # --- receive algorithm (§8.4) --------------------------------------------------------------
 
 
-def test_groups_contiguous_in_one_response(clock: ManualClock) -> None:
-    q = fifo(clock, content_based_deduplication=True)
+@pytest.mark.moto_differs(
+    "moto answers a FIFO receive in send order; SQS keeps one group's messages contiguous"
+)
+def test_groups_contiguous_in_one_response(broker: Broker) -> None:
+    q = fifo_on(broker, content_based_deduplication=True)
     for g, b in [("g1", "g1-m1"), ("g2", "g2-m1"), ("g1", "g1-m2"), ("g1", "g1-m3")]:
         q.send(b, group_id=g)
     assert bodies(q.receive(10)) == ["g1-m1", "g1-m2", "g1-m3", "g2-m1"]
 
 
-def test_in_flight_head_blocks_group_new_sends_do_not_unblock(clock: ManualClock) -> None:
-    q = fifo(clock, content_based_deduplication=True)
+def test_in_flight_head_blocks_group_new_sends_do_not_unblock(broker: Broker) -> None:
+    q = fifo_on(broker, content_based_deduplication=True)
     q.send("a1", group_id="a")
     q.send("a2", group_id="a")
     [m] = q.receive(1)
@@ -281,8 +297,9 @@ def test_dedup_scope_message_group(clock: ManualClock) -> None:
     assert q.stats().visible == 2
 
 
-def test_dedup_scope_queue_ignores_group(clock: ManualClock) -> None:
-    q = fifo(clock)
+@pytest.mark.moto_differs("moto deduplicates per message group under DeduplicationScope=queue")
+def test_dedup_scope_queue_ignores_group(broker: Broker) -> None:
+    q = fifo_on(broker)
     a = q.send("x", group_id="g1", deduplication_id="d")
     b = q.send("y", group_id="g2", deduplication_id="d")
     assert a.message_id == b.message_id

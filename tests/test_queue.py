@@ -9,6 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from mqlite import (
+    Broker,
     DeleteEntry,
     ManualClock,
     MqliteError,
@@ -61,7 +62,8 @@ def test_send_receive_delete(q: Queue) -> None:
     q.check_invariants()
 
 
-def test_receive_order_and_max(q: Queue) -> None:
+def test_receive_order_and_max(broker: Broker) -> None:
+    q = broker.create_queue("q")
     for i in range(12):
         q.send(f"m{i}")
     got = q.receive(10)
@@ -83,13 +85,15 @@ def test_receive_max_messages_range(q: Queue, n: int) -> None:
     assert isinstance(e.value, ValueError)
 
 
-def test_receive_wait_range(q: Queue) -> None:
+def test_receive_wait_range(broker: Broker) -> None:
+    q = broker.create_queue("q")
     with pytest.raises(MqliteError) as e:
         q.receive(wait=21)
     assert _code(e) == "InvalidParameterValue"
 
 
-def test_receive_visibility_range(q: Queue) -> None:
+def test_receive_visibility_range(broker: Broker) -> None:
+    q = broker.create_queue("q")
     with pytest.raises(MqliteError) as e:
         q.receive(visibility_timeout=43_201)
     assert _code(e) == "InvalidParameterValue"
@@ -125,18 +129,21 @@ def test_invalid_body_characters(q: Queue, body: str) -> None:
     assert q.stats().visible == 0
 
 
-def test_invalid_chars_message_text(q: Queue) -> None:
+def test_invalid_chars_message_text(broker: Broker) -> None:
+    q = broker.create_queue("q")
     with pytest.raises(MqliteError, match=exact(INVALID_CHARS)):
         q.send("x\x00")
 
 
 @pytest.mark.parametrize("body", ["\t\n\r", " ~", "\ud7ff\ue000\ufffd", "\U00010000\U0010ffff"])
-def test_valid_body_characters(q: Queue, body: str) -> None:
+def test_valid_body_characters(broker: Broker, body: str) -> None:
+    q = broker.create_queue("q")
     q.send(body)
     assert q.receive()[0].body == body
 
 
-def test_empty_body(q: Queue) -> None:
+def test_empty_body(broker: Broker) -> None:
+    q = broker.create_queue("q")
     with pytest.raises(
         MqliteError, match=exact("The request must contain the parameter MessageBody.")
     ) as e:
@@ -201,7 +208,8 @@ def test_bad_attributes(q: Queue, attrs: dict[str, object]) -> None:
     assert q.stats().visible == 0
 
 
-def test_bad_attribute_types(q: Queue) -> None:
+def test_bad_attribute_types(broker: Broker) -> None:
+    q = broker.create_queue("q")
     from mqlite import Attribute
 
     for dt in ["string", "Foo", "Number.", "String." + "x" * 250]:
@@ -213,7 +221,8 @@ def test_bad_attribute_types(q: Queue) -> None:
     assert _code(e) == "InvalidParameterValue"
 
 
-def test_attributes_round_trip(q: Queue) -> None:
+def test_attributes_round_trip(broker: Broker) -> None:
+    q = broker.create_queue("q")
     from mqlite import Attribute
 
     q.send("x", attributes={"s": "v", "n": 5, "b": b"\x00\x01", "c": Attribute("Number.f", "1.5")})
@@ -238,7 +247,8 @@ def test_attributes_round_trip(q: Queue) -> None:
         ("héllo", "be50e8478cf24ff3595bc7307fb91b50"),
     ],
 )
-def test_md5_of_body(q: Queue, body: str, digest: str) -> None:
+def test_md5_of_body(broker: Broker, body: str, digest: str) -> None:
+    q = broker.create_queue("q")
     assert md5_of_body(body) == digest
     assert q.send(body).md5_of_body == digest
 
@@ -514,7 +524,8 @@ def _batch_calls(q: Queue, ids: list[str]) -> list[object]:
     ]
 
 
-def test_batch_empty(q: Queue) -> None:
+def test_batch_empty(broker: Broker) -> None:
+    q = broker.create_queue("q")
     for call in _batch_calls(q, []):
         with pytest.raises(MqliteError) as e:
             call()  # type: ignore[operator]
@@ -542,7 +553,8 @@ def test_batch_bad_id(q: Queue, bad: str) -> None:
     assert q.stats().visible == 0
 
 
-def test_batch_id_80_ok(q: Queue) -> None:
+def test_batch_id_80_ok(broker: Broker) -> None:
+    q = broker.create_queue("q")
     assert len(q.send_batch([SendEntry("x" * 80, "b")]).successful) == 1
 
 
@@ -881,7 +893,8 @@ def test_forged_handles_are_invalid(q: Queue) -> None:
         "-0.5",
     ],
 )
-def test_number_attribute_accepted(q: Queue, value: str) -> None:
+def test_number_attribute_accepted(broker: Broker, value: str) -> None:
+    q = broker.create_queue("q")
     from mqlite import Attribute
 
     q.send("x", attributes={"n": Attribute("Number", value)})
@@ -911,7 +924,8 @@ def test_configure_message_names_the_range(q: Queue) -> None:
         q.configure(max_message_size=1)
 
 
-def test_batch_duplicate_id_message(q: Queue) -> None:
+def test_batch_duplicate_id_message(broker: Broker) -> None:
+    q = broker.create_queue("q")
     with pytest.raises(MqliteError, match=exact("Id a repeated.")) as e:
         q.send_batch([SendEntry("a", "x"), SendEntry("a", "y")])
     assert _code(e) == "BatchEntryIdsNotDistinct"
@@ -929,7 +943,8 @@ def test_batch_total_counts_attributes(q: Queue) -> None:
     assert q.stats().visible == 0
 
 
-def test_batch_accepts_any_iterable(q: Queue) -> None:
+def test_batch_accepts_any_iterable(broker: Broker) -> None:
+    q = broker.create_queue("q")
     res = q.send_batch(SendEntry(f"i{i}", f"m{i}") for i in range(3))
     assert [s.id for s in res.successful] == ["i0", "i1", "i2"]
     assert res.failed == []

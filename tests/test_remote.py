@@ -11,20 +11,17 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
 import threading
 import time
-import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import boto3
 import pytest
+from _backends import SESSION, Backend, free_port
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from moto.server import ThreadedMotoServer
 
 from mqlite import (
     AsyncWorker,
@@ -47,7 +44,6 @@ from mqlite.aws import (
     RemoteQueue,
     RemoteSubscription,
     RemoteTopic,
-    Server,
     ServiceUnavailable,
     connect,
 )
@@ -67,50 +63,7 @@ from mqlite.errors import (
     UnsupportedOperation,
 )
 
-# One session for the whole file: a session loads botocore's service models once and its
-# clients share them, which makes a client a millisecond rather than a fifth of a second.
-_SESSION = boto3.Session(aws_access_key_id="any", aws_secret_access_key="any")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class Backend:
-    """An endpoint the tests can stop and bring back on the same port, state kept."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.port = _free_port()
-        self.endpoint_url = f"http://127.0.0.1:{self.port}"
-        self._mqlite: Server | None = None
-        self._moto: ThreadedMotoServer | None = None
-        self.start()
-
-    def start(self) -> None:
-        if self.name == "mqlite":
-            if self._mqlite is None:
-                self._mqlite = Server(port=self.port)
-            self._mqlite.start()
-        else:
-            self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-            self._moto.start()
-
-    def stop(self) -> None:
-        if self._mqlite is not None:
-            self._mqlite.stop()
-        if self._moto is not None:
-            self._moto.stop()
-            self._moto = None
-
-    def reset(self) -> None:
-        if self.name == "moto":
-            request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
-            with urllib.request.urlopen(request, timeout=5):
-                pass
+_SESSION = SESSION
 
 
 @pytest.fixture(scope="module")
@@ -567,7 +520,7 @@ def test_a_checksum_mismatch_is_an_error(broker: RemoteBroker) -> None:
 
 
 def test_an_unreachable_endpoint_is_service_unavailable() -> None:
-    closed = f"http://127.0.0.1:{_free_port()}"
+    closed = f"http://127.0.0.1:{free_port()}"
     broker = connect(
         closed,
         session=_SESSION,

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from mqlite import Attribute, ManualClock, Notification, PublishEntry, Queue, Subscription
+from mqlite import Attribute, Broker, ManualClock, Notification, PublishEntry, Queue, Subscription
 from mqlite.errors import InvalidParameter, MqliteError, NotFound, ParameterValueInvalid
 from mqlite.topic import RetryPolicy, Topic
 
@@ -166,9 +166,9 @@ def test_publish_validation(kwargs: dict[str, object], error: type[Exception], t
     assert q.stats().total == 0
 
 
-def test_subject_of_99_characters_accepted() -> None:
-    t = Topic("t")
-    q = Queue("q")
+def test_subject_of_99_characters_accepted(broker: Broker) -> None:
+    t = broker.create_topic("t")
+    q = broker.create_queue("q")
     t.subscribe(q)
     t.publish("m", subject="s" * 99)
     assert json.loads(q.receive()[0].body)["Subject"] == "s" * 99
@@ -183,8 +183,9 @@ def test_size_boundary_counts_attributes() -> None:
         t.publish(LONG[:-7], attributes={"a": "b"})
 
 
-def test_custom_types_and_string_array_accepted() -> None:
-    t = Topic("t")
+@pytest.mark.moto_differs("moto accepts a String.Array value that is not a JSON array")
+def test_custom_types_and_string_array_accepted(broker: Broker) -> None:
+    t = broker.create_topic("t")
     t.publish(
         "m",
         attributes={
@@ -340,9 +341,10 @@ def test_raw_delivery() -> None:
 # --- FIFO ----------------------------------------------------------------------------------
 
 
-def test_fifo_passes_ids_and_keeps_order() -> None:
-    t = Topic("t.fifo")
-    q = Queue("q.fifo")
+@pytest.mark.moto_differs("moto answers a FIFO topic's Publish without a SequenceNumber")
+def test_fifo_passes_ids_and_keeps_order(broker: Broker) -> None:
+    t = broker.create_topic("t.fifo")
+    q = broker.create_queue("q.fifo")
     t.subscribe(q, raw_message_delivery=True)
     seqs = [
         t.publish(f"m{i}", group_id="g", deduplication_id=f"d{i}").sequence_number or ""
@@ -593,9 +595,9 @@ def test_failure_without_dlq_is_logged(caplog: pytest.LogCaptureFixture) -> None
 # --- batch --------------------------------------------------------------------------------------
 
 
-def test_publish_batch() -> None:
-    t = Topic("t")
-    q = Queue("q")
+def test_publish_batch(broker: Broker) -> None:
+    t = broker.create_topic("t")
+    q = broker.create_queue("q")
     t.subscribe(q, raw_message_delivery=True)
     res = t.publish_batch([PublishEntry("a", "one"), PublishEntry("b", "two")])
     assert [r.id for r in res.successful] == ["a", "b"]

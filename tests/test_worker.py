@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from mqlite import Interrupt, ManualClock, Message, Queue
+from mqlite import Broker, Interrupt, ManualClock, Message, Queue
 from mqlite.errors import QueueDoesNotExist
 from mqlite.message import BatchResult, DeleteEntry, DeleteResult, SendEntry
 from mqlite.worker import DELETE_MARGIN, AsyncWorker, Retry, Worker
@@ -511,9 +511,9 @@ def test_fifo_chain_waits_invisible_behind_a_long_handler() -> None:
     assert q.stats().total == 0
 
 
-def test_delete_delay_must_not_be_negative() -> None:
+def test_delete_delay_must_not_be_negative(broker: Broker) -> None:
     with pytest.raises(ValueError, match="delete_delay"):
-        Worker(Queue("q"), lambda m: None, delete_delay=-1)
+        Worker(broker.create_queue("q"), lambda m: None, delete_delay=-1)
 
 
 def test_heartbeat_extends_under_the_worker_lock() -> None:
@@ -853,9 +853,13 @@ _BAD_ARGS: list[tuple[dict[str, object], type[Exception], str]] = [
 
 @pytest.mark.parametrize(("kwargs", "error", "match"), _BAD_ARGS)
 def test_bad_constructor_arguments_are_refused(
-    kwargs: dict[str, object], error: type[Exception], match: str
+    broker: Broker, kwargs: dict[str, object], error: type[Exception], match: str
 ) -> None:
-    args: dict[str, object] = {"queue": Queue("q"), "handler": lambda m: None, **kwargs}
+    args: dict[str, object] = {
+        "queue": broker.create_queue("q"),
+        "handler": lambda m: None,
+        **kwargs,
+    }
     queue, handler = args.pop("queue"), args.pop("handler")
     with pytest.raises(error, match=match):
         Worker(queue, handler, **args)  # type: ignore[arg-type]

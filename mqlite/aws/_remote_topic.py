@@ -13,8 +13,8 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from mqlite import _validation as v
 from mqlite._attribute import Attribute
+from mqlite._sns_validation import to_attribute as sns_attribute
 from mqlite.clock import Clock
 from mqlite.errors import NotFound, ParameterValueInvalid, UnsupportedOperation
 from mqlite.filters import FilterPolicy
@@ -86,7 +86,9 @@ def _sns_attributes(attributes: Mapping[str, Any] | None) -> dict[str, dict[str,
             f" {type(attributes).__name__}."
         )
     converted: dict[str, Attribute] = {
-        name: v.to_attribute(name, raw, ParameterValueInvalid) for name, raw in attributes.items()
+        # As Topic.publish converts them: a list is a String.Array.
+        name: sns_attribute(name, raw)
+        for name, raw in attributes.items()
     }
     return _wire_attributes(converted)
 
