@@ -30,11 +30,11 @@ def until(cond: Callable[[], bool]) -> None:
         time.sleep(0.002)
 
 
-def test_exactly_once_under_concurrency() -> None:
-    q = Queue("work")
+def test_exactly_once_under_concurrency(broker: Broker) -> None:
+    q = broker.create_queue("work")
     n = 200
-    for i in range(n):
-        q.send(str(i))
+    for start in range(0, n, 10):
+        q.send_batch(SendEntry(str(i), str(i)) for i in range(start, start + 10))
     seen: Counter[str] = Counter()
     lock = threading.Lock()
 
@@ -430,12 +430,11 @@ def test_failed_entry_in_a_delete_batch_is_logged(caplog: pytest.LogCaptureFixtu
 # ---- FIFO ---------------------------------------------------------------------------------
 
 
-def test_fifo_groups_in_order_and_never_concurrent() -> None:
-    q = Queue("q.fifo", content_based_deduplication=True)
+def test_fifo_groups_in_order_and_never_concurrent(broker: Broker) -> None:
+    q = broker.create_queue("q.fifo", content_based_deduplication=True)
     groups, per_group = 3, 20
     for i in range(per_group):
-        for g in range(groups):
-            q.send(f"{g}:{i}", group_id=f"g{g}")
+        q.send_batch(SendEntry(f"{g}", f"{g}:{i}", group_id=f"g{g}") for g in range(groups))
     lock = threading.Lock()
     running: set[str] = set()
     overlaps: list[str] = []
