@@ -83,11 +83,25 @@ class RunHeap(Generic[T, I]):
         Cost: O(1) from the run, O(log n) from the heap; stale entries on the way are
         dropped (amortised O(1) each).
         """
+        # _pop_earliest and _reset_first, inlined: this runs for every message that
+        # becomes ready or expires.
         alive = self._alive
-        while self.first <= limit:
-            if not self:  # only an infinite limit gets here empty
+        run_key, run_order, heap = self._run_key, self._run_order, self._heap
+        first = self.first
+        while first <= limit:
+            if run_key and (not heap or (run_key[0], run_order[0]) < (heap[0][0], heap[0][1])):
+                run_key.popleft()
+                run_order.popleft()
+                tag = self._run_tag.popleft()
+                item = self._run_item.popleft()
+            elif heap:
+                _, _, tag, item = heapq.heappop(heap)
+            else:  # empty: only an infinite limit gets here
                 return None
-            tag, item = self._pop_earliest()
+            first = run_key[0] if run_key else math.inf
+            if heap and heap[0][0] < first:
+                first = heap[0][0]
+            self.first = first
             if alive(tag, item):
                 return item
         return None
