@@ -2,12 +2,14 @@
 
 Deadlines (``now + timeout``), dedup expiries (``now + window``) and enqueue times all
 grow with the clock, so almost every key is at least the last one pushed. Those go in a
-*run*: parallel deques of key, order, tag and item, appended at the right and taken from
-the left in O(1), with no object allocated per entry (the garbage collector sees nothing
-new, which matters at a million messages). A key smaller than the run's last (a late
-arrival: a shorter timeout, a dead letter keeping its enqueue time, the clock set back)
-goes in a heap of tuples instead, O(log n). The earliest entry is the smaller of the two
-heads, compared by (key, order): equal keys come out in push order.
+*run*: parallel deques of key, tag and item, appended at the right and taken from the
+left in O(1), with no object allocated per entry (the garbage collector sees nothing
+new, which matters at a million messages). A key smaller than the largest the run has
+taken (a late arrival: a shorter timeout, a dead letter keeping its enqueue time, the
+clock set back) goes in a heap of (key, order, tag, item) tuples instead, O(log n). The
+earliest entry is the smaller of the two heads, and equal keys come out in push order:
+every run entry pushed after a heap entry has a larger key than it (that largest key
+is forgotten only when both are empty), so on a tie the run's head is the older one.
 
 Entries are removed lazily. Each carries a *tag* chosen by the caller (a ticket, a
 message id), and the caller's ``alive(tag, item)`` says whether it still counts; stale
@@ -36,10 +38,10 @@ class RunHeap(Generic[T, I]):
     __slots__ = (
         "_alive",
         "_heap",
+        "_last",
         "_order",
         "_run_item",
         "_run_key",
-        "_run_order",
         "_run_tag",
         "first",
         "slack",
@@ -50,11 +52,13 @@ class RunHeap(Generic[T, I]):
         #: Stale entries tolerated beyond the live ones before :meth:`maybe_compact` rebuilds.
         self.slack = slack
         self._run_key: deque[float] = deque()
-        self._run_order: deque[int] = deque()
         self._run_tag: deque[T] = deque()
         self._run_item: deque[I] = deque()
         self._heap: list[tuple[float, int, T, I]] = []
+        #: Orders late entries with equal keys in the heap (the run needs no order).
         self._order = 0
+        #: The largest key the run has taken since the structure was last empty.
+        self._last = -math.inf
         #: The earliest key held, live or stale (``inf`` when empty): ``first > now``
         #: tells the caller in one comparison that nothing is due.
         self.first = math.inf
@@ -65,14 +69,13 @@ class RunHeap(Generic[T, I]):
 
     def push(self, key: float, tag: T, item: I) -> None:
         """Hold *item* under *key* with *tag*. Cost: O(1) in order, O(log n) late."""
-        self._order += 1
-        run_key = self._run_key
-        if not run_key or run_key[-1] <= key:
-            run_key.append(key)
-            self._run_order.append(self._order)
+        if key >= self._last:
+            self._last = key
+            self._run_key.append(key)
             self._run_tag.append(tag)
             self._run_item.append(item)
         else:
+            self._order += 1
             heapq.heappush(self._heap, (key, self._order, tag, item))
         if key < self.first:
             self.first = key
@@ -86,12 +89,11 @@ class RunHeap(Generic[T, I]):
         # _pop_earliest and _reset_first, inlined: this runs for every message that
         # becomes ready or expires.
         alive = self._alive
-        run_key, run_order, heap = self._run_key, self._run_order, self._heap
+        run_key, heap = self._run_key, self._heap
         first = self.first
         while first <= limit:
-            if run_key and (not heap or (run_key[0], run_order[0]) < (heap[0][0], heap[0][1])):
+            if run_key and (not heap or run_key[0] <= heap[0][0]):
                 run_key.popleft()
-                run_order.popleft()
                 tag = self._run_tag.popleft()
                 item = self._run_item.popleft()
             elif heap:
@@ -149,27 +151,26 @@ class RunHeap(Generic[T, I]):
         alive = self._alive
         keep = [
             entry
-            for entry in zip(
-                self._run_key, self._run_order, self._run_tag, self._run_item, strict=True
-            )
-            if alive(entry[2], entry[3])
+            for entry in zip(self._run_key, self._run_tag, self._run_item, strict=True)
+            if alive(entry[1], entry[2])
         ]
         self._run_key = deque(e[0] for e in keep)
-        self._run_order = deque(e[1] for e in keep)
-        self._run_tag = deque(e[2] for e in keep)
-        self._run_item = deque(e[3] for e in keep)
+        self._run_tag = deque(e[1] for e in keep)
+        self._run_item = deque(e[2] for e in keep)
         self._heap = [e for e in self._heap if alive(e[2], e[3])]
         heapq.heapify(self._heap)
+        if not self._heap:  # no late entry to order against: the run's own last will do
+            self._last = self._run_key[-1] if self._run_key else -math.inf
         self._reset_first()
 
     def clear(self) -> None:
         """Drop every entry. Cost: O(n)."""
         self._run_key.clear()
-        self._run_order.clear()
         self._run_tag.clear()
         self._run_item.clear()
         self._heap.clear()
         self.first = math.inf
+        self._last = -math.inf
 
     # --- internals ---------------------------------------------------------------------------
 
@@ -179,12 +180,11 @@ class RunHeap(Generic[T, I]):
             return False
         if not heap:
             return True
-        return (self._run_key[0], self._run_order[0]) < (heap[0][0], heap[0][1])
+        return self._run_key[0] <= heap[0][0]  # on a tie the run's head is older
 
     def _pop_earliest(self) -> tuple[T, I]:
         if self._run_is_first():
             self._run_key.popleft()
-            self._run_order.popleft()
             tag = self._run_tag.popleft()
             item = self._run_item.popleft()
         else:
