@@ -146,3 +146,14 @@ def test_maybe_compact_waits_for_the_slack(slack: int) -> None:
         item.ticket += 1  # 6 stale, 4 live: 10 > 2 * 4 + slack only when slack < 2
     assert heap.maybe_compact(4) is (slack < 2)
     assert len(heap) == (4 if slack < 2 else 10)
+
+
+def test_a_key_pushed_after_the_run_empties_still_follows_an_older_equal_late_key() -> None:
+    x, y, z = _Item(0), _Item(1), _Item(2)
+    heap: RunHeap[int, _Item] = RunHeap(_alive)
+    heap.push(10.0, 0, x)  # run
+    heap.push(4.0, 0, y)  # late: heap
+    x.ticket += 1
+    heap.compact()  # the run is empty now; y waits in the heap
+    heap.push(4.0, 0, z)  # equal to y's key, pushed after it
+    assert [heap.pop_due(4.0), heap.pop_due(4.0), heap.pop_due(4.0)] == [y, z, None]
