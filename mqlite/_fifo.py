@@ -1,18 +1,18 @@
 """FIFO deduplication: the 5-minute window of deduplication ids.
 
 The window is a dict from key to the message id first sent with it, plus the keys in
-expiry order. Expiries are ``now + window``, so they arrive in order and go in a *run*
-of parallel deques (O(1), and no object allocated per key for the garbage collector to
-track); an expiry earlier than the run's last (the clock was set back) goes in a heap
-beside it. A send checks and records its key in O(1) amortised, whatever the window
+expiry order in a :class:`~mqlite._runheap.RunHeap`. Expiries are ``now + window``, so
+they arrive in order and go in its run (O(1), and no object allocated per key for the
+garbage collector to track); an expiry earlier than the run's last (the clock was set
+back) goes in its heap. A send checks and records its key in O(1) amortised, whatever the window
 holds: expired keys are dropped from the fronts as time passes, never by scanning.
 """
 
 from __future__ import annotations
 
-import heapq
-from collections import deque
 from collections.abc import Iterable
+
+from ._runheap import RunHeap
 
 __all__ = ["DedupWindow"]
 
@@ -22,11 +22,15 @@ class DedupWindow:
 
     def __init__(self, window: float) -> None:
         self.window = window
-        self._seen: dict[str, str] = {}
-        self._run_until: deque[float] = deque()
-        self._run_key: deque[str] = deque()
-        self._run_id: deque[str] = deque()
-        self._late: list[tuple[float, str, str]] = []
+        seen: dict[str, str] = {}
+        self._seen = seen
+
+        def owns(message_id: str, key: str) -> bool:
+            # Ids are unique, so an entry still owns its key only if the id matches.
+            return seen.get(key) is message_id
+
+        #: (expiry, message id, key), earliest expiry first.
+        self._expiries: RunHeap[str, str] = RunHeap(owns)
 
     def admit(self, key: str, message_id: str, now: float) -> str | None:
         """Record *key* as sent now with *message_id*, unless it is a duplicate.
@@ -37,20 +41,17 @@ class DedupWindow:
 
         Cost: O(1) amortised.
         """
-        run_until = self._run_until
-        if (run_until and run_until[0] <= now) or (self._late and self._late[0][0] <= now):
-            self._expire(now)
-        original = self._seen.get(key)
+        seen = self._seen
+        expiries = self._expiries
+        while expiries.first <= now:  # one pop per key due, no extra call to find none
+            expired = expiries.pop_due(now)
+            if expired is not None:
+                del seen[expired]
+        original = seen.get(key)
         if original is not None:
             return original
-        self._seen[key] = message_id
-        until = now + self.window
-        if not run_until or run_until[-1] <= until:
-            run_until.append(until)
-            self._run_key.append(key)
-            self._run_id.append(message_id)
-        else:
-            heapq.heappush(self._late, (until, key, message_id))
+        seen[key] = message_id
+        expiries.push(now + self.window, message_id, key)
         return None
 
     def message_ids(self) -> Iterable[str]:
@@ -60,25 +61,7 @@ class DedupWindow:
     def clear(self) -> None:
         """Forget every key (a purge does this)."""
         self._seen.clear()
-        self._run_until.clear()
-        self._run_key.clear()
-        self._run_id.clear()
-        self._late.clear()
+        self._expiries.clear()
 
     def __len__(self) -> int:
         return len(self._seen)
-
-    def _expire(self, now: float) -> None:
-        seen = self._seen
-        run_until, run_key, run_id = self._run_until, self._run_key, self._run_id
-        while run_until and run_until[0] <= now:
-            run_until.popleft()
-            key, message_id = run_key.popleft(), run_id.popleft()
-            # Ids are unique, so this entry still owns the key only if the id matches.
-            if seen.get(key) is message_id:
-                del seen[key]
-        late = self._late
-        while late and late[0][0] <= now:
-            _, key, message_id = heapq.heappop(late)
-            if seen.get(key) is message_id:
-                del seen[key]

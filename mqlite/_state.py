@@ -15,7 +15,8 @@ makes its next transition cheap:
   ready list of groups whose head message is READY (see "FIFO" below).
 * DELAYED / IN_FLIGHT — hidden until a deadline. Both live in ``_hidden``, a priority
   queue keyed by (deadline, order) that takes in-order deadlines in O(1) without
-  allocating (see ``_deadlines``). Advancing time pops what is due and makes it READY.
+  allocating (a :class:`~mqlite._runheap.RunHeap`). Advancing time pops what is due and
+  makes it READY.
 * GONE — deleted, expired, purged or moved to a dead-letter queue.
 
 Nothing is ever searched for. Entries are removed lazily: each record carries a
@@ -26,9 +27,10 @@ When stale entries outnumber live ones a structure is rebuilt, so memory stays
 proportional to the live messages and the cost stays amortised O(1) per operation.
 
 Retention is ordered by enqueue time: since the period applies to all messages alike,
-lowering it needs no re-keying. New messages arrive in enqueue order, so they go in a
-deque (``_expiry_run``: O(1)); the rare message enqueued earlier than the newest one (a
-dead letter keeps its original time) goes in a heap (``_expiry``) beside it.
+lowering it needs no re-keying. New messages arrive in enqueue order, so ``_expiry`` is
+also a :class:`~mqlite._runheap.RunHeap`: they go in its run (O(1)); the rare message
+enqueued earlier than the newest one (a dead letter keeps its original time) goes in its
+heap.
 
 Records are found by the sequence number encoded in their receipt handle (``_live``), so
 delete and change-visibility are dict lookups plus at most one heap push: O(log n).
@@ -65,11 +67,10 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from collections.abc import Iterator
-from itertools import pairwise
 from typing import Any
 
 from ._attribute import Attribute
-from ._deadlines import Deadlines
+from ._runheap import RunHeap
 from .message import Message
 
 __all__ = ["DELAYED", "GONE", "IN_FLIGHT", "READY", "QueueState", "Record"]
@@ -94,6 +95,16 @@ COMPACT_SLACK = 1024
 #: Look at the sizes every this many removals (a power of two): off the hot path, and the
 #: slack makes up for the delay.
 COMPACT_EVERY = 256
+
+
+def _ticket_matches(ticket: int, rec: Record) -> bool:
+    # A deadline entry is live while the record keeps the ticket it was pushed with.
+    return ticket == rec.ticket
+
+
+def _not_gone(_: int, rec: Record) -> bool:
+    # A record keeps its one expiry entry, whatever its state, until it is gone.
+    return rec.state != GONE
 
 
 class Record:
@@ -227,9 +238,8 @@ class QueueState:
         self.by_handle: dict[str, Record] = {}
         self._fresh: deque[Record] = deque()
         self._returned: list[tuple[int, int, Record]] = []
-        self._hidden = Deadlines()
-        self._expiry_run: deque[Record] = deque()
-        self._expiry: list[tuple[float, int, Record]] = []
+        self._hidden: RunHeap[int, Record] = RunHeap(_ticket_matches, slack=self._slack)
+        self._expiry: RunHeap[int, Record] = RunHeap(_not_gone, slack=self._slack)
         self._groups: dict[str, _Group] = {}
         self._ready_groups: deque[_Group] = deque()
         #: Freed groups still in ``_ready_groups`` (dropped when they surface or on rebuild).
@@ -296,11 +306,8 @@ class QueueState:
     def add(self, rec: Record, now: float, delay: float) -> None:
         """Store a new record, ready at once or after *delay* seconds. Cost: O(log n)."""
         self._live[rec.seq] = rec
-        run = self._expiry_run
-        if not run or run[-1].enqueued_at <= rec.enqueued_at:
-            run.append(rec)
-        else:  # enqueued earlier than the newest: a dead letter, or the clock went back
-            heapq.heappush(self._expiry, (rec.enqueued_at, rec.seq, rec))
+        # Late only when enqueued before the newest: a dead letter, or the clock went back.
+        self._expiry.push(rec.enqueued_at, 0, rec)
         group = None
         if self.fifo:
             group_id = rec.group_id or ""
@@ -329,15 +336,9 @@ class QueueState:
         Cost: O(log n) per message that changes state; O(1) when nothing is due.
         """
         cutoff = now - self.retention
-        run = self._expiry_run
-        while run and run[0].enqueued_at <= cutoff:
-            rec = run.popleft()
-            if rec.state != GONE:
-                self.remove(rec)
         expiry = self._expiry
-        while expiry and expiry[0][0] <= cutoff:
-            rec = heapq.heappop(expiry)[2]
-            if rec.state != GONE:
+        if expiry.first <= cutoff:
+            while (rec := expiry.pop_due(cutoff)) is not None:
                 self.remove(rec)
         hidden = self._hidden
         if hidden.first <= now:
@@ -482,7 +483,7 @@ class QueueState:
         by_handle[handle] = rec
         # _hide, inlined: this runs for every message received.
         rec.ticket += 1
-        self._hidden.push(now + visibility_timeout, rec)
+        self._hidden.push(now + visibility_timeout, rec.ticket, rec)
 
     # --- handles -----------------------------------------------------------------------------
 
@@ -599,7 +600,7 @@ class QueueState:
             counts,
             (self.visible, self.delayed, self.in_flight),
         )
-        hidden_live = {id(r) for r in self._hidden.live()}
+        hidden_live = {id(r) for _, r in self._hidden.live()}
         for rec in self._live.values():
             if rec.state in (DELAYED, IN_FLIGHT):
                 assert id(rec) in hidden_live, f"{rec!r} is hidden but not in the heap"
@@ -640,17 +641,21 @@ class QueueState:
         assert len(self.by_handle) == sum(r.handle is not None for r in self._live.values())
         for seq, count in self._inherited.items():
             assert 0 < count <= self._live[seq].receive_count, (seq, count)
-        expiring = {id(e[2]) for e in self._expiry if e[2].state != GONE}
-        expiring |= {id(r) for r in self._expiry_run if r.state != GONE}
-        in_order = pairwise(self._expiry_run)
-        assert all(a.enqueued_at <= b.enqueued_at for a, b in in_order), "run out of order"
-        assert expiring == {id(r) for r in self._live.values()}
+        assert self._hidden.run_in_order(), "deadline run out of order"
+        assert self._expiry.run_in_order(), "expiry run out of order"
+        expiring = [r for _, r in self._expiry.live()]
+        assert len(expiring) == len(self._live), "a record in the expiry order twice"
+        assert {id(r) for r in expiring} == {id(r) for r in self._live.values()}
+
+    def oldest_enqueued(self) -> float | None:
+        """When the oldest live message was enqueued, or ``None``. Cost: amortised O(1)."""
+        return self._expiry.earliest()
 
     # --- internals ---------------------------------------------------------------------------
 
     def _hide(self, rec: Record, until: float) -> None:
         rec.ticket += 1
-        self._hidden.push(until, rec)
+        self._hidden.push(until, rec.ticket, rec)
 
     def _make_ready(self, rec: Record) -> None:
         rec.state = READY
@@ -699,14 +704,8 @@ class QueueState:
             self._compact()
 
     def _compact(self) -> None:
-        live = len(self._live)
-        if len(self._expiry_run) + len(self._expiry) > 2 * live + self._slack:
-            self._expiry_run = deque(r for r in self._expiry_run if r.state != GONE)
-            self._expiry = [e for e in self._expiry if e[2].state != GONE]
-            heapq.heapify(self._expiry)
-        hidden_live = self.delayed + self.in_flight
-        if len(self._hidden) > 2 * hidden_live + self._slack:
-            self._hidden.compact()
+        self._expiry.maybe_compact(len(self._live))
+        self._hidden.maybe_compact(self.delayed + self.in_flight)
         if len(self._fresh) + len(self._returned) > 2 * self.visible + self._slack:
             self._fresh = deque(r for r in self._fresh if not r.ticket)
             self._returned = [

@@ -257,7 +257,7 @@ def _history(state: QueueState) -> None:
 
 def _sizes(state: QueueState) -> tuple[int, int, int, int]:
     return (
-        len(state._expiry_run) + len(state._expiry),
+        len(state._expiry),
         len(state._hidden),
         len(state._fresh) + len(state._returned),
         len(state._ready_groups),
@@ -296,7 +296,7 @@ def test_compaction_drops_stale_entries_and_changes_nothing(fifo: bool) -> None:
         assert state._stale_ready > 0
     else:
         assert before[2] > 2 * state.visible
-    state._slack = 0
+    state._slack = state._hidden.slack = state._expiry.slack = 0
     state._compact()
     state._compact_ready_groups()
     state.check()

@@ -121,8 +121,7 @@ def snapshot(queue: Queue) -> _Snap | None:
     """*queue*'s counts and totals now, under its lock once; None once it is deleted.
 
     Cost: O(1) typical; the oldest message is found past records already gone at the
-    front of the expiry order (bounded by the core's compaction) and, for messages that
-    came in out of order (dead letters), over those.
+    front of the expiry order (dropped on the way: amortised O(1)).
     """
     with queue._lock:
         if queue._deleted:
@@ -130,14 +129,7 @@ def snapshot(queue: Queue) -> _Snap | None:
         now = queue._clock.time()
         state = queue._state
         state.advance(now)
-        oldest: float | None = None
-        for rec in state._expiry_run:
-            if rec.state != GONE:
-                oldest = rec.enqueued_at
-                break
-        for at, _, rec in state._expiry:
-            if rec.state != GONE and (oldest is None or at < oldest):
-                oldest = at
+        oldest = state.oldest_enqueued()
         return _Snap(
             now,
             state.visible,
