@@ -39,13 +39,17 @@ __all__ = ["DeadLetters"]
 class DeadLetters:
     """The dead-letter links and move-task histories of the queues that share it.
 
-    Thread-safe. Its lock is taken alone or inside one queue's lock, never around one.
+    Thread-safe. Two locks, so that no two locks are ever taken in both orders: the links
+    lock is taken alone or inside one queue's lock (``configure`` relinks under it), never
+    around one; the tasks lock may be held around a queue's lock (a new task reads its
+    queue), never inside one.
     """
 
-    __slots__ = ("_history", "_lock", "_sources")
+    __slots__ = ("_history", "_links_lock", "_sources", "_tasks_lock")
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._links_lock = threading.Lock()
+        self._tasks_lock = threading.Lock()
         # dead-letter queue -> the queues whose settings name it
         self._sources: weakref.WeakKeyDictionary[Queue, weakref.WeakSet[Queue]] = (
             weakref.WeakKeyDictionary()
@@ -59,7 +63,7 @@ class DeadLetters:
 
     def add_source(self, dlq: Queue, source: Queue) -> None:
         """Record that *source* names *dlq* (a queue of this component) as its DLQ."""
-        with self._lock:
+        with self._links_lock:
             sources = self._sources.get(dlq)
             if sources is None:
                 sources = self._sources[dlq] = weakref.WeakSet()
@@ -67,7 +71,7 @@ class DeadLetters:
 
     def remove_source(self, dlq: Queue, source: Queue) -> None:
         """Record that *source* no longer names *dlq* as its dead-letter queue."""
-        with self._lock:
+        with self._links_lock:
             sources = self._sources.get(dlq)
             if sources is not None:
                 sources.discard(source)
@@ -76,12 +80,12 @@ class DeadLetters:
 
     def sources(self, dlq: Queue) -> list[Queue]:
         """The live queues that name *dlq* as their dead-letter queue, in no set order."""
-        with self._lock:
+        with self._links_lock:
             return [s for s in self._sources.get(dlq, ()) if not s.deleted]
 
     def is_dead_letter_queue(self, dlq: Queue) -> bool:
         """Whether a live queue names *dlq* as its dead-letter queue. Cost: O(its sources)."""
-        with self._lock:
+        with self._links_lock:
             return any(not s.deleted for s in self._sources.get(dlq, ()))
 
     def check_redrive(self, source: Queue, destination: Queue | None) -> None:
@@ -103,7 +107,7 @@ class DeadLetters:
             )
         self.check_redrive(source, destination)
         source.stats()  # raises QueueDoesNotExist for a deleted source
-        with self._lock:
+        with self._tasks_lock:
             tasks = self._history.get(source)
             if tasks and tasks[0].status == RUNNING:
                 raise InvalidParameterValue(
@@ -130,12 +134,12 @@ class DeadLetters:
             )
         if source.deleted:
             raise queue_gone()
-        with self._lock:
+        with self._tasks_lock:
             return list(self._history.get(source, ()))[:max_results]
 
     def find_task(self, source: Queue, task_id: str) -> RedriveTask | None:
         """The task *task_id* among those *source* still remembers, else ``None``."""
-        with self._lock:
+        with self._tasks_lock:
             for task in self._history.get(source, ()):
                 if task._task_id == task_id:
                     return task
