@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+import threading
 import weakref
 from collections import deque
 from collections.abc import Iterator
@@ -187,3 +188,28 @@ def test_a_broker_queue_may_name_a_standalone_dead_letter_queue(
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()
+
+
+def test_starting_tasks_while_relinking_never_deadlocks(clock: ManualClock) -> None:
+    # A new task reads its queue under the component's task lock; configure relinks
+    # under the queue's lock. Sharing one lock for both would deadlock these threads.
+    broker = Broker(clock=clock)
+    dlq = broker.create_queue("dlq")
+    broker.create_queue("src", dead_letter_queue=dlq)
+    other = broker.create_queue("other")
+    rounds = 1000
+
+    def start() -> None:
+        for _ in range(rounds):
+            dlq.start_redrive(rate=500).join(timeout=1)  # nothing to move: it ends at once
+
+    def relink() -> None:
+        for i in range(rounds):
+            dlq.configure(dead_letter_queue=other if i % 2 == 0 else None)
+
+    threads = [threading.Thread(target=f, daemon=True) for f in (start, relink)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=4)
+        assert not t.is_alive()
