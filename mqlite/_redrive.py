@@ -13,12 +13,14 @@ in flight then are not counted. The task completes early when nothing eligible i
 
 Listing (ListMessageMoveTasks) and cancelling by handle (CancelMessageMoveTask):
 
-* Each source queue keeps its last :data:`HISTORY_SIZE` tasks, newest first, in a
-  ``WeakKeyDictionary`` keyed by the queue. So that this history never keeps a queue
-  alive, a task holds its source and destination strongly only while it is RUNNING (its
-  thread needs them); once it has ended it refers to them weakly.
+* Each source queue keeps its last :data:`HISTORY_SIZE` tasks, newest first, in its
+  :class:`~mqlite._dead_letters.DeadLetters` component, keyed weakly by the queue. So that
+  this history never keeps a queue alive, a task holds its source and destination
+  strongly only while it is RUNNING (its thread needs them); once it has ended it refers
+  to them weakly.
 * A task handle is, as in AWS, base64 of a JSON object ``{"taskId", "sourceArn"}``;
-  ``Broker.cancel_redrive`` decodes it and finds the queue by ARN in its registry.
+  ``Broker.cancel_redrive`` decodes it, finds the queue by ARN among its queues and the
+  task in its component.
 * Cancelling is immediate: the status goes from RUNNING straight to CANCELLED (a move
   already under way is waited for, so the count returned is final); CANCELLING is never
   seen.
@@ -48,11 +50,10 @@ __all__ = [
     "MAX_RESULTS",
     "RUNNING",
     "RedriveTask",
+    "check_redrive_destination",
     "decode_handle",
     "encode_handle",
-    "find_task",
-    "list_tasks",
-    "start_redrive",
+    "queue_gone",
 ]
 
 RUNNING = "RUNNING"
@@ -68,13 +69,23 @@ MAX_RESULTS = 10
 _NON_EXISTENT = "AWS.SimpleQueueService.NonExistentQueue"
 _BAD_HANDLE = "Value for parameter TaskHandle is invalid."
 
-# source queue -> its most recent tasks, newest first. Only the newest can be RUNNING.
-_history: weakref.WeakKeyDictionary[Queue, deque[RedriveTask]] = weakref.WeakKeyDictionary()
-_history_lock = threading.Lock()
 
-
-def _gone() -> QueueDoesNotExist:
+def queue_gone() -> QueueDoesNotExist:
+    """The error for a call on a deleted (or garbage-collected) queue."""
     return QueueDoesNotExist("The specified queue does not exist.")
+
+
+def check_redrive_destination(source: Queue, destination: Queue | None) -> None:
+    """Refuse a redrive *destination* of the other kind, or one that was deleted."""
+    if destination is None:
+        return
+    if destination.fifo != source.fifo:
+        raise InvalidParameterValue(
+            "The destination queue must be of the same type (FIFO or standard) as the"
+            " dead-letter queue."
+        )
+    if destination.deleted:
+        raise InvalidParameterValue("The destination queue does not exist.")
 
 
 class RedriveTask:
@@ -170,7 +181,7 @@ class RedriveTask:
         """
         queue = self._source_ref()
         if queue is None:
-            raise _gone()
+            raise queue_gone()
         return queue
 
     @property
@@ -190,7 +201,7 @@ class RedriveTask:
             return None
         queue = self._dest_ref()
         if queue is None:
-            raise _gone()
+            raise queue_gone()
         return queue
 
     @property
@@ -282,8 +293,6 @@ class RedriveTask:
             self._loop(*pinned)
 
     def _loop(self, source: Queue, destination: Queue | None, candidates: deque[Record]) -> None:
-        from .queue import check_redrive_destination
-
         while True:
             with self._lock:
                 if self._status != RUNNING:
@@ -353,58 +362,3 @@ def decode_handle(handle: object) -> tuple[str, str]:
     if not (isinstance(task_id, str) and task_id and isinstance(source_arn, str) and source_arn):
         raise InvalidParameterValue(_BAD_HANDLE)
     return task_id, source_arn
-
-
-# --- registry ------------------------------------------------------------------------------
-
-
-def start_redrive(source: Queue, destination: Queue | None, rate: float) -> RedriveTask:
-    """Validate, register and start a task (``Queue.start_redrive``)."""
-    if isinstance(rate, bool) or not isinstance(rate, int | float) or not 1 <= rate <= 500:
-        raise InvalidParameterValue(
-            f"Value {rate!r} for parameter MaxNumberOfMessagesPerSecond is invalid."
-            " Reason: must be between 1 and 500."
-        )
-    from .queue import check_redrive
-
-    check_redrive(source, destination)
-    source.stats()  # raises QueueDoesNotExist for a deleted source
-    with _history_lock:
-        tasks = _history.get(source)
-        if tasks and tasks[0].status == RUNNING:
-            raise InvalidParameterValue(
-                "There is already a task running. Only one active task is allowed for a"
-                " source queue arn at a given time."
-            )
-        task = RedriveTask(source, destination, rate)
-        if tasks is None:
-            tasks = _history[source] = deque(maxlen=HISTORY_SIZE)
-        tasks.appendleft(task)
-    task._start()
-    return task
-
-
-def list_tasks(source: Queue, max_results: int) -> list[RedriveTask]:
-    """The most recent tasks on *source*, newest first (``Queue.redrive_tasks``)."""
-    if (
-        isinstance(max_results, bool)
-        or not isinstance(max_results, int)
-        or not 1 <= max_results <= MAX_RESULTS
-    ):
-        raise InvalidParameterValue(
-            f"Value {max_results!r} for parameter MaxResults is invalid."
-            f" Reason: Must be between 1 and {MAX_RESULTS}, if provided."
-        )
-    if source.deleted:
-        raise _gone()
-    with _history_lock:
-        return list(_history.get(source, ()))[:max_results]
-
-
-def find_task(source: Queue, task_id: str) -> RedriveTask | None:
-    """The task *task_id* among those *source* still remembers, else ``None``."""
-    with _history_lock:
-        for task in _history.get(source, ()):
-            if task._task_id == task_id:
-                return task
-    return None

@@ -7,13 +7,12 @@ Settings are checked as a whole before any is applied, so a rejected ``Queue(...
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from ._validation import in_range, shown
-from .clock import same_time
 from .errors import InvalidAttributeName, InvalidAttributeValue, InvalidParameterValue
 
 if TYPE_CHECKING:
@@ -81,9 +80,16 @@ def check_name(name: object, fifo: bool | None) -> tuple[str, bool]:
 
 
 def checked(
-    current: QueueSettings, changes: Mapping[str, Any], *, fifo: bool, owner: Queue | None
+    current: QueueSettings,
+    changes: Mapping[str, Any],
+    *,
+    fifo: bool,
+    dead_letter_target: Callable[[object], Queue | None],
 ) -> QueueSettings:
     """A new :class:`QueueSettings` with *changes* applied, or an error if any is bad.
+
+    Whether a value can be the dead-letter queue is the queue's rule:
+    *dead_letter_target* returns the value as a queue or raises ``InvalidParameterValue``.
 
     Raises:
         InvalidAttributeName: an unknown setting, or a FIFO-only one on a standard queue.
@@ -134,7 +140,7 @@ def checked(
                 )
             new.max_in_flight = value
         elif key == "dead_letter_queue":
-            new.dead_letter_queue = _dead_letter_queue(value, fifo, owner)
+            new.dead_letter_queue = dead_letter_target(value)
     if (
         new.fifo_throughput_limit == "perMessageGroupId"
         and new.deduplication_scope != "messageGroup"
@@ -173,39 +179,3 @@ def _choice(
             f" {', '.join(allowed)}, got {shown(value, quoted=True)}."
         )
     return str(value)
-
-
-def _dead_letter_queue(value: object, fifo: bool, owner: Queue | None) -> Queue | None:
-    from .queue import Queue
-
-    if value is None:
-        return None
-    if not isinstance(value, Queue):
-        raise InvalidParameterValue(
-            "Value for parameter RedrivePolicy is invalid. Reason: Dead letter target does not"
-            f" exist (dead_letter_queue must be a Queue, got {type(value).__name__})."
-        )
-    if value is owner:
-        raise InvalidParameterValue(
-            "Value for parameter RedrivePolicy is invalid. Reason: a queue cannot be its own"
-            " dead-letter queue."
-        )
-    if value.deleted:
-        raise InvalidParameterValue(
-            "Value for parameter RedrivePolicy is invalid. Reason: Dead letter target does not"
-            " exist."
-        )
-    if value.fifo != fifo:
-        raise InvalidParameterValue(
-            "Value for parameter RedrivePolicy is invalid. Reason: Dead-letter queue must be"
-            " same type of queue as the source."
-        )
-    # A dead letter keeps its enqueue time (retention), which only means something on
-    # the clock it was read from.
-    if owner is not None and not same_time(value.clock, owner.clock):
-        raise InvalidParameterValue(
-            "Value for parameter RedrivePolicy is invalid. Reason: the dead-letter queue must"
-            " run on the source queue's clock (give both the same clock, or create both"
-            " through one Broker)."
-        )
-    return value

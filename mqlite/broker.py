@@ -23,10 +23,12 @@ from __future__ import annotations
 import heapq
 import itertools
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sortedcontainers import SortedDict
 
+from ._dead_letters import DeadLetters
+from ._redrive import decode_handle
 from ._settings import SETTING_NAMES
 from .clock import Clock, SystemClock
 from .errors import (
@@ -38,9 +40,7 @@ from .errors import (
     ResourceNotFound,
 )
 from .queue import Queue
-
-if TYPE_CHECKING:
-    from .topic import Topic
+from .topic import Topic
 
 __all__ = ["Broker"]
 
@@ -95,6 +95,8 @@ class Broker:
         self._deleted_at: dict[str, float] = {}
         self._deletes: list[tuple[float, str]] = []
         self._topics: SortedDict[str, Topic] = SortedDict()
+        # Dead-letter links and move tasks of this broker's queues (no other broker's).
+        self._dead_letters = DeadLetters()
 
     @property
     def clock(self) -> Clock:
@@ -153,6 +155,9 @@ class Broker:
                 account_id=self._account_id,
                 **settings,
             )
+            # Not yet seen by anyone, so nothing names it as a dead-letter queue and it has
+            # no tasks: its own component is empty and can be swapped for the shared one.
+            queue._dead_letters = self._dead_letters
             self._queues[queue.name] = queue
             return queue
 
@@ -259,8 +264,6 @@ class Broker:
                 doesn't exist.``), or that queue has no such task among its last 10
                 (``Task does not exist.``).
         """
-        from ._redrive import decode_handle, find_task
-
         task_id, source_arn = decode_handle(handle)
         try:
             source = self.get_queue_by_arn(source_arn)
@@ -268,7 +271,7 @@ class Broker:
             raise ResourceNotFound(
                 "The resource that you specified for the SourceArn parameter doesn't exist."
             ) from None
-        task = find_task(source, task_id)
+        task = self._dead_letters.find_task(source, task_id)
         if task is None:
             raise ResourceNotFound("Task does not exist.")
         return task.cancel()
@@ -282,8 +285,6 @@ class Broker:
             InvalidParameter: the topic exists with a different ``fifo`` or
                 ``content_based_deduplication``, or the name is invalid.
         """
-        from .topic import Topic
-
         with self._lock:
             existing = self._topics.get(name)
             if existing is not None:

@@ -16,17 +16,19 @@ import hashlib
 import os
 import re
 import threading
-import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import attrs
 
 from . import _validation as v
+from ._dead_letters import DeadLetters
+from ._fifo import DedupWindow
+from ._redrive import RedriveTask
 from ._settings import QueueSettings, check_name, checked
 from ._state import DELAYED, IN_FLIGHT, READY, QueueState, Record
-from .clock import Clock, Interrupt, SystemClock, TimerHandle
+from .clock import Clock, Interrupt, SystemClock, TimerHandle, same_time
 from .errors import (
     BatchRequestTooLong,
     InvalidAttributeValue,
@@ -54,9 +56,6 @@ from .message import (
     md5_of_body,
     new_message_id,
 )
-
-if TYPE_CHECKING:
-    from ._redrive import RedriveTask
 
 __all__ = ["Queue"]
 
@@ -158,10 +157,12 @@ class Queue:
             changes["max_in_flight"] = max_in_flight
         self._deleted = False
         self._clock: Clock = clock if clock is not None else SystemClock()
-        self._settings = checked(QueueSettings(), changes, fifo=self._fifo, owner=self)
-        #: The queues that name this one as their dead-letter queue.
-        self._sources: weakref.WeakSet[Queue] = weakref.WeakSet()
-        _link_dead_letter_queue(self, None, self._settings.dead_letter_queue)
+        self._settings = checked(
+            QueueSettings(), changes, fifo=self._fifo, dead_letter_target=self._dead_letter_target
+        )
+        # Its dead-letter links and move tasks; a Broker replaces it with the one it shares.
+        self._dead_letters = DeadLetters()
+        self._relink(None, self._settings.dead_letter_queue)
         self._region = region
         self._account_id = account_id
         self._arn = f"arn:aws:sqs:{region}:{account_id}:{name}"
@@ -183,8 +184,6 @@ class Queue:
         self._count_sent = 0
         self._count_received = 0
         self._count_deleted = 0
-        from ._fifo import DedupWindow
-
         self._dedup = DedupWindow(DEDUP_WINDOW)
 
     # --- properties --------------------------------------------------------------------------
@@ -315,10 +314,15 @@ class Queue:
             )
         with self._lock:
             self._check_alive()
-            new = checked(self._settings, changes, fifo=self._fifo, owner=self)
+            new = checked(
+                self._settings,
+                changes,
+                fifo=self._fifo,
+                dead_letter_target=self._dead_letter_target,
+            )
             old = self._settings
             self._settings = new
-            _link_dead_letter_queue(self, old.dead_letter_queue, new.dead_letter_queue)
+            self._relink(old.dead_letter_queue, new.dead_letter_queue)
             now = self._clock.time()
             self._state.retention = new.retention
             if self._fifo and new.delay != old.delay:
@@ -820,6 +824,53 @@ class Queue:
 
     # --- dead letters ------------------------------------------------------------------------
 
+    def _dead_letter_target(self, value: object) -> Queue | None:
+        """*value* as this queue's dead-letter queue, or an error (for ``checked``)."""
+        if value is None:
+            return None
+        if not isinstance(value, Queue):
+            raise InvalidParameterValue(
+                "Value for parameter RedrivePolicy is invalid. Reason: Dead letter target does"
+                f" not exist (dead_letter_queue must be a Queue, got {type(value).__name__})."
+            )
+        if value is self:
+            raise InvalidParameterValue(
+                "Value for parameter RedrivePolicy is invalid. Reason: a queue cannot be its"
+                " own dead-letter queue."
+            )
+        if value.deleted:
+            raise InvalidParameterValue(
+                "Value for parameter RedrivePolicy is invalid. Reason: Dead letter target does"
+                " not exist."
+            )
+        if value.fifo != self._fifo:
+            raise InvalidParameterValue(
+                "Value for parameter RedrivePolicy is invalid. Reason: Dead-letter queue must"
+                " be same type of queue as the source."
+            )
+        # A dead letter keeps its enqueue time (retention), which only means something on
+        # the clock it was read from.
+        if not same_time(value.clock, self._clock):
+            raise InvalidParameterValue(
+                "Value for parameter RedrivePolicy is invalid. Reason: the dead-letter queue"
+                " must run on the source queue's clock (give both the same clock, or create"
+                " both through one Broker)."
+            )
+        return value
+
+    def _relink(self, old: Queue | None, new: Queue | None) -> None:
+        """Record that this queue names *new* as its dead-letter queue instead of *old*.
+
+        The link is kept by the dead-letter queue's own component, so it holds wherever
+        this queue came from.
+        """
+        if old is new:
+            return
+        if old is not None:
+            old._dead_letters.remove_source(old, self)
+        if new is not None:
+            new._dead_letters.add_source(new, self)
+
     def _hand_over_dead_letters(self, records: list[Record]) -> None:
         """Give records removed by a receive to the dead-letter queue (no lock held)."""
         dlq = self._settings.dead_letter_queue
@@ -899,7 +950,7 @@ class Queue:
                 *max_messages* is not a positive int.
             QueueDoesNotExist: this queue was deleted.
         """
-        check_redrive(self, destination)
+        self._dead_letters.check_redrive(self, destination)
         if max_messages is not None and (
             isinstance(max_messages, bool) or not isinstance(max_messages, int) or max_messages < 1
         ):
@@ -944,9 +995,7 @@ class Queue:
                 another task on this queue is still running.
             QueueDoesNotExist: this queue was deleted.
         """
-        from ._redrive import start_redrive
-
-        return start_redrive(self, destination, rate)
+        return self._dead_letters.start_redrive(self, destination, rate)
 
     def redrive_tasks(self, max_results: int = 1) -> list[RedriveTask]:
         """This queue's most recent message move tasks, newest first (ListMessageMoveTasks).
@@ -959,9 +1008,7 @@ class Queue:
             InvalidParameterValue: *max_results* is not an int from 1 to 10.
             QueueDoesNotExist: this queue was deleted.
         """
-        from ._redrive import list_tasks
-
-        return list_tasks(self, max_results)
+        return self._dead_letters.list_tasks(self, max_results)
 
     def _take_for_redrive(
         self, candidates: deque[Record], destination: Queue | None, limit: int
@@ -1274,7 +1321,7 @@ class Queue:
         """Drop every message and refuse further calls (``Broker.delete_queue``)."""
         with self._lock:
             self._deleted = True
-            _link_dead_letter_queue(self, self._settings.dead_letter_queue, None)
+            self._relink(self._settings.dead_letter_queue, None)
             self._state.purge()
             self._dedup.clear()
             self._cond.notify_all()
@@ -1342,49 +1389,6 @@ _NEEDS_DEDUP = (
     "The queue should either have ContentBasedDeduplication enabled or MessageDeduplicationId"
     " provided explicitly"
 )
-
-
-# Guards every queue's ``_sources``; taken alone or inside one queue's lock, never around one.
-_links_lock = threading.Lock()
-
-
-def _link_dead_letter_queue(source: Queue, old: Queue | None, new: Queue | None) -> None:
-    """Record that *source* names *new* as its dead-letter queue instead of *old*."""
-    if old is new:
-        return
-    with _links_lock:
-        if old is not None:
-            old._sources.discard(source)
-        if new is not None:
-            new._sources.add(source)
-
-
-def is_dead_letter_queue(queue: Queue) -> bool:
-    """Whether a live queue names *queue* as its dead-letter queue. Cost: O(its sources)."""
-    with _links_lock:
-        return any(not source.deleted for source in queue._sources)
-
-
-def check_redrive(source: Queue, destination: Queue | None) -> None:
-    """Refuse a redrive from a queue that is no live queue's dead-letter queue, or to a
-    *destination* of the other kind or deleted."""
-    source._check_alive()
-    if not is_dead_letter_queue(source):
-        raise InvalidParameterValue("Source queue must be configured as a Dead Letter Queue.")
-    check_redrive_destination(source, destination)
-
-
-def check_redrive_destination(source: Queue, destination: Queue | None) -> None:
-    """Refuse a redrive *destination* of the other kind, or one that was deleted."""
-    if destination is None:
-        return
-    if destination.fifo != source.fifo:
-        raise InvalidParameterValue(
-            "The destination queue must be of the same type (FIFO or standard) as the"
-            " dead-letter queue."
-        )
-    if destination.deleted:
-        raise InvalidParameterValue("The destination queue does not exist.")
 
 
 def _handle_text(handle: str | Message) -> str:

@@ -33,8 +33,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from mqlite._attribute import Attribute
 from mqlite._state import GONE
 from mqlite.errors import MqliteError
-from mqlite.queue import Queue, is_dead_letter_queue
+from mqlite.queue import Queue
 
+from ._dashboard_metrics import metrics_text
 from ._wire import Request, Response
 
 if TYPE_CHECKING:
@@ -348,8 +349,7 @@ class Dashboard:
             "delete_rate": _rate(snap, base, _DELETED),
             "groups": snap.groups,
             "dead_letter_queue": dlq_info,
-            # The emptiness check first: most queues are nobody's DLQ, and it is cheap.
-            "is_dead_letter_queue": bool(queue._sources) and is_dead_letter_queue(queue),
+            "is_dead_letter_queue": queue._dead_letters.is_dead_letter_queue(queue),
         }
 
     # --- the API ---------------------------------------------------------------------------
@@ -377,7 +377,7 @@ class Dashboard:
         with self.regions._lock:
             extras = self.regions._extras.get(queue)
         detail["tags"] = dict(extras.tags) if extras is not None else {}
-        detail["dead_letter_sources"] = sorted(s.name for s in queue._sources if not s.deleted)
+        detail["dead_letter_sources"] = sorted(s.name for s in queue._dead_letters.sources(queue))
         tasks: list[RedriveTask] = []
         if detail["is_dead_letter_queue"]:
             try:
@@ -533,8 +533,6 @@ class Dashboard:
                     return _static(name, _STATIC[name])
                 raise ApiError(404, "NotFound", "No such file.")
             if route == "/metrics":
-                from ._dashboard_metrics import metrics_text
-
                 return Response(
                     200,
                     {"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from mqlite._redrive import decode_handle
 from mqlite.broker import Broker
 from mqlite.errors import (
     InvalidAttributeName,
@@ -25,6 +26,7 @@ from mqlite.errors import (
     MqliteError,
     OverLimit,
     QueueDoesNotExist,
+    QueueNameExists,
     ResourceNotFound,
 )
 from mqlite.message import (
@@ -527,8 +529,6 @@ def _check_same_stored(ctx: SqsContext, queue: Queue, stored: Mapping[str, str])
     extras = ctx.regions.extras(queue)
     for name, value in stored.items():
         if extras.stored.get(name, "") != value:
-            from mqlite.errors import QueueNameExists
-
             raise QueueNameExists(
                 "A queue already exists with the same name and a different value for attribute"
                 f" {name}"
@@ -1076,8 +1076,6 @@ def list_message_move_tasks(ctx: SqsContext, params: Mapping[str, Any]) -> dict[
 def cancel_message_move_task(ctx: SqsContext, params: Mapping[str, Any]) -> dict[str, Any]:
     """CancelMessageMoveTask."""
     handle = _string(params, "TaskHandle")
-    from mqlite._redrive import decode_handle
-
     _task_id, source_arn = decode_handle(handle)
     source = _source(ctx, source_arn)
     broker = ctx.regions.broker(source.arn.split(":")[3])
