@@ -23,6 +23,7 @@ from collections.abc import Callable
 from urllib.parse import quote
 
 from mqlite._envelope import (
+    EnvelopeWriter,
     attributes_json,
     fake_signature,
     iso_timestamp,
@@ -167,39 +168,31 @@ class HttpTarget:
         subscription_arn: str,
         region: str,
         raw: Callable[[], bool],
+        topic_arn: str,
     ) -> None:
         self.sender = sender
         self.endpoint = endpoint
         self.subscription_arn = subscription_arn
-        self.region = region
         self.raw = raw
+        # The envelope an sqs subscriber of the topic gets (http(s) is for standard topics).
+        self._writer = EnvelopeWriter(topic_arn, region, fifo=False)
+        self._unsubscribe = json.dumps(unsubscribe_url(region, subscription_arn))
 
     def __call__(self, notification: Notification) -> None:
         headers = _headers("Notification", notification.message_id, notification.topic_arn)
         headers["x-amz-sns-subscription-arn"] = self.subscription_arn
         if self.raw():
             headers["x-amz-sns-rawdelivery"] = "true"
-            body = notification.message.encode("utf-8")
+            body = notification.message
         else:
-            body = self._envelope(notification).encode("utf-8")
-        self.sender.post(self.endpoint, headers, body)
-
-    def _envelope(self, n: Notification) -> str:
-        timestamp = iso_timestamp(n.timestamp)
-        document: dict[str, object] = {"Type": "Notification", "MessageId": n.message_id}
-        if n.sequence_number is not None:
-            document["SequenceNumber"] = n.sequence_number
-        document["TopicArn"] = n.topic_arn
-        if n.subject is not None:
-            document["Subject"] = n.subject
-        document["Message"] = n.message
-        document["Timestamp"] = timestamp
-        document["SignatureVersion"] = "1"
-        document["Signature"] = fake_signature(
-            n.message, n.message_id, n.subject, timestamp, n.topic_arn
-        )
-        document["SigningCertURL"] = signing_cert_url(self.region)
-        document["UnsubscribeURL"] = unsubscribe_url(self.region, self.subscription_arn)
-        if n.attributes:
-            document["MessageAttributes"] = json.loads(attributes_json(n.attributes))
-        return json.dumps(document)
+            n = notification
+            head, tail = self._writer.parts(
+                message=n.message,
+                message_id=n.message_id,
+                subject=n.subject,
+                timestamp=iso_timestamp(n.timestamp),
+                sequence_number=n.sequence_number,
+                attributes=attributes_json(n.attributes) if n.attributes else None,
+            )
+            body = head + self._unsubscribe + tail
+        self.sender.post(self.endpoint, headers, body.encode("utf-8"))

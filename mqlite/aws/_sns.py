@@ -809,6 +809,7 @@ def _start_delivery(ctx: SnsContext, topic: Topic, subscription: EndpointSubscri
         subscription.arn,
         ctx.region,
         lambda: subscription.raw_message_delivery,
+        topic.arn,
     )
     subscription.delivery = topic.subscribe(
         target,
