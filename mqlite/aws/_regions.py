@@ -43,9 +43,13 @@ class ReceiveAttempt:
 
     expires: float
     messages: list[Message]
-    handles: list[str]
     #: A message of it was deleted or had its visibility changed: a retry is refused.
     spent: bool = False
+
+    @property
+    def handles(self) -> list[str]:
+        """The receipt handles it returned (every received message has one)."""
+        return [m.receipt_handle for m in self.messages if m.receipt_handle is not None]
 
 
 @attrs.define

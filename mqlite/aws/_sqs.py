@@ -906,9 +906,8 @@ def _attempt(
         return earlier.messages
     messages = queue.receive(count, visibility_timeout=visibility, wait=wait)
     if messages:
-        handles = [m.receipt_handle for m in messages if m.receipt_handle is not None]
-        extras.attempts[attempt_id] = ReceiveAttempt(now + _ATTEMPT_WINDOW, messages, handles)
-        for handle in handles:
+        attempt = extras.attempts[attempt_id] = ReceiveAttempt(now + _ATTEMPT_WINDOW, messages)
+        for handle in attempt.handles:
             extras.attempt_of[handle] = attempt_id
     return messages
 
