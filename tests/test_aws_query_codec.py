@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from botocore.loaders import Loader
@@ -95,21 +96,42 @@ def _without_timestamps(shape: Shape) -> bool:
     return True
 
 
-def _blobs_as_text(shape: Shape, value: Any) -> Any:
-    """*value* as the decoder gives it: blobs stay base64 text, as in the JSON protocol."""
+def _as_read(
+    shape: Shape, value: Any, absent: Callable[[Shape], bool], *, blobs_as_text: bool
+) -> Any:
+    """*value* as read back off the wire: empty members the wire cannot spell
+    (``absent(member)``) left out, and with *blobs_as_text* blobs as base64 text (as the
+    decoder gives them, as in the JSON protocol)."""
     kind = shape.type_name
     if kind == "structure":
         assert isinstance(shape, StructureShape)
-        return {k: _blobs_as_text(shape.members[k], v) for k, v in value.items()}
+        return {
+            k: _as_read(shape.members[k], v, absent, blobs_as_text=blobs_as_text)
+            for k, v in value.items()
+            if v or not absent(shape.members[k])
+        }
     if kind == "list":
         assert isinstance(shape, ListShape)
-        return [_blobs_as_text(shape.member, v) for v in value]
+        return [_as_read(shape.member, v, absent, blobs_as_text=blobs_as_text) for v in value]
     if kind == "map":
         assert isinstance(shape, MapShape)
-        return {k: _blobs_as_text(shape.value, v) for k, v in value.items()}
-    if kind == "blob":
+        return {
+            k: _as_read(shape.value, v, absent, blobs_as_text=blobs_as_text)
+            for k, v in value.items()
+        }
+    if kind == "blob" and blobs_as_text:
         return base64.b64encode(value).decode("ascii")
     return value
+
+
+def _is_map(shape: Shape) -> bool:
+    # A form cannot spell an empty map (an empty list is "Name="): it is absent.
+    return shape.type_name == "map"
+
+
+def _is_flattened(shape: Shape) -> bool:
+    # A flattened list or map with no items writes no element at all: absent when parsed.
+    return shape.type_name in ("list", "map") and bool(shape.serialization.get("flattened"))
 
 
 @st.composite
@@ -130,7 +152,7 @@ def test_decoder_reads_what_botocore_writes(request: tuple[OperationModel, dict[
     assert isinstance(form, dict)
     decoded = decode(operation.input_shape, {k: str(v) for k, v in form.items()}, Names())
     shape = operation.input_shape
-    expected = _empty_maps_dropped(shape, _blobs_as_text(shape, params)) if shape else {}
+    expected = _as_read(shape, params, _is_map, blobs_as_text=True) if shape else {}
     assert decoded == expected
 
 
@@ -169,27 +191,6 @@ def test_botocore_reads_what_the_writer_writes(
     parsed = create_parser("query").parse({"body": body, "headers": {}, "status_code": 200}, shape)
     assert parsed.pop("ResponseMetadata")["RequestId"] == "r-1"
     assert parsed == result
-
-
-def _empty_maps_dropped(shape: Shape, value: Any) -> Any:
-    # A form cannot spell an empty map (an empty list is "Name="): it is absent.
-    kind = shape.type_name
-    if kind == "structure":
-        assert isinstance(shape, StructureShape)
-        out = {}
-        for k, v in value.items():
-            member = shape.members[k]
-            if member.type_name == "map" and not v:
-                continue
-            out[k] = _empty_maps_dropped(member, v)
-        return out
-    if kind == "list":
-        assert isinstance(shape, ListShape)
-        return [_empty_maps_dropped(shape.member, v) for v in value]
-    if kind == "map":
-        assert isinstance(shape, MapShape)
-        return {k: _empty_maps_dropped(shape.value, v) for k, v in value.items()}
-    return value
 
 
 def test_characters_xml_cannot_carry_are_replaced_not_written() -> None:
@@ -244,9 +245,7 @@ def test_sqs_query_names_round_trip_through_botocore(data: st.DataObject) -> Non
         serializer = create_serializer("query", include_validation=False)
         form = serializer.serialize_to_request(params, operation)["body"]
         decoded = decode(ours.input_shape, {k: str(v) for k, v in form.items()}, SQS_NAMES)
-        assert decoded == _empty_maps_dropped(
-            operation.input_shape, _blobs_as_text(operation.input_shape, params)
-        )
+        assert decoded == _as_read(operation.input_shape, params, _is_map, blobs_as_text=True)
     shape = operation.output_shape
     if shape is not None and _without_timestamps(shape) and ours.output_shape is not None:
         result = data.draw(values(shape))
@@ -263,25 +262,4 @@ def test_sqs_query_names_round_trip_through_botocore(data: st.DataObject) -> Non
             {"body": body, "headers": {}, "status_code": 200}, shape
         )
         parsed.pop("ResponseMetadata")
-        assert parsed == _flattened_empties_dropped(shape, result)
-
-
-def _flattened_empties_dropped(shape: Shape, value: Any) -> Any:
-    # A flattened list or map with no items writes no element at all: absent when parsed.
-    kind = shape.type_name
-    if kind == "structure":
-        assert isinstance(shape, StructureShape)
-        out = {}
-        for k, v in value.items():
-            member = shape.members[k]
-            if member.serialization.get("flattened") and not v:
-                continue
-            out[k] = _flattened_empties_dropped(member, v)
-        return out
-    if kind == "list":
-        assert isinstance(shape, ListShape)
-        return [_flattened_empties_dropped(shape.member, v) for v in value]
-    if kind == "map":
-        assert isinstance(shape, MapShape)
-        return {k: _flattened_empties_dropped(shape.value, v) for k, v in value.items()}
-    return value
+        assert parsed == _as_read(shape, result, _is_flattened, blobs_as_text=False)
