@@ -53,26 +53,35 @@ class Clock(Protocol):
     """The source of time and of timed waiting for everything mqlite does."""
 
     def time(self) -> float:
-        """Seconds since the epoch."""
+        """Seconds since the epoch. Cost: O(1)."""
 
     def wait(self, cond: threading.Condition, deadline: float) -> None:
-        """Block on *cond* (whose lock the caller holds) until notified or *deadline*."""
+        """Block on *cond* (whose lock the caller holds) until notified or *deadline*.
+
+        Cost: O(log t) to register, for t timers waiting on the clock.
+        """
 
     def call_at(
         self, loop: asyncio.AbstractEventLoop, deadline: float, callback: Callable[[], None]
     ) -> TimerHandle:
-        """Run *callback* on *loop* once the clock reaches *deadline*."""
+        """Run *callback* on *loop* once the clock reaches *deadline*.
+
+        Cost: O(log t) to schedule, for t timers waiting on the clock.
+        """
 
 
 class SystemClock:
     """Real time: :func:`time.time` and ordinary timed waits."""
 
     def time(self) -> float:
-        """Seconds since the epoch, from :func:`time.time`."""
+        """Seconds since the epoch, from :func:`time.time`. Cost: O(1)."""
         return time.time()
 
     def wait(self, cond: threading.Condition, deadline: float) -> None:
-        """Wait on *cond* for at most the seconds left until *deadline*."""
+        """Wait on *cond* for at most the seconds left until *deadline*.
+
+        Cost: one timed :meth:`threading.Condition.wait`.
+        """
         remaining = deadline - time.time()
         if remaining > 0:
             cond.wait(remaining)
@@ -80,7 +89,10 @@ class SystemClock:
     def call_at(
         self, loop: asyncio.AbstractEventLoop, deadline: float, callback: Callable[[], None]
     ) -> TimerHandle:
-        """Schedule *callback* on *loop*'s own timer (no thread involved)."""
+        """Schedule *callback* on *loop*'s own timer (no thread involved).
+
+        Cost: O(log t), the event loop's timer heap.
+        """
         return loop.call_later(max(0.0, deadline - time.time()), callback)
 
     def __repr__(self) -> str:
@@ -167,11 +179,13 @@ class ManualClock:
         self.autojump = autojump
 
     def time(self) -> float:
-        """The clock's current time, in epoch seconds."""
+        """The clock's current time, in epoch seconds. Cost: O(1)."""
         return self._now
 
     def advance(self, seconds: float) -> None:
         """Move the clock forward by *seconds* (≥ 0) and wake what is due.
+
+        Cost: O(k log t) for k timers due among t waiting, plus what their callbacks do.
 
         Raises:
             TypeError: *seconds* is not an int or float (a bool is refused too).
@@ -191,6 +205,8 @@ class ManualClock:
     def set(self, epoch_seconds: float) -> None:
         """Set the clock to *epoch_seconds* and wake what is due.
 
+        Cost: as :meth:`advance`.
+
         Moving backwards is allowed (it wakes nothing); queues treat time as it reads.
 
         Raises:
@@ -204,6 +220,8 @@ class ManualClock:
 
     def wait(self, cond: threading.Condition, deadline: float) -> None:
         """Block on *cond* until notified or until the clock is moved past *deadline*.
+
+        Cost: O(log t) to register and cancel its timer, for t timers waiting.
 
         Raises:
             RuntimeError: the wait would block (no ``autojump``) and the calling thread is
@@ -242,7 +260,10 @@ class ManualClock:
     def call_at(
         self, loop: asyncio.AbstractEventLoop, deadline: float, callback: Callable[[], None]
     ) -> TimerHandle:
-        """Run *callback* on *loop* once the clock is moved to *deadline* or beyond."""
+        """Run *callback* on *loop* once the clock is moved to *deadline* or beyond.
+
+        Cost: O(log t) to schedule, for t timers waiting on the clock.
+        """
         timer = _ManualTimer(self, deadline, loop, callback)
         with self._lock:
             due = deadline <= self._now
@@ -256,6 +277,7 @@ class ManualClock:
         """The deadlines of everything now waiting on this clock, soonest first.
 
         Useful in tests: advance to the first one to wake exactly the next waiter.
+        Cost: O(t log t) for t timers — meant for tests, not hot paths.
         """
         with self._lock:
             return sorted(d for d, _, t in self._timers if not t.cancelled)
@@ -338,7 +360,10 @@ class Interrupt:
         self._callbacks: set[Callable[[], None]] = set()
 
     def set(self) -> None:
-        """Wake every receive waiting with this interrupt; later ones do not wait."""
+        """Wake every receive waiting with this interrupt; later ones do not wait.
+
+        Cost: O(w) for w receives waiting with it.
+        """
         with self._lock:
             self._set = True
             callbacks = list(self._callbacks)
@@ -347,7 +372,7 @@ class Interrupt:
             callback()
 
     def is_set(self) -> bool:
-        """Whether :meth:`set` has been called."""
+        """Whether :meth:`set` has been called. Cost: O(1)."""
         return self._set
 
     def _add(self, callback: Callable[[], None]) -> bool:
