@@ -197,7 +197,7 @@ class _RangeIndex:
             for condition in conditions:
                 self._update(condition, branch_id, add=True)
 
-    def _check(self) -> None:
+    def check_invariants(self) -> None:
         """Assert the invariants (for tests)."""
         assert self._pending_count == sum(len(c) for c in self._pending.values())
         assert self._total == self._pending_count + sum(len(c) for c in self._in_tree.values())
@@ -802,7 +802,7 @@ class FilterIndex:
             return list(found.values())
         return list(map(found.__getitem__, sorted(found)))
 
-    def _check(self) -> None:
+    def check_invariants(self) -> None:
         """Assert the index's invariants (for tests): every branch of every entry is filed
         where its anchor says, popularity counts are exact, and nothing else is filed."""
         expected: set[int] = set()
@@ -846,7 +846,7 @@ class FilterIndex:
                 assert not index.is_empty(), f"empty path index kept for {path!r}"
                 assert index.patterns == index._has_patterns(), path
                 if index.ranges is not None:
-                    index.ranges._check()
+                    index.ranges.check_invariants()
             for path, loose in scope.loose.items():
                 for branch_id in loose:
                     assert not scope.slots[branch_id].selective, path

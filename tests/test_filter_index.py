@@ -51,7 +51,7 @@ def test_add_remove_len_contains_get() -> None:
     assert "three" not in index
     assert index.get("two") is two
     assert index.get("three") is None
-    index._check()
+    index.check_invariants()
     index.remove("one")
     assert len(index) == 1
     assert "one" not in index
@@ -59,7 +59,7 @@ def test_add_remove_len_contains_get() -> None:
     with pytest.raises(KeyError):
         index.remove("one")
     index.remove("two")
-    index._check()
+    index.check_invariants()
     assert len(index) == 0
 
 
@@ -84,7 +84,7 @@ def test_replacing_a_policy_keeps_its_place() -> None:
     index.add(1, FilterPolicy({"a": ["x"]}))
     index.add(2, FilterPolicy({"a": ["x"]}))
     index.add(1, FilterPolicy({"a": ["y"]}, BODY))
-    index._check()
+    index.check_invariants()
     assert len(index) == 2
     assert index.match(attributes={"a": S("x")}) == [2]
     assert index.match(attributes={"a": S("x")}, body='{"a": "y"}') == [1, 2]
@@ -186,7 +186,7 @@ def test_a_value_many_policies_share_does_not_make_them_all_candidates(
     # grows popular they must move to their own, rarer path.
     for i in range(2000):
         index.add(i, FilterPolicy({"a_type": ["order"], "z_customer": [f"c{i}"]}))
-    index._check()
+    index.check_invariants()
     assert index.match(attributes={"a_type": S("order"), "z_customer": S("c3")}) == [3]
     assert calls == 1
     # c3 is again the one candidate; its other path is checked, and fails.
@@ -249,8 +249,8 @@ def test_many_ranges_added_removed_and_matched_agree_with_the_policies() -> None
             expected = [key for key, policy in live.items() if policy.matches(attributes=message)]
             assert index.match(attributes=message) == expected
         if step % 50 == 0:
-            index._check()
-    index._check()
+            index.check_invariants()
+    index.check_invariants()
 
 
 # --- random policies and messages -------------------------------------------------------------
@@ -396,7 +396,7 @@ def _run(operations: list[tuple[str, Any]], messages: list[dict[str, Any]]) -> i
             key = order[at % len(order)]
             live[key] = _compile(*scoped)
             index.add(key, live[key])
-    index._check()
+    index.check_invariants()
     assert len(index) == len(live)
     matched = 0
     for message in messages:
@@ -636,7 +636,7 @@ def test_exact_strings_that_are_ip_addresses_still_match_other_spellings() -> No
     index.add("plain", FilterPolicy({"a": ["x"]}))
     assert index.match(attributes={"a": S("10.0.0.7")}) == []
     index.add("ip", FilterPolicy({"a": ["10.0.0.7"]}))
-    index._check()
+    index.check_invariants()
     for spelling in ["10.000.0.007", "::ffff:a00:7", "::ffff:10.0.0.7", "10.0.0.07x"]:
         attributes = {"a": S(spelling)}
         expected = ["ip"] if spelling in ("10.000.0.007", "::ffff:a00:7") else []
@@ -644,7 +644,7 @@ def test_exact_strings_that_are_ip_addresses_still_match_other_spellings() -> No
         assert index.match(attributes=attributes) == expected
     assert index.match(attributes={"a": S("x")}) == ["plain"]
     index.remove("ip")
-    index._check()
+    index.check_invariants()
     assert index.match(attributes={"a": S("10.000.0.007")}) == []
 
 
@@ -659,10 +659,10 @@ def test_patterns_on_a_path_come_and_go_with_their_policies() -> None:
     }
     for name, condition in patterns.items():
         index.add(name, FilterPolicy({"a": [condition]}))
-        index._check()
+        index.check_invariants()
         value = "10.1.2.3" if name == "cidr" else "xy"
         expected = [name] if name == "cidr" else ["exact", name]
         assert index.match(attributes={"a": S(value)}) == expected
         index.remove(name)
-        index._check()
+        index.check_invariants()
         assert index.match(attributes={"a": S(value)}) == ([] if name == "cidr" else ["exact"])
