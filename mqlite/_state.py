@@ -1,7 +1,31 @@
-"""The pure queue core: every message's state, with no locks and no clock.
+"""The pure queue core: every message's state and every rule SQS applies to it, with no
+locks and no clock.
 
 Theory of operation
 ===================
+
+The core is a state machine driven by the :class:`~mqlite.Queue` shell, which adds only
+the lock, waiting, reading the clock and turning refusals into errors. Each operation
+takes ``now``, first applies what is due by then (:meth:`QueueState.advance`), then
+applies its rule and returns a value: a result, or a :class:`Refusal` naming why nothing
+changed. The core holds no ``Queue``: a dead letter names its source by an opaque token.
+
+Every state change happens in one place, so that a journal can follow them:
+
+=============================  =============================================
+change                         where
+=============================  =============================================
+enqueue (send, dead letter,    ``_add`` (dead letters and give-backs through
+give-back)                     ``_copy``, which says what a copy keeps)
+FIFO dedup, sequence numbers   ``_send_fifo``
+receive: new count, deadline   ``_start_flight``
+change visibility              ``_set_visibility``
+ready again (delay or          ``advance`` → ``_make_ready``
+visibility ended)
+delete, expire, move to DLQ,   ``_remove`` (called by ``delete``, ``advance``,
+redrive                        ``receive`` and ``take_for_redrive``)
+purge (and queue deletion)     ``clear``
+=============================  =============================================
 
 A message lives in exactly one of four states, and each state has the structure that
 makes its next transition cheap:
@@ -36,11 +60,8 @@ Records are found by the sequence number encoded in their receipt handle (``_liv
 delete and change-visibility are dict lookups plus at most one heap push: O(log n).
 
 :meth:`QueueState.advance` is the only place time moves messages between states. The
-core reads no clock, and its other methods take ``now`` without advancing: the caller
-(the :class:`~mqlite.Queue` shell) reads its clock once per call and calls
-``advance(now)`` before anything that depends on time, so each queue call sees one
-instant. Calling, say, :meth:`QueueState.receive` without advancing first acts on the
-states as they were at the last advance.
+core reads no clock: the shell reads its clock once per call and passes that ``now`` to
+the operation, which advances to it first, so each queue call sees one instant.
 
 FIFO
 ----
@@ -64,16 +85,39 @@ transition, so ``stats`` is O(1) after ``advance``.
 
 from __future__ import annotations
 
+import enum
 import heapq
+import re
 from collections import deque
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Container, Iterator
 
 from ._attribute import Attribute
+from ._dedup import DedupWindow
 from ._runheap import RunHeap
-from .message import Message
+from .message import Message, QueueStats, SendResult
 
-__all__ = ["DELAYED", "GONE", "IN_FLIGHT", "READY", "QueueState", "Record"]
+__all__ = [
+    "DEDUP_WINDOW",
+    "DELAYED",
+    "FIRST_SEQUENCE_NUMBER",
+    "GONE",
+    "IN_FLIGHT",
+    "MAX_VISIBILITY",
+    "PURGE_INTERVAL",
+    "READY",
+    "QueueState",
+    "Record",
+    "Refusal",
+]
+
+#: The longest a message stays hidden after the receive that issued its handle (12 hours).
+MAX_VISIBILITY = 43_200
+#: Seconds between two purges of one queue.
+PURGE_INTERVAL = 60
+#: Seconds a FIFO deduplication id is remembered.
+DEDUP_WINDOW = 300
+#: FIFO sequence numbers start above this (SQS's are 20 digits).
+FIRST_SEQUENCE_NUMBER = 18_000_000_000_000_000_000
 
 READY = 0
 DELAYED = 1
@@ -87,6 +131,8 @@ _new_tuple = tuple.__new__
 # process can make), so decoding an older handle is a single int().
 _COUNT_BITS = 48
 _COUNT_MASK = (1 << _COUNT_BITS) - 1
+# The number part of a receipt handle, as issued: lowercase hex, no leading zero.
+_HANDLE_NUMBER = re.compile("[1-9a-f][0-9a-f]*")
 
 #: Rebuild a lazily-pruned structure once it holds this many more entries than live ones.
 #: Both constants are read when a :class:`QueueState` is made, so a test can shrink them
@@ -165,8 +211,8 @@ class Record:
         self.deduplication_id: str | None = None
         self.sequence_number: str | None = None
         self.dead_letter_source_arn: str | None = None
-        #: The queue object this message came from as a dead letter (for redrive).
-        self.dead_letter_source: Any = None
+        #: The token of the queue this message came from as a dead letter (for redrive).
+        self.dead_letter_source: str | None = None
 
     def to_message(self, receipt_handle: str | None) -> Message:
         """A frozen snapshot of this record, as ``receive`` and ``peek`` return it."""
@@ -195,6 +241,23 @@ class Record:
         return f"<Record seq={self.seq} {names[self.state]} {self.body[:20]!r}>"
 
 
+class Refusal(enum.Enum):
+    """Why the core refused an operation (nothing changed); the shell raises the error."""
+
+    #: The receipt handle was never issued by this queue.
+    INVALID_HANDLE = "invalid handle"
+    #: FIFO: the handle is not the current receive's, or its message is not in flight.
+    EXPIRED_HANDLE = "expired handle"
+    #: The message the handle names is gone (deleted, expired, moved).
+    MESSAGE_GONE = "message gone"
+    #: The change would hide the message past MAX_VISIBILITY from its receive.
+    VISIBILITY_CAP = "visibility cap"
+    #: The queue has max_in_flight messages in flight.
+    IN_FLIGHT_LIMIT = "in-flight limit"
+    #: The last purge was less than PURGE_INTERVAL ago.
+    PURGE_IN_PROGRESS = "purge in progress"
+
+
 class _Group:
     """One FIFO message group: its live messages in send order."""
 
@@ -207,14 +270,31 @@ class _Group:
 
 
 class QueueState:
-    """Messages and their states for one queue; see the module docstring.
+    """Messages and their states for one queue, and every rule SQS applies to them.
+
+    Each operation takes ``now``, first applies what is due by then (:meth:`advance`),
+    and returns a value — a result, or a :class:`Refusal` the shell turns into its
+    error. See the module docstring.
 
     Not thread-safe: the owning :class:`~mqlite.Queue` serialises calls with its lock.
     """
 
-    def __init__(self, *, fifo: bool, retention: float, handle_prefix: str) -> None:
+    def __init__(
+        self,
+        *,
+        fifo: bool,
+        retention: float,
+        handle_prefix: str,
+        delay: float = 0,
+        max_in_flight: int = 120_000,
+        dedup_per_group: bool = False,
+    ) -> None:
         self.fifo = fifo
+        #: Settings the rules read; :meth:`configure` changes them.
         self.retention = retention
+        self.delay = delay
+        self.max_in_flight = max_in_flight
+        self.dedup_per_group = dedup_per_group
         #: Starts every receipt handle this queue issues (unique to the queue object).
         self.handle_prefix = handle_prefix
         self._seq = 0
@@ -223,6 +303,14 @@ class QueueState:
         if COMPACT_EVERY < 1 or COMPACT_EVERY & (COMPACT_EVERY - 1):
             raise ValueError(f"COMPACT_EVERY must be a power of two, got {COMPACT_EVERY}")
         self._compact_mask = COMPACT_EVERY - 1
+        #: The last FIFO sequence number handed out (SQS's are 20 digits and only grow).
+        self._sequence = FIRST_SEQUENCE_NUMBER
+        self._dedup = DedupWindow(DEDUP_WINDOW)
+        self._last_purge: float | None = None
+        #: Running totals for monitoring: messages stored, received and deleted.
+        self.sent = 0
+        self.received = 0
+        self.deleted = 0
         self._reset()
 
     def _reset(self) -> None:
@@ -235,7 +323,7 @@ class QueueState:
         self._inherited: dict[int, int] = {}
         #: The latest receipt handle of every live record received at least once: the
         #: in-flight index. Older handles (still valid on standard queues) are decoded.
-        self.by_handle: dict[str, Record] = {}
+        self._by_handle: dict[str, Record] = {}
         self._fresh: deque[Record] = deque()
         self._returned: list[tuple[int, int, Record]] = []
         self._hidden: RunHeap[int, Record] = RunHeap(_ticket_matches, slack=self._slack)
@@ -245,66 +333,110 @@ class QueueState:
         #: Freed groups still in ``_ready_groups`` (dropped when they surface or on rebuild).
         self._stale_ready = 0
 
-    # --- adding ------------------------------------------------------------------------------
-
-    def next_seq(self) -> int:
-        """Reserve the sequence number for the next record. Cost: O(1)."""
-        self._seq += 1
-        return self._seq
-
-    def append(
+    def configure(
         self,
+        now: float,
+        *,
+        retention: float,
+        delay: float,
+        max_in_flight: int,
+        dedup_per_group: bool,
+    ) -> None:
+        """Apply new settings: a lower retention expires older messages at once, and a FIFO
+        queue's new delay applies to messages still inside theirs. Cost: O(1), or O(n) when
+        a FIFO queue's delay changes."""
+        self.retention = retention
+        self.max_in_flight = max_in_flight
+        self.dedup_per_group = dedup_per_group
+        if self.fifo and delay != self.delay:
+            self._reschedule_delayed(now, delay)
+        self.delay = delay
+        self.advance(now)
+
+    # --- sending -----------------------------------------------------------------------------
+
+    def send(
+        self,
+        now: float,
         message_id: str,
         body: str,
         md5_of_body: str,
-        now: float,
-        delay: float,
         attributes: dict[str, Attribute] | None = None,
         md5_of_attributes: str | None = None,
+        delay: float | None = None,
         group_id: str | None = None,
-    ) -> None:
-        """Store a new standard-queue message. Cost: O(1) typical.
+        deduplication_id: str | None = None,
+        entry_id: str | None = None,
+    ) -> SendResult:
+        """Store a new message whose send checks passed; ``delay`` None: the queue's.
 
-        Creates the record and stores it with :meth:`add`: one core call per send.
+        FIFO (*group_id* and *deduplication_id* both given, *delay* ignored): a key
+        already sent within the 5-minute window is accepted but not stored, and the
+        result carries the original's message id and sequence number.
+
+        Cost: O(1) typical; O(log n) when a deadline arrives out of order.
         """
+        # advance, inlined to its test: most sends find nothing due.
+        if self._expiry.first <= now - self.retention or self._hidden.first <= now:
+            self.advance(now)
+        if self.fifo:
+            return self._send_fifo(
+                now,
+                message_id,
+                body,
+                md5_of_body,
+                attributes or {},
+                md5_of_attributes,
+                group_id,  # type: ignore[arg-type]
+                deduplication_id,  # type: ignore[arg-type]
+                entry_id,
+            )
         self._seq += 1
         attrs = attributes or {}  # each message gets a dict of its own
         rec = Record(self._seq, message_id, body, md5_of_body, attrs, md5_of_attributes, now)
         rec.group_id = group_id
-        self.add(rec, now, delay)
+        self._add(rec, now, self.delay if delay is None else delay)
+        self.sent += 1
+        return _new_tuple(SendResult, (message_id, md5_of_body, md5_of_attributes, None, entry_id))
 
-    def append_fifo(
+    def _send_fifo(
         self,
+        now: float,
         message_id: str,
         body: str,
         md5_of_body: str,
         attributes: dict[str, Attribute],
         md5_of_attributes: str | None,
-        now: float,
-        delay: float,
         group_id: str,
         deduplication_id: str,
-        sequence_number: str,
-    ) -> None:
-        """Store a new FIFO message at the end of its group. Cost: O(1) typical."""
-        self._seq += 1
-        rec = Record(self._seq, message_id, body, md5_of_body, attributes, md5_of_attributes, now)
-        rec.group_id = group_id
-        rec.deduplication_id = deduplication_id
-        rec.sequence_number = sequence_number
-        self.add(rec, now, delay)
+        entry_id: str | None,
+    ) -> SendResult:
+        # Always 20 digits: the count starts at 1.8e19 and never reaches 1e20.
+        sequence_number = str(self._sequence + 1)
+        key = f"{group_id}\x00{deduplication_id}" if self.dedup_per_group else deduplication_id
+        # The window keeps "id sequence" so a duplicate gets the original's id and sequence
+        # number, as SQS returns; only a stored message uses up a sequence number.
+        original = self._dedup.admit(key, f"{message_id} {sequence_number}", now)
+        if original is not None:
+            message_id, sequence_number = original.split(" ")  # accepted, not stored
+        else:
+            self._sequence += 1
+            self._seq += 1
+            rec = Record(
+                self._seq, message_id, body, md5_of_body, attributes, md5_of_attributes, now
+            )
+            rec.group_id = group_id
+            rec.deduplication_id = deduplication_id
+            rec.sequence_number = sequence_number
+            self._add(rec, now, self.delay)
+            self.sent += 1
+        return _new_tuple(
+            SendResult, (message_id, md5_of_body, md5_of_attributes, sequence_number, entry_id)
+        )
 
-    def adopt(self, rec: Record, now: float) -> None:
-        """Store a ready copy of a message from another queue, keeping its receive count.
-
-        Cost: O(log n).
-        """
-        if rec.receive_count:
-            self._inherited[rec.seq] = rec.receive_count
-        self.add(rec, now, 0)
-
-    def add(self, rec: Record, now: float, delay: float) -> None:
-        """Store a new record, ready at once or after *delay* seconds. Cost: O(log n)."""
+    def _add(self, rec: Record, now: float, delay: float) -> None:
+        """Store a new record, ready at once or after *delay* seconds: every message enters
+        the queue here. Cost: O(log n)."""
         self._live[rec.seq] = rec
         # Late only when enqueued before the newest: a dead letter, or the clock went back.
         self._expiry.push(rec.enqueued_at, 0, rec)
@@ -328,18 +460,104 @@ class QueueState:
             elif not group.queued:
                 self._offer_group(group)
 
+    # --- dead letters and redrive -----------------------------------------------------------
+
+    def accept_dead_letters(
+        self, now: float, records: list[Record], source_arn: str, source: str
+    ) -> None:
+        """Store copies of *records*, dead letters of the queue *source_arn*, as ready messages.
+
+        *source* is an opaque token naming that queue (a redrive sends them back to it).
+        A copy keeps the message id, body, attributes, receive count and timestamps; a
+        standard queue's copy keeps its enqueue time (retention goes on), a FIFO copy's
+        retention restarts and its dedup id becomes its message id, so two messages that
+        shared a dedup id do not collide here. Cost: O(log n) each.
+        """
+        self.advance(now)
+        for rec in records:
+            if self.fifo:
+                new = self._copy(rec, now, now, rec.message_id)
+            else:
+                new = self._copy(rec, now, rec.enqueued_at)
+            new.dead_letter_source_arn = source_arn
+            new.dead_letter_source = source
+
+    def restore(self, now: float, records: list[Record]) -> None:
+        """Put back *records* this queue gave up (their dead-letter queue or redrive target
+        went away), each keeping its enqueue time. Cost: O(log n) each."""
+        self.advance(now)
+        for rec in records:
+            self._copy(rec, now, rec.enqueued_at)
+
+    def _copy(
+        self, rec: Record, now: float, enqueued_at: float, dedup_id: str | None = None
+    ) -> Record:
+        """Store a ready copy of *rec* (same id, count and timestamps), keeping its
+        receive count. FIFO: the copy keeps *rec*'s dedup id unless *dedup_id* is given."""
+        self._seq += 1
+        new = Record(
+            self._seq,
+            rec.message_id,
+            rec.body,
+            rec.md5_of_body,
+            rec.attributes,
+            rec.md5_of_attributes,
+            enqueued_at,
+        )
+        new.sent_ms = rec.sent_ms
+        new.receive_count = rec.receive_count
+        new.first_receive_ms = rec.first_receive_ms
+        new.group_id = rec.group_id
+        new.dead_letter_source_arn = rec.dead_letter_source_arn
+        new.dead_letter_source = rec.dead_letter_source
+        if self.fifo:
+            self._sequence += 1
+            new.sequence_number = f"{self._sequence:020d}"
+            new.deduplication_id = rec.deduplication_id if dedup_id is None else dedup_id
+        if new.receive_count:
+            self._inherited[new.seq] = new.receive_count
+        self._add(new, now, 0)
+        return new
+
+    def redrive_candidates(self, now: float) -> deque[Record]:
+        """The ready records a redrive starting now may move, oldest first. Cost: O(n), once."""
+        self.advance(now)
+        return deque(rec for rec in self._live.values() if rec.state == READY)
+
+    def take_for_redrive(
+        self, now: float, candidates: deque[Record], limit: int, sources: Container[str] | None
+    ) -> list[Record]:
+        """Remove up to *limit* of *candidates* (from the front) that may leave now.
+
+        A candidate leaves if it is still ready and has somewhere to go: with *sources*
+        None (a destination was given) any, else only those whose source token is in
+        *sources*; the others stay. Cost: O(log n) per record taken or skipped.
+        """
+        self.advance(now)
+        taken: list[Record] = []
+        while candidates and len(taken) < limit:
+            rec = candidates.popleft()
+            if rec.state != READY:  # received, deleted or expired since the start
+                continue
+            if sources is not None and rec.dead_letter_source not in sources:
+                continue  # it stays here
+            self._remove(rec)
+            taken.append(rec)
+        return taken
+
     # --- time --------------------------------------------------------------------------------
 
     def advance(self, now: float) -> None:
         """Apply everything that is due at *now*: retention, then delays and visibility.
 
+        Every operation calls it first; the only place where time moves messages.
         Cost: O(log n) per message that changes state; O(1) when nothing is due.
         """
         cutoff = now - self.retention
         expiry = self._expiry
         if expiry.first <= cutoff:
             while (rec := expiry.pop_due(cutoff)) is not None:
-                self.remove(rec)
+                self._remove(rec)
         hidden = self._hidden
         if hidden.first <= now:
             while (due := hidden.pop_due(now)) is not None:
@@ -357,26 +575,37 @@ class QueueState:
 
     def receive(
         self,
-        limit: int,
         now: float,
+        limit: int,
         visibility_timeout: float,
         max_receive_count: int | None,
-    ) -> tuple[list[Record], list[Record]]:
-        """Take up to *limit* messages and put them in flight.
+    ) -> tuple[list[Message], list[Record]] | Refusal:
+        """Take up to *limit* messages (fewer at the in-flight limit) and put them in flight.
 
         Messages whose receive count already reached *max_receive_count* are removed
-        instead of returned (the caller hands them to the dead-letter queue) and the
-        receive goes on filling from other messages.
+        instead of returned (the caller hands them to the dead-letter queue's
+        :meth:`accept_dead_letters`, or back to :meth:`restore`) and the receive goes on
+        filling from other messages. With a zero *visibility_timeout* the messages taken
+        are ready again for the next call.
 
         Returns:
-            ``(received, dead_letters)``.
+            ``(messages, dead_letters)``, or :attr:`Refusal.IN_FLIGHT_LIMIT` when the
+            queue already has ``max_in_flight`` messages in flight.
 
         Cost: O(k log n) for k messages returned or moved.
         """
+        # advance, inlined to its test: most receives find nothing due.
+        if self._expiry.first <= now - self.retention or self._hidden.first <= now:
+            self.advance(now)
+        room = self.max_in_flight - self.in_flight
+        if room <= 0:
+            return Refusal.IN_FLIGHT_LIMIT
+        if limit > room:
+            limit = room
         received: list[Record] = []
         dead: list[Record] = []
         if limit <= 0:
-            return received, dead
+            return [], dead
         now_ms = int(now * 1000)
         if self.fifo:
             self._receive_fifo(
@@ -393,12 +622,16 @@ class QueueState:
                 if rec is None:
                     break
                 if max_receive_count is not None and rec.receive_count >= max_receive_count:
-                    self.remove(rec)
+                    self._remove(rec)
                     dead.append(rec)
                     continue
                 self._start_flight(rec, now, now_ms, visibility_timeout)
                 received.append(rec)
-        return received, dead
+        self.received += len(received)
+        messages = [r.to_message(r.handle) for r in received]
+        if visibility_timeout <= 0 and received:
+            self.advance(now)  # received with no timeout: ready again at once
+        return messages, dead
 
     def _receive_fifo(
         self,
@@ -433,7 +666,7 @@ class QueueState:
                 if len(received) >= limit:
                     break
                 if max_receive_count is not None and rec.receive_count >= max_receive_count:
-                    self.remove(rec, prune=False)
+                    self._remove(rec, prune=False)
                     dead.append(rec)
                     moved = True
                     continue
@@ -474,7 +707,7 @@ class QueueState:
         if rec.first_receive_ms is None:
             rec.first_receive_ms = now_ms
         rec.received_at = now
-        by_handle = self.by_handle
+        by_handle = self._by_handle
         if rec.handle is not None:
             del by_handle[rec.handle]
         rec.handle = handle = (
@@ -490,21 +723,21 @@ class QueueState:
     def decode_handle(self, handle: object) -> tuple[int, int] | None:
         """``(sequence number, receive count)`` named by a receipt handle of this queue,
         or ``None`` when *handle* is not one. Cost: O(1).
+
+        Exactly the form this queue issues: its prefix, then lowercase ASCII hex with no
+        leading zero (``int(_, 16)`` alone would take spaces, ``_``, ``+``, ``0x``...).
         """
         prefix = self.handle_prefix
-        if type(handle) is str and handle.startswith(prefix):
-            try:
-                n = int(handle[len(prefix) :], 16)
-            except ValueError:
-                return None
+        if (
+            type(handle) is str
+            and handle.startswith(prefix)
+            and _HANDLE_NUMBER.fullmatch(handle, len(prefix)) is not None
+        ):
+            n = int(handle[len(prefix) :], 16)
             return n >> _COUNT_BITS, n & _COUNT_MASK
         return None
 
-    def get(self, seq: int) -> Record | None:
-        """The live record with this sequence number, if any. Cost: O(1)."""
-        return self._live.get(seq)
-
-    def issued(self, seq: int, count: int) -> bool:
+    def _issued(self, seq: int, count: int) -> bool:
         """Whether a receipt handle for (*seq*, *count*) can have been issued. Cost: O(1).
 
         A handle names a record and the receive that issued it: a record never created,
@@ -516,7 +749,72 @@ class QueueState:
         rec = self._live.get(seq)
         return rec is None or self._inherited.get(seq, 0) < count <= rec.receive_count
 
-    def change_visibility(self, rec: Record, now: float, timeout: float) -> None:
+    def _find(self, handle: object) -> Record | Refusal | None:
+        """The live record a handle names (``None``: it is gone), or why the handle is
+        refused. FIFO: only the handle of the current receive, still in flight, counts."""
+        decoded = self.decode_handle(handle)
+        if decoded is None or not self._issued(*decoded):
+            return Refusal.INVALID_HANDLE
+        seq, count = decoded
+        rec = self._live.get(seq)
+        if rec is not None and self.fifo and (rec.state != IN_FLIGHT or rec.receive_count != count):
+            return Refusal.EXPIRED_HANDLE
+        return rec
+
+    def delete(self, now: float, handle: object) -> bool | Refusal:
+        """Delete the message a receipt handle names; a message already gone is a no-op.
+
+        Returns:
+            Whether receivers may find more now (a FIFO group may be free, or in-flight
+            room opened at the limit), or :attr:`Refusal.INVALID_HANDLE` /
+            :attr:`Refusal.EXPIRED_HANDLE` (FIFO).
+
+        Cost: O(1) for the latest receive's handle (one dict lookup), else O(log n).
+        """
+        if self._expiry.first <= now - self.retention or self._hidden.first <= now:
+            self.advance(now)
+        # The common case: the handle of a message's latest receive. The index makes it
+        # one dict lookup; anything else (older handles, errors) goes the long way.
+        rec = self._by_handle.get(handle) if type(handle) is str else None
+        if rec is None or (self.fifo and rec.state != IN_FLIGHT):
+            found = self._find(handle)
+            if found is None:
+                return False  # gone already: a no-op
+            if isinstance(found, Refusal):
+                return found
+            rec = found
+        at_limit = self.in_flight >= self.max_in_flight
+        self._remove(rec)
+        self.deleted += 1
+        return self.fifo or at_limit
+
+    def change_visibility(self, now: float, handle: object, timeout: float) -> bool | Refusal:
+        """Hide the message a handle names until ``now + timeout`` (0: ready now).
+
+        The hidden time stays within :data:`MAX_VISIBILITY` of the receive that issued
+        the current handle.
+
+        Returns:
+            Whether receivers should look again (the message is ready, or the next
+            deadline moved earlier), or why the change is refused:
+            :attr:`Refusal.INVALID_HANDLE`, :attr:`Refusal.EXPIRED_HANDLE` (FIFO),
+            :attr:`Refusal.MESSAGE_GONE` or :attr:`Refusal.VISIBILITY_CAP`.
+
+        Cost: O(log n).
+        """
+        self.advance(now)
+        rec = self._find(handle)
+        if rec is None:
+            return Refusal.MESSAGE_GONE
+        if isinstance(rec, Refusal):
+            return rec
+        if (now - rec.received_at) + timeout > MAX_VISIBILITY:
+            return Refusal.VISIBILITY_CAP
+        was_first = self._hidden.earliest()
+        self._set_visibility(rec, now, timeout)
+        return rec.state == READY or (was_first is not None and now + timeout < was_first)
+
+    def _set_visibility(self, rec: Record, now: float, timeout: float) -> None:
         """Hide *rec* until ``now + timeout`` (``0``: make it ready now). Cost: O(log n)."""
         if rec.state == READY:
             self.visible -= 1
@@ -533,8 +831,9 @@ class QueueState:
             self._hide(rec, now + timeout)
         self._maybe_compact()
 
-    def remove(self, rec: Record, *, prune: bool = True) -> None:
-        """Delete *rec* for good (delete, retention, dead-letter move). Cost: O(1) amortised."""
+    def _remove(self, rec: Record, *, prune: bool = True) -> None:
+        """Take *rec* out for good: every message leaves here (a delete, retention, a
+        dead-letter move, a redrive). Cost: O(1) amortised."""
         state = rec.state
         if state == IN_FLIGHT:  # a delete, the common case
             self.in_flight -= 1
@@ -548,7 +847,7 @@ class QueueState:
         rec.ticket += 1
         del self._live[rec.seq]
         if rec.handle is not None:
-            del self.by_handle[rec.handle]
+            del self._by_handle[rec.handle]
         if self._inherited:
             self._inherited.pop(rec.seq, None)
         group = rec.group
@@ -557,24 +856,63 @@ class QueueState:
             self._offer_group(group)
         self._maybe_compact()
 
-    def purge(self) -> None:
-        """Drop every message at once. Cost: O(n) (each record is marked gone)."""
+    # --- whole queue -------------------------------------------------------------------------
+
+    def purge(self, now: float) -> Refusal | None:
+        """Drop every message and the dedup window; at most once per :data:`PURGE_INTERVAL`.
+
+        Returns:
+            ``None``, or :attr:`Refusal.PURGE_IN_PROGRESS` (nothing changes).
+
+        Cost: O(n) (each record is marked gone).
+        """
+        if self._last_purge is not None and now - self._last_purge < PURGE_INTERVAL:
+            return Refusal.PURGE_IN_PROGRESS
+        self._last_purge = now
+        self.clear()
+        return None
+
+    def clear(self) -> None:
+        """Drop every message and the dedup window (the queue is deleted). Cost: O(n)."""
         for rec in self._live.values():
             rec.state = GONE
             rec.ticket += 1
+        self._dedup.clear()
         self._reset()
 
-    # --- looking -----------------------------------------------------------------------------
+    def stats(self, now: float) -> QueueStats:
+        """The counts at *now*: visible, in flight, delayed. Cost: O(1) after advancing."""
+        self.advance(now)
+        return QueueStats(self.visible, self.in_flight, self.delayed)
+
+    def peek(self, now: float, *, in_flight: bool = False, delayed: bool = False) -> list[Message]:
+        """The ready messages at *now* (and in-flight or delayed ones on request), in send
+        order, with no receipt handle. Changes nothing. Cost: O(n)."""
+        self.advance(now)
+        wanted = {READY}
+        if in_flight:
+            wanted.add(IN_FLIGHT)
+        if delayed:
+            wanted.add(DELAYED)
+        return [r.to_message(None) for r in self._live.values() if r.state in wanted]
+
+    def group_sizes(self, now: float) -> dict[str, int]:
+        """FIFO: the live messages of each group at *now*. Cost: O(n)."""
+        self.advance(now)
+        return {
+            group_id: sum(1 for rec in group.messages if rec.state != GONE)
+            for group_id, group in self._groups.items()
+        }
+
+    def group_count(self) -> int:
+        """FIFO: how many groups hold messages. Cost: O(1)."""
+        return len(self._groups)
 
     def records(self) -> Iterator[Record]:
-        """Every live record in send order. Cost: O(n) — for ``peek`` and re-keying only."""
+        """Every live record in send order. Cost: O(n) — for tests and re-keying only."""
         return iter(list(self._live.values()))
 
-    def ready_records(self) -> deque[Record]:
-        """The ready records, oldest first: what a redrive starts from. Cost: O(n), once."""
-        return deque(rec for rec in self._live.values() if rec.state == READY)
-
-    def reschedule_delayed(self, now: float, delay: float) -> None:
+    def _reschedule_delayed(self, now: float, delay: float) -> None:
         """Re-key delayed messages for a new queue delay (FIFO delay changes are retroactive).
 
         Cost: O(n) over all messages; called only when a FIFO queue's delay changes.
@@ -635,10 +973,10 @@ class QueueState:
             assert stale == self._stale_ready, (stale, self._stale_ready)
             live_ready = len(self._ready_groups) - stale
             assert live_ready == len({id(g) for g in self._ready_groups if g.messages})
-        for handle, rec in self.by_handle.items():
+        for handle, rec in self._by_handle.items():
             assert rec.handle == handle, rec
             assert self._live.get(rec.seq) is rec, rec
-        assert len(self.by_handle) == sum(r.handle is not None for r in self._live.values())
+        assert len(self._by_handle) == sum(r.handle is not None for r in self._live.values())
         for seq, count in self._inherited.items():
             assert 0 < count <= self._live[seq].receive_count, (seq, count)
         assert self._hidden.run_in_order(), "deadline run out of order"

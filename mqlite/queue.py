@@ -1,12 +1,12 @@
 """The thread-safe :class:`Queue`: SQS semantics around the pure core in ``_state``.
 
-Data flow: ``send`` checks its input with no lock held, then takes the lock, reads the
-clock once and adds a record to the core. ``receive`` takes the lock, lets the core
-advance to *now*, takes messages and — for a long poll — waits on the queue's condition
-through the clock, so sends, deletes, visibility changes and clock movement all wake it.
-``delete`` and ``change_visibility`` decode the receipt handle (which names the record's
-sequence number) and act on that record directly. Dead letters are handed to the
-dead-letter queue after the lock is released, so two queues' locks are never held at once.
+The shell holds no queue rule: it checks input, takes the lock, reads the clock once and
+calls one core operation, which applies what is due at that instant and answers with a
+result or a :class:`~mqlite._state.Refusal` the shell raises as SQS's error. ``receive``
+— for a long poll — then waits on the queue's condition through the clock, so sends,
+deletes, visibility changes and clock movement all wake it. Dead letters the core gives
+up are handed to the dead-letter queue's core after the lock is released, so two queues'
+locks are never held at once.
 """
 
 from __future__ import annotations
@@ -14,20 +14,19 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
-import re
 import threading
+import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple, NoReturn, TypeVar
 
 import attrs
 
 from . import _validation as v
 from ._dead_letters import DeadLetters
-from ._fifo import DedupWindow
 from ._redrive import RedriveTask
 from ._settings import QueueSettings, check_name, checked
-from ._state import DELAYED, IN_FLIGHT, READY, QueueState, Record
+from ._state import MAX_VISIBILITY, PURGE_INTERVAL, QueueState, Record, Refusal
 from .clock import Clock, Interrupt, SystemClock, TimerHandle, same_time
 from .errors import (
     BatchRequestTooLong,
@@ -59,16 +58,9 @@ from .message import (
 
 __all__ = ["Queue"]
 
-MAX_VISIBILITY = 43_200
-PURGE_INTERVAL = 60
-DEDUP_WINDOW = 300
-_FIRST_SEQUENCE_NUMBER = 18_000_000_000_000_000_000
-
 # Named tuples made per message are built with tuple.__new__, which skips argument parsing.
 _new_tuple = tuple.__new__
 
-# The number part of a receipt handle, as issued (see _parse_handle).
-_HANDLE_NUMBER = re.compile("[1-9a-f][0-9a-f]*")
 _sha256 = hashlib.sha256
 
 
@@ -171,20 +163,21 @@ class Queue:
         self._cond = threading.Condition(self._lock)
         self._waiters = 0
         self._async_wakers: set[Callable[[], None]] = set()
-        # Receipt handles start with a token unique to this queue object, so a handle
-        # from another queue (even one with the same name) is told apart from a stale one.
+        # A token unique to this queue object: receipt handles start with it, so a handle
+        # from another queue (even one with the same name) is told apart from a stale one,
+        # and dead letters name their source queue by it.
+        self._token = os.urandom(9).hex()
+        settings = self._settings
         self._state = QueueState(
             fifo=self._fifo,
-            retention=self._settings.retention,
-            handle_prefix=f"AQEB{os.urandom(9).hex()}-",
+            retention=settings.retention,
+            handle_prefix=f"AQEB{self._token}-",
+            delay=settings.delay,
+            max_in_flight=settings.max_in_flight,
+            dedup_per_group=settings.deduplication_scope == "messageGroup",
         )
-        self._last_purge: float | None = None
-        self._sequence = _FIRST_SEQUENCE_NUMBER
-        # Running totals for monitoring (the server's dashboard), bumped under the lock.
-        self._count_sent = 0
-        self._count_received = 0
-        self._count_deleted = 0
-        self._dedup = DedupWindow(DEDUP_WINDOW)
+        # The queues whose dead letters this queue holds, by token (for redrive).
+        self._origins: weakref.WeakValueDictionary[str, Queue] = weakref.WeakValueDictionary()
 
     # --- properties --------------------------------------------------------------------------
 
@@ -286,7 +279,7 @@ class Queue:
         # without the lock the counts are those of the last operation.
         if self._lock.acquire(blocking=False):
             try:
-                state.advance(self._clock.time())
+                state.stats(self._clock.time())
             finally:
                 self._lock.release()
         return (
@@ -323,11 +316,13 @@ class Queue:
             old = self._settings
             self._settings = new
             self._relink(old.dead_letter_queue, new.dead_letter_queue)
-            now = self._clock.time()
-            self._state.retention = new.retention
-            if self._fifo and new.delay != old.delay:
-                self._state.reschedule_delayed(now, new.delay)
-            self._state.advance(now)
+            self._state.configure(
+                self._clock.time(),
+                retention=new.retention,
+                delay=new.delay,
+                max_in_flight=new.max_in_flight,
+                dedup_per_group=new.deduplication_scope == "messageGroup",
+            )
             self._wake()
 
     # --- sending -----------------------------------------------------------------------------
@@ -373,14 +368,10 @@ class Queue:
                     with self._lock:
                         if self._deleted:
                             self._check_alive()
-                        now = self._clock.time()
-                        state = self._state
-                        state.advance(now)
-                        state.append(message_id, body, digest, now, self._settings.delay)
-                        self._count_sent += 1
+                        result = self._state.send(self._clock.time(), message_id, body, digest)
                         if self._waiters or self._async_wakers:
                             self._wake()
-                    return _new_tuple(SendResult, (message_id, digest, None, None, None))
+                    return result
             elif _plain_id(group_id) and (
                 _plain_id(deduplication_id)
                 if deduplication_id is not None
@@ -530,57 +521,17 @@ class Queue:
 
         Cost: O(log n).
         """
-        state = self._state
-        state.advance(now)
-        message_id = new_message_id()
-        settings = self._settings
-        if not self._fifo:
-            state.append(
-                message_id,
-                body,
-                md5_of_body,
-                now,
-                settings.delay if delay is None else delay,
-                attributes,
-                md5_of_attributes,
-                group_id,
-            )
-            self._count_sent += 1
-            return _new_tuple(
-                SendResult, (message_id, md5_of_body, md5_of_attributes, None, entry_id)
-            )
-        # Always 20 digits: the count starts at 1.8e19 and never reaches 1e20.
-        sequence_number = str(self._sequence + 1)
-        key = deduplication_id
-        if settings.deduplication_scope == "messageGroup":
-            key = f"{group_id}\x00{key}"
-        # The window keeps "id sequence" so a duplicate gets the original's id and sequence
-        # number, as SQS returns; only a stored message uses up a sequence number.
-        original = self._dedup.admit(
-            key,  # type: ignore[arg-type]
-            f"{message_id} {sequence_number}",
+        return self._state.send(
             now,
-        )
-        if original is not None:
-            message_id, sequence_number = original.split(" ")  # accepted, not stored
-        else:
-            self._sequence += 1
-            state.append_fifo(
-                message_id,
-                body,
-                md5_of_body,
-                attributes,
-                md5_of_attributes,
-                now,
-                settings.delay,
-                group_id,  # type: ignore[arg-type]
-                deduplication_id,  # type: ignore[arg-type]
-                sequence_number,
-            )
-            self._count_sent += 1
-        return _new_tuple(
-            SendResult,
-            (message_id, md5_of_body, md5_of_attributes, sequence_number, entry_id),
+            new_message_id(),
+            body,
+            md5_of_body,
+            attributes,
+            md5_of_attributes,
+            delay,
+            group_id,
+            deduplication_id,
+            entry_id,
         )
 
     def _send_checked(
@@ -776,28 +727,22 @@ class Queue:
         self, max_messages: int, vt: float, now: float, wait: float
     ) -> tuple[list[Message], list[Record]]:
         """One receive attempt (lock held)."""
-        state = self._state
-        settings = self._settings
-        state.advance(now)
-        room = settings.max_in_flight - state.in_flight
-        if room <= 0:
+        dlq = self._settings.dead_letter_queue
+        max_count = (
+            self._settings.max_receive_count if dlq is not None and not dlq.deleted else None
+        )
+        taken = self._state.receive(now, max_messages, vt, max_count)
+        if isinstance(taken, Refusal):  # at the in-flight limit
             if wait <= 0 and not self._fifo:
                 raise OverLimit(
-                    f"The queue {self._name} has {state.in_flight} messages in flight, its limit"
-                    f" ({settings.max_in_flight}); delete messages or let them become visible"
-                    " before receiving more."
+                    f"The queue {self._name} has {self._state.in_flight} messages in flight,"
+                    f" its limit ({self._settings.max_in_flight}); delete messages or let them"
+                    " become visible before receiving more."
                 )
             return [], []
-        dlq = settings.dead_letter_queue
-        max_count = settings.max_receive_count if dlq is not None and not dlq.deleted else None
-        records, dead = state.receive(min(max_messages, room), now, vt, max_count)
-        self._count_received += len(records)
-        messages = [r.to_message(r.handle) for r in records]
-        if vt <= 0 and records:
-            # Messages received with a zero timeout are ready again for the next caller.
-            state.advance(now)
-            self._wake()
-        return messages, dead
+        if vt <= 0 and taken[0]:
+            self._wake()  # ready again for the next caller
+        return taken
 
     def _wake_at(self, deadline: float) -> float:
         nxt = self._state.next_deadline()
@@ -878,58 +823,17 @@ class Queue:
             return
         # The dead-letter queue went away meanwhile: keep the messages here.
         with self._lock:
-            now = self._clock.time()
-            for rec in records:
-                self._readd(rec, now, rec.enqueued_at)
+            self._state.restore(self._clock.time(), records)
             self._wake()
 
     def _accept_dead_letters(self, records: list[Record], source: Queue) -> bool:
         with self._lock:
             if self._deleted:
                 return False
-            now = self._clock.time()
-            self._state.advance(now)
-            for rec in records:
-                # A FIFO dead letter restarts retention, and its dedup id becomes its
-                # message id so two messages that shared a dedup id do not collide here.
-                if self._fifo:
-                    new = self._readd(rec, now, now, rec.message_id)
-                else:
-                    new = self._readd(rec, now, rec.enqueued_at)
-                new.dead_letter_source_arn = source.arn
-                new.dead_letter_source = source
+            self._origins[source._token] = source
+            self._state.accept_dead_letters(self._clock.time(), records, source.arn, source._token)
             self._wake()
         return True
-
-    def _readd(
-        self, rec: Record, now: float, enqueued_at: float, dedup_id: str | None = None
-    ) -> Record:
-        """Store a copy of *rec* (same id, count and timestamps) as a ready message.
-
-        FIFO: the copy keeps *rec*'s dedup id unless *dedup_id* is given.
-        """
-        state = self._state
-        new = Record(
-            state.next_seq(),
-            rec.message_id,
-            rec.body,
-            rec.md5_of_body,
-            rec.attributes,
-            rec.md5_of_attributes,
-            enqueued_at,
-        )
-        new.sent_ms = rec.sent_ms
-        new.receive_count = rec.receive_count
-        new.first_receive_ms = rec.first_receive_ms
-        new.group_id = rec.group_id
-        new.dead_letter_source_arn = rec.dead_letter_source_arn
-        new.dead_letter_source = rec.dead_letter_source
-        if self._fifo:
-            self._sequence += 1
-            new.sequence_number = f"{self._sequence:020d}"
-            new.deduplication_id = rec.deduplication_id if dedup_id is None else dedup_id
-        state.adopt(new, now)
-        return new
 
     def redrive(self, destination: Queue | None = None, *, max_messages: int | None = None) -> int:
         """Move messages from this dead-letter queue back to where they came from.
@@ -963,8 +867,7 @@ class Queue:
         """The messages a redrive starting now may move, oldest first."""
         with self._lock:
             self._check_alive()
-            self._state.advance(self._clock.time())
-            return self._state.ready_records()
+            return self._state.redrive_candidates(self._clock.time())
 
     def _redrive_from(
         self, candidates: deque[Record], destination: Queue | None, max_messages: int | None
@@ -979,7 +882,7 @@ class Queue:
             batch = self._take_for_redrive(candidates, destination, limit)
             if not batch:
                 break
-            moved += self._redrive_batch(batch, destination)
+            moved += self._redrive_batch(batch)
         return moved
 
     def start_redrive(self, destination: Queue | None = None, *, rate: float) -> RedriveTask:
@@ -1012,27 +915,27 @@ class Queue:
 
     def _take_for_redrive(
         self, candidates: deque[Record], destination: Queue | None, limit: int
-    ) -> list[Record]:
-        """Remove up to *limit* candidates that are still ready and have somewhere to go."""
+    ) -> list[tuple[Record, Queue]]:
+        """Remove up to *limit* candidates that are still ready and have somewhere to go,
+        each with where it goes."""
         with self._lock:
             self._check_alive()
-            self._state.advance(self._clock.time())
-            taken: list[Record] = []
-            while candidates and len(taken) < limit:
-                rec = candidates.popleft()
-                if rec.state != READY:  # received, deleted or expired since the start
-                    continue
-                target = destination or rec.dead_letter_source
-                if target is None or target.deleted:
-                    continue  # it stays here
-                self._state.remove(rec)
-                taken.append(rec)
-            return taken
+            targets: dict[str, Queue] = {}
+            if destination is None:
+                targets = {t: q for t, q in self._origins.items() if not q.deleted}
+            elif destination.deleted:
+                return []
+            taken = self._state.take_for_redrive(
+                self._clock.time(), candidates, limit, None if destination else targets
+            )
+            return [
+                (rec, destination or targets[rec.dead_letter_source])  # type: ignore[index]
+                for rec in taken
+            ]
 
-    def _redrive_batch(self, records: list[Record], destination: Queue | None) -> int:
+    def _redrive_batch(self, moves: list[tuple[Record, Queue]]) -> int:
         moved = 0
-        for rec in records:
-            target: Queue = destination or rec.dead_letter_source
+        for rec, target in moves:
             try:
                 # Checked when it was first sent, so it goes in as a checked send.
                 target._send_checked(
@@ -1047,7 +950,7 @@ class Queue:
                 moved += 1
             except QueueDoesNotExist:
                 with self._lock:
-                    self._readd(rec, self._clock.time(), rec.enqueued_at)
+                    self._state.restore(self._clock.time(), [rec])
                     self._wake()
         return moved
 
@@ -1071,54 +974,35 @@ class Queue:
         with self._lock:
             if self._deleted:
                 self._check_alive()
-            now = self._clock.time()
-            self._state.advance(now)
-            self._delete_handle(text, now)
+            done = self._state.delete(self._clock.time(), text)
+            if done is True:
+                self._wake()
+            elif done is not False:
+                self._refuse(done, text)
 
-    def _delete_handle(self, text: str, now: float) -> None:
-        """Delete by one handle (lock held, core advanced to *now*)."""
-        state = self._state
-        # The common case: the handle of a message's latest receive. The index makes it
-        # one dict lookup; anything else (older handles, errors) goes the long way.
-        rec = state.by_handle.get(text) if type(text) is str else None
-        if rec is not None:
-            if not self._fifo:
-                at_limit = state.in_flight >= self._settings.max_in_flight
-                state.remove(rec)
-                self._count_deleted += 1
-                if at_limit:
-                    self._wake()
-                return
-            if rec.state == IN_FLIGHT:
-                state.remove(rec)
-                self._count_deleted += 1
-                if self._waiters or self._async_wakers:
-                    self._wake()  # its group may be receivable again
-                return
-        seq, count = self._parse_handle(text)
-        self._delete(text, seq, count, now)
-
-    def _delete(self, text: str, seq: int, count: int, now: float) -> None:
-        """Delete by a decoded handle that is not in the in-flight index (lock held, core
-        advanced to *now* by the caller)."""
-        state = self._state
-        if not state.issued(seq, count):
+    def _refuse(self, refusal: Refusal, handle: object, timeout: float = 0) -> NoReturn:
+        """Raise the error for what the core refused about *handle*."""
+        if refusal is Refusal.INVALID_HANDLE:
             raise ReceiptHandleIsInvalid(
-                f'The input receipt handle "{text}" is not a valid receipt handle.'
+                f'The input receipt handle "{v.shown(handle)}" is not a valid receipt handle.'
             )
-        rec = state.get(seq)
-        if rec is None:
-            return
-        if self._fifo and (rec.state != IN_FLIGHT or rec.receive_count != count):
+        if refusal is Refusal.EXPIRED_HANDLE:
             raise InvalidParameterValue(
-                f"Value {text} for parameter ReceiptHandle is invalid. Reason: The receipt handle"
-                " has expired."
+                f"Value {handle} for parameter ReceiptHandle is invalid. Reason: The receipt"
+                " handle has expired."
             )
-        at_limit = state.in_flight >= self._settings.max_in_flight
-        state.remove(rec)
-        self._count_deleted += 1
-        if self._fifo or at_limit:
-            self._wake()
+        if refusal is Refusal.MESSAGE_GONE:
+            raise InvalidParameterValue(
+                f"Value {handle} for parameter ReceiptHandle is invalid. Reason: Message does"
+                " not exist or is not available for visibility timeout change."
+            )
+        if refusal is Refusal.VISIBILITY_CAP:
+            raise InvalidParameterValue(
+                f"Value {timeout:g} for parameter VisibilityTimeout is invalid. Reason: Total"
+                " VisibilityTimeout for the message is beyond the limit"
+                f" [{MAX_VISIBILITY} seconds]"
+            )
+        raise AssertionError(f"no error for {refusal}")
 
     def delete_batch(self, entries: Iterable[DeleteEntry]) -> BatchResult[DeleteResult]:
         """Delete up to 10 messages; each entry succeeds or fails on its own.
@@ -1134,10 +1018,13 @@ class Queue:
         with self._lock:
             self._check_alive()
             now = self._clock.time()
-            self._state.advance(now)
             for e in items:
                 try:
-                    self._delete_handle(e.receipt_handle, now)
+                    done = self._state.delete(now, e.receipt_handle)
+                    if done is True:
+                        self._wake()
+                    elif done is not False:
+                        self._refuse(done, e.receipt_handle)
                 except ReceiptHandleIsInvalid as error:
                     failed.append(BatchFailure(e.id, error.legacy_code, error.message))
                 except InvalidParameterValue:
@@ -1167,10 +1054,10 @@ class Queue:
         """
         text = _handle_text(handle)
         timeout = self._check_timeout(timeout)
-        seq, count = self._parse_handle(text)
+        self._check_handle(text)
         with self._lock:
             self._check_alive()
-            self._change_visibility(text, seq, count, timeout, self._clock.time())
+            self._change_visibility(text, timeout, self._clock.time())
 
     def _check_timeout(self, timeout: object) -> float:
         if not _in_range(timeout, 0, MAX_VISIBILITY):
@@ -1181,35 +1068,12 @@ class Queue:
             )
         return float(timeout)
 
-    def _change_visibility(
-        self, text: str, seq: int, count: int, timeout: float, now: float
-    ) -> None:
-        state = self._state
-        state.advance(now)
-        if not state.issued(seq, count):
-            raise ReceiptHandleIsInvalid(
-                f'The input receipt handle "{text}" is not a valid receipt handle.'
-            )
-        rec = state.get(seq)
-        if rec is None:
-            raise InvalidParameterValue(
-                f"Value {text} for parameter ReceiptHandle is invalid. Reason: Message does not"
-                " exist or is not available for visibility timeout change."
-            )
-        if self._fifo and (rec.state != IN_FLIGHT or rec.receive_count != count):
-            raise InvalidParameterValue(
-                f"Value {text} for parameter ReceiptHandle is invalid. Reason: The receipt handle"
-                " has expired."
-            )
-        if (now - rec.received_at) + timeout > MAX_VISIBILITY:
-            raise InvalidParameterValue(
-                f"Value {timeout:g} for parameter VisibilityTimeout is invalid. Reason: Total"
-                f" VisibilityTimeout for the message is beyond the limit [{MAX_VISIBILITY} seconds]"
-            )
-        was_first = state.next_deadline()
-        state.change_visibility(rec, now, timeout)
-        if rec.state == READY or (was_first is not None and now + timeout < was_first):
+    def _change_visibility(self, text: str, timeout: float, now: float) -> None:
+        changed = self._state.change_visibility(now, text, timeout)
+        if changed is True:
             self._wake()
+        elif changed is not False:
+            self._refuse(changed, text, timeout)
 
     def change_visibility_batch(
         self, entries: Iterable[VisibilityEntry]
@@ -1230,31 +1094,18 @@ class Queue:
             for e in items:
                 try:
                     timeout = self._check_timeout(e.timeout)
-                    seq, count = self._parse_handle(e.receipt_handle)
-                    self._change_visibility(e.receipt_handle, seq, count, timeout, now)
+                    self._check_handle(e.receipt_handle)
+                    self._change_visibility(e.receipt_handle, timeout, now)
                 except MqliteError as error:  # this entry fails alone
                     failed.append(BatchFailure(e.id, error.legacy_code, error.message))
                 else:
                     successful.append(VisibilityResult(e.id))
         return BatchResult(successful, failed)
 
-    def _parse_handle(self, handle: object) -> tuple[int, int]:
-        """``(sequence number, receive count)`` from a handle this queue issued."""
-        # Exactly the form this queue issues: its prefix, then lowercase ASCII hex with no
-        # leading zero. int(_, 16) alone would take spaces, "_", "+", "0x" and other digits.
-        prefix = self._state.handle_prefix
-        decoded = (
-            self._state.decode_handle(handle)
-            if type(handle) is str
-            and handle.startswith(prefix)
-            and _HANDLE_NUMBER.fullmatch(handle, len(prefix)) is not None
-            else None
-        )
-        if decoded is None:
-            raise ReceiptHandleIsInvalid(
-                f'The input receipt handle "{v.shown(handle)}" is not a valid receipt handle.'
-            )
-        return decoded
+    def _check_handle(self, handle: object) -> None:
+        """Refuse a handle this queue cannot have issued (before the queue is looked at)."""
+        if self._state.decode_handle(handle) is None:
+            self._refuse(Refusal.INVALID_HANDLE, handle)
 
     # --- whole-queue operations --------------------------------------------------------------
 
@@ -1271,24 +1122,18 @@ class Queue:
         """
         with self._lock:
             self._check_alive()
-            now = self._clock.time()
-            if self._last_purge is not None and now - self._last_purge < PURGE_INTERVAL:
+            if self._state.purge(self._clock.time()) is Refusal.PURGE_IN_PROGRESS:
                 raise PurgeQueueInProgress(
                     f"Only one PurgeQueue operation on {self._name} is allowed every"
                     f" {PURGE_INTERVAL} seconds."
                 )
-            self._last_purge = now
-            self._state.purge()
-            self._dedup.clear()
             self._wake()
 
     def stats(self) -> QueueStats:
         """The queue's counts now: visible, in flight, delayed. Cost: O(1) amortised."""
         with self._lock:
             self._check_alive()
-            state = self._state
-            state.advance(self._clock.time())
-            return QueueStats(state.visible, state.in_flight, state.delayed)
+            return self._state.stats(self._clock.time())
 
     def peek(
         self, *, include_in_flight: bool = False, include_delayed: bool = False
@@ -1300,15 +1145,11 @@ class Queue:
 
         Cost: O(n) — meant for tests and debugging, not hot paths.
         """
-        wanted = {READY}
-        if include_in_flight:
-            wanted.add(IN_FLIGHT)
-        if include_delayed:
-            wanted.add(DELAYED)
         with self._lock:
             self._check_alive()
-            self._state.advance(self._clock.time())
-            return [r.to_message(None) for r in self._state.records() if r.state in wanted]
+            return self._state.peek(
+                self._clock.time(), in_flight=include_in_flight, delayed=include_delayed
+            )
 
     def check_invariants(self) -> None:
         """Verify the core's internal invariants (for tests). Cost: O(n)."""
@@ -1322,8 +1163,7 @@ class Queue:
         with self._lock:
             self._deleted = True
             self._relink(self._settings.dead_letter_queue, None)
-            self._state.purge()
-            self._dedup.clear()
+            self._state.clear()
             self._cond.notify_all()
             wakers = list(self._async_wakers)
             self._async_wakers.clear()

@@ -33,8 +33,8 @@ import attrs
 
 from . import _validation as v
 from ._attribute import Attribute
+from ._dedup import DedupWindow
 from ._envelope import EnvelopeWriter, attributes_json, iso_timestamp, unsubscribe_url
-from ._fifo import DedupWindow
 from ._filter_index import FilterIndex
 from ._sns_validation import (
     check_bool,

@@ -309,7 +309,7 @@ def test_read_only_refuses_every_change(clock: ManualClock) -> None:
             answer = _post(server, f"/api/queues/us-east-1/jobs/{action}", body, status=403)
             assert answer["error"]["code"] == "ReadOnly"
         assert queue.stats().visible == 1
-        assert queue._count_sent == 1
+        assert queue._state.sent == 1
 
 
 def test_redrive_with_progress(server: Server, clock: ManualClock) -> None:

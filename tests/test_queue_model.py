@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 import pytest
 from hypothesis import settings
@@ -12,8 +14,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 import mqlite._state
-from mqlite import ManualClock, MqliteError, Queue
-from mqlite._state import IN_FLIGHT, READY, QueueState, Record
+from mqlite import ManualClock, Message, MqliteError, Queue, QueueStats, SendResult
+from mqlite._state import IN_FLIGHT, QueueState, Record, Refusal
 
 RETENTION = 60
 DEFAULT_VT = 3
@@ -42,6 +44,23 @@ def compaction(slack: int, every: int) -> Iterator[None]:
         mqlite._state.COMPACT_SLACK, mqlite._state.COMPACT_EVERY = saved
 
 
+class QueueLike(Protocol):
+    """The calls the model makes: a Queue's, or the core's through a thin adapter."""
+
+    def send(self, body: str, *, delay: float | None = None) -> SendResult: ...
+    def receive(
+        self, max_messages: int = 1, *, visibility_timeout: float | None = None
+    ) -> list[Message]: ...
+    def delete(self, handle: str) -> None: ...
+    def change_visibility(self, handle: str, timeout: float) -> None: ...
+    def purge(self) -> None: ...
+    def stats(self) -> QueueStats: ...
+    def peek(
+        self, *, include_in_flight: bool = False, include_delayed: bool = False
+    ) -> list[Message]: ...
+    def check_invariants(self) -> None: ...
+
+
 class QueueModel(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
@@ -51,7 +70,7 @@ class QueueModel(RuleBasedStateMachine):
         self.handles: list[tuple[str, int]] = []  # (receipt handle, seq)
         self.last_purge: float | None = None
 
-    def make_queue(self) -> Queue:
+    def make_queue(self) -> QueueLike:
         return Queue("model", clock=self.clock, retention=RETENTION, visibility_timeout=DEFAULT_VT)
 
     # --- the model ---------------------------------------------------------------------------
@@ -202,7 +221,7 @@ class EagerCompactionModel(QueueModel):
     """The same model with every rebuild threshold at its smallest, so every compaction
     path runs between the steps (and the invariants check each one)."""
 
-    def make_queue(self) -> Queue:
+    def make_queue(self) -> QueueLike:
         with compaction(slack=0, every=1):
             return super().make_queue()
 
@@ -226,33 +245,39 @@ def _core(fifo: bool) -> QueueState:
         return QueueState(fifo=fifo, retention=RETENTION, handle_prefix="h-")
 
 
+def _received(taken: tuple[list[Message], list[Record]] | Refusal) -> list[Message]:
+    assert not isinstance(taken, Refusal), taken
+    return taken[0]
+
+
 def _history(state: QueueState) -> None:
     """Operations that leave stale entries in every lazily-pruned structure."""
     for i in range(40):
-        delay = 5 if i % 7 == 0 else 0
         if state.fifo:
-            group, dedup, sequence = f"g{i % 8}", f"d{i}", f"{i:020d}"
-            state.append_fifo(f"id{i}", f"m{i}", "md5", {}, None, T0, delay, group, dedup, sequence)
+            state.send(T0, f"id{i}", f"m{i}", "md5", group_id=f"g{i % 8}", deduplication_id=f"d{i}")
         else:
-            state.append(f"id{i}", f"m{i}", "md5", T0, delay)
-    got, _ = state.receive(10, T0, 30, None)
-    for rec in got[:3]:
-        state.remove(rec)  # stale hidden and expiry entries
-    for rec in got[3:6]:
-        state.change_visibility(rec, T0, 0)  # stale hidden entries; "returned" ones
-    for rec in got[6:8]:
-        state.change_visibility(rec, T0, 2)  # earlier than the run's last: the heap
-    more, _ = state.receive(10, T0, 30, None)
-    for rec in more[::2]:
-        state.remove(rec)
-    for rec in [r for r in state.records() if r.state == READY][:-3]:
-        state.remove(rec)  # stale fresh/returned entries; FIFO: stale ready groups
-    for rec in [r for r in state.records() if r.state == IN_FLIGHT][:-3]:
-        state.remove(rec)
+            state.send(T0, f"id{i}", f"m{i}", "md5", delay=5 if i % 7 == 0 else 0)
+    got = _received(state.receive(T0, 10, 30, None))
+    for m in got[:3]:
+        state.delete(T0, m.receipt_handle)  # stale hidden and expiry entries
+    for m in got[3:6]:
+        assert state.change_visibility(T0, m.receipt_handle, 0) is True  # "returned" ones
+    for m in got[6:8]:
+        state.change_visibility(T0, m.receipt_handle, 2)  # earlier than the run's last: heap
+    more = _received(state.receive(T0, 10, 30, None))
+    for m in more[::2]:
+        state.delete(T0, m.receipt_handle)
+    ready = state.redrive_candidates(T0)
+    # Stale fresh/returned entries; FIFO: stale ready groups.
+    state.take_for_redrive(T0, ready, len(ready) - 3, None)
+    flying = [m.receipt_handle for m in got[6:] + more[1::2]]
+    for handle in flying[:-3]:
+        state.delete(T0, handle)
     late = Record(10_000, "late", "late", "md5", {}, None, T0 - 30)  # enqueued earlier
     late.group_id = "late"
-    state.adopt(late, T0)
-    state.remove(late)  # a stale entry in the expiry heap
+    state.restore(T0, [late])
+    [copy] = [r for r in state.records() if r.message_id == "late"]
+    assert state.take_for_redrive(T0, deque([copy]), 1, None) == [copy]  # a stale expiry entry
 
 
 def _sizes(state: QueueState) -> tuple[int, int, int, int]:
@@ -270,12 +295,13 @@ def _future(state: QueueState) -> list[object]:
     now = T0
     while list(state.records()):
         assert now < T0 + 1000, "the core never emptied"
-        state.advance(now)
-        got, dead = state.receive(3, now, 4, 3)
-        seen.append([(now, r.message_id, r.handle, r.receive_count) for r in got])
+        taken = state.receive(now, 3, 4, 3)
+        assert not isinstance(taken, Refusal)
+        got, dead = taken
+        seen.append([(now, m.message_id, m.receipt_handle, m.receive_count) for m in got])
         seen.append([r.message_id for r in dead])
-        for rec in got[1:2]:
-            state.remove(rec)
+        for m in got[1:2]:
+            state.delete(now, m.receipt_handle)
         state.check()
         now += 1
     return seen
@@ -317,18 +343,19 @@ def test_compaction_drops_stale_entries_and_changes_nothing(fifo: bool) -> None:
 def test_deadlines_compact_keeps_order() -> None:
     state = _core(False)
     for i in range(30):
-        state.append(f"id{i}", f"m{i}", "md5", T0, 0)
-    got, _ = state.receive(10, T0, 50, None)
-    for k, rec in enumerate(got):
-        state.change_visibility(rec, T0, 40 - k)  # each earlier than the last: the heap
-    for rec in got[::3]:
-        state.remove(rec)
+        state.send(T0, f"id{i}", f"m{i}", "md5")
+    got = _received(state.receive(T0, 10, 50, None))
+    for k, m in enumerate(got):
+        state.change_visibility(T0, m.receipt_handle, 40 - k)  # each earlier: the heap
+    for m in got[::3]:
+        state.delete(T0, m.receipt_handle)
     hidden = state._hidden
     order: list[tuple[float, int]] = []
     stale = len(hidden)
     hidden.compact()
     assert len(hidden) < stale
     assert len(hidden) == state.in_flight
+    flying = [r.seq for r in state.records() if r.state == IN_FLIGHT]
     now = T0
     while (deadline := hidden.earliest()) is not None:
         now = deadline
@@ -336,9 +363,7 @@ def test_deadlines_compact_keeps_order() -> None:
             assert due.state == IN_FLIGHT
             order.append((now, due.seq))
     assert order == sorted(order)
-    assert [seq for _, seq in order] == sorted(
-        (r.seq for r in got if r.state == IN_FLIGHT), key=lambda s: -s
-    )
+    assert [seq for _, seq in order] == sorted(flying, key=lambda s: -s)
 
 
 def test_record_keeps_no_unread_deadline() -> None:
@@ -346,12 +371,12 @@ def test_record_keeps_no_unread_deadline() -> None:
     assert "ready_at" not in Record.__slots__
 
 
-def test_core_methods_do_not_advance_time() -> None:
-    """Only advance() moves messages between states; the caller advances first."""
+def test_core_operations_advance_to_now_themselves() -> None:
+    """Each operation applies what is due at the *now* it is given: no separate advance."""
     state = _core(False)
-    state.append("a", "a", "md5", T0, 5)
-    assert state.receive(1, T0 + 10, 30, None) == ([], [])  # not advanced: still delayed
-    assert (state.visible, state.delayed) == (0, 1)
-    state.advance(T0 + 10)
-    [rec], _ = state.receive(1, T0 + 10, 30, None)
-    assert rec.body == "a"
+    state.send(T0, "a", "a", "md5", delay=5)
+    assert _received(state.receive(T0 + 1, 1, 30, None)) == []  # still delayed
+    [m] = _received(state.receive(T0 + 10, 1, 30, None))
+    assert m.body == "a"
+    assert state.stats(T0 + 40) == QueueStats(1, 0, 0)  # its visibility ended
+    assert state.stats(T0 + RETENTION) == QueueStats(0, 0, 0)  # retention

@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from mqlite._attribute import Attribute
-from mqlite._state import GONE
 from mqlite.errors import MqliteError
 from mqlite.queue import Queue
 
@@ -129,18 +128,17 @@ def snapshot(queue: Queue) -> _Snap | None:
             return None
         now = queue._clock.time()
         state = queue._state
-        state.advance(now)
-        oldest = state.oldest_enqueued()
+        counts = state.stats(now)
         return _Snap(
             now,
-            state.visible,
-            state.in_flight,
-            state.delayed,
-            queue._count_sent,
-            queue._count_received,
-            queue._count_deleted,
-            oldest,
-            len(state._groups) if queue._fifo else None,
+            counts.visible,
+            counts.in_flight,
+            counts.delayed,
+            state.sent,
+            state.received,
+            state.deleted,
+            state.oldest_enqueued(),
+            state.group_count() if queue._fifo else None,
         )
 
 
@@ -158,11 +156,7 @@ def group_counts(queue: Queue) -> dict[str, int]:
     with queue._lock:
         if queue._deleted:
             return {}
-        queue._state.advance(queue._clock.time())
-        return {
-            group_id: sum(1 for rec in group.messages if rec.state != GONE)
-            for group_id, group in queue._state._groups.items()
-        }
+        return queue._state.group_sizes(queue._clock.time())
 
 
 class _Series:

@@ -1,4 +1,4 @@
-"""FIFO deduplication: the 5-minute window of deduplication ids.
+"""The FIFO deduplication window: deduplication ids seen in the last 5 minutes.
 
 The window is a dict from key to the message id first sent with it, plus the keys in
 expiry order in a :class:`~mqlite._runheap.RunHeap`. Expiries are ``now + window``, so
