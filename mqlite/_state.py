@@ -94,6 +94,7 @@ from collections.abc import Container, Iterator
 from ._attribute import Attribute
 from ._dedup import DedupWindow
 from ._runheap import RunHeap
+from ._send import PreparedSend
 from .message import Message, QueueStats, SendResult
 
 __all__ = [
@@ -355,49 +356,39 @@ class QueueState:
 
     # --- sending -----------------------------------------------------------------------------
 
-    def send(
-        self,
-        now: float,
-        message_id: str,
-        body: str,
-        md5_of_body: str,
-        attributes: dict[str, Attribute] | None = None,
-        md5_of_attributes: str | None = None,
-        delay: float | None = None,
-        group_id: str | None = None,
-        deduplication_id: str | None = None,
-        entry_id: str | None = None,
-    ) -> SendResult:
-        """Store a new message whose send checks passed; ``delay`` None: the queue's.
+    def send(self, now: float, message_id: str, p: PreparedSend) -> SendResult:
+        """Store a prepared send that passed this queue's checks, as *message_id*.
 
-        FIFO (*group_id* and *deduplication_id* both given, *delay* ignored): a key
-        already sent within the 5-minute window is accepted but not stored, and the
-        result carries the original's message id and sequence number.
+        ``p.delay`` None: the queue's delay. FIFO (``p`` carries both ids; its delay is
+        ignored): a key already sent within the 5-minute window is accepted but not
+        stored, and the result carries the original's message id and sequence number.
 
         Cost: O(1) typical; O(log n) when a deadline arrives out of order.
         """
         # advance, inlined to its test: most sends find nothing due.
         if self._expiry.first <= now - self.retention or self._hidden.first <= now:
             self.advance(now)
+        body, md5_of_body, attributes, md5_of_attributes, _, delay, group_id, dedup_id, entry = p
+        # Each message gets a dict of its own: a prepared send may go to many queues.
+        attrs = dict(attributes) if attributes else {}
         if self.fifo:
             return self._send_fifo(
                 now,
                 message_id,
                 body,
                 md5_of_body,
-                attributes or {},
+                attrs,
                 md5_of_attributes,
                 group_id,  # type: ignore[arg-type]
-                deduplication_id,  # type: ignore[arg-type]
-                entry_id,
+                dedup_id,  # type: ignore[arg-type]
+                entry,
             )
         self._seq += 1
-        attrs = attributes or {}  # each message gets a dict of its own
         rec = Record(self._seq, message_id, body, md5_of_body, attrs, md5_of_attributes, now)
         rec.group_id = group_id
         self._add(rec, now, self.delay if delay is None else delay)
         self.sent += 1
-        return _new_tuple(SendResult, (message_id, md5_of_body, md5_of_attributes, None, entry_id))
+        return _new_tuple(SendResult, (message_id, md5_of_body, md5_of_attributes, None, entry))
 
     def _send_fifo(
         self,

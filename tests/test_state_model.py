@@ -7,9 +7,10 @@ from hypothesis import settings
 from test_queue_model import DEFAULT_VT, RETENTION, QueueLike, QueueModel, compaction
 
 from mqlite import ManualClock, Message, MqliteError, QueueStats, SendResult
+from mqlite._send import prepare
 from mqlite._state import QueueState, Refusal
 from mqlite.errors import InvalidParameterValue, PurgeQueueInProgress, ReceiptHandleIsInvalid
-from mqlite.message import md5_of_body, new_message_id
+from mqlite.message import new_message_id
 
 # Each refusal as the error the model expects (the shell's texts are tested elsewhere).
 _ERRORS: dict[Refusal, MqliteError] = {
@@ -32,9 +33,7 @@ class CoreQueue:
         self.core = QueueState(fifo=False, retention=RETENTION, handle_prefix="AQEBcore-")
 
     def send(self, body: str, *, delay: float | None = None) -> SendResult:
-        return self.core.send(
-            self.clock.time(), new_message_id(), body, md5_of_body(body), delay=delay
-        )
+        return self.core.send(self.clock.time(), new_message_id(), prepare(body, delay=delay))
 
     def receive(
         self, max_messages: int = 1, *, visibility_timeout: float | None = None
