@@ -56,9 +56,6 @@ from .message import (
 
 __all__ = ["Queue"]
 
-# Named tuples made per message are built with tuple.__new__, which skips argument parsing.
-_new_tuple = tuple.__new__
-
 _sha256 = hashlib.sha256
 
 
