@@ -853,7 +853,10 @@ class QueueState:
         if group is not None and prune:
             self._prune_group(group)
             self._offer_group(group)
-        self._maybe_compact()
+        # _maybe_compact, inlined: this runs for every message deleted.
+        self._removals += 1
+        if not self._removals & self._compact_mask:
+            self._compact()
 
     # --- whole queue -------------------------------------------------------------------------
 
