@@ -43,6 +43,14 @@ makes its next transition cheap:
   makes it READY.
 * GONE — deleted, expired, purged or moved to a dead-letter queue.
 
+The standard ready order is the one "in-order run plus late heap" not held in a
+:class:`~mqlite._runheap.RunHeap`, on purpose: it is the hottest path (every message
+sent and received goes through it), and a RunHeap there costs about 0.3 µs more per
+message — three parallel deques to push to and pop from, and a liveness call per entry —
+some 4 % of the whole send + receive + delete cycle. ``_fresh`` needs neither a key (a
+record's sequence number is its key) nor a tag (its entries are live exactly while the
+record's ticket is 0), so it is one deque of bare records, tested by the same model tests.
+
 Nothing is ever searched for. Entries are removed lazily: each record carries a
 ``ticket`` that changes on every state change, and each heap/deque entry remembers the
 ticket it was pushed with; an entry whose ticket is stale is skipped when it surfaces.
@@ -94,6 +102,7 @@ from collections.abc import Container, Iterator
 from ._attribute import Attribute
 from ._dedup import DedupWindow
 from ._runheap import RunHeap
+from ._send import PreparedSend
 from .message import Message, QueueStats, SendResult
 
 __all__ = [
@@ -355,49 +364,39 @@ class QueueState:
 
     # --- sending -----------------------------------------------------------------------------
 
-    def send(
-        self,
-        now: float,
-        message_id: str,
-        body: str,
-        md5_of_body: str,
-        attributes: dict[str, Attribute] | None = None,
-        md5_of_attributes: str | None = None,
-        delay: float | None = None,
-        group_id: str | None = None,
-        deduplication_id: str | None = None,
-        entry_id: str | None = None,
-    ) -> SendResult:
-        """Store a new message whose send checks passed; ``delay`` None: the queue's.
+    def send(self, now: float, message_id: str, p: PreparedSend) -> SendResult:
+        """Store a prepared send that passed this queue's checks, as *message_id*.
 
-        FIFO (*group_id* and *deduplication_id* both given, *delay* ignored): a key
-        already sent within the 5-minute window is accepted but not stored, and the
-        result carries the original's message id and sequence number.
+        ``p.delay`` None: the queue's delay. FIFO (``p`` carries both ids; its delay is
+        ignored): a key already sent within the 5-minute window is accepted but not
+        stored, and the result carries the original's message id and sequence number.
 
         Cost: O(1) typical; O(log n) when a deadline arrives out of order.
         """
         # advance, inlined to its test: most sends find nothing due.
         if self._expiry.first <= now - self.retention or self._hidden.first <= now:
             self.advance(now)
+        body, md5_of_body, attributes, md5_of_attributes, _, delay, group_id, dedup_id, entry = p
+        # Each message gets a dict of its own: a prepared send may go to many queues.
+        attrs = dict(attributes) if attributes else {}
         if self.fifo:
             return self._send_fifo(
                 now,
                 message_id,
                 body,
                 md5_of_body,
-                attributes or {},
+                attrs,
                 md5_of_attributes,
                 group_id,  # type: ignore[arg-type]
-                deduplication_id,  # type: ignore[arg-type]
-                entry_id,
+                dedup_id,  # type: ignore[arg-type]
+                entry,
             )
         self._seq += 1
-        attrs = attributes or {}  # each message gets a dict of its own
         rec = Record(self._seq, message_id, body, md5_of_body, attrs, md5_of_attributes, now)
         rec.group_id = group_id
         self._add(rec, now, self.delay if delay is None else delay)
         self.sent += 1
-        return _new_tuple(SendResult, (message_id, md5_of_body, md5_of_attributes, None, entry_id))
+        return _new_tuple(SendResult, (message_id, md5_of_body, md5_of_attributes, None, entry))
 
     def _send_fifo(
         self,
@@ -854,7 +853,10 @@ class QueueState:
         if group is not None and prune:
             self._prune_group(group)
             self._offer_group(group)
-        self._maybe_compact()
+        # _maybe_compact, inlined: this runs for every message deleted.
+        self._removals += 1
+        if not self._removals & self._compact_mask:
+            self._compact()
 
     # --- whole queue -------------------------------------------------------------------------
 

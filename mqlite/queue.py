@@ -18,13 +18,14 @@ import threading
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NamedTuple, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import attrs
 
 from . import _validation as v
 from ._dead_letters import DeadLetters
 from ._redrive import RedriveTask
+from ._send import PreparedSend, prepare, stored
 from ._settings import QueueSettings, check_name, checked
 from ._state import MAX_VISIBILITY, PURGE_INTERVAL, QueueState, Record, Refusal
 from .clock import Clock, Interrupt, SystemClock, TimerHandle, same_time
@@ -50,16 +51,10 @@ from .message import (
     SendResult,
     VisibilityEntry,
     VisibilityResult,
-    md5_hex,
-    md5_of_attributes,
-    md5_of_body,
     new_message_id,
 )
 
 __all__ = ["Queue"]
-
-# Named tuples made per message are built with tuple.__new__, which skips argument parsing.
-_new_tuple = tuple.__new__
 
 _sha256 = hashlib.sha256
 
@@ -73,23 +68,6 @@ def _plain_id(value: object) -> bool:
         and value.isprintable()
         and " " not in value
     )
-
-
-class _Outgoing(NamedTuple):
-    """A send that passed every check and only needs to be stored.
-
-    Its fields, in this order, are the arguments of ``Queue._send_checked`` and
-    ``Queue._store``: callers unpack it (``*out``) rather than pass the tuple down.
-    """
-
-    body: str
-    md5_of_body: str
-    attributes: dict[str, Any]
-    md5_of_attributes: str | None
-    delay: float | None
-    group_id: str | None
-    deduplication_id: str | None
-    entry_id: str | None = None
 
 
 class Queue:
@@ -351,41 +329,7 @@ class Queue:
             InvalidParameterValue: too large, bad attributes, bad delay or ids.
             QueueDoesNotExist: the queue was deleted.
         """
-        if (
-            attributes is None
-            and delay is None
-            and type(body) is str
-            and body.isascii()
-            and body.isprintable()
-            and 0 < len(body) <= self._settings.max_message_size
-        ):
-            # The common cases need none of _prepare's checks: printable ASCII is a valid
-            # body and its size is its length.
-            if not self._fifo:
-                if group_id is None and deduplication_id is None:
-                    digest = md5_hex(body.encode())
-                    message_id = new_message_id()
-                    with self._lock:
-                        if self._deleted:
-                            self._check_alive()
-                        result = self._state.send(self._clock.time(), message_id, body, digest)
-                        if self._waiters or self._async_wakers:
-                            self._wake()
-                    return result
-            elif _plain_id(group_id) and (
-                _plain_id(deduplication_id)
-                if deduplication_id is not None
-                else self._settings.content_based_deduplication
-            ):
-                encoded = body.encode()
-                if deduplication_id is None:
-                    deduplication_id = _sha256(encoded).hexdigest()
-                return self._send_checked(
-                    body, md5_hex(encoded), {}, None, None, group_id, deduplication_id
-                )
-        return self._send_checked(
-            *self._prepare(body, attributes, delay, group_id, deduplication_id, None, False)
-        )
+        return self._send(prepare(body, attributes, delay, group_id, deduplication_id))
 
     def send_batch(self, entries: Iterable[SendEntry]) -> BatchResult[SendResult]:
         """Send up to 10 messages; each entry succeeds or fails on its own.
@@ -421,15 +365,12 @@ class Queue:
                 f"Batch requests cannot be longer than {v.MAX_BATCH_BYTES} bytes. You have sent"
                 f" {total} bytes."
             )
-        ready: list[_Outgoing] = []
+        ready: list[PreparedSend] = []
         failed: list[BatchFailure] = []
         for e in items:
             try:
-                ready.append(
-                    self._prepare(
-                        e.body, e.attributes, e.delay, e.group_id, e.deduplication_id, e.id, True
-                    )
-                )
+                p = prepare(e.body, e.attributes, e.delay, e.group_id, e.deduplication_id, e.id)
+                ready.append(self._admit(p, True))
             except MqliteError as error:
                 failed.append(BatchFailure(e.id, error.legacy_code, error.message, True))
         successful: list[SendResult] = []
@@ -437,25 +378,43 @@ class Queue:
             with self._lock:
                 self._check_alive()
                 now = self._clock.time()
-                successful = [self._store(now, *out) for out in ready]
+                send = self._state.send
+                successful = [send(now, new_message_id(), p) for p in ready]
                 self._wake()
         return BatchResult(successful, failed)
 
-    def _prepare(
-        self,
-        body: object,
-        attributes: Mapping[str, Any] | None,
-        delay: float | None,
-        group_id: str | None,
-        deduplication_id: str | None,
-        entry_id: str | None,
-        in_batch: bool,
-    ) -> _Outgoing:
-        """Every check of a send, with no lock held. Raises or returns what to store."""
+    def _send(self, p: PreparedSend) -> SendResult:
+        """Store one prepared send, under the lock, and wake receivers: every send but a
+        batch's ends here (a batch makes the same two steps for each entry).
+
+        Cost: O(log n).
+
+        Raises:
+            the errors of :meth:`_admit`; QueueDoesNotExist: the queue was deleted.
+        """
+        _, _, _, _, size, delay, group_id, deduplication_id, _ = p
+        if (
+            self._fifo
+            or size > self._settings.max_message_size
+            or delay is not None
+            or group_id is not None
+            or deduplication_id is not None
+        ):
+            p = self._admit(p, False)
+        message_id = new_message_id()
+        with self._lock:
+            if self._deleted:
+                self._check_alive()
+            result = self._state.send(self._clock.time(), message_id, p)
+            if self._waiters or self._async_wakers:
+                self._wake()
+        return result
+
+    def _admit(self, p: PreparedSend, in_batch: bool) -> PreparedSend:
+        """*p* as this queue stores it, after the checks that depend on the queue: its size
+        limit, the delay, FIFO or standard ids (content-based dedup ids are made here)."""
         settings = self._settings
-        text = v.check_body(body)
-        attrs_ = v.normalize_attributes(attributes)
-        size = v.utf8_len(text) + (v.attributes_size(attrs_) if attrs_ else 0)
+        body, md5_of_body, attributes, md5_of_attributes, size, delay, group_id, dedup_id, entry = p
         if size > settings.max_message_size:
             verb = "cannot be validated" if in_batch else "are invalid"
             raise InvalidParameterValue(
@@ -464,6 +423,7 @@ class Queue:
             )
         if delay is not None:
             delay = v.check_delay(delay)
+        deduplication_id = dedup_id
         if self._fifo:
             if delay:
                 raise InvalidParameterValue(
@@ -477,15 +437,16 @@ class Queue:
                         "The request must contain the parameter MessageGroupId."
                     )
                 raise MissingParameter("The request must contain the parameter MessageGroupId.")
-            v.check_group_or_dedup_id("MessageGroupId", group_id)
+            if not _plain_id(group_id):
+                v.check_group_or_dedup_id("MessageGroupId", group_id)
             if deduplication_id is None:
                 if not settings.content_based_deduplication:
                     raise InvalidParameterValue(_NEEDS_DEDUP)
-                deduplication_id = hashlib.sha256(text.encode("utf-8")).hexdigest()
-            else:
+                deduplication_id = _sha256(body.encode("utf-8")).hexdigest()
+            elif not _plain_id(deduplication_id):
                 v.check_group_or_dedup_id("MessageDeduplicationId", deduplication_id)
         else:
-            if group_id is not None:
+            if group_id is not None and not _plain_id(group_id):
                 v.check_group_or_dedup_id("MessageGroupId", group_id)
             if deduplication_id is not None:
                 raise InvalidParameterValue(
@@ -494,85 +455,19 @@ class Queue:
                     " Reason: The request includes a parameter that is not valid for this queue"
                     " type."
                 )
-        return _Outgoing(
-            text,
-            md5_of_body(text),
-            attrs_,
-            md5_of_attributes(attrs_) if attrs_ else None,
-            delay,
-            group_id,
-            deduplication_id,
-            entry_id,
-        )
-
-    def _store(
-        self,
-        now: float,
-        body: str,
-        md5_of_body: str,
-        attributes: dict[str, Any],
-        md5_of_attributes: str | None,
-        delay: float | None,
-        group_id: str | None,
-        deduplication_id: str | None,
-        entry_id: str | None = None,
-    ) -> SendResult:
-        """Add one checked message to the core (lock held); the fields of ``_Outgoing``.
-
-        Cost: O(log n).
-        """
-        return self._state.send(
-            now,
-            new_message_id(),
+        if delay is p[5] and deduplication_id is dedup_id:
+            return p
+        return (
             body,
             md5_of_body,
             attributes,
             md5_of_attributes,
+            size,
             delay,
             group_id,
             deduplication_id,
-            entry_id,
+            entry,
         )
-
-    def _send_checked(
-        self,
-        body: str,
-        md5_of_body: str,
-        attributes: dict[str, Any],
-        md5_of_attributes: str | None,
-        delay: float | None,
-        group_id: str | None,
-        deduplication_id: str | None,
-        entry_id: str | None = None,
-    ) -> SendResult:
-        """Store one message whose send checks are made, under the lock, and wake receivers.
-
-        Every send ends here. The caller guarantees what ``_prepare`` checks — *body*
-        and *attributes* valid for SQS and within ``max_message_size``, valid ids, both
-        ids for a FIFO queue — and supplies both MD5s (a topic computes them once per
-        publish rather than per queue). The arguments are the fields of ``_Outgoing``.
-        Cost: O(log n).
-
-        Raises:
-            QueueDoesNotExist: the queue was deleted.
-        """
-        with self._lock:
-            if self._deleted:
-                self._check_alive()
-            result = self._store(
-                self._clock.time(),
-                body,
-                md5_of_body,
-                attributes,
-                md5_of_attributes,
-                delay,
-                group_id,
-                deduplication_id,
-                entry_id,
-            )
-            if self._waiters or self._async_wakers:
-                self._wake()
-        return result
 
     # --- receiving ---------------------------------------------------------------------------
 
@@ -608,7 +503,8 @@ class Queue:
             while True:
                 with self._lock:
                     while True:
-                        self._check_alive()
+                        if self._deleted:
+                            self._check_alive()
                         now = clock.time()
                         messages, dead = self._take(max_messages, vt, now, wait_s)
                         if messages or dead or now >= deadline:
@@ -937,15 +833,17 @@ class Queue:
         moved = 0
         for rec, target in moves:
             try:
-                # Checked when it was first sent, so it goes in as a checked send.
-                target._send_checked(
-                    rec.body,
-                    rec.md5_of_body,
-                    rec.attributes,
-                    rec.md5_of_attributes,
-                    None,  # the target's own delay
-                    rec.group_id,
-                    rec.deduplication_id if target.fifo else None,
+                # Checked when it was first sent: it goes in as it is, with the target's
+                # own delay.
+                target._send(
+                    stored(
+                        rec.body,
+                        rec.md5_of_body,
+                        rec.attributes,
+                        rec.md5_of_attributes,
+                        rec.group_id,
+                        rec.deduplication_id if target.fifo else None,
+                    )
                 )
                 moved += 1
             except QueueDoesNotExist:
@@ -970,7 +868,12 @@ class Queue:
             InvalidParameterValue: FIFO, and the handle has expired.
             QueueDoesNotExist: the queue was deleted.
         """
-        text = handle if type(handle) is str else _handle_text(handle)
+        if type(handle) is str:
+            text = handle
+        elif type(handle) is Message and handle.receipt_handle is not None:
+            text = handle.receipt_handle  # a received message: the common case, inlined
+        else:
+            text = _handle_text(handle)
         with self._lock:
             if self._deleted:
                 self._check_alive()

@@ -36,6 +36,7 @@ from ._attribute import Attribute
 from ._dedup import DedupWindow
 from ._envelope import EnvelopeWriter, attributes_json, iso_timestamp, unsubscribe_url
 from ._filter_index import FilterIndex
+from ._send import PreparedSend, prepare, without_deduplication_id
 from ._sns_validation import (
     check_bool,
     check_id,
@@ -50,7 +51,6 @@ from .errors import (
     EmptyBatchRequest,
     InvalidBatchEntryId,
     InvalidParameter,
-    MqliteError,
     NotFound,
     TooManyEntriesInBatchRequest,
 )
@@ -60,9 +60,6 @@ from .message import (
     Notification,
     PublishEntry,
     PublishResult,
-    md5_hex,
-    md5_of_attributes,
-    md5_of_body,
     new_message_id,
 )
 from .queue import Queue
@@ -159,48 +156,6 @@ class _Checked(NamedTuple):
     size: int
 
 
-class _RawBody(NamedTuple):
-    """What a raw delivery of one text sends: the same for every raw subscription."""
-
-    text: str
-    md5_of_body: str | None
-    #: SQS's size of the message: the text plus the attributes.
-    size: int
-    #: Whether every send check of a queue passes, bar its own ``max_message_size``.
-    trusted: bool
-
-
-def _sqs_accepts(attributes: Mapping[str, Attribute]) -> bool:
-    """Whether a queue's send checks pass *attributes*, which passed SNS's checks.
-
-    SNS's rules imply SQS's for names, strings and binaries; only the count (SNS has no
-    limit), custom type labels (SNS takes any printable text, SQS only ``[A-Za-z0-9_.-]``)
-    and SQS's Number range (38 digits, a magnitude range) can still fail. Cost: O(size
-    of the Number values and labels).
-    """
-    if len(attributes) > v.MAX_ATTRIBUTES:
-        return False
-    for name, attr in attributes.items():
-        data_type = attr.data_type
-        if data_type in _SQS_PLAIN_TYPES:
-            continue
-        if data_type == "Number":
-            value = attr.value
-            assert isinstance(value, str)  # SNS's checks: a Number value is text
-            digits = value[1:] if value.startswith("-") else value
-            if digits.isascii() and digits.isdigit() and len(digits) <= 38:
-                continue  # a plain integer of at most 38 digits: always in SQS's range
-        try:
-            v.check_attribute_value(name, attr)
-        except MqliteError:
-            return False
-    return True
-
-
-# Data types whose values pass SQS's checks whenever they pass SNS's.
-_SQS_PLAIN_TYPES: Final = frozenset({"String", "Binary", "String.Array"})
-
-
 class _Published:
     """One accepted publish, as every delivery needs it, plus what its deliveries share.
 
@@ -212,10 +167,8 @@ class _Published:
 
     __slots__ = (
         "_attributes_json",
-        "_attributes_md5",
         "_envelopes",
-        "_raw",
-        "_sqs_attributes",
+        "_prepared",
         "attributes",
         "attributes_size",
         "deduplication_id",
@@ -241,41 +194,43 @@ class _Published:
         self.group_id = c.group_id
         self.deduplication_id = c.deduplication_id
         self.sequence_number = sequence_number
-        self._raw: dict[str, _RawBody] = {}
+        #: Raw deliveries prepared for SQS, by protocol text (None: SQS refuses it).
+        self._prepared: dict[str, PreparedSend | None] = {}
         self._envelopes: dict[str, tuple[str, str]] = {}
-        self._attributes_md5: str | None = None
         self._attributes_json: str | None = None
-        self._sqs_attributes: bool | None = None
 
     def text_for(self, protocol: str) -> str:
         if self.per_protocol is None:
             return self.message
         return self.per_protocol.get(protocol, self.per_protocol["default"])
 
-    def attributes_md5(self) -> str | None:
-        """The MD5 SQS reports for the attributes (None without attributes)."""
-        if self._attributes_md5 is None and self.attributes:
-            self._attributes_md5 = md5_of_attributes(self.attributes)
-        return self._attributes_md5
+    def prepared(self, protocol: str) -> PreparedSend:
+        """The raw delivery of the text for *protocol*: a send prepared once, for every
+        queue, with the publish's ids.
 
-    def raw(self, protocol: str) -> _RawBody:
-        """The raw delivery of the text for *protocol*."""
+        Raises:
+            MqliteError: what a queue's send raises for it (SNS never checks a message's
+                characters, nor SQS's attribute rules), anew for each delivery.
+        """
         # Without a message structure every protocol gets the same text: one entry.
         key = "" if self.per_protocol is None else protocol
-        body = self._raw.get(key)
-        if body is None:
-            text = self.text_for(protocol)
-            if self._sqs_attributes is None:
-                self._sqs_attributes = _sqs_accepts(self.attributes)
-            # SNS never checks the message's characters; a queue does (and refuses "").
-            trusted = self._sqs_attributes and bool(text) and v.has_valid_characters(text)
-            body = self._raw[key] = _RawBody(
-                text,
-                md5_of_body(text) if trusted else None,
-                v.utf8_len(text) + self.attributes_size,
-                trusted,
-            )
-        return body
+        try:
+            prepared = self._prepared[key]
+        except KeyError:
+            prepared = None
+            try:
+                prepared = prepare(
+                    self.text_for(protocol),
+                    self.attributes or None,
+                    None,
+                    self.group_id,
+                    self.deduplication_id,
+                )
+            finally:
+                self._prepared[key] = prepared
+        if prepared is None:  # refused before: prepare again for a fresh error
+            return prepare(self.text_for(protocol), self.attributes or None)
+        return prepared
 
     def envelope(self, protocol: str, writer: EnvelopeWriter) -> tuple[str, str]:
         """The envelope of the text for *protocol*, split around its UnsubscribeURL."""
@@ -1136,48 +1091,24 @@ class Topic:
     def _send(self, queue: Queue, sub: Subscription, p: _Published, *, raw: bool) -> None:
         """Send *p* to *queue* for *sub*: the bare text (*raw*), or the envelope.
 
-        What the queue is sure to accept goes in through ``Queue._send_checked`` with
-        the MD5s computed once per publish. Anything the queue may still refuse (too
-        large for it; raw: more than 10 attributes, characters or numbers SQS rejects)
-        goes through ``send``, so the queue raises its own error.
+        Both go in as a prepared send: the raw text is checked and hashed once per
+        publish, whatever the number of queues; the queue makes its own checks (size,
+        ids) and raises its own errors.
         """
-        fifo = queue.fifo
-        group_id = p.group_id
-        deduplication_id = p.deduplication_id if fifo else None
-        # A FIFO queue subscribes only to a FIFO topic, whose publishes carry both ids.
-        ids = not fifo or (group_id is not None and deduplication_id is not None)
         if raw:
-            bare = p.raw(sub._protocol)
-            body = bare.text
-            attributes = p.attributes
-            if bare.trusted and ids and bare.size <= queue.max_message_size:
-                assert bare.md5_of_body is not None
-                queue._send_checked(
-                    body,
-                    bare.md5_of_body,
-                    dict(attributes),  # each queue's messages get a dict of their own
-                    p.attributes_md5(),
-                    None,  # the queue's own delay
-                    group_id,
-                    deduplication_id,
-                )
-                return
+            prepared = p.prepared(sub._protocol)
+            if prepared[7] is not None and not queue.fifo:  # a FIFO topic's dedup id
+                prepared = without_deduplication_id(prepared)
         else:
             head, tail = p.envelope(sub._protocol, self._envelope)
-            body = head + sub._unsubscribe_url + tail
-            attributes = {}
-            # JSON with ensure_ascii is printable ASCII: a valid body of len(body) bytes.
-            if ids and len(body) <= queue.max_message_size:
-                queue._send_checked(
-                    body, md5_hex(body.encode()), {}, None, None, group_id, deduplication_id
-                )
-                return
-        queue.send(
-            body,
-            attributes=attributes or None,
-            group_id=group_id,
-            deduplication_id=deduplication_id,
-        )
+            prepared = prepare(
+                head + sub._unsubscribe_url + tail,
+                None,
+                None,
+                p.group_id,
+                p.deduplication_id if queue.fifo else None,
+            )
+        queue._send(prepared)
 
     def _deliver(self, sub: Subscription, p: _Published) -> None:
         queue = sub._queue

@@ -347,6 +347,29 @@ def test_direct_messages_stay_without_destination(clock: ManualClock) -> None:
     assert src.stats().visible == 0
 
 
+def test_redrive_returns_dead_letters_to_the_queue_object_they_came_from(
+    clock: ManualClock,
+) -> None:
+    """A dead letter names its source queue itself, not its name: a source that stopped
+    naming the DLQ still gets its messages back, and a queue re-created under a deleted
+    source's name does not get the old one's."""
+    broker = Broker(clock=clock)
+    dlq = broker.create_queue("dlq")
+    old = broker.create_queue("src", dead_letter_queue=dlq, max_receive_count=1)
+    moved = broker.create_queue("moved", dead_letter_queue=dlq, max_receive_count=1)
+    _poison(old, ["from old"], clock)
+    _poison(moved, ["from moved"], clock)
+    moved.configure(dead_letter_queue=None)
+    broker.delete_queue("src")
+    clock.advance(60)  # SQS's wait before a name is used again
+    new = broker.create_queue("src", dead_letter_queue=dlq)
+    assert dlq.redrive() == 1
+    assert [m.body for m in moved.receive(10)] == ["from moved"]
+    assert new.stats().visible == 0
+    [stays] = dlq.peek()
+    assert (stays.body, stays.dead_letter_source_arn) == ("from old", old.arn)
+
+
 def test_deleted_dlq_at_move_time_delivers_normally(clock: ManualClock) -> None:
     broker = Broker(clock=clock)
     dlq = broker.create_queue("dlq")

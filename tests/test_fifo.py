@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Protocol
 
 import pytest
 
@@ -16,7 +17,7 @@ from mqlite.errors import (
     MissingParameter,
     MqliteError,
 )
-from mqlite.message import DeleteEntry, SendEntry
+from mqlite.message import DeleteEntry, Message, QueueStats, SendEntry, SendResult
 from mqlite.queue import Queue
 
 
@@ -433,6 +434,18 @@ class Entry:
     receive_count: int = 0
 
 
+class FifoLike(Protocol):
+    """The calls the model makes: a Queue's, or the core's through a thin adapter."""
+
+    def send(self, body: str, *, group_id: str, deduplication_id: str) -> SendResult: ...
+    def receive(self, max_messages: int = 1) -> list[Message]: ...
+    def delete(self, handle: str) -> None: ...
+    def change_visibility(self, handle: str, timeout: float) -> None: ...
+    def stats(self) -> QueueStats: ...
+    def peek(self) -> list[Message]: ...
+    def check_invariants(self) -> None: ...
+
+
 class FifoMachine(RuleBasedStateMachine):
     """Per-group order, blocking, visibility changes, dead letters and dedup, vs a model.
 
@@ -443,14 +456,7 @@ class FifoMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.clock = ManualClock()
-        self.dlq = Queue("m-dlq.fifo", clock=self.clock)
-        self.q = Queue(
-            "m.fifo",
-            clock=self.clock,
-            visibility_timeout=VT,
-            dead_letter_queue=self.dlq,
-            max_receive_count=MAX_RECEIVES,
-        )
+        self.q, self.dlq = self.make_queues()
         self.now = 0.0
         self.counter = 0
         self.groups: dict[str, list[Entry]] = {}  # each group's messages in send order
@@ -458,6 +464,18 @@ class FifoMachine(RuleBasedStateMachine):
         self.stored = 0
         self.deleted = 0
         self.dead: list[str] = []  # bodies moved to the DLQ, in the order they moved
+
+    def make_queues(self) -> tuple[FifoLike, FifoLike]:
+        """The queue under test and its dead-letter queue."""
+        dlq = Queue("m-dlq.fifo", clock=self.clock)
+        q = Queue(
+            "m.fifo",
+            clock=self.clock,
+            visibility_timeout=VT,
+            dead_letter_queue=dlq,
+            max_receive_count=MAX_RECEIVES,
+        )
+        return q, dlq
 
     def _ready(self, entry: Entry) -> bool:
         return entry.deadline is None or entry.deadline <= self.now

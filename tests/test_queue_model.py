@@ -15,6 +15,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 import mqlite._state
 from mqlite import ManualClock, Message, MqliteError, Queue, QueueStats, SendResult
+from mqlite._send import prepare
 from mqlite._state import IN_FLIGHT, QueueState, Record, Refusal
 
 RETENTION = 60
@@ -254,9 +255,9 @@ def _history(state: QueueState) -> None:
     """Operations that leave stale entries in every lazily-pruned structure."""
     for i in range(40):
         if state.fifo:
-            state.send(T0, f"id{i}", f"m{i}", "md5", group_id=f"g{i % 8}", deduplication_id=f"d{i}")
+            state.send(T0, f"id{i}", prepare(f"m{i}", None, None, f"g{i % 8}", f"d{i}"))
         else:
-            state.send(T0, f"id{i}", f"m{i}", "md5", delay=5 if i % 7 == 0 else 0)
+            state.send(T0, f"id{i}", prepare(f"m{i}", delay=5 if i % 7 == 0 else 0))
     got = _received(state.receive(T0, 10, 30, None))
     for m in got[:3]:
         state.delete(T0, m.receipt_handle)  # stale hidden and expiry entries
@@ -343,7 +344,7 @@ def test_compaction_drops_stale_entries_and_changes_nothing(fifo: bool) -> None:
 def test_deadlines_compact_keeps_order() -> None:
     state = _core(False)
     for i in range(30):
-        state.send(T0, f"id{i}", f"m{i}", "md5")
+        state.send(T0, f"id{i}", prepare(f"m{i}"))
     got = _received(state.receive(T0, 10, 50, None))
     for k, m in enumerate(got):
         state.change_visibility(T0, m.receipt_handle, 40 - k)  # each earlier: the heap
@@ -374,7 +375,7 @@ def test_record_keeps_no_unread_deadline() -> None:
 def test_core_operations_advance_to_now_themselves() -> None:
     """Each operation applies what is due at the *now* it is given: no separate advance."""
     state = _core(False)
-    state.send(T0, "a", "a", "md5", delay=5)
+    state.send(T0, "a", prepare("a", delay=5))
     assert _received(state.receive(T0 + 1, 1, 30, None)) == []  # still delayed
     [m] = _received(state.receive(T0 + 10, 1, 30, None))
     assert m.body == "a"

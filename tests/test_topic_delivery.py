@@ -1,7 +1,7 @@
 """Topic delivery is byte-identical to the previous, straightforward implementation.
 
-The topic now builds the envelope from pre-encoded pieces, computes the MD5s once per
-publish and hands checked messages to queues through ``Queue._send_checked``. The
+The topic now builds the envelope from pre-encoded pieces, prepares a raw delivery once
+per publish (checks and MD5s) and hands queues prepared sends. The
 reference below is the earlier code, kept verbatim: the envelope as ``json.dumps`` of
 the document, every message sent through ``Queue.send``. Each test compares the new
 path's output (bodies, MD5s, attributes, ids, errors) with it.
@@ -32,7 +32,7 @@ from mqlite._sns_validation import (
 )
 from mqlite.errors import MqliteError
 from mqlite.message import Message, md5_of_attributes, md5_of_body
-from mqlite.topic import RetryPolicy, Subscription, Topic, _sqs_accepts
+from mqlite.topic import RetryPolicy, Subscription, Topic
 
 # --- the reference: the previous implementation, verbatim ---------------------------------
 
@@ -449,11 +449,11 @@ def test_envelope_to_a_deleted_queue_fails_as_before() -> None:
 
 def test_per_publish_work_is_done_once(monkeypatch: pytest.MonkeyPatch) -> None:
     import mqlite._envelope as envelope_module
-    import mqlite.topic as topic_module
+    import mqlite._send as send_module
 
     calls = {"sig": 0, "md5": 0}
     real_signature = envelope_module.fake_signature
-    real_md5 = topic_module.md5_of_attributes  # type: ignore[attr-defined]
+    real_md5 = md5_of_attributes
 
     def count_signature(*args: Any) -> str:
         calls["sig"] += 1
@@ -464,7 +464,7 @@ def test_per_publish_work_is_done_once(monkeypatch: pytest.MonkeyPatch) -> None:
         return real_md5(attributes)
 
     monkeypatch.setattr(envelope_module, "fake_signature", count_signature)
-    monkeypatch.setattr(topic_module, "md5_of_attributes", count_md5)
+    monkeypatch.setattr(send_module, "md5_of_attributes", count_md5)
     topic = Topic("t")
     queues = [Queue(f"q{i}") for i in range(6)]
     for i, queue in enumerate(queues):
@@ -537,17 +537,21 @@ sns_values = st.one_of(
 
 @settings(max_examples=250, deadline=None)
 @given(st.dictionaries(sns_names, sns_values, max_size=12))
-def test_sqs_accepts_what_a_queue_accepts(attributes: dict[str, Any]) -> None:
+def test_raw_delivery_goes_in_exactly_when_a_queue_send_would(attributes: dict[str, Any]) -> None:
     try:
         checked = ref_normalize(attributes)
     except MqliteError:
         return  # SNS refuses it: never delivered
-    try:
-        v.normalize_attributes(checked)
-    except MqliteError:
-        queue_accepts = False
+    topic = Topic("t")
+    queue = Queue("q")
+    sub = topic.subscribe(queue, raw_message_delivery=True)
+    topic.publish("m", attributes=attributes)
+    direct = outcome(lambda a: Queue("direct").send("m", attributes=a or None), checked)
+    if direct[0] == "ok":
+        assert sub.failures == []
+        [got] = queue.receive()
+        assert got.md5_of_attributes == direct[1].md5_of_attributes
+        assert got.md5_of_attributes == md5_of_attributes(checked)
     else:
-        queue_accepts = True
-    assert _sqs_accepts(checked) is queue_accepts
-    if queue_accepts and checked:
-        assert md5_of_attributes(checked) is not None
+        [failure] = sub.failures
+        assert ("error", type(failure.error), str(failure.error)) == direct
