@@ -245,7 +245,7 @@ class Queue:
         return self._settings.max_in_flight
 
     def settings(self) -> dict[str, Any]:
-        """Every setting by its constructor name (what ``configure`` accepts)."""
+        """Every setting by its constructor name (what ``configure`` accepts). Cost: O(1)."""
         return attrs.asdict(self._settings, recurse=False)
 
     def __repr__(self) -> str:
@@ -272,6 +272,9 @@ class Queue:
 
         Changes apply at once. Lowering ``retention`` expires older messages; a FIFO
         queue's ``delay`` change also applies to messages still inside their delay.
+
+        Cost: O(1), plus O(log n) per message a lower retention expires; O(n) when a FIFO
+        queue's ``delay`` changes.
 
         Raises:
             InvalidAttributeName, InvalidAttributeValue, InvalidParameterValue: as the
@@ -542,7 +545,7 @@ class Queue:
 
         A long poll waits on a future that sends (from any thread or task), deletes, the
         clock and *interrupt* complete. Cancelling it leaves the queue unchanged: messages
-        are taken only in a step that returns them at once.
+        are taken only in a step that returns them at once. Cost: as :meth:`receive`.
         """
         vt, wait_s = self._check_receive_args(max_messages, visibility_timeout, wait)
         clock = self._clock
@@ -787,6 +790,8 @@ class Queue:
         Message ``i`` (0-based, oldest first) moves at ``start + (i + 1) / rate`` on this
         queue's clock, exactly as :meth:`redrive` would move it. See
         :class:`mqlite._redrive.RedriveTask` for status, progress and ``cancel()``.
+        Cost: O(n) once to list the ready messages, then O(log n) per message moved, on
+        the task's own thread.
 
         Raises:
             InvalidParameterValue: *rate* outside 1..500, no live queue names this one as
@@ -801,7 +806,7 @@ class Queue:
 
         Each dead-letter queue remembers its last 10 tasks from :meth:`start_redrive`,
         running or ended; at most one is RUNNING, and it is the newest. See
-        :class:`mqlite.RedriveTask` for what each task shows.
+        :class:`mqlite.RedriveTask` for what each task shows. Cost: O(1) (at most 10).
 
         Raises:
             InvalidParameterValue: *max_results* is not an int from 1 to 10.
@@ -910,6 +915,8 @@ class Queue:
     def delete_batch(self, entries: Iterable[DeleteEntry]) -> BatchResult[DeleteResult]:
         """Delete up to 10 messages; each entry succeeds or fails on its own.
 
+        Cost: O(k log n) for k entries.
+
         Raises:
             EmptyBatchRequest, TooManyEntriesInBatchRequest, InvalidBatchEntryId,
             BatchEntryIdsNotDistinct: the whole batch is refused.
@@ -982,6 +989,8 @@ class Queue:
         self, entries: Iterable[VisibilityEntry]
     ) -> BatchResult[VisibilityResult]:
         """Change the visibility of up to 10 messages; each entry succeeds or fails alone.
+
+        Cost: O(k log n) for k entries.
 
         Raises:
             EmptyBatchRequest, TooManyEntriesInBatchRequest, InvalidBatchEntryId,
@@ -1088,7 +1097,7 @@ class Queue:
         group_id: str | None = None,
         deduplication_id: str | None = None,
     ) -> SendResult:
-        """The awaitable twin of :meth:`send` (sending never waits)."""
+        """The awaitable twin of :meth:`send` (sending never waits). Cost: as :meth:`send`."""
         return self.send(
             body,
             attributes=attributes,
@@ -1098,33 +1107,36 @@ class Queue:
         )
 
     async def send_batch_async(self, entries: Iterable[SendEntry]) -> BatchResult[SendResult]:
-        """The awaitable twin of :meth:`send_batch`."""
+        """The awaitable twin of :meth:`send_batch`. Cost: as :meth:`send_batch`."""
         return self.send_batch(entries)
 
     async def delete_async(self, handle: str | Message) -> None:
-        """The awaitable twin of :meth:`delete`."""
+        """The awaitable twin of :meth:`delete`. Cost: as :meth:`delete`."""
         self.delete(handle)
 
     async def delete_batch_async(self, entries: Iterable[DeleteEntry]) -> BatchResult[DeleteResult]:
-        """The awaitable twin of :meth:`delete_batch`."""
+        """The awaitable twin of :meth:`delete_batch`. Cost: as :meth:`delete_batch`."""
         return self.delete_batch(entries)
 
     async def change_visibility_async(self, handle: str | Message, timeout: float) -> None:
-        """The awaitable twin of :meth:`change_visibility`."""
+        """The awaitable twin of :meth:`change_visibility`. Cost: as :meth:`change_visibility`."""
         self.change_visibility(handle, timeout)
 
     async def change_visibility_batch_async(
         self, entries: Iterable[VisibilityEntry]
     ) -> BatchResult[VisibilityResult]:
-        """The awaitable twin of :meth:`change_visibility_batch`."""
+        """The awaitable twin of :meth:`change_visibility_batch`.
+
+        Cost: as :meth:`change_visibility_batch`.
+        """
         return self.change_visibility_batch(entries)
 
     async def purge_async(self) -> None:
-        """The awaitable twin of :meth:`purge`."""
+        """The awaitable twin of :meth:`purge`. Cost: as :meth:`purge`."""
         self.purge()
 
     async def stats_async(self) -> QueueStats:
-        """The awaitable twin of :meth:`stats`."""
+        """The awaitable twin of :meth:`stats`. Cost: as :meth:`stats`."""
         return self.stats()
 
 

@@ -112,6 +112,16 @@ def test_get_queue(broker: Broker) -> None:
     assert isinstance(err.value, LookupError)
     with pytest.raises(QueueDoesNotExist):
         broker.get_queue_by_arn("arn:aws:sqs:eu-west-1:123456789012:nope")
+    # The name matches but the region, account or service does not: not this queue.
+    for other in (
+        q.arn.replace(":sqs:", ":sns:"),
+        q.arn.replace(f":{q.arn.split(':')[3]}:", ":eu-north-9:"),
+        q.arn.replace(f":{q.arn.split(':')[4]}:", ":999999999999:"),
+        "jobs",
+        "",
+    ):
+        with pytest.raises(QueueDoesNotExist):
+            broker.get_queue_by_arn(other)
 
 
 def test_list_queues_prefix_literal_sorted(broker: Broker) -> None:
