@@ -393,7 +393,7 @@ class Worker:
         self._pending: list[_Job] = []  # finished, awaiting their batched delete
         self._flush_at = _INF  # the earliest flush_by in _pending
         self._flushing = 0  # delete calls in progress
-        self._waiting = 0  # handler threads waiting on _work
+        self._waiting = 0  # handler threads waiting on _work and not yet notified
         self._fetching = False  # a thread holds the fetcher role
         self._polling = False  # ... and is long-polling an empty queue
         self._poke: Interrupt | None = None  # ends that long poll early when set
@@ -491,6 +491,7 @@ class Worker:
             self._stopping = True
             self._keep = own
             self._work.notify_all()
+            self._waiting = 0
             self._idle.notify_all()
             self._wake_fetcher()
             # A fetch in progress ends at once (a long poll is interrupted): let its
@@ -680,9 +681,8 @@ class Worker:
                         if not self._fetching and len(self._jobs) < self.concurrency:
                             self._fetching = True
                             break
-                        self._waiting += 1
+                        self._waiting += 1  # the thread that notifies takes it off
                         self._work.wait()
-                        self._waiting -= 1
                 if job is None:
                     job = self._fetch()
                     continue
@@ -706,6 +706,9 @@ class Worker:
         if self._waiting and (
             self._ready or (not self._fetching and len(self._jobs) < self.concurrency)
         ):
+            # Counted off here, not by the woken thread: until it runs, the next job taken
+            # must not notify again for nobody (a Condition.notify with no waiter left).
+            self._waiting -= 1
             self._work.notify()
 
     def _fetch(self) -> _Job | None:
@@ -855,9 +858,10 @@ class Worker:
             job.done = True
             abandoned = job.abandoned
             nxt = job.after
+            ok = outcome.ok
             if not abandoned:
                 self._jobs.discard(job)
-                if not outcome.ok:
+                if not ok:
                     rest = self._cut_chain(job)
                     nxt = None
                 else:
@@ -875,7 +879,7 @@ class Worker:
                 self._beat.notify_all()  # it may be waiting only for this job to end
             # A retry, a failure or a release is still to do, outside the lock: wait_idle
             # must not report the worker idle before it is done.
-            settle = not abandoned and not (outcome.ok and not rest)
+            settle = not abandoned and not (ok and not rest)
             if settle:
                 self._settling += 1
             self._changed()
