@@ -66,6 +66,8 @@ MAX_TASKS = 100_000
 MAX_POLL_INTERVAL = 3_600.0
 #: Most entries in one ``delete_batch`` call (the SQS limit).
 DELETE_BATCH = 10
+#: The ids of a delete_batch's entries: their index in the batch.
+_ENTRY_IDS = tuple(str(i) for i in range(DELETE_BATCH))
 #: A finished message's delete is sent at least this many seconds (queue clock) before its
 #: visibility timeout would end; one that finishes closer to it is deleted at once. It
 #: covers the time between the heartbeat thread waking and the delete landing.
@@ -195,11 +197,15 @@ class _Outcome(NamedTuple):
 
 _OK = _Outcome()
 
+#: An empty job list that is never appended to: what most settles have nothing of.
+_NO_JOBS: list[_Job] = []
+
 
 class _Finished(NamedTuple):
     """What :meth:`Worker._finish` leaves to do outside the lock."""
 
     next: _Job | None  # the job this thread runs next
+    fetch: bool  # else this thread took the fetcher role: it receives next
     batch: list[_Job]  # deletes to send now
     rest: list[_Job]  # the FIFO chain cut behind a failed job, to release
     settle: bool  # a retry, a failure or a release to do (counted in _settling)
@@ -364,6 +370,7 @@ class Worker:
         if not isinstance(name, str):
             raise TypeError(f"name must be a str, not {type(name).__name__}")
         self.queue = queue
+        self._clock = queue.clock  # read once per message: spare the property call
         self.handler = handler
         self.concurrency = concurrency
         self.visibility_timeout = _visibility(queue, visibility_timeout)
@@ -374,6 +381,8 @@ class Worker:
         self.on_error = on_error
         self.name = name
         self._is_async = inspect.iscoroutinefunction(handler)
+        # What a handler thread calls per message: the handler itself, unless it is async.
+        self._call: Callable[[Message], object] = self._call_on_loop if self._is_async else handler
         self._user_loop = loop
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
@@ -799,13 +808,12 @@ class Worker:
                 self._cond.notify_all()
             return self._take_ready()
 
-    def _call(self, message: Message) -> object:
-        if self._is_async:
-            assert self._loop is not None
-            coro = self.handler(message)
-            assert inspect.iscoroutine(coro)
-            return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
-        return self.handler(message)
+    def _call_on_loop(self, message: Message) -> object:
+        """Run an ``async def`` handler on the worker's event loop and wait for it."""
+        assert self._loop is not None
+        coro = self.handler(message)
+        assert inspect.iscoroutine(coro)
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
     def _run(self, job: _Job) -> _Job | None:
         """Run one job and settle it; returns the next job for this thread, if any.
@@ -818,7 +826,7 @@ class Worker:
         if job.abandoned:  # released by stop(drain=False) since it was taken: do not start
             return None
         outcome = self._handle(job)
-        now = self.queue.clock.time()
+        now = self._clock.time()
         done = self._finish(job, outcome, now)
         if done.abandoned:
             return None  # released by stop(): the result no longer counts
@@ -835,6 +843,8 @@ class Worker:
             self._delete(done.batch)
         if done.stopped_here:
             self._stop_owned_loop(join=False)  # stop() left it running for this handler
+        if done.fetch:
+            return self._fetch()
         return done.next
 
     def _handle(self, job: _Job) -> _Outcome:
@@ -852,8 +862,7 @@ class Worker:
 
     def _finish(self, job: _Job, outcome: _Outcome, now: float) -> _Finished:
         """Record a finished job in one lock hold; what is left to do outside it."""
-        batch: list[_Job] = []
-        rest: list[_Job] = []
+        batch = rest = _NO_JOBS
         with self._lock:
             job.done = True
             abandoned = job.abandoned
@@ -870,20 +879,27 @@ class Worker:
                 nxt = None
             if self._poke_often:
                 self._wake_fetcher()  # more room in the pool, and perhaps a FIFO group to free
-            if nxt is not None:
-                self._wake_helper()  # this thread stays busy with the chain
-            elif self._ready and not abandoned:
-                nxt = self._take_ready()  # saves a lock hold per message in _serve
-            if self._stopping:
-                self._cond.notify_all()
-                self._beat.notify_all()  # it may be waiting only for this job to end
             # A retry, a failure or a release is still to do, outside the lock: wait_idle
             # must not report the worker idle before it is done.
             settle = not abandoned and not (ok and not rest)
+            fetch = False
+            if nxt is not None:
+                self._wake_helper()  # this thread stays busy with the chain
+            elif self._ready:
+                if not abandoned:
+                    nxt = self._take_ready()  # saves a lock hold per message in _serve
+            elif not (abandoned or settle or self._stopping or self._fetching):
+                # Nothing ready: this thread receives next, as _serve would have it do,
+                # without another lock hold. Not with a settle to do first: on_error may
+                # call stop(), which waits for the fetcher role to be given back.
+                fetch = self._fetching = len(self._jobs) < self.concurrency
+            if self._stopping:
+                self._cond.notify_all()
+                self._beat.notify_all()  # it may be waiting only for this job to end
             if settle:
                 self._settling += 1
             self._changed()
-            return _Finished(nxt, batch, rest, settle, abandoned, job is self._keep)
+            return _Finished(nxt, fetch, batch, rest, settle, abandoned, job is self._keep)
 
     def _cut_chain(self, job: _Job) -> list[_Job]:
         """FIFO: what follows a failed message must not run before it does; call with the lock.
@@ -962,8 +978,10 @@ class Worker:
                 queue.delete(batch[0].message)
             else:
                 result = queue.delete_batch(
-                    DeleteEntry(str(i), job.message.receipt_handle or "")
-                    for i, job in enumerate(batch)
+                    [
+                        DeleteEntry(_ENTRY_IDS[i], job.message.receipt_handle or "")
+                        for i, job in enumerate(batch)
+                    ]
                 )
                 for failure in result.failed:
                     log.warning(
