@@ -29,6 +29,14 @@ Design (see docs/worker.md):
 * A context variable names the job whose handler is running, so :meth:`Worker.stop`
   called by a handler (or awaited, for :class:`AsyncWorker`) skips waiting for that job
   instead of waiting for itself.
+* :class:`AsyncWorker` has the same stages under the same names: ``_fetch`` receives
+  for the pool while it has free slots, ``_admit`` turns a batch into jobs (a FIFO
+  group's into one chain), ``_run`` calls ``_handle`` (the handler; how it ended, an
+  ``_Outcome``) and settles the job with ``_settle``, which both build on the shared
+  :func:`_count_failure` and :func:`_retried`; heartbeats use :func:`_extend`. What
+  differs is how the work is spread: a Worker's threads share one ready list and one
+  heartbeat thread, and batch their deletes; an AsyncWorker runs a task per job (per
+  chain) and per heartbeat, and deletes each message when its handler returns.
 * :meth:`Worker.wait_idle` is for tests: each change it looks at (a heartbeat sent, a
   job settled, a delete sent, an empty poll) notifies it when someone waits, so on a
   ``ManualClock`` a test advances, waits for the worker to catch up, and asserts.
@@ -217,6 +225,47 @@ def _retry_timeout(job: _Job, retry: Retry, now: float) -> float:
     """The visibility timeout that brings *job* back after *retry*'s delay, within the cap."""
     left = MAX_VISIBILITY - (now - job.received_at)
     return max(0.0, min(retry.delay, left))
+
+
+def _new_jobs(
+    messages: list[Message], now: float, timeout: float, heartbeat: float | None
+) -> list[_Job]:
+    """The jobs for a receive's messages, received at *now* (the admit step of both workers)."""
+    next_beat = now + heartbeat if heartbeat is not None else _INF
+    visible_until = now + timeout
+    return [_Job(m, now, timeout, next_beat, visible_until) for m in messages]
+
+
+def _count_failure(
+    counters: _Counters,
+    queue: Queue,
+    job: _Job,
+    outcome: _Outcome,
+    now: float,
+    on_error: ErrorHook | None,
+) -> float | None:
+    """Count and report a handler that did not return (the settle step of both workers).
+
+    Returns, for a :class:`Retry`, the visibility timeout that brings the message back;
+    the caller sets it, then calls :func:`_retried`. A failure is logged and passed to
+    *on_error* here; its message comes back after its visibility timeout.
+    """
+    if outcome.retry is not None:
+        with counters.lock:
+            counters.retried += 1
+        return _retry_timeout(job, outcome.retry, now)
+    assert outcome.error is not None
+    with counters.lock:
+        counters.failed += 1
+    _handler_failed(queue, job.message, outcome.error, on_error)
+    return None
+
+
+def _retried(queue: Queue, msg: Message, refused: MqliteError | None) -> None:
+    """After a retry's ``change_visibility``: log a refusal; warn if the DLQ is next."""
+    if refused is not None:
+        log.warning("retry of %s failed: %s", msg.message_id, refused)
+    _warn_dead_letter_next(queue, msg)
 
 
 class _Counters:
@@ -790,12 +839,9 @@ class Worker:
 
     def _admit(self, messages: list[Message], now: float) -> _Job:
         """Hand a received batch to the pool in one lock hold; returns this thread's job."""
-        beat = self.heartbeat
-        timeout = self.visibility_timeout
-        next_beat = now + beat if beat is not None else _INF
-        visible_until = now + timeout
-        jobs = [_Job(m, now, timeout, next_beat, visible_until) for m in messages]
+        jobs = _new_jobs(messages, now, self.visibility_timeout, self.heartbeat)
         heads = _chains(jobs) if self.queue.fifo else jobs
+        next_beat = jobs[0].next_beat
         with self._lock:
             self._jobs.update(jobs)
             self._ready.extend(heads)
@@ -938,19 +984,16 @@ class Worker:
         """What a finished handler leaves to do outside the lock, but for the delete."""
         if rest:
             self._release(rest)
-        msg = job.message
-        if outcome.retry is not None:
-            with self._c.lock:
-                self._c.retried += 1
+        if outcome.ok:
+            return  # its delete is in a batch
+        timeout = _count_failure(self._c, self.queue, job, outcome, now, self.on_error)
+        if timeout is not None:
+            refused = None
             try:
-                self.queue.change_visibility(msg, _retry_timeout(job, outcome.retry, now))
+                self.queue.change_visibility(job.message, timeout)
             except MqliteError as exc:
-                log.warning("retry of %s failed: %s", msg.message_id, exc)
-            _warn_dead_letter_next(self.queue, msg)
-        elif outcome.error is not None:
-            with self._c.lock:
-                self._c.failed += 1
-            _handler_failed(self.queue, msg, outcome.error, self.on_error)
+                refused = exc
+            _retried(self.queue, job.message, refused)
 
     # ---- deletes and releases --------------------------------------------------------
     def _take_pending(self) -> list[_Job]:
@@ -1109,7 +1152,7 @@ class AsyncWorker:
         self._c = _Counters()
         self._tasks: set[asyncio.Task[None]] = set()
         self._held: set[_Job] = set()  # received and not settled
-        self._fetch: asyncio.Task[None] | None = None
+        self._fetcher: asyncio.Task[None] | None = None  # the task running _fetch
         self._slots: asyncio.Semaphore | None = None
         self._changed: asyncio.Event | None = None  # set (and replaced) on each change
         self._parked = False  # the fetcher waits in a receive or its idle pause
@@ -1143,7 +1186,7 @@ class AsyncWorker:
             raise RuntimeError("worker already started")
         self._slots = asyncio.Semaphore(self.concurrency)
         self._changed = asyncio.Event()
-        self._fetch = asyncio.create_task(self._fetch_loop())
+        self._fetcher = asyncio.create_task(self._fetch())
         return self
 
     async def stop(self, *, drain: bool = True, timeout: float | None = None) -> None:
@@ -1172,10 +1215,10 @@ class AsyncWorker:
         self._stop_done = asyncio.get_running_loop().create_future()
         done = self._stop_done
         try:
-            if self._fetch is not None:
-                self._fetch.cancel()
-                await asyncio.gather(self._fetch, return_exceptions=True)
-                self._fetch = None
+            if self._fetcher is not None:
+                self._fetcher.cancel()
+                await asyncio.gather(self._fetcher, return_exceptions=True)
+                self._fetcher = None
             # The calling handler's task is not waited for nor cancelled: it would wait for
             # itself. It settles its own message when the handler returns.
             tasks = [t for t in self._tasks if t is not me]
@@ -1239,7 +1282,7 @@ class AsyncWorker:
                 return False  # a heartbeat is due and not sent yet
         if handlers and self._held:
             return False
-        if self._fetch is None or (not handlers and len(self._held) >= self.concurrency):
+        if self._fetcher is None or (not handlers and len(self._held) >= self.concurrency):
             return True
         if not self._parked:
             return False
@@ -1260,7 +1303,9 @@ class AsyncWorker:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    async def _fetch_loop(self) -> None:
+    # ---- the stages, as in Worker: _fetch, _admit, _run (_handle, _settle) -------------
+    async def _fetch(self) -> None:
+        """Receive for the pool while it has free slots, and admit each batch."""
         assert self._slots is not None
         failures = 0  # receives failed in a row
         while True:
@@ -1297,15 +1342,17 @@ class AsyncWorker:
                 self._parked = False
                 continue
             self._parked = False
-            beat = self.heartbeat
-            next_beat = now + beat if beat is not None else _INF
-            jobs = [_Job(m, now, self.visibility_timeout, next_beat) for m in messages]
-            self._held.update(jobs)
-            for head in _chains(jobs) if self.queue.fifo else jobs:
-                task = asyncio.create_task(self._run_chain(head))
-                self._unstarted += 1
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+            self._admit(messages, now)
+
+    def _admit(self, messages: list[Message], now: float) -> None:
+        """Hold a received batch: one task per job (per FIFO group's chain) to run it."""
+        jobs = _new_jobs(messages, now, self.visibility_timeout, self.heartbeat)
+        self._held.update(jobs)
+        for head in _chains(jobs) if self.queue.fifo else jobs:
+            task = asyncio.create_task(self._run_chain(head))
+            self._unstarted += 1
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _release(self, job: _Job) -> None:
         try:
@@ -1325,7 +1372,7 @@ class AsyncWorker:
             chain.append(job)
             job = job.after
         # Every message of the chain is held from the receive on, so all need heartbeats.
-        beats = [asyncio.create_task(self._beats(j)) for j in chain]
+        beats = [asyncio.create_task(self._beat_loop(j)) for j in chain]
         try:
             for i, job in enumerate(chain):
                 if job.abandoned:
@@ -1346,7 +1393,8 @@ class AsyncWorker:
             for beat in beats:
                 beat.cancel()
 
-    async def _beats(self, job: _Job) -> None:
+    async def _beat_loop(self, job: _Job) -> None:
+        """Extend *job*'s visibility every heartbeat, on the queue's clock, until cancelled."""
         beat = self.heartbeat
         if beat is None:
             return
@@ -1398,15 +1446,17 @@ class AsyncWorker:
     async def _settle(self, job: _Job, outcome: _Outcome) -> None:
         """Delete, retry or report a finished job (a released one is only counted)."""
         msg = job.message
-        if outcome.retry is not None:
-            self._c.retried += 1
+        if outcome.ok:
             if not job.abandoned:
-                timeout = _retry_timeout(job, outcome.retry, self.queue.clock.time())
+                await self.queue.delete_async(msg)
+                self._c.processed += 1
+            return
+        now = self.queue.clock.time()
+        timeout = _count_failure(self._c, self.queue, job, outcome, now, self.on_error)
+        if timeout is not None and not job.abandoned:
+            refused = None
+            try:
                 await self.queue.change_visibility_async(msg, timeout)
-                _warn_dead_letter_next(self.queue, msg)
-        elif outcome.error is not None:
-            self._c.failed += 1
-            _handler_failed(self.queue, msg, outcome.error, self.on_error)
-        elif not job.abandoned:
-            await self.queue.delete_async(msg)
-            self._c.processed += 1
+            except MqliteError as exc:
+                refused = exc
+            _retried(self.queue, msg, refused)
