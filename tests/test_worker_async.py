@@ -572,3 +572,51 @@ def test_async_leaving_the_block_waits_for_a_handler_that_stopped_the_worker() -
         assert q.stats().total == 0
 
     asyncio.run(main())
+
+
+def test_a_refused_retry_is_logged_alike_by_both_workers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The handler deletes its own message, then asks for a retry: the queue refuses the
+    # change_visibility, and both workers report it the same way and go on.
+    caplog.set_level(logging.WARNING, logger="mqlite.worker")
+
+    def make() -> tuple[Queue, Message]:
+        q = Queue("q", clock=ManualClock(), visibility_timeout=30)
+        q.send("gone")
+        [m] = q.peek()
+        return q, m
+
+    def check_logged(m: Message) -> None:
+        logs = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "mqlite.worker"]
+        assert len(logs) == 1
+        level, text = logs[0]
+        assert level == logging.WARNING
+        assert text.startswith(f"retry of {m.message_id} failed: ")
+        assert text.endswith("is not available for visibility timeout change.")
+        caplog.clear()
+
+    q, m = make()
+
+    def handler(msg: Message) -> None:
+        q.delete(msg)
+        raise Retry(5)
+
+    with Worker(q, handler, heartbeat=0) as w:
+        assert w.wait_idle(GUARD)
+    assert w.stats.retried == 1
+    check_logged(m)
+
+    async def main() -> None:
+        q, m = make()
+
+        async def handler(msg: Message) -> None:
+            q.delete(msg)
+            raise Retry(5)
+
+        async with AsyncWorker(q, handler, heartbeat=0) as w:
+            assert await w.wait_idle(GUARD)
+        assert w.stats.retried == 1
+        check_logged(m)
+
+    asyncio.run(main())
