@@ -934,10 +934,12 @@ class Worker:
             elif self._ready:
                 if not abandoned:
                     nxt = self._take_ready()  # saves a lock hold per message in _serve
-            elif not (abandoned or settle or self._stopping or self._fetching):
+            elif not (abandoned or settle or batch or self._stopping or self._fetching):
                 # Nothing ready: this thread receives next, as _serve would have it do,
-                # without another lock hold. Not with a settle to do first: on_error may
-                # call stop(), which waits for the fetcher role to be given back.
+                # without another lock hold. Not with a settle to do first (on_error may
+                # call stop(), which waits for the fetcher role to be given back), nor a
+                # delete batch: meanwhile another thread may receive (on a RemoteQueue,
+                # the two requests overlap).
                 fetch = self._fetching = len(self._jobs) < self.concurrency
             if self._stopping:
                 self._cond.notify_all()
