@@ -34,9 +34,10 @@ Design (see docs/worker.md):
   group's into one chain), ``_run`` calls ``_handle`` (the handler; how it ended, an
   ``_Outcome``) and settles the job with ``_settle``, which both build on the shared
   :func:`_count_failure` and :func:`_retried`; heartbeats use :func:`_extend`. What
-  differs is how the work is spread: a Worker's threads share one ready list and one
-  heartbeat thread, and batch their deletes; an AsyncWorker runs a task per job (per
-  chain) and per heartbeat, and deletes each message when its handler returns.
+  differs is how the work is spread: a Worker's threads share one ready list and batch
+  their deletes; an AsyncWorker runs a task per job (per chain) and deletes each message
+  when its handler returns. Each has one heartbeat loop (a thread, a task) that sleeps
+  on the queue's clock until the earliest next beat.
 * :meth:`Worker.wait_idle` is for tests: each change it looks at (a heartbeat sent, a
   job settled, a delete sent, an empty poll) notifies it when someone waits, so on a
   ``ManualClock`` a test advances, waits for the worker to catch up, and asserts.
@@ -1155,6 +1156,8 @@ class AsyncWorker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._held: set[_Job] = set()  # received and not settled
         self._fetcher: asyncio.Task[None] | None = None  # the task running _fetch
+        self._beater: asyncio.Task[None] | None = None  # the task running _beat_loop
+        self._admitted: asyncio.Event | None = None  # set by _admit: wakes an idle _beat_loop
         self._slots: asyncio.Semaphore | None = None
         self._changed: asyncio.Event | None = None  # set (and replaced) on each change
         self._parked = False  # the fetcher waits in a receive or its idle pause
@@ -1189,6 +1192,9 @@ class AsyncWorker:
         self._slots = asyncio.Semaphore(self.concurrency)
         self._changed = asyncio.Event()
         self._fetcher = asyncio.create_task(self._fetch())
+        if self.heartbeat is not None:
+            self._admitted = asyncio.Event()
+            self._beater = asyncio.create_task(self._beat_loop(self.heartbeat))
         return self
 
     async def stop(self, *, drain: bool = True, timeout: float | None = None) -> None:
@@ -1236,6 +1242,9 @@ class AsyncWorker:
                 await self._release(job)
             await asyncio.gather(*tasks, return_exceptions=True)
             self._unstarted = 0  # tasks cancelled before their first step never counted down
+            if not self._held:
+                await self._end_beats()
+            # else the calling handler's job still runs: _run ends the beats after it
             self._bump()
         finally:
             done.set_result(None)
@@ -1350,6 +1359,8 @@ class AsyncWorker:
         """Hold a received batch: one task per job (per FIFO group's chain) to run it."""
         jobs = _new_jobs(messages, now, self.visibility_timeout, self.heartbeat)
         self._held.update(jobs)
+        if self._admitted is not None:
+            self._admitted.set()
         for head in _chains(jobs) if self.queue.fifo else jobs:
             task = asyncio.create_task(self._run_chain(head))
             self._unstarted += 1
@@ -1368,50 +1379,60 @@ class AsyncWorker:
         assert self._slots is not None
         self._unstarted -= 1
         self._bump()
-        chain: list[_Job] = []
         job: _Job | None = head
         while job is not None:
-            chain.append(job)
-            job = job.after
-        # Every message of the chain is held from the receive on, so all need heartbeats.
-        beats = [asyncio.create_task(self._beat_loop(j)) for j in chain]
-        try:
-            for i, job in enumerate(chain):
-                if job.abandoned:
-                    return
-                ok = await self._run(job)
-                beats[i].cancel()
-                if not ok:
-                    # What follows a failed message must not run before it does.
-                    for rest, beat in zip(chain[i + 1 :], beats[i + 1 :], strict=True):
-                        beat.cancel()
-                        if not rest.abandoned:
-                            rest.abandoned = True
-                            self._held.discard(rest)
-                            self._slots.release()
-                            await self._release(rest)
-                    return
-        finally:
-            for beat in beats:
-                beat.cancel()
-
-    async def _beat_loop(self, job: _Job) -> None:
-        """Extend *job*'s visibility every heartbeat, on the queue's clock, until cancelled."""
-        beat = self.heartbeat
-        if beat is None:
-            return
-        at = job.received_at
-        while True:
-            at += beat
-            job.next_beat = at
-            await _clock_sleep(self.queue, at)
-            now = self.queue.clock.time()
-            self._c.heartbeats += 1
-            more = _extend(self.queue, job, now)
-            self._bump()
-            if not more:
-                job.next_beat = _INF
+            if job.abandoned:
                 return
+            if not await self._run(job):
+                # What follows a failed message must not run before it does.
+                rest = job.after
+                while rest is not None:
+                    if not rest.abandoned:
+                        rest.abandoned = True
+                        self._held.discard(rest)
+                        self._slots.release()
+                        await self._release(rest)
+                    rest = rest.after
+                return
+            job = job.after
+
+    async def _beat_loop(self, beat: float) -> None:
+        """Extend each held job's visibility every *beat* seconds, on the queue's clock.
+
+        One task for the pool, as a Worker has one heartbeat thread (a task and a timer
+        per message would cost more than the message). It sleeps until the earliest next
+        beat of a held job; a job admitted later is due later, so only an empty pool
+        waits for ``_admit`` instead. Each job's beats fall at its receive plus whole
+        heartbeats; after a jump of the clock past several, they are sent one by one.
+        """
+        assert self._admitted is not None
+        clock = self.queue.clock
+        while True:
+            now = clock.time()
+            due = _INF
+            for job in list(self._held):  # _extend does not await: the set cannot change
+                if job.abandoned:
+                    continue
+                if job.next_beat <= now:
+                    self._c.heartbeats += 1
+                    more = _extend(self.queue, job, now)
+                    job.next_beat = job.next_beat + beat if more else _INF
+                    self._bump()
+                due = min(due, job.next_beat)
+            if due <= now:
+                continue  # the clock jumped past more than one beat
+            if due == _INF:
+                self._admitted.clear()
+                await self._admitted.wait()
+            else:
+                await _clock_sleep(self.queue, due)
+
+    async def _end_beats(self) -> None:
+        """Stop the heartbeat task: nothing is held any more, after stop()."""
+        if self._beater is not None:
+            self._beater.cancel()
+            await asyncio.gather(self._beater, return_exceptions=True)
+            self._beater = None
 
     async def _run(self, job: _Job) -> bool:
         """Run and settle one job; True when its handler returned."""
@@ -1428,6 +1449,8 @@ class AsyncWorker:
             _handling.reset(token)
             self._held.discard(job)
             self._slots.release()
+            if self._stopped and not self._held:
+                await self._end_beats()  # stop() left them running for this job
             self._bump()
         return outcome is not None and outcome.ok
 
