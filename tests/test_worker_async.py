@@ -620,3 +620,33 @@ def test_a_refused_retry_is_logged_alike_by_both_workers(
         check_logged(m)
 
     asyncio.run(main())
+
+
+def test_async_handler_that_stopped_the_worker_keeps_its_heartbeats() -> None:
+    # stop() from a handler does not wait for it, and must not end its heartbeats either:
+    # the message stays hidden while the handler runs on. Once it returns, no heartbeat
+    # is left waiting on the clock.
+    async def main() -> None:
+        clock = ManualClock()
+        q = Queue("q", clock=clock, visibility_timeout=30)
+        q.send("stop")
+        stopped = asyncio.Event()
+        finish = asyncio.Event()
+
+        async def handler(m: Message) -> None:
+            await w.stop()
+            stopped.set()
+            await finish.wait()
+
+        w = await AsyncWorker(q, handler, concurrency=2).start()  # a heartbeat every 15 s
+        await asyncio.wait_for(stopped.wait(), GUARD)
+        for beat in (1, 2, 3):
+            clock.advance(15)
+            await until(lambda beat=beat: w.stats.heartbeats == beat)
+            assert q.stats().visible == 0
+        finish.set()
+        await until(lambda: w.stats.processed == 1)
+        await until(lambda: not clock.pending_deadlines())
+        assert q.stats().total == 0
+
+    asyncio.run(main())
