@@ -7,9 +7,12 @@ Measures messages per second of:
 * ``mqlite.worker.Worker(concurrency=8)`` draining a pre-filled standard queue
   (receives of up to 10 messages, deletes batched 10 to a ``delete_batch``, heartbeat
   bookkeeping);
+* ``mqlite.worker.AsyncWorker(concurrency=8)`` on the same queue, its handler an
+  ``async def`` doing the same;
 * a bare mqlite loop: one thread calling ``receive(10)``, the handler on each message and
   one ``delete_batch`` — the queue's own cost for the same work, so the Worker's figure
-  against it is the cost of the pool itself (its threads, hand-offs and bookkeeping).
+  against it is the cost of the pool itself (its threads or tasks, hand-offs and
+  bookkeeping).
 
 Both sides run the same handler, which counts the message under a lock and notes when the
 last one is in: so the per-message work outside the consuming machinery is the same, and
@@ -28,6 +31,7 @@ returns the figures for the suite runner.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import queue as stdlib_queue
 import statistics
 import sys
@@ -41,7 +45,7 @@ if __package__ in (None, ""):
 
 from mqlite import Message, Queue
 from mqlite.message import DeleteEntry
-from mqlite.worker import Worker
+from mqlite.worker import AsyncWorker, Worker
 
 THREADS = 8
 
@@ -110,6 +114,34 @@ def mqlite_worker(n: int) -> float:
     return n / elapsed
 
 
+def mqlite_async_worker(n: int) -> float:
+    """Messages per second through AsyncWorker(concurrency=8) running the handler."""
+    q = Queue("bench-async-worker")
+    for i in range(n):
+        q.send(str(i))
+    handler = _Handler(n)
+
+    async def drain() -> float:
+        finished = asyncio.Event()
+
+        async def handle(m: Message) -> None:
+            handler(m)
+            if handler.done.is_set():
+                finished.set()
+
+        w = AsyncWorker(q, handle, concurrency=THREADS)
+        t0 = time.perf_counter()
+        await w.start()
+        await finished.wait()
+        await w.stop()
+        return time.perf_counter() - t0
+
+    elapsed = asyncio.run(drain())
+    stats = q.stats()
+    assert stats.visible == stats.in_flight == 0
+    return n / elapsed
+
+
 def mqlite_loop(n: int) -> float:
     """Messages per second through one thread's receive(10) + handler + delete_batch loop."""
     q = Queue("bench-loop")
@@ -134,22 +166,28 @@ def run(quick: bool = False) -> dict[str, Any]:
     base: list[float] = []
     loop: list[float] = []
     worker: list[float] = []
-    for _ in range(repeats):  # interleaved, so all three see the same noise
+    aworker: list[float] = []
+    for _ in range(repeats):  # interleaved, so all four see the same noise
         base.append(stdlib_pool(n))
         loop.append(mqlite_loop(n))
         worker.append(mqlite_worker(n))
+        aworker.append(mqlite_async_worker(n))
     ratios = [w / b for w, b in zip(worker, base, strict=True)]
     to_loop = [w / b for w, b in zip(worker, loop, strict=True)]
+    async_to_loop = [w / b for w, b in zip(aworker, loop, strict=True)]
     return {
         "n": n,
         "repeats": repeats,
         "stdlib_pool_msgs_per_s": statistics.median(base),
         "mqlite_loop_msgs_per_s": statistics.median(loop),
         "worker_msgs_per_s": statistics.median(worker),
+        "async_worker_msgs_per_s": statistics.median(aworker),
         "ratio": statistics.median(ratios),
         "ratio_range": (min(ratios), max(ratios)),
         "loop_ratio": statistics.median(to_loop),
         "loop_ratio_range": (min(to_loop), max(to_loop)),
+        "async_loop_ratio": statistics.median(async_to_loop),
+        "async_loop_ratio_range": (min(async_to_loop), max(async_to_loop)),
     }
 
 
@@ -158,14 +196,18 @@ def report(results: dict[str, Any]) -> str:
         (f"queue.Queue + {THREADS} threads", results["stdlib_pool_msgs_per_s"]),
         ("mqlite receive + delete_batch loop", results["mqlite_loop_msgs_per_s"]),
         (f"mqlite Worker({THREADS})", results["worker_msgs_per_s"]),
+        (f"mqlite AsyncWorker({THREADS})", results["async_worker_msgs_per_s"]),
     ]
     lines = [f"median of {results['repeats']} interleaved runs of {results['n']:,} messages"]
     lines += [f"{label + ':':36} {rate:9.0f} msg/s" for label, rate in rows]
-    for label, key in (("bare pool", "ratio"), ("mqlite loop", "loop_ratio")):
+    for label, key in (
+        ("Worker / bare pool", "ratio"),
+        ("Worker / mqlite loop", "loop_ratio"),
+        ("AsyncWorker / mqlite loop", "async_loop_ratio"),
+    ):
         low, high = results[f"{key}_range"]
         lines.append(
-            f"{'Worker / ' + label + ', per run:':36} {results[key]:9.2f}x median"
-            f" ({low:.2f}-{high:.2f}x)"
+            f"{label + ', per run:':36} {results[key]:9.2f}x median ({low:.2f}-{high:.2f}x)"
         )
     return "\n".join(lines)
 
