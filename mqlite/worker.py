@@ -214,7 +214,7 @@ class _Finished(NamedTuple):
     """What :meth:`Worker._finish` leaves to do outside the lock."""
 
     next: _Job | None  # the job this thread runs next
-    fetch: bool  # else this thread took the fetcher role: it receives next
+    fetch: bool  # nothing was ready: this thread took the fetcher role and receives next
     batch: list[_Job]  # deletes to send now
     rest: list[_Job]  # the FIFO chain cut behind a failed job, to release
     settle: bool  # a retry, a failure or a release to do (counted in _settling)
