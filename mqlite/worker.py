@@ -29,6 +29,15 @@ Design (see docs/worker.md):
 * A context variable names the job whose handler is running, so :meth:`Worker.stop`
   called by a handler (or awaited, for :class:`AsyncWorker`) skips waiting for that job
   instead of waiting for itself.
+* :class:`AsyncWorker` has the same stages under the same names: ``_fetch`` receives
+  for the pool while it has free slots, ``_admit`` turns a batch into jobs (a FIFO
+  group's into one chain), ``_run`` calls ``_handle`` (the handler; how it ended, an
+  ``_Outcome``) and settles the job with ``_settle``, which both build on the shared
+  :func:`_count_failure` and :func:`_retried`; heartbeats use :func:`_extend`. What
+  differs is how the work is spread: a Worker's threads share one ready list and batch
+  their deletes; an AsyncWorker runs a task per job (per chain) and deletes each message
+  when its handler returns. Each has one heartbeat loop (a thread, a task) that sleeps
+  on the queue's clock until the earliest next beat.
 * :meth:`Worker.wait_idle` is for tests: each change it looks at (a heartbeat sent, a
   job settled, a delete sent, an empty poll) notifies it when someone waits, so on a
   ``ManualClock`` a test advances, waits for the worker to catch up, and asserts.
@@ -66,6 +75,8 @@ MAX_TASKS = 100_000
 MAX_POLL_INTERVAL = 3_600.0
 #: Most entries in one ``delete_batch`` call (the SQS limit).
 DELETE_BATCH = 10
+#: The ids of a delete_batch's entries: their index in the batch.
+_ENTRY_IDS = tuple(str(i) for i in range(DELETE_BATCH))
 #: A finished message's delete is sent at least this many seconds (queue clock) before its
 #: visibility timeout would end; one that finishes closer to it is deleted at once. It
 #: covers the time between the heartbeat thread waking and the delete landing.
@@ -195,11 +206,15 @@ class _Outcome(NamedTuple):
 
 _OK = _Outcome()
 
+#: An empty job list that is never appended to: what most settles have nothing of.
+_NO_JOBS: list[_Job] = []
+
 
 class _Finished(NamedTuple):
     """What :meth:`Worker._finish` leaves to do outside the lock."""
 
     next: _Job | None  # the job this thread runs next
+    fetch: bool  # nothing was ready: this thread took the fetcher role and receives next
     batch: list[_Job]  # deletes to send now
     rest: list[_Job]  # the FIFO chain cut behind a failed job, to release
     settle: bool  # a retry, a failure or a release to do (counted in _settling)
@@ -211,6 +226,47 @@ def _retry_timeout(job: _Job, retry: Retry, now: float) -> float:
     """The visibility timeout that brings *job* back after *retry*'s delay, within the cap."""
     left = MAX_VISIBILITY - (now - job.received_at)
     return max(0.0, min(retry.delay, left))
+
+
+def _new_jobs(
+    messages: list[Message], now: float, timeout: float, heartbeat: float | None
+) -> list[_Job]:
+    """The jobs for a receive's messages, received at *now* (the admit step of both workers)."""
+    next_beat = now + heartbeat if heartbeat is not None else _INF
+    visible_until = now + timeout
+    return [_Job(m, now, timeout, next_beat, visible_until) for m in messages]
+
+
+def _count_failure(
+    counters: _Counters,
+    queue: Queue,
+    job: _Job,
+    outcome: _Outcome,
+    now: float,
+    on_error: ErrorHook | None,
+) -> float | None:
+    """Count and report a handler that did not return (the settle step of both workers).
+
+    Returns, for a :class:`Retry`, the visibility timeout that brings the message back;
+    the caller sets it, then calls :func:`_retried`. A failure is logged and passed to
+    *on_error* here; its message comes back after its visibility timeout.
+    """
+    if outcome.retry is not None:
+        with counters.lock:
+            counters.retried += 1
+        return _retry_timeout(job, outcome.retry, now)
+    assert outcome.error is not None
+    with counters.lock:
+        counters.failed += 1
+    _handler_failed(queue, job.message, outcome.error, on_error)
+    return None
+
+
+def _retried(queue: Queue, msg: Message, refused: MqliteError | None) -> None:
+    """After a retry's ``change_visibility``: log a refusal; warn if the DLQ is next."""
+    if refused is not None:
+        log.warning("retry of %s failed: %s", msg.message_id, refused)
+    _warn_dead_letter_next(queue, msg)
 
 
 class _Counters:
@@ -364,6 +420,7 @@ class Worker:
         if not isinstance(name, str):
             raise TypeError(f"name must be a str, not {type(name).__name__}")
         self.queue = queue
+        self._clock = queue.clock  # read once per message: spare the property call
         self.handler = handler
         self.concurrency = concurrency
         self.visibility_timeout = _visibility(queue, visibility_timeout)
@@ -374,6 +431,8 @@ class Worker:
         self.on_error = on_error
         self.name = name
         self._is_async = inspect.iscoroutinefunction(handler)
+        # What a handler thread calls per message: the handler itself, unless it is async.
+        self._call: Callable[[Message], object] = self._call_on_loop if self._is_async else handler
         self._user_loop = loop
         self._loop: asyncio.AbstractEventLoop | None = None
         self._loop_thread: threading.Thread | None = None
@@ -393,7 +452,7 @@ class Worker:
         self._pending: list[_Job] = []  # finished, awaiting their batched delete
         self._flush_at = _INF  # the earliest flush_by in _pending
         self._flushing = 0  # delete calls in progress
-        self._waiting = 0  # handler threads waiting on _work
+        self._waiting = 0  # handler threads waiting on _work and not yet notified
         self._fetching = False  # a thread holds the fetcher role
         self._polling = False  # ... and is long-polling an empty queue
         self._poke: Interrupt | None = None  # ends that long poll early when set
@@ -491,6 +550,7 @@ class Worker:
             self._stopping = True
             self._keep = own
             self._work.notify_all()
+            self._waiting = 0
             self._idle.notify_all()
             self._wake_fetcher()
             # A fetch in progress ends at once (a long poll is interrupted): let its
@@ -680,9 +740,8 @@ class Worker:
                         if not self._fetching and len(self._jobs) < self.concurrency:
                             self._fetching = True
                             break
-                        self._waiting += 1
+                        self._waiting += 1  # the thread that notifies takes it off
                         self._work.wait()
-                        self._waiting -= 1
                 if job is None:
                     job = self._fetch()
                     continue
@@ -706,6 +765,9 @@ class Worker:
         if self._waiting and (
             self._ready or (not self._fetching and len(self._jobs) < self.concurrency)
         ):
+            # Counted off here, not by the woken thread: until it runs, the next job taken
+            # must not notify again for nobody (a Condition.notify with no waiter left).
+            self._waiting -= 1
             self._work.notify()
 
     def _fetch(self) -> _Job | None:
@@ -778,12 +840,9 @@ class Worker:
 
     def _admit(self, messages: list[Message], now: float) -> _Job:
         """Hand a received batch to the pool in one lock hold; returns this thread's job."""
-        beat = self.heartbeat
-        timeout = self.visibility_timeout
-        next_beat = now + beat if beat is not None else _INF
-        visible_until = now + timeout
-        jobs = [_Job(m, now, timeout, next_beat, visible_until) for m in messages]
+        jobs = _new_jobs(messages, now, self.visibility_timeout, self.heartbeat)
         heads = _chains(jobs) if self.queue.fifo else jobs
+        next_beat = jobs[0].next_beat
         with self._lock:
             self._jobs.update(jobs)
             self._ready.extend(heads)
@@ -796,13 +855,12 @@ class Worker:
                 self._cond.notify_all()
             return self._take_ready()
 
-    def _call(self, message: Message) -> object:
-        if self._is_async:
-            assert self._loop is not None
-            coro = self.handler(message)
-            assert inspect.iscoroutine(coro)
-            return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
-        return self.handler(message)
+    def _call_on_loop(self, message: Message) -> object:
+        """Run an ``async def`` handler on the worker's event loop and wait for it."""
+        assert self._loop is not None
+        coro = self.handler(message)
+        assert inspect.iscoroutine(coro)
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
     def _run(self, job: _Job) -> _Job | None:
         """Run one job and settle it; returns the next job for this thread, if any.
@@ -815,7 +873,7 @@ class Worker:
         if job.abandoned:  # released by stop(drain=False) since it was taken: do not start
             return None
         outcome = self._handle(job)
-        now = self.queue.clock.time()
+        now = self._clock.time()
         done = self._finish(job, outcome, now)
         if done.abandoned:
             return None  # released by stop(): the result no longer counts
@@ -832,6 +890,8 @@ class Worker:
             self._delete(done.batch)
         if done.stopped_here:
             self._stop_owned_loop(join=False)  # stop() left it running for this handler
+        if done.fetch:
+            return self._fetch()
         return done.next
 
     def _handle(self, job: _Job) -> _Outcome:
@@ -849,15 +909,15 @@ class Worker:
 
     def _finish(self, job: _Job, outcome: _Outcome, now: float) -> _Finished:
         """Record a finished job in one lock hold; what is left to do outside it."""
-        batch: list[_Job] = []
-        rest: list[_Job] = []
+        batch = rest = _NO_JOBS
         with self._lock:
             job.done = True
             abandoned = job.abandoned
             nxt = job.after
+            ok = outcome.ok
             if not abandoned:
                 self._jobs.discard(job)
-                if not outcome.ok:
+                if not ok:
                     rest = self._cut_chain(job)
                     nxt = None
                 else:
@@ -866,20 +926,29 @@ class Worker:
                 nxt = None
             if self._poke_often:
                 self._wake_fetcher()  # more room in the pool, and perhaps a FIFO group to free
+            # A retry, a failure or a release is still to do, outside the lock: wait_idle
+            # must not report the worker idle before it is done.
+            settle = not abandoned and not (ok and not rest)
+            fetch = False
             if nxt is not None:
                 self._wake_helper()  # this thread stays busy with the chain
-            elif self._ready and not abandoned:
-                nxt = self._take_ready()  # saves a lock hold per message in _serve
+            elif self._ready:
+                if not abandoned:
+                    nxt = self._take_ready()  # saves a lock hold per message in _serve
+            elif not (abandoned or settle or batch or self._stopping or self._fetching):
+                # Nothing ready: this thread receives next, as _serve would have it do,
+                # without another lock hold. Not with a settle to do first (on_error may
+                # call stop(), which waits for the fetcher role to be given back), nor a
+                # delete batch: meanwhile another thread may receive (on a RemoteQueue,
+                # the two requests overlap).
+                fetch = self._fetching = len(self._jobs) < self.concurrency
             if self._stopping:
                 self._cond.notify_all()
                 self._beat.notify_all()  # it may be waiting only for this job to end
-            # A retry, a failure or a release is still to do, outside the lock: wait_idle
-            # must not report the worker idle before it is done.
-            settle = not abandoned and not (outcome.ok and not rest)
             if settle:
                 self._settling += 1
             self._changed()
-            return _Finished(nxt, batch, rest, settle, abandoned, job is self._keep)
+            return _Finished(nxt, fetch, batch, rest, settle, abandoned, job is self._keep)
 
     def _cut_chain(self, job: _Job) -> list[_Job]:
         """FIFO: what follows a failed message must not run before it does; call with the lock.
@@ -918,19 +987,16 @@ class Worker:
         """What a finished handler leaves to do outside the lock, but for the delete."""
         if rest:
             self._release(rest)
-        msg = job.message
-        if outcome.retry is not None:
-            with self._c.lock:
-                self._c.retried += 1
+        if outcome.ok:
+            return  # its delete is in a batch
+        timeout = _count_failure(self._c, self.queue, job, outcome, now, self.on_error)
+        if timeout is not None:
+            refused = None
             try:
-                self.queue.change_visibility(msg, _retry_timeout(job, outcome.retry, now))
+                self.queue.change_visibility(job.message, timeout)
             except MqliteError as exc:
-                log.warning("retry of %s failed: %s", msg.message_id, exc)
-            _warn_dead_letter_next(self.queue, msg)
-        elif outcome.error is not None:
-            with self._c.lock:
-                self._c.failed += 1
-            _handler_failed(self.queue, msg, outcome.error, self.on_error)
+                refused = exc
+            _retried(self.queue, job.message, refused)
 
     # ---- deletes and releases --------------------------------------------------------
     def _take_pending(self) -> list[_Job]:
@@ -958,8 +1024,10 @@ class Worker:
                 queue.delete(batch[0].message)
             else:
                 result = queue.delete_batch(
-                    DeleteEntry(str(i), job.message.receipt_handle or "")
-                    for i, job in enumerate(batch)
+                    [
+                        DeleteEntry(_ENTRY_IDS[i], job.message.receipt_handle or "")
+                        for i, job in enumerate(batch)
+                    ]
                 )
                 for failure in result.failed:
                     log.warning(
@@ -1087,7 +1155,9 @@ class AsyncWorker:
         self._c = _Counters()
         self._tasks: set[asyncio.Task[None]] = set()
         self._held: set[_Job] = set()  # received and not settled
-        self._fetch: asyncio.Task[None] | None = None
+        self._fetcher: asyncio.Task[None] | None = None  # the task running _fetch
+        self._beater: asyncio.Task[None] | None = None  # the task running _beat_loop
+        self._admitted: asyncio.Event | None = None  # set by _admit: wakes an idle _beat_loop
         self._slots: asyncio.Semaphore | None = None
         self._changed: asyncio.Event | None = None  # set (and replaced) on each change
         self._parked = False  # the fetcher waits in a receive or its idle pause
@@ -1121,7 +1191,10 @@ class AsyncWorker:
             raise RuntimeError("worker already started")
         self._slots = asyncio.Semaphore(self.concurrency)
         self._changed = asyncio.Event()
-        self._fetch = asyncio.create_task(self._fetch_loop())
+        self._fetcher = asyncio.create_task(self._fetch())
+        if self.heartbeat is not None:
+            self._admitted = asyncio.Event()
+            self._beater = asyncio.create_task(self._beat_loop(self.heartbeat))
         return self
 
     async def stop(self, *, drain: bool = True, timeout: float | None = None) -> None:
@@ -1150,10 +1223,10 @@ class AsyncWorker:
         self._stop_done = asyncio.get_running_loop().create_future()
         done = self._stop_done
         try:
-            if self._fetch is not None:
-                self._fetch.cancel()
-                await asyncio.gather(self._fetch, return_exceptions=True)
-                self._fetch = None
+            if self._fetcher is not None:
+                self._fetcher.cancel()
+                await asyncio.gather(self._fetcher, return_exceptions=True)
+                self._fetcher = None
             # The calling handler's task is not waited for nor cancelled: it would wait for
             # itself. It settles its own message when the handler returns.
             tasks = [t for t in self._tasks if t is not me]
@@ -1169,6 +1242,9 @@ class AsyncWorker:
                 await self._release(job)
             await asyncio.gather(*tasks, return_exceptions=True)
             self._unstarted = 0  # tasks cancelled before their first step never counted down
+            if not self._held:
+                await self._end_beats()
+            # else the calling handler's job still runs: _run ends the beats after it
             self._bump()
         finally:
             done.set_result(None)
@@ -1217,7 +1293,7 @@ class AsyncWorker:
                 return False  # a heartbeat is due and not sent yet
         if handlers and self._held:
             return False
-        if self._fetch is None or (not handlers and len(self._held) >= self.concurrency):
+        if self._fetcher is None or (not handlers and len(self._held) >= self.concurrency):
             return True
         if not self._parked:
             return False
@@ -1238,7 +1314,9 @@ class AsyncWorker:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    async def _fetch_loop(self) -> None:
+    # ---- the stages, as in Worker: _fetch, _admit, _run (_handle, _settle) -------------
+    async def _fetch(self) -> None:
+        """Receive for the pool while it has free slots, and admit each batch."""
         assert self._slots is not None
         failures = 0  # receives failed in a row
         while True:
@@ -1275,15 +1353,19 @@ class AsyncWorker:
                 self._parked = False
                 continue
             self._parked = False
-            beat = self.heartbeat
-            next_beat = now + beat if beat is not None else _INF
-            jobs = [_Job(m, now, self.visibility_timeout, next_beat) for m in messages]
-            self._held.update(jobs)
-            for head in _chains(jobs) if self.queue.fifo else jobs:
-                task = asyncio.create_task(self._run_chain(head))
-                self._unstarted += 1
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+            self._admit(messages, now)
+
+    def _admit(self, messages: list[Message], now: float) -> None:
+        """Hold a received batch: one task per job (per FIFO group's chain) to run it."""
+        jobs = _new_jobs(messages, now, self.visibility_timeout, self.heartbeat)
+        self._held.update(jobs)
+        if self._admitted is not None:
+            self._admitted.set()
+        for head in _chains(jobs) if self.queue.fifo else jobs:
+            task = asyncio.create_task(self._run_chain(head))
+            self._unstarted += 1
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _release(self, job: _Job) -> None:
         try:
@@ -1297,49 +1379,60 @@ class AsyncWorker:
         assert self._slots is not None
         self._unstarted -= 1
         self._bump()
-        chain: list[_Job] = []
         job: _Job | None = head
         while job is not None:
-            chain.append(job)
-            job = job.after
-        # Every message of the chain is held from the receive on, so all need heartbeats.
-        beats = [asyncio.create_task(self._beats(j)) for j in chain]
-        try:
-            for i, job in enumerate(chain):
-                if job.abandoned:
-                    return
-                ok = await self._run(job)
-                beats[i].cancel()
-                if not ok:
-                    # What follows a failed message must not run before it does.
-                    for rest, beat in zip(chain[i + 1 :], beats[i + 1 :], strict=True):
-                        beat.cancel()
-                        if not rest.abandoned:
-                            rest.abandoned = True
-                            self._held.discard(rest)
-                            self._slots.release()
-                            await self._release(rest)
-                    return
-        finally:
-            for beat in beats:
-                beat.cancel()
-
-    async def _beats(self, job: _Job) -> None:
-        beat = self.heartbeat
-        if beat is None:
-            return
-        at = job.received_at
-        while True:
-            at += beat
-            job.next_beat = at
-            await _clock_sleep(self.queue, at)
-            now = self.queue.clock.time()
-            self._c.heartbeats += 1
-            more = _extend(self.queue, job, now)
-            self._bump()
-            if not more:
-                job.next_beat = _INF
+            if job.abandoned:
                 return
+            if not await self._run(job):
+                # What follows a failed message must not run before it does.
+                rest = job.after
+                while rest is not None:
+                    if not rest.abandoned:
+                        rest.abandoned = True
+                        self._held.discard(rest)
+                        self._slots.release()
+                        await self._release(rest)
+                    rest = rest.after
+                return
+            job = job.after
+
+    async def _beat_loop(self, beat: float) -> None:
+        """Extend each held job's visibility every *beat* seconds, on the queue's clock.
+
+        One task for the pool, as a Worker has one heartbeat thread (a task and a timer
+        per message would cost more than the message). It sleeps until the earliest next
+        beat of a held job; a job admitted later is due later, so only an empty pool
+        waits for ``_admit`` instead. Each job's beats fall at its receive plus whole
+        heartbeats; after a jump of the clock past several, they are sent one by one.
+        """
+        assert self._admitted is not None
+        clock = self.queue.clock
+        while True:
+            now = clock.time()
+            due = _INF
+            for job in list(self._held):  # _extend does not await: the set cannot change
+                if job.abandoned:
+                    continue
+                if job.next_beat <= now:
+                    self._c.heartbeats += 1
+                    more = _extend(self.queue, job, now)
+                    job.next_beat = job.next_beat + beat if more else _INF
+                    self._bump()
+                due = min(due, job.next_beat)
+            if due <= now:
+                continue  # the clock jumped past more than one beat
+            if due == _INF:
+                self._admitted.clear()
+                await self._admitted.wait()
+            else:
+                await _clock_sleep(self.queue, due)
+
+    async def _end_beats(self) -> None:
+        """Stop the heartbeat task: nothing is held any more, after stop()."""
+        if self._beater is not None:
+            self._beater.cancel()
+            await asyncio.gather(self._beater, return_exceptions=True)
+            self._beater = None
 
     async def _run(self, job: _Job) -> bool:
         """Run and settle one job; True when its handler returned."""
@@ -1356,6 +1449,8 @@ class AsyncWorker:
             _handling.reset(token)
             self._held.discard(job)
             self._slots.release()
+            if self._stopped and not self._held:
+                await self._end_beats()  # stop() left them running for this job
             self._bump()
         return outcome is not None and outcome.ok
 
@@ -1376,15 +1471,17 @@ class AsyncWorker:
     async def _settle(self, job: _Job, outcome: _Outcome) -> None:
         """Delete, retry or report a finished job (a released one is only counted)."""
         msg = job.message
-        if outcome.retry is not None:
-            self._c.retried += 1
+        if outcome.ok:
             if not job.abandoned:
-                timeout = _retry_timeout(job, outcome.retry, self.queue.clock.time())
+                await self.queue.delete_async(msg)
+                self._c.processed += 1
+            return
+        now = self.queue.clock.time()
+        timeout = _count_failure(self._c, self.queue, job, outcome, now, self.on_error)
+        if timeout is not None and not job.abandoned:
+            refused = None
+            try:
                 await self.queue.change_visibility_async(msg, timeout)
-                _warn_dead_letter_next(self.queue, msg)
-        elif outcome.error is not None:
-            self._c.failed += 1
-            _handler_failed(self.queue, msg, outcome.error, self.on_error)
-        elif not job.abandoned:
-            await self.queue.delete_async(msg)
-            self._c.processed += 1
+            except MqliteError as exc:
+                refused = exc
+            _retried(self.queue, msg, refused)

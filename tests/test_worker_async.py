@@ -572,3 +572,81 @@ def test_async_leaving_the_block_waits_for_a_handler_that_stopped_the_worker() -
         assert q.stats().total == 0
 
     asyncio.run(main())
+
+
+def test_a_refused_retry_is_logged_alike_by_both_workers(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The handler deletes its own message, then asks for a retry: the queue refuses the
+    # change_visibility, and both workers report it the same way and go on.
+    caplog.set_level(logging.WARNING, logger="mqlite.worker")
+
+    def make() -> tuple[Queue, Message]:
+        q = Queue("q", clock=ManualClock(), visibility_timeout=30)
+        q.send("gone")
+        [m] = q.peek()
+        return q, m
+
+    def check_logged(m: Message) -> None:
+        logs = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "mqlite.worker"]
+        assert len(logs) == 1
+        level, text = logs[0]
+        assert level == logging.WARNING
+        assert text.startswith(f"retry of {m.message_id} failed: ")
+        assert text.endswith("is not available for visibility timeout change.")
+        caplog.clear()
+
+    q, m = make()
+
+    def handler(msg: Message) -> None:
+        q.delete(msg)
+        raise Retry(5)
+
+    with Worker(q, handler, heartbeat=0) as w:
+        assert w.wait_idle(GUARD)
+    assert w.stats.retried == 1
+    check_logged(m)
+
+    async def main() -> None:
+        q, m = make()
+
+        async def handler(msg: Message) -> None:
+            q.delete(msg)
+            raise Retry(5)
+
+        async with AsyncWorker(q, handler, heartbeat=0) as w:
+            assert await w.wait_idle(GUARD)
+        assert w.stats.retried == 1
+        check_logged(m)
+
+    asyncio.run(main())
+
+
+def test_async_handler_that_stopped_the_worker_keeps_its_heartbeats() -> None:
+    # stop() from a handler does not wait for it, and must not end its heartbeats either:
+    # the message stays hidden while the handler runs on. Once it returns, no heartbeat
+    # is left waiting on the clock.
+    async def main() -> None:
+        clock = ManualClock()
+        q = Queue("q", clock=clock, visibility_timeout=30)
+        q.send("stop")
+        stopped = asyncio.Event()
+        finish = asyncio.Event()
+
+        async def handler(m: Message) -> None:
+            await w.stop()
+            stopped.set()
+            await finish.wait()
+
+        w = await AsyncWorker(q, handler, concurrency=2).start()  # a heartbeat every 15 s
+        await asyncio.wait_for(stopped.wait(), GUARD)
+        for beat in (1, 2, 3):
+            clock.advance(15)
+            await until(lambda beat=beat: w.stats.heartbeats == beat)
+            assert q.stats().visible == 0
+        finish.set()
+        await until(lambda: w.stats.processed == 1)
+        await until(lambda: not clock.pending_deadlines())
+        assert q.stats().total == 0
+
+    asyncio.run(main())
