@@ -8,11 +8,17 @@ from collections.abc import Iterator
 
 import pytest
 from _backends import SESSION, Backend
+from hypothesis import settings
 
 from mqlite import Broker
 from mqlite.aws import RemoteBroker, connect
 
 _regions = itertools.count(1)
+
+# No per-example time limit: a busy machine (every core running a test process) stretches
+# single examples past any fixed deadline, and a timing failure says nothing about mqlite.
+settings.register_profile("mqlite", deadline=None)
+settings.load_profile("mqlite")
 
 
 def pytest_configure(config: pytest.Config) -> None:

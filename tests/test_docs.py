@@ -7,6 +7,7 @@ The Markdown shows each file verbatim between ``<!-- example: ... -->`` markers;
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import re
 import runpy
 import sys
@@ -79,6 +80,34 @@ def test_api_reference_is_current() -> None:
 
 def test_every_public_name_has_a_docstring() -> None:
     assert "(no docstring)" not in (ROOT / "docs" / "api.md").read_text()
+
+
+def _public_methods() -> list[tuple[str, object]]:
+    import mqlite
+
+    found: list[tuple[str, object]] = []
+    for name in mqlite.__all__:
+        obj = getattr(mqlite, name)
+        if not inspect.isclass(obj):
+            if callable(obj):
+                found.append((name, obj))
+            continue
+        for attr, value in vars(obj).items():
+            if attr.startswith("_") or isinstance(value, property):
+                continue
+            if isinstance(value, (classmethod, staticmethod)):
+                value = value.__func__
+            if callable(value):
+                found.append((f"{name}.{attr}", value))
+    return found
+
+
+def test_every_public_method_states_its_cost() -> None:
+    """As the core's do: a reader sees what a call costs without reading its body."""
+    methods = _public_methods()
+    assert len(methods) > 50  # the walk found the API, not an empty list
+    silent = [name for name, f in methods if "Cost" not in (inspect.getdoc(f) or "")]
+    assert silent == []
 
 
 def test_design_maps_every_module() -> None:

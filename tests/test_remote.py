@@ -326,11 +326,18 @@ def test_receive_async_does_not_block_the_event_loop(broker: RemoteBroker) -> No
 
 def test_a_cancelled_receive_async_gives_its_messages_back(broker: RemoteBroker) -> None:
     q = broker.create_queue("cancelled", visibility_timeout=60)
+    # botocore's own events say when the long poll is on the wire and when the abandoned
+    # response has been handed back, so nothing here depends on how fast threads start.
+    polling, released = threading.Event(), threading.Event()
+    events = broker.sqs.meta.events
+    events.register("before-send.sqs.ReceiveMessage", lambda **_: polling.set())
+    events.register("after-call.sqs.ChangeMessageVisibilityBatch", lambda **_: released.set())
     sent = threading.Event()
 
     async def main() -> None:
-        poll = asyncio.create_task(q.receive_async(wait=2))
-        await asyncio.sleep(0.2)  # the request is on its way
+        poll = asyncio.create_task(q.receive_async(wait=20))
+        loop = asyncio.get_running_loop()
+        assert await loop.run_in_executor(None, polling.wait, 10)  # the request is out
         poll.cancel()
         with pytest.raises(asyncio.CancelledError):
             await poll
@@ -344,6 +351,7 @@ def test_a_cancelled_receive_async_gives_its_messages_back(broker: RemoteBroker)
     finally:
         loop.close()
     assert sent.is_set()
+    assert released.wait(10), "the abandoned receive never gave its message back"
     # Visible again at once, not after the 60-second visibility timeout.
     [m] = q.receive(wait=3)
     assert m.body == "not lost"
