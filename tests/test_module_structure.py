@@ -45,7 +45,7 @@ def _modules() -> list[str]:
     return names
 
 
-# Run in each fresh interpreter before the imports. A module's code is compiled once and
+# Run in the fresh interpreter before the imports. A module's code is compiled once and
 # reused, as a __pycache__ would (PYTHONDONTWRITEBYTECODE leaves none): compiling is not what
 # is checked, executing each module from nothing is. botocore's loader is watched so that an
 # import which reads a service model (tens of milliseconds each) is reported too.
@@ -72,15 +72,12 @@ def _watched(self, service_name, *args, **kwargs):
 botocore.loaders.Loader.load_service_model = _watched
 """
 
-_CHUNK = 16
 
-
-@pytest.mark.parametrize("first", range(0, len(_modules()), _CHUNK))
-def test_every_module_imports_alone_in_a_fresh_interpreter(first: int) -> None:
-    # A fresh interpreter per chunk of modules; before each module every mqlite module is
-    # forgotten, so each import starts from nothing (third-party modules stay loaded).
-    # Importing loads no botocore service model: that waits for the first request.
-    names = _modules()[first : first + _CHUNK]
+def test_every_module_imports_alone_in_a_fresh_interpreter() -> None:
+    # One fresh interpreter; before each module every mqlite module is forgotten, so each
+    # import starts from nothing (third-party modules stay loaded). Importing loads no
+    # botocore service model: that waits for the first request.
+    names = _modules()
     script = _PRELUDE + (
         f"for name in {names!r}:\n"
         "    for loaded in [m for m in sys.modules if m.split('.')[0] == 'mqlite']:\n"
