@@ -624,12 +624,16 @@ def test_hooks_are_removed_on_exit() -> None:
 
 class _Recorder(BaseHTTPRequestHandler):
     seen: list[str] = []  # noqa: RUF012 - one test server at a time
+    # HTTP/1.1 answers botocore's "Expect: 100-continue" at once (HTTP/1.0 leaves the client
+    # waiting a second for it); "Connection: close" ends the connection with the response.
+    protocol_version = "HTTP/1.1"
 
     def do_PUT(self) -> None:
         _Recorder.seen.append(self.path)
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
         self.send_response(200)
         self.send_header("Content-Length", "0")
+        self.send_header("Connection", "close")
         self.end_headers()
 
     def log_message(self, *_args: Any) -> None:
@@ -638,7 +642,8 @@ class _Recorder(BaseHTTPRequestHandler):
 
 def test_other_services_are_left_alone() -> None:
     server = HTTPServer(("127.0.0.1", 0), _Recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll interval: shutdown() waits up to one (0.5 s by default).
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     try:
         with mock_aws():

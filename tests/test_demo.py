@@ -34,7 +34,8 @@ def test_demo_accounts_for_every_event(manual: bool, capsys: pytest.CaptureFixtu
 
 
 def test_command_line(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--events", "100", "--workers", "2"]) == 0
+    # On the manual clock: the run on the system clock is test_demo_accounts_for_every_event's.
+    assert main(["demo", "--events", "100", "--workers", "2", "--manual-clock"]) == 0
     assert "summary: 100 events" in capsys.readouterr().out
 
 

@@ -66,18 +66,12 @@ from mqlite.errors import (
 _SESSION = SESSION
 
 
-@pytest.fixture(scope="module")
-def moto_backend() -> Iterator[Backend]:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    backend = Backend("moto")
-    yield backend
-    backend.stop()
-
-
 @pytest.fixture(params=["mqlite", "moto"])
 def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    # One moto server per test process (conftest's), reset for each test: stopping one
+    # takes half a second. A Server of mqlite's own per test: it stops in milliseconds.
     if request.param == "moto":
-        moto: Backend = request.getfixturevalue("moto_backend")
+        moto: Backend = request.getfixturevalue("moto_session_backend")
         moto.reset()
         yield moto
         return

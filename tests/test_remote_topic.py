@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_remote import backend, broker, moto_backend
+from test_remote import backend, broker
 
 from mqlite import ManualClock, Message, PublishEntry, Queue
 from mqlite.aws import RemoteBroker, RemoteQueue
 from mqlite.errors import NotFound, UnsupportedOperation
 
-__all__ = ["backend", "broker", "moto_backend"]  # the fixtures, shared with test_remote
+__all__ = ["backend", "broker"]  # the fixtures, shared with test_remote
 
 
 def _all(queue: RemoteQueue) -> list[Message]:

@@ -8,7 +8,7 @@ signature's scope or the host, else the action a form names.
 from __future__ import annotations
 
 from ._regions import Regions
-from ._sns_query import SNS_ONLY, handle_sns_query
+from ._sns_query import handle_sns_query, sns_only
 from ._sqs_json import handle_sqs_json
 from ._sqs_query import handle_sqs_query
 from ._wire import Request, Response, service_of
@@ -26,7 +26,7 @@ def handle(
     ):
         return handle_sqs_json(regions, request, url_base)
     service = service or service_of(request)
-    if service == "sns" or (service is None and _action(request) in SNS_ONLY):
+    if service == "sns" or (service is None and _action(request) in sns_only()):
         return handle_sns_query(regions, request, url_base)
     return handle_sqs_query(regions, request, url_base)
 
