@@ -1162,6 +1162,9 @@ class AsyncWorker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._held: set[_Job] = set()  # received and not settled
         self._fetcher: asyncio.Task[None] | None = None  # the task running _fetch
+        # Set by stop(): a long poll in progress gives up instead of running on after the
+        # fetch is cancelled (a remote one would hold asyncio.run's exit for its wait).
+        self._stopping = Interrupt()
         self._beater: asyncio.Task[None] | None = None  # the task running _beat_loop
         self._admitted: asyncio.Event | None = None  # set by _admit: wakes an idle _beat_loop
         self._slots: asyncio.Semaphore | None = None
@@ -1234,6 +1237,7 @@ class AsyncWorker:
         done = self._stop_done
         try:
             if self._fetcher is not None:
+                self._stopping.set()
                 self._fetcher.cancel()
                 await asyncio.gather(self._fetcher, return_exceptions=True)
                 self._fetcher = None
@@ -1342,7 +1346,10 @@ class AsyncWorker:
             self._bump()
             try:
                 messages = await self.queue.receive_async(
-                    got, visibility_timeout=self.visibility_timeout, wait=self.wait
+                    got,
+                    visibility_timeout=self.visibility_timeout,
+                    wait=self.wait,
+                    interrupt=self._stopping,
                 )
             except BaseException as exc:
                 self._parked = False

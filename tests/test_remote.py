@@ -742,6 +742,29 @@ def test_async_worker_on_a_remote_queue(broker: RemoteBroker) -> None:
     assert q.receive(10, wait=0) == []
 
 
+def test_stopping_an_async_worker_leaves_no_long_poll_behind(broker: RemoteBroker) -> None:
+    """asyncio.run ends at once after stop(): the remote long poll in progress gives up
+    instead of holding the loop's executor (and asyncio.run's exit) for its whole wait."""
+    q = broker.create_queue("idle")
+    polling = threading.Event()
+    broker.sqs.meta.events.register("before-send.sqs.ReceiveMessage", lambda **_: polling.set())
+
+    async def handle(m: Message) -> None:
+        raise AssertionError("nothing was sent")
+
+    async def main() -> None:
+        worker = AsyncWorker(q, handle, wait=10)
+        await worker.start()
+        loop = asyncio.get_running_loop()
+        assert await loop.run_in_executor(None, polling.wait, 10)
+        await worker.stop()
+
+    runner = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    runner.start()
+    runner.join(timeout=5)
+    assert not runner.is_alive(), "asyncio.run waited for the abandoned 10-second long poll"
+
+
 def test_worker_survives_the_endpoint_going_away(backend: Backend) -> None:
     # boto3's default retries (3 attempts, short backoff for connection errors) absorb
     # the connections the outage broke; connect_timeout keeps a dead endpoint quick.
