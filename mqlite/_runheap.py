@@ -137,14 +137,36 @@ class RunHeap(Generic[T, I]):
         return all(run[i] <= run[i + 1] for i in range(len(run) - 1))
 
     def maybe_compact(self, live: int) -> bool:
-        """Rebuild if more than ``live + slack`` entries are stale (*live*: the caller's count).
+        """Drop stale entries if more than ``live + slack`` are held (*live*: the caller's
+        count): all of them when *live* is 0, else the run's stale head, then the rest by
+        a rebuild if still too many. Afterwards at most ``2 * live + slack`` entries remain.
 
-        Returns whether it rebuilt. Cost: O(1), or O(n) amortised over the stale entries.
+        Returns whether it dropped any. Cost: O(1), or O(n) amortised over the stale entries.
         """
+        if len(self) <= 2 * live + self.slack:
+            return False
+        if not live:  # every entry is stale: no entry needs testing
+            self.clear()
+            return True
+        # Queues are mostly drained oldest first, so stale entries gather at the run's
+        # head: dropping those is cheaper than a rebuild, and often enough.
+        alive, run_key, run_tag, run_item = (
+            self._alive,
+            self._run_key,
+            self._run_tag,
+            self._run_item,
+        )
+        while run_key and not alive(run_tag[0], run_item[0]):
+            run_key.popleft()
+            run_tag.popleft()
+            run_item.popleft()
         if len(self) > 2 * live + self.slack:
             self.compact()
-            return True
-        return False
+        else:
+            if not run_key and not self._heap:
+                self._last = -math.inf
+            self._reset_first()
+        return True
 
     def compact(self) -> None:
         """Drop every stale entry, keeping the order of the rest. Cost: O(n)."""
