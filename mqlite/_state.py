@@ -929,7 +929,7 @@ class QueueState:
                 else:
                     self._hide(rec, due)
 
-    def check(self) -> None:
+    def check_invariants(self) -> None:
         """Verify every invariant; for tests. Cost: O(n)."""
         counts = [0, 0, 0]
         for seq, rec in self._live.items():

@@ -1066,7 +1066,7 @@ class Queue:
     def check_invariants(self) -> None:
         """Verify the core's internal invariants (for tests). Cost: O(n)."""
         with self._lock:
-            self._state.check()
+            self._state.check_invariants()
 
     # --- lifecycle ---------------------------------------------------------------------------
 

@@ -303,7 +303,7 @@ def _future(state: QueueState) -> list[object]:
         seen.append([r.message_id for r in dead])
         for m in got[1:2]:
             state.delete(now, m.receipt_handle)
-        state.check()
+        state.check_invariants()
         now += 1
     return seen
 
@@ -313,7 +313,7 @@ def test_compaction_drops_stale_entries_and_changes_nothing(fifo: bool) -> None:
     state, twin = _core(fifo), _core(fifo)
     _history(state)
     _history(twin)
-    state.check()
+    state.check_invariants()
     before = _sizes(state)
     live = len(list(state.records()))
     hidden = state.delayed + state.in_flight
@@ -326,7 +326,7 @@ def test_compaction_drops_stale_entries_and_changes_nothing(fifo: bool) -> None:
     state._slack = state._hidden.slack = state._expiry.slack = 0
     state._compact()
     state._compact_ready_groups()
-    state.check()
+    state.check_invariants()
     after = _sizes(state)
     assert after[0] == live
     assert after[1] == hidden

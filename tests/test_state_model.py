@@ -66,7 +66,7 @@ class CoreQueue:
         )
 
     def check_invariants(self) -> None:
-        self.core.check()
+        self.core.check_invariants()
 
 
 class CoreModel(QueueModel):
@@ -127,7 +127,7 @@ class CoreFifo:
         return self.core.peek(self.clock.time())
 
     def check_invariants(self) -> None:
-        self.core.check()
+        self.core.check_invariants()
 
 
 class CoreFifoMachine(FifoMachine):
