@@ -279,6 +279,9 @@ class Subscription:
         self._queue = target if isinstance(target, Queue) else None
         self._handler = None if isinstance(target, Queue) else target
         self._protocol = "sqs" if self._queue is not None else "lambda"
+        # Which text of a MessageStructure=json publish this target gets: a callable may
+        # stand for another protocol (an http(s) endpoint's POSTs, say) and name it.
+        self._text_key: str = getattr(target, "sns_protocol", self._protocol)
         self._seq = seq
         self._filter_policy = filter_policy
         self._scope = scope
@@ -1144,7 +1147,7 @@ class Topic:
                 p.message_id,
                 self._arn,
                 p.subject,
-                p.text_for("lambda"),
+                p.text_for(sub._text_key),
                 p.timestamp_ms,
                 dict(p.attributes),
                 p.group_id,

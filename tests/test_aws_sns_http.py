@@ -182,3 +182,31 @@ def test_subscribe_url_confirms_through_the_server(endpoint: Endpoint) -> None:
         sns.publish(TopicArn=topic, Message="hello")
         assert server.regions.http_sender.flush(10)
         assert endpoint.documents()[1]["Message"] == "hello"
+
+
+def test_message_structure_json_gives_an_http_endpoint_its_own_text(
+    aws: MockAws, endpoint: Endpoint
+) -> None:
+    sns: Any = boto3.client("sns", region_name="us-east-1")
+    sqs: Any = boto3.client("sqs", region_name="us-east-1")
+    topic = sns.create_topic(Name="per-protocol")["TopicArn"]
+    url = sqs.create_queue(QueueName="q")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn["Attributes"]["QueueArn"])
+    sns.subscribe(TopicArn=topic, Protocol="http", Endpoint=endpoint.url)
+    _flush(aws)
+    [confirmation] = endpoint.documents()
+    sns.confirm_subscription(TopicArn=topic, Token=confirmation["Token"])
+
+    texts = {"default": "for everyone", "http": "for http", "sqs": "for sqs"}
+    sns.publish(TopicArn=topic, Message=json.dumps(texts), MessageStructure="json")
+    _flush(aws)
+    assert endpoint.documents()[1]["Message"] == "for http"
+    [received] = sqs.receive_message(QueueUrl=url)["Messages"]
+    assert json.loads(received["Body"])["Message"] == "for sqs"
+
+    # Without an "http" key of its own, the endpoint gets the "default" text.
+    del texts["http"]
+    sns.publish(TopicArn=topic, Message=json.dumps(texts), MessageStructure="json")
+    _flush(aws)
+    assert endpoint.documents()[2]["Message"] == "for everyone"

@@ -174,6 +174,8 @@ class HttpTarget:
         self.endpoint = endpoint
         self.subscription_arn = subscription_arn
         self.raw = raw
+        #: The key of a MessageStructure=json publish this endpoint's text is under.
+        self.sns_protocol = "https" if endpoint.lower().startswith("https:") else "http"
         # The envelope an sqs subscriber of the topic gets (http(s) is for standard topics).
         self._writer = EnvelopeWriter(topic_arn, region, fifo=False)
         self._unsubscribe = json.dumps(unsubscribe_url(region, subscription_arn))
