@@ -453,6 +453,7 @@ class Worker:
         self._flush_at = _INF  # the earliest flush_by in _pending
         self._flushing = 0  # delete calls in progress
         self._waiting = 0  # handler threads waiting on _work and not yet notified
+        self._waking = False  # a helper was notified and has not taken the lock since
         self._fetching = False  # a thread holds the fetcher role
         self._polling = False  # ... and is long-polling an empty queue
         self._poke: Interrupt | None = None  # ends that long poll early when set
@@ -555,6 +556,7 @@ class Worker:
             self._keep = own
             self._work.notify_all()
             self._waiting = 0
+            self._waking = False
             self._idle.notify_all()
             self._wake_fetcher()
             # A fetch in progress ends at once (a long poll is interrupted): let its
@@ -748,6 +750,7 @@ class Worker:
                             break
                         self._waiting += 1  # the thread that notifies takes it off
                         self._work.wait()
+                        self._waking = False  # arrived: the next helper may be woken
                 if job is None:
                     job = self._fetch()
                     continue
@@ -765,15 +768,20 @@ class Worker:
         """This thread is about to run a job: if that leaves work undone, wake one idle thread.
 
         Undone work is a ready job, or room in the pool with nobody fetching. Helpers wake
-        one at a time, each by the one before, so a thread that clears the ready list by
-        itself (short handlers) wakes nobody in vain. Call with the lock.
+        one at a time, each by the one before: none is notified while another is on its
+        way. So a thread that clears the ready list by itself (short handlers) wakes at
+        most one helper in vain while it does, not one per job it takes; when handlers
+        block, each helper arrives at once and wakes the next. Call with the lock.
         """
-        if self._waiting and (
-            self._ready or (not self._fetching and len(self._jobs) < self.concurrency)
+        if (
+            self._waiting
+            and not self._waking
+            and (self._ready or (not self._fetching and len(self._jobs) < self.concurrency))
         ):
             # Counted off here, not by the woken thread: until it runs, the next job taken
             # must not notify again for nobody (a Condition.notify with no waiter left).
             self._waiting -= 1
+            self._waking = True
             self._work.notify()
 
     def _fetch(self) -> _Job | None:

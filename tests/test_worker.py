@@ -213,6 +213,30 @@ def test_stop_leaves_nothing_in_flight(drain: bool) -> None:
     assert q.stats().in_flight == 0
 
 
+@pytest.mark.parametrize("concurrency", [2, 8])
+def test_every_thread_takes_a_blocked_handler_in_each_round(concurrency: int) -> None:
+    # Helpers are woken one by one, each by the one before: when every handler blocks,
+    # the whole pool must still be running them at once, round after round (the threads
+    # that went idle between rounds are woken again).
+    q = Queue("q", visibility_timeout=300)
+    barrier = threading.Barrier(concurrency + 1)
+
+    def handler(m: Message) -> None:
+        barrier.wait(GUARD)  # every thread of the pool, and the test, at once
+        barrier.wait(GUARD)  # ... until the test has looked
+
+    with Worker(q, handler, concurrency=concurrency, heartbeat=0) as w:
+        for _ in range(3):
+            for i in range(concurrency):
+                q.send(str(i))
+            barrier.wait(GUARD)
+            assert w.in_flight == concurrency
+            barrier.wait(GUARD)
+            until(lambda: w.in_flight == 0)
+    assert w.processed == 3 * concurrency
+    assert q.stats().in_flight == q.stats().visible == 0
+
+
 def test_stop_is_responsive_with_manual_clock() -> None:
     q = Queue("q", clock=ManualClock())
     w = Worker(q, lambda m: None).start()
