@@ -187,8 +187,6 @@ class _Job:
     visible_until: float = _INF
     #: The next message of the same FIFO group from the same receive, run after this one.
     after: _Job | None = None
-    #: When this finished message's delete must be sent at the latest.
-    flush_by: float = _INF
     done: bool = False
     abandoned: bool = False
 
@@ -889,6 +887,8 @@ class Worker:
         outcome = self._handle(job)
         now = self._clock.time()
         done = self._finish(job, outcome, now)
+        if not isinstance(done, _Finished):
+            return done  # nothing else to do
         if done.abandoned:
             return None  # released by stop(): the result no longer counts
         if done.settle:
@@ -921,14 +921,19 @@ class Worker:
             _handling.reset(token)
         return _OK
 
-    def _finish(self, job: _Job, outcome: _Outcome, now: float) -> _Finished:
-        """Record a finished job in one lock hold; what is left to do outside it."""
+    def _finish(self, job: _Job, outcome: _Outcome, now: float) -> _Finished | _Job | None:
+        """Record a finished job in one lock hold; what is left to do outside it.
+
+        That is a :class:`_Finished`, or in the common case (a handler that returned,
+        with no delete batch to send and no fetch to make) only the job to run next: no
+        tuple to build per message.
+        """
         batch = rest = _NO_JOBS
         with self._lock:
             job.done = True
             abandoned = job.abandoned
             nxt = job.after
-            ok = outcome.ok
+            ok = outcome is _OK
             if not abandoned:
                 self._jobs.discard(job)
                 if not ok:
@@ -938,8 +943,8 @@ class Worker:
                     batch = self._add_pending(job, now)
             if nxt is not None and nxt.abandoned:
                 nxt = None
-            if self._poke_often:
-                self._wake_fetcher()  # more room in the pool, and perhaps a FIFO group to free
+            if self._poke is not None and self._poke_often:
+                self._poke.set()  # more room in the pool, and perhaps a FIFO group to free
             # A retry, a failure or a release is still to do, outside the lock: wait_idle
             # must not report the worker idle before it is done.
             settle = not abandoned and not (ok and not rest)
@@ -961,7 +966,10 @@ class Worker:
                 self._beat.notify_all()  # it may be waiting only for this job to end
             if settle:
                 self._settling += 1
-            self._changed()
+            if self._idle_waiters:  # self._changed(), inline: this runs once per message
+                self._settled.notify_all()
+            if not (fetch or batch or settle or abandoned) and job is not self._keep:
+                return nxt
             return _Finished(nxt, fetch, batch, rest, settle, abandoned, job is self._keep)
 
     def _cut_chain(self, job: _Job) -> list[_Job]:
@@ -985,7 +993,7 @@ class Worker:
         The delete is sent by flush_by at the latest: within delete_delay, and DELETE_MARGIN
         before the visibility timeout could end.
         """
-        job.flush_by = flush_by = min(now + self.delete_delay, job.visible_until - DELETE_MARGIN)
+        flush_by = min(now + self.delete_delay, job.visible_until - DELETE_MARGIN)
         self._pending.append(job)
         # Taken as soon as it holds DELETE_BATCH: the list never grows past it. Once
         # stopping, nothing else would send it.
