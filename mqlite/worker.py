@@ -993,17 +993,21 @@ class Worker:
         The delete is sent by flush_by at the latest: within delete_delay, and DELETE_MARGIN
         before the visibility timeout could end.
         """
-        flush_by = min(now + self.delete_delay, job.visible_until - DELETE_MARGIN)
-        self._pending.append(job)
+        flush_by = now + self.delete_delay
+        last = job.visible_until - DELETE_MARGIN
+        if last < flush_by:  # not min(): this runs once per message
+            flush_by = last
+        pending = self._pending
+        pending.append(job)
         # Taken as soon as it holds DELETE_BATCH: the list never grows past it. Once
         # stopping, nothing else would send it.
-        if flush_by <= now or len(self._pending) >= DELETE_BATCH or self._stopping:
+        if flush_by <= now or len(pending) >= DELETE_BATCH or self._stopping:
             return self._take_pending()
         if flush_by < self._flush_at:
             self._flush_at = flush_by
             if flush_by < self._beat_wake:
                 self._beat.notify()
-        return []
+        return _NO_JOBS
 
     def _settle(self, job: _Job, outcome: _Outcome, now: float, rest: list[_Job]) -> None:
         """What a finished handler leaves to do outside the lock, but for the delete."""
