@@ -458,7 +458,7 @@ class Worker:
         # Finishing handlers do not end a remote long poll early: an abandoned one may still
         # take (and then release) a message, counting a receive against max_receive_count.
         self._poke_often = queue._interrupts_are_free
-        self._beat_wake = -_INF  # the deadline the heartbeat thread sleeps until
+        self._beat_wake = -_INF  # the deadline the heartbeat thread sleeps until; -inf: awake
         self._stopping = False
         self._started = False
         self._keep: _Job | None = None  # the job whose handler called stop(), if one did
@@ -862,7 +862,7 @@ class Worker:
             self._polling = False
             self._poke = None
             if next_beat < self._beat_wake:
-                self._beat.notify()
+                self._wake_beat()
             if self._stopping:
                 self._cond.notify_all()
             return self._take_ready()
@@ -1006,7 +1006,7 @@ class Worker:
         if flush_by < self._flush_at:
             self._flush_at = flush_by
             if flush_by < self._beat_wake:
-                self._beat.notify()
+                self._wake_beat()
         return _NO_JOBS
 
     def _settle(self, job: _Job, outcome: _Outcome, now: float, rest: list[_Job]) -> None:
@@ -1086,6 +1086,12 @@ class Worker:
                 log.warning("could not release %s: %s", job.message.message_id, exc)
 
     # ---- heartbeats and timed deletes ------------------------------------------------
+    def _wake_beat(self) -> None:
+        """Wake the heartbeat thread to look again (a deadline came due sooner); call with
+        the lock. Once: until it has looked, the deadlines that follow wake nobody."""
+        self._beat_wake = -_INF
+        self._beat.notify()
+
     def _beat_loop(self) -> None:
         clock = self.queue.clock
         lock = self._lock
