@@ -1407,10 +1407,10 @@ class AsyncWorker:
         if self._admitted is not None:
             self._admitted.set()
         for head in _chains(jobs) if self.queue.fifo else jobs:
-            task = asyncio.create_task(self._run_chain(head))
+            # The task leaves _tasks as it ends (a done callback would cost the loop one
+            # more callback per message); one cancelled before it started stays, done.
+            self._tasks.add(asyncio.create_task(self._run_chain(head)))
             self._unstarted += 1
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
 
     async def _release(self, job: _Job) -> None:
         try:
@@ -1424,22 +1424,25 @@ class AsyncWorker:
         assert self._slots is not None
         self._unstarted -= 1
         self._bump()
-        job: _Job | None = head
-        while job is not None:
-            if job.abandoned:
-                return
-            if not await self._run(job):
-                # What follows a failed message must not run before it does.
-                rest = job.after
-                while rest is not None:
-                    if not rest.abandoned:
-                        rest.abandoned = True
-                        self._held.discard(rest)
-                        self._slots.release()
-                        await self._release(rest)
-                    rest = rest.after
-                return
-            job = job.after
+        try:
+            job: _Job | None = head
+            while job is not None:
+                if job.abandoned:
+                    return
+                if not await self._run(job):
+                    # What follows a failed message must not run before it does.
+                    rest = job.after
+                    while rest is not None:
+                        if not rest.abandoned:
+                            rest.abandoned = True
+                            self._held.discard(rest)
+                            self._slots.release()
+                            await self._release(rest)
+                        rest = rest.after
+                    return
+                job = job.after
+        finally:
+            self._tasks.discard(asyncio.current_task())
 
     async def _beat_loop(self, beat: float) -> None:
         """Extend each held job's visibility every *beat* seconds, on the queue's clock.
