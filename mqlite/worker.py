@@ -885,15 +885,14 @@ class Worker:
         if job.abandoned:  # released by stop(drain=False) since it was taken: do not start
             return None
         outcome = self._handle(job)
-        now = self._clock.time()
-        done = self._finish(job, outcome, now)
+        done = self._finish(job, outcome)
         if not isinstance(done, _Finished):
             return done  # nothing else to do
         if done.abandoned:
             return None  # released by stop(): the result no longer counts
         if done.settle:
             try:
-                self._settle(job, outcome, now, done.rest)
+                self._settle(job, outcome, self._clock.time(), done.rest)
             finally:
                 with self._lock:
                     self._settling -= 1
@@ -921,7 +920,7 @@ class Worker:
             _handling.reset(token)
         return _OK
 
-    def _finish(self, job: _Job, outcome: _Outcome, now: float) -> _Finished | _Job | None:
+    def _finish(self, job: _Job, outcome: _Outcome) -> _Finished | _Job | None:
         """Record a finished job in one lock hold; what is left to do outside it.
 
         That is a :class:`_Finished`, or in the common case (a handler that returned,
@@ -940,7 +939,7 @@ class Worker:
                     rest = self._cut_chain(job)
                     nxt = None
                 else:
-                    batch = self._add_pending(job, now)
+                    batch = self._add_pending(job)
             if nxt is not None and nxt.abandoned:
                 nxt = None
             if self._poke is not None and self._poke_often:
@@ -987,21 +986,28 @@ class Worker:
             nxt = nxt.after
         return rest
 
-    def _add_pending(self, job: _Job, now: float) -> list[_Job]:
+    def _add_pending(self, job: _Job) -> list[_Job]:
         """Queue a finished job's delete; a batch to send now, if one is due. Call with the lock.
 
-        The delete is sent by flush_by at the latest: within delete_delay, and DELETE_MARGIN
-        before the visibility timeout could end.
+        The delete is sent by its flush_by at the latest: within delete_delay, and
+        DELETE_MARGIN before the visibility timeout could end.
         """
-        flush_by = now + self.delete_delay
-        last = job.visible_until - DELETE_MARGIN
-        if last < flush_by:  # not min(): this runs once per message
-            flush_by = last
         pending = self._pending
         pending.append(job)
         # Taken as soon as it holds DELETE_BATCH: the list never grows past it. Once
         # stopping, nothing else would send it.
-        if flush_by <= now or len(pending) >= DELETE_BATCH or self._stopping:
+        if len(pending) >= DELETE_BATCH or self._stopping:
+            return self._take_pending()
+        last = job.visible_until - DELETE_MARGIN
+        if last >= self._flush_at:
+            # An earlier pending delete is due first (its delete_delay started earlier),
+            # and the heartbeat thread keeps that deadline: no clock to read.
+            return _NO_JOBS
+        now = self._clock.time()
+        flush_by = now + self.delete_delay
+        if last < flush_by:  # not min(): this runs once per message
+            flush_by = last
+        if flush_by <= now:
             return self._take_pending()
         if flush_by < self._flush_at:
             self._flush_at = flush_by

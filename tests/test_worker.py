@@ -327,6 +327,45 @@ def test_pending_delete_is_sent_before_the_visibility_timeout() -> None:
     assert pool.q.stats().total == 0
 
 
+def test_earlier_received_message_finishing_later_brings_the_flush_forward() -> None:
+    # "b" (received at 10) is pending, due DELETE_MARGIN before its timeout at 40; then
+    # "a" (received at 0) finishes: the batch must go DELETE_MARGIN before a's timeout.
+    clock = ManualClock()
+    start = clock.time()
+    q = Queue("q", clock=clock, visibility_timeout=30)
+    q.send("a")
+    finish_a = threading.Event()
+    release = threading.Event()
+    handled: list[str] = []
+
+    def handler(m: Message) -> None:
+        handled.append(m.body)
+        if m.body == "a":
+            assert finish_a.wait(GUARD)
+        elif m.body.startswith("hold"):
+            assert release.wait(GUARD)
+
+    w = Worker(q, handler, concurrency=2, heartbeat=0, delete_delay=3600).start()
+    try:
+        until(lambda: handled == ["a"])
+        clock.advance(10)
+        # One slot is free: it takes "b", then "hold-1"; the pool is then full, so nothing
+        # finds the queue empty (which would send the pending deletes at once).
+        q.send_batch(SendEntry(str(i), body) for i, body in enumerate(["b", "hold-1", "hold-2"]))
+        until(lambda: clock.pending_deadlines() == [start + 40 - DELETE_MARGIN])
+        finish_a.set()  # the slot it frees takes "hold-2"
+        until(lambda: clock.pending_deadlines() == [start + 30 - DELETE_MARGIN])
+        assert w.processed == 0
+        clock.advance(30 - DELETE_MARGIN - 10)
+        until(lambda: w.processed == 2)
+        assert q.stats().in_flight == 2  # the two held messages
+    finally:
+        release.set()
+        w.stop()
+    assert sorted(handled) == ["a", "b", "hold-1", "hold-2"]
+    assert q.stats().total == 0
+
+
 def test_message_finishing_close_to_its_timeout_is_deleted_at_once() -> None:
     clock = ManualClock()
     q = Queue("q", clock=clock, visibility_timeout=30)
