@@ -1093,8 +1093,11 @@ class Worker:
 
     # ---- heartbeats and timed deletes ------------------------------------------------
     def _wake_beat(self) -> None:
-        """Wake the heartbeat thread to look again (a deadline came due sooner); call with
-        the lock. Once: until it has looked, the deadlines that follow wake nobody."""
+        """Wake the heartbeat thread: a deadline is due before the one it sleeps until.
+
+        Once: until it has looked again, later calls find it awake and notify nobody.
+        Call with the lock.
+        """
         self._beat_wake = -_INF
         self._beat.notify()
 
