@@ -451,7 +451,7 @@ class Worker:
         self._flush_at = _INF  # the earliest flush_by in _pending
         self._flushing = 0  # delete calls in progress
         self._waiting = 0  # handler threads waiting on _work and not yet notified
-        self._waking = False  # a helper was notified and has not taken the lock since
+        self._waking = False  # an idle thread was notified and has not taken the lock since
         self._fetching = False  # a thread holds the fetcher role
         self._polling = False  # ... and is long-polling an empty queue
         self._poke: Interrupt | None = None  # ends that long poll early when set
@@ -748,7 +748,7 @@ class Worker:
                             break
                         self._waiting += 1  # the thread that notifies takes it off
                         self._work.wait()
-                        self._waking = False  # arrived: the next helper may be woken
+                        self._waking = False  # arrived: the next idle thread may be woken
                 if job is None:
                     job = self._fetch()
                     continue
@@ -768,8 +768,8 @@ class Worker:
         Undone work is a ready job, or room in the pool with nobody fetching. Helpers wake
         one at a time, each by the one before: none is notified while another is on its
         way. So a thread that clears the ready list by itself (short handlers) wakes at
-        most one helper in vain while it does, not one per job it takes; when handlers
-        block, each helper arrives at once and wakes the next. Call with the lock.
+        most one thread in vain while it does, not one per job it takes; when handlers
+        block, each woken thread arrives at once and wakes the next. Call with the lock.
         """
         if (
             self._waiting

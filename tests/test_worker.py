@@ -215,7 +215,7 @@ def test_stop_leaves_nothing_in_flight(drain: bool) -> None:
 
 @pytest.mark.parametrize("concurrency", [2, 8])
 def test_every_thread_takes_a_blocked_handler_in_each_round(concurrency: int) -> None:
-    # Helpers are woken one by one, each by the one before: when every handler blocks,
+    # Idle threads are woken one by one, each by the one before: when every handler blocks,
     # the whole pool must still be running them at once, round after round (the threads
     # that went idle between rounds are woken again).
     q = Queue("q", visibility_timeout=300)
