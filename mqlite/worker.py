@@ -187,8 +187,6 @@ class _Job:
     visible_until: float = _INF
     #: The next message of the same FIFO group from the same receive, run after this one.
     after: _Job | None = None
-    #: When this finished message's delete must be sent at the latest.
-    flush_by: float = _INF
     done: bool = False
     abandoned: bool = False
 
@@ -453,13 +451,14 @@ class Worker:
         self._flush_at = _INF  # the earliest flush_by in _pending
         self._flushing = 0  # delete calls in progress
         self._waiting = 0  # handler threads waiting on _work and not yet notified
+        self._waking = False  # an idle thread was notified and has not taken the lock since
         self._fetching = False  # a thread holds the fetcher role
         self._polling = False  # ... and is long-polling an empty queue
         self._poke: Interrupt | None = None  # ends that long poll early when set
         # Finishing handlers do not end a remote long poll early: an abandoned one may still
         # take (and then release) a message, counting a receive against max_receive_count.
         self._poke_often = queue._interrupts_are_free
-        self._beat_wake = -_INF  # the deadline the heartbeat thread sleeps until
+        self._beat_wake = -_INF  # the deadline the heartbeat thread sleeps until; -inf: awake
         self._stopping = False
         self._started = False
         self._keep: _Job | None = None  # the job whose handler called stop(), if one did
@@ -555,6 +554,7 @@ class Worker:
             self._keep = own
             self._work.notify_all()
             self._waiting = 0
+            self._waking = False
             self._idle.notify_all()
             self._wake_fetcher()
             # A fetch in progress ends at once (a long poll is interrupted): let its
@@ -748,6 +748,7 @@ class Worker:
                             break
                         self._waiting += 1  # the thread that notifies takes it off
                         self._work.wait()
+                        self._waking = False  # arrived: the next idle thread may be woken
                 if job is None:
                     job = self._fetch()
                     continue
@@ -765,15 +766,20 @@ class Worker:
         """This thread is about to run a job: if that leaves work undone, wake one idle thread.
 
         Undone work is a ready job, or room in the pool with nobody fetching. Helpers wake
-        one at a time, each by the one before, so a thread that clears the ready list by
-        itself (short handlers) wakes nobody in vain. Call with the lock.
+        one at a time, each by the one before: none is notified while another is on its
+        way. So a thread that clears the ready list by itself (short handlers) wakes at
+        most one thread in vain while it does, not one per job it takes; when handlers
+        block, each woken thread arrives at once and wakes the next. Call with the lock.
         """
-        if self._waiting and (
-            self._ready or (not self._fetching and len(self._jobs) < self.concurrency)
+        if (
+            self._waiting
+            and not self._waking
+            and (self._ready or (not self._fetching and len(self._jobs) < self.concurrency))
         ):
             # Counted off here, not by the woken thread: until it runs, the next job taken
             # must not notify again for nobody (a Condition.notify with no waiter left).
             self._waiting -= 1
+            self._waking = True
             self._work.notify()
 
     def _fetch(self) -> _Job | None:
@@ -856,7 +862,7 @@ class Worker:
             self._polling = False
             self._poke = None
             if next_beat < self._beat_wake:
-                self._beat.notify()
+                self._wake_beat()
             if self._stopping:
                 self._cond.notify_all()
             return self._take_ready()
@@ -879,13 +885,14 @@ class Worker:
         if job.abandoned:  # released by stop(drain=False) since it was taken: do not start
             return None
         outcome = self._handle(job)
-        now = self._clock.time()
-        done = self._finish(job, outcome, now)
+        done = self._finish(job, outcome)
+        if not isinstance(done, _Finished):
+            return done  # nothing else to do
         if done.abandoned:
             return None  # released by stop(): the result no longer counts
         if done.settle:
             try:
-                self._settle(job, outcome, now, done.rest)
+                self._settle(job, outcome, self._clock.time(), done.rest)
             finally:
                 with self._lock:
                     self._settling -= 1
@@ -913,25 +920,30 @@ class Worker:
             _handling.reset(token)
         return _OK
 
-    def _finish(self, job: _Job, outcome: _Outcome, now: float) -> _Finished:
-        """Record a finished job in one lock hold; what is left to do outside it."""
+    def _finish(self, job: _Job, outcome: _Outcome) -> _Finished | _Job | None:
+        """Record a finished job in one lock hold; what is left to do outside it.
+
+        That is a :class:`_Finished`, or in the common case (a handler that returned,
+        with no delete batch to send and no fetch to make) only the job to run next: no
+        tuple to build per message.
+        """
         batch = rest = _NO_JOBS
         with self._lock:
             job.done = True
             abandoned = job.abandoned
             nxt = job.after
-            ok = outcome.ok
+            ok = outcome is _OK
             if not abandoned:
                 self._jobs.discard(job)
                 if not ok:
                     rest = self._cut_chain(job)
                     nxt = None
                 else:
-                    batch = self._add_pending(job, now)
+                    batch = self._add_pending(job)
             if nxt is not None and nxt.abandoned:
                 nxt = None
-            if self._poke_often:
-                self._wake_fetcher()  # more room in the pool, and perhaps a FIFO group to free
+            if self._poke is not None and self._poke_often:
+                self._poke.set()  # more room in the pool, and perhaps a FIFO group to free
             # A retry, a failure or a release is still to do, outside the lock: wait_idle
             # must not report the worker idle before it is done.
             settle = not abandoned and not (ok and not rest)
@@ -953,7 +965,10 @@ class Worker:
                 self._beat.notify_all()  # it may be waiting only for this job to end
             if settle:
                 self._settling += 1
-            self._changed()
+            if self._idle_waiters:  # self._changed(), inline: this runs once per message
+                self._settled.notify_all()
+            if not (fetch or batch or settle or abandoned) and job is not self._keep:
+                return nxt
             return _Finished(nxt, fetch, batch, rest, settle, abandoned, job is self._keep)
 
     def _cut_chain(self, job: _Job) -> list[_Job]:
@@ -971,23 +986,34 @@ class Worker:
             nxt = nxt.after
         return rest
 
-    def _add_pending(self, job: _Job, now: float) -> list[_Job]:
+    def _add_pending(self, job: _Job) -> list[_Job]:
         """Queue a finished job's delete; a batch to send now, if one is due. Call with the lock.
 
-        The delete is sent by flush_by at the latest: within delete_delay, and DELETE_MARGIN
-        before the visibility timeout could end.
+        The delete is sent by its flush_by at the latest: within delete_delay, and
+        DELETE_MARGIN before the visibility timeout could end.
         """
-        job.flush_by = flush_by = min(now + self.delete_delay, job.visible_until - DELETE_MARGIN)
-        self._pending.append(job)
+        pending = self._pending
+        pending.append(job)
         # Taken as soon as it holds DELETE_BATCH: the list never grows past it. Once
         # stopping, nothing else would send it.
-        if flush_by <= now or len(self._pending) >= DELETE_BATCH or self._stopping:
+        if len(pending) >= DELETE_BATCH or self._stopping:
+            return self._take_pending()
+        last = job.visible_until - DELETE_MARGIN
+        if last >= self._flush_at:
+            # An earlier pending delete is due first (its delete_delay started earlier),
+            # and the heartbeat thread keeps that deadline: no clock to read.
+            return _NO_JOBS
+        now = self._clock.time()
+        flush_by = now + self.delete_delay
+        if last < flush_by:  # not min(): this runs once per message
+            flush_by = last
+        if flush_by <= now:
             return self._take_pending()
         if flush_by < self._flush_at:
             self._flush_at = flush_by
             if flush_by < self._beat_wake:
-                self._beat.notify()
-        return []
+                self._wake_beat()
+        return _NO_JOBS
 
     def _settle(self, job: _Job, outcome: _Outcome, now: float, rest: list[_Job]) -> None:
         """What a finished handler leaves to do outside the lock, but for the delete."""
@@ -1066,6 +1092,15 @@ class Worker:
                 log.warning("could not release %s: %s", job.message.message_id, exc)
 
     # ---- heartbeats and timed deletes ------------------------------------------------
+    def _wake_beat(self) -> None:
+        """Wake the heartbeat thread: a deadline is due before the one it sleeps until.
+
+        Once: until it has looked again, later calls find it awake and notify nobody.
+        Call with the lock.
+        """
+        self._beat_wake = -_INF
+        self._beat.notify()
+
     def _beat_loop(self) -> None:
         clock = self.queue.clock
         lock = self._lock
@@ -1381,10 +1416,10 @@ class AsyncWorker:
         if self._admitted is not None:
             self._admitted.set()
         for head in _chains(jobs) if self.queue.fifo else jobs:
-            task = asyncio.create_task(self._run_chain(head))
+            # The task leaves _tasks as it ends (a done callback would cost the loop one
+            # more callback per message); one cancelled before it started stays, done.
+            self._tasks.add(asyncio.create_task(self._run_chain(head)))
             self._unstarted += 1
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
 
     async def _release(self, job: _Job) -> None:
         try:
@@ -1398,22 +1433,25 @@ class AsyncWorker:
         assert self._slots is not None
         self._unstarted -= 1
         self._bump()
-        job: _Job | None = head
-        while job is not None:
-            if job.abandoned:
-                return
-            if not await self._run(job):
-                # What follows a failed message must not run before it does.
-                rest = job.after
-                while rest is not None:
-                    if not rest.abandoned:
-                        rest.abandoned = True
-                        self._held.discard(rest)
-                        self._slots.release()
-                        await self._release(rest)
-                    rest = rest.after
-                return
-            job = job.after
+        try:
+            job: _Job | None = head
+            while job is not None:
+                if job.abandoned:
+                    return
+                if not await self._run(job):
+                    # What follows a failed message must not run before it does.
+                    rest = job.after
+                    while rest is not None:
+                        if not rest.abandoned:
+                            rest.abandoned = True
+                            self._held.discard(rest)
+                            self._slots.release()
+                            await self._release(rest)
+                        rest = rest.after
+                    return
+                job = job.after
+        finally:
+            self._tasks.discard(asyncio.current_task())
 
     async def _beat_loop(self, beat: float) -> None:
         """Extend each held job's visibility every *beat* seconds, on the queue's clock.

@@ -213,6 +213,30 @@ def test_stop_leaves_nothing_in_flight(drain: bool) -> None:
     assert q.stats().in_flight == 0
 
 
+@pytest.mark.parametrize("concurrency", [2, 8])
+def test_every_thread_takes_a_blocked_handler_in_each_round(concurrency: int) -> None:
+    # Idle threads are woken one by one, each by the one before: when every handler blocks,
+    # the whole pool must still be running them at once, round after round (the threads
+    # that went idle between rounds are woken again).
+    q = Queue("q", visibility_timeout=300)
+    barrier = threading.Barrier(concurrency + 1)
+
+    def handler(m: Message) -> None:
+        barrier.wait(GUARD)  # every thread of the pool, and the test, at once
+        barrier.wait(GUARD)  # ... until the test has looked
+
+    with Worker(q, handler, concurrency=concurrency, heartbeat=0) as w:
+        for _ in range(3):
+            for i in range(concurrency):
+                q.send(str(i))
+            barrier.wait(GUARD)
+            assert w.in_flight == concurrency
+            barrier.wait(GUARD)
+            until(lambda: w.in_flight == 0)
+    assert w.processed == 3 * concurrency
+    assert q.stats().in_flight == q.stats().visible == 0
+
+
 def test_stop_is_responsive_with_manual_clock() -> None:
     q = Queue("q", clock=ManualClock())
     w = Worker(q, lambda m: None).start()
@@ -301,6 +325,45 @@ def test_pending_delete_is_sent_before_the_visibility_timeout() -> None:
     pool.w.stop()
     assert pool.handled.count("done") == 1  # never came back
     assert pool.q.stats().total == 0
+
+
+def test_earlier_received_message_finishing_later_brings_the_flush_forward() -> None:
+    # "b" (received at 10) is pending, due DELETE_MARGIN before its timeout at 40; then
+    # "a" (received at 0) finishes: the batch must go DELETE_MARGIN before a's timeout.
+    clock = ManualClock()
+    start = clock.time()
+    q = Queue("q", clock=clock, visibility_timeout=30)
+    q.send("a")
+    finish_a = threading.Event()
+    release = threading.Event()
+    handled: list[str] = []
+
+    def handler(m: Message) -> None:
+        handled.append(m.body)
+        if m.body == "a":
+            assert finish_a.wait(GUARD)
+        elif m.body.startswith("hold"):
+            assert release.wait(GUARD)
+
+    w = Worker(q, handler, concurrency=2, heartbeat=0, delete_delay=3600).start()
+    try:
+        until(lambda: handled == ["a"])
+        clock.advance(10)
+        # One slot is free: it takes "b", then "hold-1"; the pool is then full, so nothing
+        # finds the queue empty (which would send the pending deletes at once).
+        q.send_batch(SendEntry(str(i), body) for i, body in enumerate(["b", "hold-1", "hold-2"]))
+        until(lambda: clock.pending_deadlines() == [start + 40 - DELETE_MARGIN])
+        finish_a.set()  # the slot it frees takes "hold-2"
+        until(lambda: clock.pending_deadlines() == [start + 30 - DELETE_MARGIN])
+        assert w.processed == 0
+        clock.advance(30 - DELETE_MARGIN - 10)
+        until(lambda: w.processed == 2)
+        assert q.stats().in_flight == 2  # the two held messages
+    finally:
+        release.set()
+        w.stop()
+    assert sorted(handled) == ["a", "b", "hold-1", "hold-2"]
+    assert q.stats().total == 0
 
 
 def test_message_finishing_close_to_its_timeout_is_deleted_at_once() -> None:
