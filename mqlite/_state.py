@@ -991,6 +991,60 @@ class QueueState:
         """When the oldest live message was enqueued, or ``None``. Cost: amortised O(1)."""
         return self._expiry.earliest()
 
+    def load(
+        self,
+        records: list[tuple[Record, float | None, int]],
+        dedup: list[tuple[str, str, float]],
+        *,
+        seq: int,
+        sequence: int,
+        last_purge: float | None,
+        totals: tuple[int, int, int],
+    ) -> None:
+        """Fill this empty state with stored records, as a durable queue reopens.
+
+        *records* are ``(record, deadline, inherited count)`` in send order (seq), each
+        record already holding its state; *dedup* is the window's ``(key, value, expiry)``
+        in expiry order. Receipt handles are rebuilt from the prefix, so handles issued
+        before the restart still work. Cost: O(n log n).
+        """
+        self._seq = seq
+        self._sequence = sequence
+        self._last_purge = last_purge
+        self.sent, self.received, self.deleted = totals
+        window = self._dedup.window
+        for key, value, expiry in dedup:
+            self._dedup.admit(key, value, expiry - window)
+        for rec, deadline, inherited in records:
+            self._live[rec.seq] = rec
+            self._expiry.push(rec.enqueued_at, 0, rec)
+            if inherited:
+                self._inherited[rec.seq] = inherited
+            if rec.receive_count > inherited:
+                rec.handle = f"{self.handle_prefix}{(rec.seq << _COUNT_BITS) | rec.receive_count:x}"
+                self._by_handle[rec.handle] = rec
+            group = None
+            if self.fifo:
+                group_id = rec.group_id or ""
+                group = self._groups.get(group_id)
+                if group is None:
+                    group = self._groups[group_id] = _Group(group_id)
+                rec.group = group
+                group.messages.append(rec)
+            if rec.state == READY:
+                self.visible += 1
+                if group is None:
+                    self._fresh.append(rec)
+            else:
+                if rec.state == DELAYED:
+                    self.delayed += 1
+                else:
+                    self.in_flight += 1
+                rec.ticket += 1
+                self._hidden.push(deadline if deadline is not None else 0.0, rec.ticket, rec)
+        for group in self._groups.values():
+            self._offer_group(group)
+
     # --- internals ---------------------------------------------------------------------------
 
     def _hide(self, rec: Record, until: float) -> None:
