@@ -475,11 +475,9 @@ class QueueState:
         self.advance(now)
         for rec in records:
             if self.fifo:
-                new = self._copy(rec, now, now, rec.message_id)
+                self._copy(rec, now, now, rec.message_id, (source_arn, source))
             else:
-                new = self._copy(rec, now, rec.enqueued_at)
-            new.dead_letter_source_arn = source_arn
-            new.dead_letter_source = source
+                self._copy(rec, now, rec.enqueued_at, None, (source_arn, source))
 
     def restore(self, now: float, records: list[Record]) -> None:
         """Put back *records* this queue gave up (their dead-letter queue or redrive target
@@ -489,10 +487,17 @@ class QueueState:
             self._copy(rec, now, rec.enqueued_at)
 
     def _copy(
-        self, rec: Record, now: float, enqueued_at: float, dedup_id: str | None = None
+        self,
+        rec: Record,
+        now: float,
+        enqueued_at: float,
+        dedup_id: str | None = None,
+        source: tuple[str, str] | None = None,
     ) -> Record:
         """Store a ready copy of *rec* (same id, count and timestamps), keeping its
-        receive count. FIFO: the copy keeps *rec*'s dedup id unless *dedup_id* is given."""
+        receive count. FIFO: the copy keeps *rec*'s dedup id unless *dedup_id* is given.
+        *source*: ``(arn, token)`` of the queue it is a dead letter of (set before the copy
+        is stored, so a journal sees it)."""
         self._seq += 1
         new = Record(
             self._seq,
@@ -507,8 +512,11 @@ class QueueState:
         new.receive_count = rec.receive_count
         new.first_receive_ms = rec.first_receive_ms
         new.group_id = rec.group_id
-        new.dead_letter_source_arn = rec.dead_letter_source_arn
-        new.dead_letter_source = rec.dead_letter_source
+        if source is None:
+            new.dead_letter_source_arn = rec.dead_letter_source_arn
+            new.dead_letter_source = rec.dead_letter_source
+        else:
+            new.dead_letter_source_arn, new.dead_letter_source = source
         if self.fifo:
             self._sequence += 1
             new.sequence_number = f"{self._sequence:020d}"

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from mqlite import ManualClock, Queue, QueueStats, _store
+from mqlite import Broker, ManualClock, Queue, QueueStats, _store
 from mqlite.errors import (
     Closed,
     InvalidParameterValue,
+    QueueNameExists,
     ReceiptHandleIsInvalid,
     StorageError,
 )
@@ -314,3 +315,52 @@ def test_message_ids_after_fork_do_not_repeat() -> None:
     os.waitpid(pid, 0)
     parent = [new_message_id() for _ in range(3)]
     assert not set(child) & set(parent)
+
+
+def test_broker_round_trip_with_dead_letters_and_redrive(tmp_path: Path) -> None:
+    clock = ManualClock(1_000)
+    path = tmp_path / "b.db"
+    with Broker(path=path, clock=clock) as broker:
+        dlq = broker.create_queue("dlq")
+        jobs = broker.create_queue(
+            "jobs", dead_letter_queue=dlq, max_receive_count=1, visibility_timeout=5
+        )
+        broker.create_queue("f.fifo", content_based_deduplication=True).send("x", group_id="g")
+        jobs.send("poison")
+        jobs.receive()
+        clock.advance(6)
+        assert jobs.receive() == []  # moved to the dead-letter queue
+        broker.create_queue("gone")
+        broker.delete_queue("gone")
+    assert broker.closed
+    assert jobs.closed
+    with pytest.raises(Closed):
+        broker.create_queue("x")
+    with Broker(path=path, clock=clock) as broker:
+        assert [q.name for q in broker.list_queues()] == ["dlq", "f.fifo", "jobs"]
+        jobs, dlq = broker.get_queue("jobs"), broker.get_queue("dlq")
+        assert jobs.dead_letter_queue is dlq
+        assert jobs.visibility_timeout == 5
+        assert broker.get_queue("f.fifo").content_based_deduplication
+        [dead] = dlq.peek()
+        assert dead.dead_letter_source_arn == jobs.arn
+        assert dlq.redrive() == 1  # back to the source it came from
+        assert [m.body for m in jobs.peek()] == ["poison"]
+        # create_queue on a stored queue follows CreateQueue's rules.
+        assert broker.create_queue("jobs", visibility_timeout=5) is jobs
+        with pytest.raises(QueueNameExists):
+            broker.create_queue("jobs", visibility_timeout=6)
+
+
+def test_broker_and_queue_files_are_not_interchangeable(tmp_path: Path) -> None:
+    broker_file = tmp_path / "b.db"
+    queue_file = tmp_path / "q.db"
+    Broker(path=broker_file).close()
+    Queue("q", path=queue_file).close()
+    assert "broker's file" in str(_refused_unchanged(broker_file))
+    before = _listing(tmp_path)
+    with pytest.raises(StorageError):
+        Broker(path=queue_file)
+    assert _listing(tmp_path) == before
+    with Broker(path=broker_file), pytest.raises(StorageError):
+        Broker(path=broker_file)
