@@ -364,3 +364,32 @@ def test_broker_and_queue_files_are_not_interchangeable(tmp_path: Path) -> None:
     assert _listing(tmp_path) == before
     with Broker(path=broker_file), pytest.raises(StorageError):
         Broker(path=broker_file)
+
+
+def test_topics_and_queue_subscriptions_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "b.db"
+    clock = ManualClock(0)
+    with Broker(path=path, clock=clock) as broker:
+        red = broker.create_queue("red")
+        raw = broker.create_queue("raw")
+        topic = broker.create_topic("events")
+        topic.subscribe(red, filter_policy={"colour": ["red"]})
+        topic.subscribe(raw, raw_message_delivery=True)
+        topic.subscribe(lambda n: None)  # code: not stored
+        gone = broker.create_topic("gone")
+        gone.subscribe(red).unsubscribe()
+        broker.create_topic("ordered.fifo", content_based_deduplication=True)
+    with Broker(path=path, clock=clock) as broker:
+        assert [t.name for t in broker.list_topics()] == ["events", "gone", "ordered.fifo"]
+        assert broker.get_topic("ordered.fifo").content_based_deduplication
+        assert broker.get_topic("gone").subscriptions == []
+        topic = broker.get_topic("events")
+        subs = topic.subscriptions
+        assert [s.target for s in subs] == [broker.get_queue("red"), broker.get_queue("raw")]
+        assert subs[1].raw_message_delivery
+        topic.publish("hi", attributes={"colour": "blue"})
+        assert broker.get_queue("red").stats().visible == 0
+        assert [m.body for m in broker.get_queue("raw").receive()] == ["hi"]
+        broker.delete_topic("gone")
+    with Broker(path=path, clock=clock) as broker:
+        assert [t.name for t in broker.list_topics()] == ["events", "ordered.fifo"]
