@@ -80,4 +80,3 @@ def test_only_appends_a_section_the_page_lacks(tiny_suite: Path) -> None:
     text = page.read_text()
     assert text.startswith("# Performance\n\n## Something else\n\n```\nkept\n```\n\n## Fake part\n")
     assert text.endswith("```\nops 1\n```\n")
-
