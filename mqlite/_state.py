@@ -475,11 +475,9 @@ class QueueState:
         self.advance(now)
         for rec in records:
             if self.fifo:
-                new = self._copy(rec, now, now, rec.message_id)
+                self._copy(rec, now, now, rec.message_id, (source_arn, source))
             else:
-                new = self._copy(rec, now, rec.enqueued_at)
-            new.dead_letter_source_arn = source_arn
-            new.dead_letter_source = source
+                self._copy(rec, now, rec.enqueued_at, None, (source_arn, source))
 
     def restore(self, now: float, records: list[Record]) -> None:
         """Put back *records* this queue gave up (their dead-letter queue or redrive target
@@ -489,10 +487,17 @@ class QueueState:
             self._copy(rec, now, rec.enqueued_at)
 
     def _copy(
-        self, rec: Record, now: float, enqueued_at: float, dedup_id: str | None = None
+        self,
+        rec: Record,
+        now: float,
+        enqueued_at: float,
+        dedup_id: str | None = None,
+        source: tuple[str, str] | None = None,
     ) -> Record:
         """Store a ready copy of *rec* (same id, count and timestamps), keeping its
-        receive count. FIFO: the copy keeps *rec*'s dedup id unless *dedup_id* is given."""
+        receive count. FIFO: the copy keeps *rec*'s dedup id unless *dedup_id* is given.
+        *source*: ``(arn, token)`` of the queue it is a dead letter of (set before the copy
+        is stored, so a journal sees it)."""
         self._seq += 1
         new = Record(
             self._seq,
@@ -507,8 +512,11 @@ class QueueState:
         new.receive_count = rec.receive_count
         new.first_receive_ms = rec.first_receive_ms
         new.group_id = rec.group_id
-        new.dead_letter_source_arn = rec.dead_letter_source_arn
-        new.dead_letter_source = rec.dead_letter_source
+        if source is None:
+            new.dead_letter_source_arn = rec.dead_letter_source_arn
+            new.dead_letter_source = rec.dead_letter_source
+        else:
+            new.dead_letter_source_arn, new.dead_letter_source = source
         if self.fifo:
             self._sequence += 1
             new.sequence_number = f"{self._sequence:020d}"
@@ -990,6 +998,60 @@ class QueueState:
     def oldest_enqueued(self) -> float | None:
         """When the oldest live message was enqueued, or ``None``. Cost: amortised O(1)."""
         return self._expiry.earliest()
+
+    def load(
+        self,
+        records: list[tuple[Record, float | None, int]],
+        dedup: list[tuple[str, str, float]],
+        *,
+        seq: int,
+        sequence: int,
+        last_purge: float | None,
+        totals: tuple[int, int, int],
+    ) -> None:
+        """Fill this empty state with stored records, as a durable queue reopens.
+
+        *records* are ``(record, deadline, inherited count)`` in send order (seq), each
+        record already holding its state; *dedup* is the window's ``(key, value, expiry)``
+        in expiry order. Receipt handles are rebuilt from the prefix, so handles issued
+        before the restart still work. Cost: O(n log n).
+        """
+        self._seq = seq
+        self._sequence = sequence
+        self._last_purge = last_purge
+        self.sent, self.received, self.deleted = totals
+        window = self._dedup.window
+        for key, value, expiry in dedup:
+            self._dedup.admit(key, value, expiry - window)
+        for rec, deadline, inherited in records:
+            self._live[rec.seq] = rec
+            self._expiry.push(rec.enqueued_at, 0, rec)
+            if inherited:
+                self._inherited[rec.seq] = inherited
+            if rec.receive_count > inherited:
+                rec.handle = f"{self.handle_prefix}{(rec.seq << _COUNT_BITS) | rec.receive_count:x}"
+                self._by_handle[rec.handle] = rec
+            group = None
+            if self.fifo:
+                group_id = rec.group_id or ""
+                group = self._groups.get(group_id)
+                if group is None:
+                    group = self._groups[group_id] = _Group(group_id)
+                rec.group = group
+                group.messages.append(rec)
+            if rec.state == READY:
+                self.visible += 1
+                if group is None:
+                    self._fresh.append(rec)
+            else:
+                if rec.state == DELAYED:
+                    self.delayed += 1
+                else:
+                    self.in_flight += 1
+                rec.ticket += 1
+                self._hidden.push(deadline if deadline is not None else 0.0, rec.ticket, rec)
+        for group in self._groups.values():
+            self._offer_group(group)
 
     # --- internals ---------------------------------------------------------------------------
 

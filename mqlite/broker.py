@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import json
+import os
 import threading
 from typing import Any
 
@@ -30,8 +32,10 @@ from sortedcontainers import SortedDict
 from ._dead_letters import DeadLetters
 from ._redrive import decode_handle
 from ._settings import SETTING_NAMES
+from ._store import Store, check_durability
 from .clock import Clock, SystemClock
 from .errors import (
+    Closed,
     InvalidParameter,
     NotFound,
     QueueDeletedRecently,
@@ -39,7 +43,7 @@ from .errors import (
     QueueNameExists,
     ResourceNotFound,
 )
-from .queue import Queue
+from .queue import Queue, _DurableQueue
 from .topic import Topic
 
 __all__ = ["Broker"]
@@ -82,7 +86,10 @@ class Broker:
         clock: Clock | None = None,
         region: str = "us-east-1",
         account_id: str = "000000000000",
+        path: str | os.PathLike[str] | None = None,
+        durability: str = "crash",
     ) -> None:
+        check_durability(durability)
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._region = region
         self._account_id = account_id
@@ -97,6 +104,96 @@ class Broker:
         self._topics: SortedDict[str, Topic] = SortedDict()
         # Dead-letter links and move tasks of this broker's queues (no other broker's).
         self._dead_letters = DeadLetters()
+        self._closed = False
+        #: The file everything is stored in (``None``: in memory).
+        self._store: Store | None = None
+        if path is not None:
+            store = Store(path, kind="broker", name="", durability=durability)
+            try:
+                self._load(store)
+            except BaseException:
+                for queue in self._queues.values():
+                    queue._shut()
+                store.close()
+                raise
+
+    def _load(self, store: Store) -> None:
+        """Restore every stored queue (then their dead-letter links) from *store*."""
+        rows = store.conn.execute("SELECT id, name, settings FROM queues ORDER BY id").fetchall()
+        links: list[tuple[Queue, str, int]] = []
+        for qid, name, settings_text in rows:
+            settings = json.loads(settings_text)
+            dlq = settings.pop("dead_letter_queue")
+            queue = self._new_queue(name, settings, store, qid)
+            if dlq is not None:
+                links.append((queue, dlq, settings["max_receive_count"]))
+        for queue, dlq_name, max_count in links:
+            target = self._queues.get(dlq_name)
+            if target is not None:
+                queue.configure(dead_letter_queue=target, max_receive_count=max_count)
+                target._origins[queue._token] = queue
+        self._store = store
+
+    def _new_queue(
+        self, name: str, settings: dict[str, Any], store: Store | None, qid: int
+    ) -> Queue:
+        """Make a queue of this broker (stored as *qid* of *store* when there is one)."""
+        kind = Queue if store is None else _DurableQueue
+        queue = kind(
+            name,
+            clock=self._clock,
+            region=self._region,
+            account_id=self._account_id,
+            **settings,
+        )
+        # Not yet seen by anyone, so nothing names it as a dead-letter queue and it has
+        # no tasks: its own component is empty and can be swapped for the shared one.
+        queue._dead_letters = self._dead_letters
+        if store is not None:
+            try:
+                queue._attach(store, qid)
+            except BaseException:
+                queue._shut()
+                raise
+        self._queues[queue.name] = queue
+        return queue
+
+    @property
+    def path(self) -> str | None:
+        """The file this broker is stored in, or ``None`` for an in-memory broker."""
+        return None if self._store is None else self._store.path
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    def close(self) -> None:
+        """Close the broker and every queue of it (see :meth:`Queue.close`): later calls
+        raise :class:`~mqlite.errors.Closed`, and waiting receives wake and raise it. A
+        durable broker commits what is pending and releases its file. Idempotent.
+
+        Cost: O(q) for q queues.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            queues = list(self._queues.values())
+        for queue in queues:
+            queue._shut()
+        if self._store is not None:
+            self._store.close()
+
+    def __enter__(self) -> Broker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise Closed("The broker is closed.")
 
     @property
     def clock(self) -> Clock:
@@ -137,6 +234,7 @@ class Broker:
             if forbidden in settings:  # pragma: no cover - excluded by the check above
                 raise TypeError(f"{forbidden} is set by the broker")
         with self._lock:
+            self._check_open()
             existing = self._queues.get(name)
             if existing is not None:
                 self._check_same(existing, settings)
@@ -150,18 +248,12 @@ class Broker:
                         " create another with the same name."
                     )
                 del self._deleted_at[name]
-            queue = Queue(
-                name,
-                clock=self._clock,
-                region=self._region,
-                account_id=self._account_id,
-                **settings,
-            )
-            # Not yet seen by anyone, so nothing names it as a dead-letter queue and it has
-            # no tasks: its own component is empty and can be swapped for the shared one.
-            queue._dead_letters = self._dead_letters
-            self._queues[queue.name] = queue
-            return queue
+            store = self._store
+            qid = 0
+            if store is not None:
+                row = store.conn.execute("SELECT max(id) FROM queues").fetchone()
+                qid = (row[0] or 0) + 1
+            return self._new_queue(name, settings, store, qid)
 
     @staticmethod
     def _check_same(queue: Queue, settings: dict[str, Any]) -> None:
@@ -241,6 +333,10 @@ class Broker:
             self._deleted_at[name] = now
             heapq.heappush(self._deletes, (now, name))
         queue._mark_deleted()
+        store = self._store
+        if store is not None:
+            store.append("DELETE FROM queues WHERE id=?", (queue._qid,))
+            store.sync()
 
     def _forget_old_deletes(self) -> None:
         """Drop deleted names whose cool-down has ended (lock held)."""

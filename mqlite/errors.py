@@ -13,6 +13,7 @@ from __future__ import annotations
 __all__ = [
     "BatchEntryIdsNotDistinct",
     "BatchRequestTooLong",
+    "Closed",
     "EmptyBatchRequest",
     "InvalidAttributeName",
     "InvalidAttributeValue",
@@ -31,6 +32,7 @@ __all__ = [
     "QueueNameExists",
     "ReceiptHandleIsInvalid",
     "ResourceNotFound",
+    "StorageError",
     "TooManyEntriesInBatchRequest",
     "UnsupportedOperation",
 ]
@@ -231,3 +233,24 @@ class NotFound(_NotFoundBase):
     code = "NotFound"
     legacy_code = "NotFound"
     http_status = 404
+
+
+# --- durable storage -----------------------------------------------------------------------
+
+
+class StorageError(MqliteError):
+    """A durable file cannot be used: it is not mqlite's, is damaged, was written by a newer
+    version, is of the other kind (broker/queue) or another queue's, is open elsewhere, or a
+    write to it failed (after which the object must be closed and the file reopened)."""
+
+    code = "InvalidStorage"
+    legacy_code = "InvalidStorage"
+    http_status = 500
+    sender_fault = False
+
+
+class Closed(MqliteError):
+    """A call on a queue or broker after its ``close()``."""
+
+    code = "ResourceClosed"
+    legacy_code = "ResourceClosed"

@@ -206,16 +206,26 @@ class Notification:
 
 # --- ids and digests -------------------------------------------------------------------------
 
+
 # Message ids have the shape of a UUID4. A random per-process prefix plus a counter keeps
 # them unique without paying for a random number per message. The counter starts in
 # [2**44, 2**45), so its hex form is always the 12 digits of a UUID's last group (for
 # the next 10**14 ids).
-_ID_PREFIX = os.urandom(10).hex()
-_ID_HEAD = (
-    f"{_ID_PREFIX[:8]}-{_ID_PREFIX[8:12]}-4{_ID_PREFIX[13:16]}-"
-    f"{'89ab'[int(_ID_PREFIX[16], 16) & 3]}{_ID_PREFIX[17:20]}-"
-)
-_id_counter = itertools.count((1 << 44) | int.from_bytes(os.urandom(3), "big") << 20)
+def _seed_ids() -> None:
+    global _ID_HEAD, _id_counter
+    prefix = os.urandom(10).hex()
+    variant = "89ab"[int(prefix[16], 16) & 3]
+    _ID_HEAD = f"{prefix[:8]}-{prefix[8:12]}-4{prefix[13:16]}-{variant}{prefix[17:20]}-"
+    _id_counter = itertools.count((1 << 44) | int.from_bytes(os.urandom(3), "big") << 20)
+
+
+_ID_HEAD = ""
+_id_counter = itertools.count()
+_seed_ids()
+# A forked child gets a prefix of its own, or its ids would repeat its parent's (a file
+# the two share would then hold two messages with one id).
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_seed_ids)
 
 
 def new_message_id() -> str:

@@ -24,13 +24,23 @@ import attrs
 
 from . import _validation as v
 from ._dead_letters import DeadLetters
+from ._journal import JournaledState, load_state
 from ._redrive import RedriveTask
 from ._send import PreparedSend, prepare, stored
 from ._settings import QueueSettings, check_name, checked
-from ._state import MAX_VISIBILITY, PURGE_INTERVAL, QueueState, Record, Refusal
+from ._state import (
+    FIRST_SEQUENCE_NUMBER,
+    MAX_VISIBILITY,
+    PURGE_INTERVAL,
+    QueueState,
+    Record,
+    Refusal,
+)
+from ._store import Store, check_durability, dumps
 from .clock import Clock, Interrupt, SystemClock, TimerHandle, same_time
 from .errors import (
     BatchRequestTooLong,
+    Closed,
     InvalidAttributeValue,
     InvalidParameterValue,
     MissingParameter,
@@ -109,8 +119,16 @@ class Queue:
         clock: Clock | None = None,
         region: str = "us-east-1",
         account_id: str = "000000000000",
+        path: str | os.PathLike[str] | None = None,
+        durability: str = "crash",
     ) -> None:
+        check_durability(durability)
         self._name, self._fifo = check_name(name, fifo)
+        if path is not None and dead_letter_queue is not None:
+            raise InvalidParameterValue(
+                "A standalone durable queue takes no dead-letter queue: durable dead-letter"
+                " setups use a Broker(path=...)."
+            )
         changes: dict[str, Any] = {
             "visibility_timeout": visibility_timeout,
             "delay": delay,
@@ -126,6 +144,10 @@ class Queue:
         if max_in_flight is not None:
             changes["max_in_flight"] = max_in_flight
         self._deleted = False
+        self._closed = False
+        #: The file this queue is stored in (``None``: in memory) and whether it is ours.
+        self._store: Store | None = None
+        self._owns_store = False
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._settings = checked(
             QueueSettings(), changes, fifo=self._fifo, dead_letter_target=self._dead_letter_target
@@ -156,6 +178,74 @@ class Queue:
         )
         # The queues whose dead letters this queue holds, by token (for redrive).
         self._origins: weakref.WeakValueDictionary[str, Queue] = weakref.WeakValueDictionary()
+        if path is not None:
+            store = Store(path, kind="queue", name=name, durability=durability)
+            try:
+                self._attach(store, 1)
+            except BaseException:
+                store.close()
+                raise
+            self._owns_store = True
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Queue:
+        # A queue with a file is a _DurableQueue: its calls wait for their commit, and an
+        # in-memory queue's calls carry no test for it.
+        if cls is Queue and kwargs.get("path") is not None:
+            return object.__new__(_DurableQueue)
+        return object.__new__(cls)
+
+    def _attach(self, store: Store, qid: int) -> None:
+        """Store this queue as queue *qid* of *store*: restore it if the file holds it
+        (its token, messages, dedup window, counters), then apply this object's settings
+        as :meth:`configure` would."""
+        row = store.conn.execute("SELECT token FROM queues WHERE id=?", (qid,)).fetchone()
+        settings = self._settings
+        if row is None:
+            store.append(
+                "INSERT INTO queues VALUES (?,?,?,?,?,0,?,NULL,0,0,0)",
+                (
+                    qid,
+                    self._name,
+                    int(self._fifo),
+                    self._token,
+                    dumps(self._stored_settings()),
+                    str(FIRST_SEQUENCE_NUMBER),
+                ),
+            )
+        else:
+            self._token = row[0]
+        state = JournaledState(
+            store,
+            qid,
+            fifo=self._fifo,
+            retention=settings.retention,
+            handle_prefix=f"AQEB{self._token}-",
+            delay=settings.delay,
+            max_in_flight=settings.max_in_flight,
+            dedup_per_group=settings.deduplication_scope == "messageGroup",
+        )
+        now = self._clock.time()
+        if row is not None:
+            load_state(state, store, qid, now)
+        self._state = state
+        self._store = store
+        self._qid = qid
+        self._save_settings()
+        state.advance(now)
+        store.sync()
+
+    def _stored_settings(self) -> dict[str, Any]:
+        out = self.settings()
+        dlq = out.pop("dead_letter_queue")
+        out["dead_letter_queue"] = None if dlq is None else dlq.name
+        return out
+
+    def _save_settings(self) -> None:
+        if self._store is not None:
+            self._store.append(
+                "UPDATE queues SET settings=? WHERE id=?",
+                (dumps(self._stored_settings()), self._qid),
+            )
 
     # --- properties --------------------------------------------------------------------------
 
@@ -297,6 +387,7 @@ class Queue:
             old = self._settings
             self._settings = new
             self._relink(old.dead_letter_queue, new.dead_letter_queue)
+            self._save_settings()
             self._state.configure(
                 self._clock.time(),
                 retention=new.retention,
@@ -1070,6 +1161,48 @@ class Queue:
 
     # --- lifecycle ---------------------------------------------------------------------------
 
+    @property
+    def path(self) -> str | None:
+        """The file this queue is stored in, or ``None`` for an in-memory queue."""
+        return None if self._store is None else self._store.path
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called (or its broker was closed)."""
+        return self._closed
+
+    def close(self) -> None:
+        """Close the queue: every later call raises :class:`~mqlite.errors.Closed`.
+
+        Receives waiting in a long poll (threads and ``receive_async``) wake at once and
+        raise it too. A durable queue commits what is pending, checkpoints its file and
+        releases it, so another opener may use it. Closing twice does nothing.
+
+        Cost: O(w) for w waiting receives; a durable queue adds one commit and a checkpoint.
+        """
+        self._shut()
+        if self._owns_store and self._store is not None:
+            self._store.close()
+
+    def _shut(self) -> None:
+        """Refuse every later call and wake every waiter (``close``; a broker's close)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._deleted = True  # every call's existing test for deletion now refuses
+            self._cond.notify_all()
+            wakers = list(self._async_wakers)
+            self._async_wakers.clear()
+        for waker in wakers:
+            waker()
+
+    def __enter__(self) -> Queue:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def _mark_deleted(self) -> None:
         """Drop every message and refuse further calls (``Broker.delete_queue``)."""
         with self._lock:
@@ -1083,6 +1216,8 @@ class Queue:
             waker()
 
     def _check_alive(self) -> None:
+        if self._closed:
+            raise Closed(f"The queue {self._name} is closed.")
         if self._deleted:
             raise QueueDoesNotExist("The specified queue does not exist.")
 
@@ -1174,3 +1309,84 @@ def _entries(entries: object, kind: type[_E]) -> list[_E]:
                 f"Each batch entry must be a {kind.__name__}, not {type(e).__name__}."
             )
     return items
+
+
+class _DurableQueue(Queue):
+    """A queue stored in a file: each call that changes it returns once that change is
+    committed (group commit shares commits between threads)."""
+
+    def _sync(self) -> None:
+        store = self._store
+        assert store is not None
+        store.sync()
+
+    def configure(self, **changes: Any) -> None:
+        super().configure(**changes)
+        self._sync()
+
+    def _send(self, p: PreparedSend) -> SendResult:
+        result = super()._send(p)
+        self._sync()
+        return result
+
+    def send_batch(self, entries: Iterable[SendEntry]) -> BatchResult[SendResult]:
+        result = super().send_batch(entries)
+        self._sync()
+        return result
+
+    def receive(
+        self,
+        max_messages: int = 1,
+        *,
+        visibility_timeout: float | None = None,
+        wait: float | None = None,
+        interrupt: Interrupt | None = None,
+    ) -> list[Message]:
+        messages = super().receive(
+            max_messages, visibility_timeout=visibility_timeout, wait=wait, interrupt=interrupt
+        )
+        self._sync()  # the new receive counts and deadlines are stored before we return
+        return messages
+
+    async def receive_async(
+        self,
+        max_messages: int = 1,
+        *,
+        visibility_timeout: float | None = None,
+        wait: float | None = None,
+        interrupt: Interrupt | None = None,
+    ) -> list[Message]:
+        messages = await super().receive_async(
+            max_messages, visibility_timeout=visibility_timeout, wait=wait, interrupt=interrupt
+        )
+        self._sync()
+        return messages
+
+    def delete(self, handle: str | Message) -> None:
+        super().delete(handle)
+        self._sync()
+
+    def delete_batch(self, entries: Iterable[DeleteEntry]) -> BatchResult[DeleteResult]:
+        result = super().delete_batch(entries)
+        self._sync()
+        return result
+
+    def change_visibility(self, handle: str | Message, timeout: float) -> None:
+        super().change_visibility(handle, timeout)
+        self._sync()
+
+    def change_visibility_batch(
+        self, entries: Iterable[VisibilityEntry]
+    ) -> BatchResult[VisibilityResult]:
+        result = super().change_visibility_batch(entries)
+        self._sync()
+        return result
+
+    def purge(self) -> None:
+        super().purge()
+        self._sync()
+
+    def redrive(self, destination: Queue | None = None, *, max_messages: int | None = None) -> int:
+        moved = super().redrive(destination, max_messages=max_messages)
+        self._sync()
+        return moved

@@ -1,0 +1,368 @@
+"""The SQLite file behind a durable broker or queue: its schema, version and opening checks,
+and the group commit that makes each call's changes durable before it returns.
+
+Opening never changes a file it refuses. An existing file is first inspected without
+SQLite touching the directory: its 100-byte header (magic, application id, schema
+version) is read as bytes, then its meta table through an ``immutable`` read-only
+connection, which creates no ``-wal``/``-shm`` file. Only a file that passes is opened for
+writing, in WAL mode with ``locking_mode=EXCLUSIVE``: the first write takes a lock that
+another process cannot get (a second opener fails at once), and no shared-memory file is
+used. A new file is built under a temporary name in the same directory and linked into
+place, so a half-made file never appears under the real name.
+
+A clean close checkpoints and removes the WAL; a ``-wal`` file found at opening means the
+last run ended uncleanly, and a ``PRAGMA quick_check`` runs before anything is read.
+
+Group commit: every change is appended, under :attr:`Store.lock`, to a list of pending
+statements. :meth:`Store.sync` makes everything appended so far durable: the first caller
+with nothing committing becomes the leader and commits all that is pending in one
+transaction; others wait, each on its own event, and when the leader is done it wakes only
+those its commit covered and hands leadership to one that is still waiting. Many threads
+therefore share one commit, and throughput grows with them.
+
+A failed commit leaves the store failed: every later call raises :class:`StorageError`
+and the object must be closed and the file reopened, so memory can never run ahead of the
+file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import struct
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .errors import InvalidParameterValue, StorageError
+
+__all__ = [
+    "DURABILITY",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "Store",
+    "check_durability",
+]
+
+#: The values ``durability=`` accepts.
+DURABILITY = ("crash", "power")
+#: The schema version this code writes (``PRAGMA user_version``).
+SCHEMA_VERSION = 1
+#: Marks an mqlite file (``PRAGMA application_id``): "MQLT".
+APPLICATION_ID = 0x4D514C54
+#: Upgrades from an older schema version: ``MIGRATIONS[v](conn)`` turns version *v* into
+#: *v + 1* inside the opening transaction.
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE queues (
+    id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, fifo INTEGER NOT NULL,
+    token TEXT NOT NULL, settings TEXT NOT NULL, seq INTEGER NOT NULL,
+    sequence TEXT NOT NULL, last_purge REAL, sent INTEGER NOT NULL,
+    received INTEGER NOT NULL, deleted INTEGER NOT NULL);
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY, st INTEGER NOT NULL, dl REAL, rc INTEGER NOT NULL,
+    inh INTEGER NOT NULL, frm INTEGER, ra REAL NOT NULL, enq REAL NOT NULL,
+    sent INTEGER NOT NULL, mid TEXT NOT NULL, body TEXT NOT NULL, mb TEXT NOT NULL,
+    attrs TEXT, ma TEXT, gid TEXT, did TEXT, sn TEXT, dls TEXT, dlsa TEXT);
+CREATE TABLE dedup (q INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    expiry REAL NOT NULL, PRIMARY KEY (q, key)) WITHOUT ROWID;
+"""
+
+# Files open in this process (their real paths): SQLite's lock is per process, so a
+# second opener here is caught by this set.
+_open_paths: set[str] = set()
+_open_lock = threading.Lock()
+
+
+def check_durability(value: object) -> str:
+    """*value* if it is a durability mode, else :class:`InvalidParameterValue`."""
+    if not isinstance(value, str) or value not in DURABILITY:
+        raise InvalidParameterValue(f"durability must be 'crash' or 'power', got {value!r}.")
+    return value
+
+
+class Store:
+    """One open mqlite file: a broker's (*kind* ``"broker"``) or one queue's (``"queue"``,
+    holding *name*)."""
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, kind: str, name: str, durability: str
+    ) -> None:
+        check_durability(durability)
+        self.path = os.fspath(path)
+        self.kind = kind
+        self.name = name
+        real = os.path.realpath(self.path)
+        with _open_lock:
+            if real in _open_paths:
+                raise StorageError(f"{self.path} is already open in this process.")
+            _open_paths.add(real)
+        self._real = real
+        #: Held while appending to the pending list (callers hold their queue's lock too).
+        self.lock = threading.Lock()
+        self._pending: list[tuple[str, Sequence[Any]]] = []
+        self._appended = 0
+        self._committed = 0
+        self._leading = False
+        self._waiters: list[_Waiter] = []
+        self.failed: BaseException | None = None
+        self.closed = False
+        try:
+            self.conn = self._open(durability)
+        except BaseException:
+            with _open_lock:
+                _open_paths.discard(real)
+            raise
+
+    # --- opening -----------------------------------------------------------------------------
+
+    def _open(self, durability: str) -> sqlite3.Connection:
+        existed = os.path.exists(self.path)
+        if not existed:
+            self._create()
+        unclean = os.path.exists(self.path + "-wal") and os.path.getsize(self.path + "-wal") > 0
+        self._inspect()
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=0, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as e:
+            raise StorageError(f"{self.path} cannot be opened: {e}.") from e
+        try:
+            conn.execute("PRAGMA locking_mode=EXCLUSIVE")
+            # In exclusive mode WAL uses no shared memory: no -shm file.
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode != "wal":
+                raise StorageError(f"{self.path} cannot be put in WAL mode.")
+            conn.execute(f"PRAGMA synchronous={'FULL' if durability == 'power' else 'NORMAL'}")
+            # The probe write takes the exclusive lock now: another process holding the
+            # file makes it fail at once.
+            conn.execute("BEGIN IMMEDIATE")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            while version < SCHEMA_VERSION:
+                upgrade = MIGRATIONS.get(version)
+                if upgrade is None:
+                    raise StorageError(
+                        f"{self.path} has schema version {version}, which cannot be upgraded."
+                    )
+                upgrade(conn)
+                version += 1
+                conn.execute(f"PRAGMA user_version={version}")
+            conn.execute("COMMIT")
+            if unclean:
+                result = conn.execute("PRAGMA quick_check").fetchone()[0]
+                if result != "ok":
+                    raise StorageError(f"{self.path} is damaged: {result}.")
+        except sqlite3.OperationalError as e:
+            conn.close()
+            if "locked" in str(e):
+                raise StorageError(f"{self.path} is open in another process.") from e
+            raise StorageError(f"{self.path} cannot be opened: {e}.") from e
+        except sqlite3.Error as e:
+            conn.close()
+            raise StorageError(f"{self.path} is damaged: {e}.") from e
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _create(self) -> None:
+        folder = os.path.dirname(os.path.abspath(self.path))
+        tmp = os.path.join(folder, f".{os.path.basename(self.path)}.{os.urandom(6).hex()}.tmp")
+        try:
+            conn = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                conn.executescript(_SCHEMA)
+                conn.executemany(
+                    "INSERT INTO meta VALUES (?, ?)", [("kind", self.kind), ("name", self.name)]
+                )
+            finally:
+                conn.close()
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            try:
+                os.link(tmp, self.path)  # fails if another opener created it meanwhile
+            except FileExistsError as e:
+                raise StorageError(f"{self.path} was created by someone else meanwhile.") from e
+            except OSError as e:
+                raise StorageError(f"{self.path} cannot be created: {e}.") from e
+        except sqlite3.Error as e:
+            raise StorageError(f"{self.path} cannot be created: {e}.") from e
+        finally:
+            for leftover in (tmp, tmp + "-journal"):
+                if os.path.exists(leftover):
+                    os.unlink(leftover)
+
+    def _inspect(self) -> None:
+        """Refuse a file that is not mqlite's, newer, or of another kind, touching nothing."""
+        try:
+            with open(self.path, "rb") as f:
+                header = f.read(100)
+        except OSError as e:
+            raise StorageError(f"{self.path} cannot be read: {e}.") from e
+        if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+            raise StorageError(f"{self.path} is not an mqlite file.")
+        (version,) = struct.unpack(">I", header[60:64])
+        (app_id,) = struct.unpack(">I", header[68:72])
+        if app_id != APPLICATION_ID:
+            raise StorageError(f"{self.path} is not an mqlite file.")
+        if version > SCHEMA_VERSION:
+            raise StorageError(
+                f"{self.path} was written by a newer mqlite (schema version {version},"
+                f" this one reads up to {SCHEMA_VERSION})."
+            )
+        uri = "file:" + _quote(os.path.abspath(self.path)) + "?mode=ro&immutable=1"
+        try:
+            ro = sqlite3.connect(uri, uri=True)
+            try:
+                meta = dict(ro.execute("SELECT key, value FROM meta").fetchall())
+            finally:
+                ro.close()
+        except sqlite3.Error as e:
+            raise StorageError(f"{self.path} is damaged or not an mqlite file: {e}.") from e
+        if meta.get("kind") != self.kind:
+            raise StorageError(f"{self.path} is a {meta.get('kind')}'s file, not a {self.kind}'s.")
+        if self.kind == "queue" and meta.get("name") != self.name:
+            raise StorageError(
+                f"{self.path} holds the queue {meta.get('name')!r}, not {self.name!r}."
+            )
+
+    # --- writing -----------------------------------------------------------------------------
+
+    def append(self, sql: str, params: Sequence[Any]) -> None:
+        """Add one statement to the next commit (the caller holds its queue's lock)."""
+        with self.lock:
+            self._pending.append((sql, params))
+            self._appended += 1
+
+    def sync(self) -> None:
+        """Return once everything appended so far is committed.
+
+        Raises:
+            StorageError: the commit failed (the store is failed from then on).
+        """
+        with self.lock:
+            if self.failed is not None:
+                raise StorageError(f"{self.path}: an earlier write failed ({self.failed}).")
+            target = self._appended
+            if self._committed >= target:
+                return
+            if self._leading:
+                waiter = _Waiter(target)
+                self._waiters.append(waiter)
+            else:
+                self._leading = True
+                waiter = None
+        if waiter is not None:
+            waiter.event.wait()
+            if not waiter.lead:
+                if self.failed is not None:
+                    raise StorageError(f"{self.path}: the write failed ({self.failed}).")
+                return
+        self._lead(target)
+
+    def _lead(self, target: int) -> None:
+        while True:
+            with self.lock:
+                batch = self._pending
+                self._pending = []
+                upto = self._appended
+            error: BaseException | None = None
+            try:
+                self._write(batch)
+            except (sqlite3.Error, OSError) as e:
+                error = e
+            with self.lock:
+                if error is not None:
+                    self.failed = error
+                    self._leading = False
+                    for w in self._waiters:
+                        w.event.set()
+                    self._waiters.clear()
+                    raise StorageError(f"{self.path}: a write failed: {error}.") from error
+                self._committed = upto
+                still: list[_Waiter] = []
+                for w in self._waiters:
+                    if w.target <= upto:
+                        w.event.set()
+                    else:
+                        still.append(w)
+                self._waiters = still
+                if target <= upto:
+                    if still:
+                        # Hand over: the first one still waiting commits the next batch.
+                        nxt = still.pop(0)
+                        nxt.lead = True
+                        nxt.event.set()
+                    else:
+                        self._leading = False
+                    return
+
+    def _write(self, batch: list[tuple[str, Sequence[Any]]]) -> None:
+        conn = self.conn
+        conn.execute("BEGIN")
+        try:
+            i = 0
+            n = len(batch)
+            while i < n:
+                sql = batch[i][0]
+                j = i + 1
+                while j < n and batch[j][0] == sql:
+                    j += 1
+                if j - i == 1:
+                    conn.execute(sql, batch[i][1])
+                else:
+                    conn.executemany(sql, [params for _, params in batch[i:j]])
+                i = j
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def check_usable(self) -> None:
+        """Raise :class:`StorageError` if an earlier write failed."""
+        if self.failed is not None:
+            raise StorageError(f"{self.path}: an earlier write failed ({self.failed}).")
+
+    # --- closing -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Commit what is pending, checkpoint, and release the file. Idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            if self.failed is None:
+                try:
+                    self.sync()
+                    self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                except (sqlite3.Error, StorageError):
+                    pass  # the WAL stays: the next open checks the file
+            self.conn.close()
+        finally:
+            with _open_lock:
+                _open_paths.discard(self._real)
+
+
+class _Waiter:
+    __slots__ = ("event", "lead", "target")
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.event = threading.Event()
+        self.lead = False
+
+
+def _quote(path: str) -> str:
+    return path.replace("%", "%25").replace("?", "%3f").replace("#", "%23")
+
+
+def dumps(value: object) -> str:
+    """Compact JSON for the few columns that hold structures."""
+    return json.dumps(value, separators=(",", ":"))

@@ -1,0 +1,366 @@
+"""Durable queues: what a file stores, what reopening restores, and the file rules."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from mqlite import Broker, ManualClock, Queue, QueueStats, _store
+from mqlite.errors import (
+    Closed,
+    InvalidParameterValue,
+    QueueNameExists,
+    ReceiptHandleIsInvalid,
+    StorageError,
+)
+
+
+def _listing(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def test_standard_messages_in_every_state_round_trip(tmp_path: Path) -> None:
+    clock = ManualClock(1_000)
+    path = tmp_path / "q.db"
+    with Queue("jobs", path=path, clock=clock) as q:
+        q.send("ready", attributes={"n": 1, "b": b"\x00\x01", "s": "x"})
+        q.send("delayed", delay=30)
+        q.send("flying")
+        [first] = q.receive(visibility_timeout=100)
+        assert first.body == "ready"
+        q.change_visibility(first, 0)  # ready again, received once
+        [flying] = q.receive(visibility_timeout=100)
+        [flying] = q.receive(visibility_timeout=100)
+        before = q.peek(include_in_flight=True, include_delayed=True)
+    assert q.closed
+    assert os.listdir(tmp_path) == ["q.db"]  # a clean close leaves no -wal
+    with Queue("jobs", path=path, clock=clock) as q2:
+        after = q2.peek(include_in_flight=True, include_delayed=True)
+        assert [m._replace(receipt_handle=None) for m in after] == before
+        assert q2.stats() == QueueStats(0, 2, 1)  # ready, flying in flight; delayed
+        q2.check_invariants()
+        # The handle issued before the restart still works while its message is in flight.
+        q2.delete(flying)
+        assert q2.stats() == QueueStats(0, 1, 1)
+        clock.advance(31)  # the delay ends
+        assert q2.stats() == QueueStats(1, 1, 0)
+        clock.advance(100)
+        got = q2.receive(10)
+        assert [m.body for m in got] == ["ready", "delayed"]
+        assert got[0].attributes == first.attributes
+        assert got[0].receive_count == 3
+        assert got[0].message_id == first.message_id
+
+
+def test_time_while_closed_counts(tmp_path: Path) -> None:
+    clock = ManualClock(50)
+    path = tmp_path / "q.db"
+    with Queue("jobs", path=path, clock=clock, retention=120) as q:
+        q.send("old")
+        q.send("hidden")
+        q.receive(visibility_timeout=60)
+    clock.advance(61)
+    with Queue("jobs", path=path, clock=clock, retention=120) as q:
+        assert q.stats() == QueueStats(2, 0, 0)
+    clock.advance(60)
+    with Queue("jobs", path=path, clock=clock, retention=120) as q:
+        assert q.stats() == QueueStats(0, 0, 0)  # retention ran out while closed
+
+
+def test_fifo_groups_dedup_and_sequence_numbers_round_trip(tmp_path: Path) -> None:
+    clock = ManualClock(10)
+    path = tmp_path / "f.db"
+    with Queue("f.fifo", path=path, clock=clock) as q:
+        sent = [
+            q.send(b, group_id=g, deduplication_id=b)
+            for g, b in [("a", "a1"), ("b", "b1"), ("a", "a2"), ("b", "b2"), ("a", "a3")]
+        ]
+        [m] = q.receive(1, visibility_timeout=50)
+        assert m.body == "a1"
+    with Queue("f.fifo", path=path, clock=clock) as q:
+        q.check_invariants()
+        # The dedup window is honoured after reopening: the original's id comes back.
+        again = q.send("a2", group_id="a", deduplication_id="a2")
+        assert (again.message_id, again.sequence_number) == (
+            sent[2].message_id,
+            sent[2].sequence_number,
+        )
+        assert q.stats() == QueueStats(4, 1, 0)
+        # Group a is blocked by its in-flight head; b comes in send order.
+        assert [x.body for x in q.receive(10)] == ["b1", "b2"]
+        q.delete(m)  # the old handle of the in-flight head
+        assert [x.body for x in q.receive(10)] == ["a2", "a3"]
+        new = q.send("c", group_id="c", deduplication_id="c")
+        assert str(new.sequence_number) > str(sent[-1].sequence_number)
+    clock.advance(301)
+    with Queue("f.fifo", path=path, clock=clock) as q:
+        fresh = q.send("a1", group_id="a", deduplication_id="a1")
+        assert fresh.message_id != sent[0].message_id  # the window has passed
+
+
+def test_settings_are_stored_and_reopening_applies_the_ones_passed(tmp_path: Path) -> None:
+    clock = ManualClock(0)
+    path = tmp_path / "q.db"
+    with Queue("jobs", path=path, clock=clock, visibility_timeout=5) as q:
+        q.send("m")
+    with Queue("jobs", path=path, clock=clock, visibility_timeout=7, retention=60) as q:
+        assert q.visibility_timeout == 7
+        q.receive()
+    clock.advance(61)
+    with Queue("jobs", path=path, clock=clock, retention=60) as q:
+        assert q.stats() == QueueStats(0, 0, 0)
+
+
+def test_purge_is_stored(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    clock = ManualClock(0)
+    with Queue("jobs", path=path, clock=clock) as q:
+        for body in "abc":
+            q.send(body)
+        q.purge()
+        q.send("d")
+    with Queue("jobs", path=path, clock=clock) as q:
+        assert [m.body for m in q.receive(10)] == ["d"]
+
+
+def test_closed_queue_refuses_every_call(tmp_path: Path) -> None:
+    for q in (Queue("mem"), Queue("disk", path=tmp_path / "d.db")):
+        q.close()
+        q.close()  # twice is fine
+        with pytest.raises(Closed) as info:
+            q.send("x")
+        assert info.value.code == "ResourceClosed"
+        with pytest.raises(Closed):
+            q.receive()
+        with pytest.raises(Closed):
+            q.stats()
+
+
+def test_close_wakes_a_waiting_receive(tmp_path: Path) -> None:
+    async def scenario(q: Queue) -> None:
+        task = asyncio.create_task(q.receive_async(wait=20))
+        await asyncio.sleep(0)  # the task runs until it waits for a message
+        assert not task.done()
+        q.close()
+        with pytest.raises(Closed):
+            await asyncio.wait_for(task, 2)
+
+    for q in (
+        Queue("mem", clock=ManualClock(0)),
+        Queue("d", path=tmp_path / "d.db", clock=ManualClock(0)),
+    ):
+        asyncio.run(scenario(q))
+
+
+def test_bad_durability_and_standalone_dead_letter_queue(tmp_path: Path) -> None:
+    with pytest.raises(InvalidParameterValue):
+        Queue("q", path=tmp_path / "q.db", durability="sometimes")
+    with pytest.raises(InvalidParameterValue):
+        Queue("q", path=tmp_path / "q.db", dead_letter_queue=Queue("dlq"))
+    assert os.listdir(tmp_path) == []
+    for mode in ("crash", "power"):
+        with Queue("q", path=tmp_path / f"{mode}.db", durability=mode) as q:
+            q.send("x")
+        with Queue("q", path=tmp_path / f"{mode}.db", durability=mode) as q:
+            assert q.stats().visible == 1
+
+
+def test_second_opener_in_this_process(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    with Queue("q", path=path):
+        with pytest.raises(StorageError) as info:
+            Queue("q", path=path)
+        assert info.value.code == "InvalidStorage"
+    with Queue("q", path=path):  # released by the close
+        pass
+
+
+def test_second_opener_in_another_process(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    script = textwrap.dedent(
+        f"""
+        from mqlite import Queue
+        from mqlite.errors import StorageError
+        try:
+            Queue("q", path={str(path)!r})
+        except StorageError as e:
+            print("refused", e.code)
+        else:
+            print("opened")
+        """
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    with Queue("q", path=path) as q:
+        q.send("x")
+        out = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+        )
+        assert out.stdout.split() == ["refused", "InvalidStorage"]
+        q.send("y")
+    with Queue("q", path=path) as q:
+        assert q.stats().visible == 2
+
+
+def _refused_unchanged(path: Path, name: str = "q") -> StorageError:
+    before = _listing(path.parent)
+    with pytest.raises(StorageError) as info:
+        Queue(name, path=path)
+    assert _listing(path.parent) == before
+    return info.value
+
+
+def test_foreign_files_are_refused_and_left_unchanged(tmp_path: Path) -> None:
+    import sqlite3
+
+    text = tmp_path / "notes.txt"
+    text.write_text("hello\n" * 50)
+    assert "not an mqlite file" in str(_refused_unchanged(text))
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE t (x)")
+    conn.commit()
+    conn.close()
+    assert "not an mqlite file" in str(_refused_unchanged(other))
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    _refused_unchanged(empty)
+
+
+def test_damaged_file_is_refused_and_left_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    with Queue("q", path=path) as q:
+        q.send("x")
+    data = bytearray(path.read_bytes())
+    data[100:] = b"\xff" * (len(data) - 100)
+    path.write_bytes(bytes(data))
+    _refused_unchanged(path)
+
+
+def test_newer_version_wrong_kind_and_wrong_name(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    with Queue("q", path=path):
+        pass
+    assert "holds the queue 'q'" in str(_refused_unchanged(path, "other"))
+    newer = tmp_path / "newer.db"
+    data = bytearray(path.read_bytes())
+    data[60:64] = (_store.SCHEMA_VERSION + 1).to_bytes(4, "big")
+    newer.write_bytes(bytes(data))
+    assert "newer" in str(_refused_unchanged(newer))
+    broker_file = tmp_path / "b.db"
+    store = _store.Store(broker_file, kind="broker", name="", durability="crash")
+    store.close()
+    assert "broker's file" in str(_refused_unchanged(broker_file))
+
+
+def test_migration_hook_upgrades_an_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    path = tmp_path / "q.db"
+    with Queue("q", path=path) as q:
+        q.send("x")
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version={_store.SCHEMA_VERSION - 1}")
+    conn.execute("ALTER TABLE meta RENAME TO meta_old")
+    conn.commit()
+    conn.close()
+    calls: list[int] = []
+
+    def upgrade(c: sqlite3.Connection) -> None:
+        calls.append(1)
+        c.execute("ALTER TABLE meta_old RENAME TO meta")
+
+    # The header check reads the old meta table through the immutable view first.
+    monkeypatch.setitem(_store.MIGRATIONS, _store.SCHEMA_VERSION - 1, upgrade)
+    monkeypatch.setattr(_store.Store, "_inspect", lambda self: None)
+    with Queue("q", path=path) as q:
+        assert q.stats().visible == 1
+    assert calls == [1]
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == _store.SCHEMA_VERSION
+    conn.close()
+
+
+def test_unknown_handle_still_refused_after_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    other = Queue("q")
+    other.send("x")
+    [m] = other.receive()
+    with Queue("q", path=path) as q:
+        q.send("x")
+    with Queue("q", path=path) as q, pytest.raises(ReceiptHandleIsInvalid):
+        q.delete(m)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_message_ids_after_fork_do_not_repeat() -> None:
+    from mqlite.message import new_message_id
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.close(read)
+        os.write(write, ",".join(new_message_id() for _ in range(3)).encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 10_000).decode().split(",")
+    os.close(read)
+    os.waitpid(pid, 0)
+    parent = [new_message_id() for _ in range(3)]
+    assert not set(child) & set(parent)
+
+
+def test_broker_round_trip_with_dead_letters_and_redrive(tmp_path: Path) -> None:
+    clock = ManualClock(1_000)
+    path = tmp_path / "b.db"
+    with Broker(path=path, clock=clock) as broker:
+        dlq = broker.create_queue("dlq")
+        jobs = broker.create_queue(
+            "jobs", dead_letter_queue=dlq, max_receive_count=1, visibility_timeout=5
+        )
+        broker.create_queue("f.fifo", content_based_deduplication=True).send("x", group_id="g")
+        jobs.send("poison")
+        jobs.receive()
+        clock.advance(6)
+        assert jobs.receive() == []  # moved to the dead-letter queue
+        broker.create_queue("gone")
+        broker.delete_queue("gone")
+    assert broker.closed
+    assert jobs.closed
+    with pytest.raises(Closed):
+        broker.create_queue("x")
+    with Broker(path=path, clock=clock) as broker:
+        assert [q.name for q in broker.list_queues()] == ["dlq", "f.fifo", "jobs"]
+        jobs, dlq = broker.get_queue("jobs"), broker.get_queue("dlq")
+        assert jobs.dead_letter_queue is dlq
+        assert jobs.visibility_timeout == 5
+        assert broker.get_queue("f.fifo").content_based_deduplication
+        [dead] = dlq.peek()
+        assert dead.dead_letter_source_arn == jobs.arn
+        assert dlq.redrive() == 1  # back to the source it came from
+        assert [m.body for m in jobs.peek()] == ["poison"]
+        # create_queue on a stored queue follows CreateQueue's rules.
+        assert broker.create_queue("jobs", visibility_timeout=5) is jobs
+        with pytest.raises(QueueNameExists):
+            broker.create_queue("jobs", visibility_timeout=6)
+
+
+def test_broker_and_queue_files_are_not_interchangeable(tmp_path: Path) -> None:
+    broker_file = tmp_path / "b.db"
+    queue_file = tmp_path / "q.db"
+    Broker(path=broker_file).close()
+    Queue("q", path=queue_file).close()
+    assert "broker's file" in str(_refused_unchanged(broker_file))
+    before = _listing(tmp_path)
+    with pytest.raises(StorageError):
+        Broker(path=queue_file)
+    assert _listing(tmp_path) == before
+    with Broker(path=broker_file), pytest.raises(StorageError):
+        Broker(path=broker_file)
