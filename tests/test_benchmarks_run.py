@@ -80,3 +80,27 @@ def test_only_appends_a_section_the_page_lacks(tiny_suite: Path) -> None:
     text = page.read_text()
     assert text.startswith("# Performance\n\n## Something else\n\n```\nkept\n```\n\n## Fake part\n")
     assert text.endswith("```\nops 1\n```\n")
+
+
+def test_bench_durable_runs_and_reports_every_comparison() -> None:
+    # Tiny sizes: this checks the bench runs end to end and reports every ratio, not speed.
+    from benchmarks import bench_durable
+
+    tiny = bench_durable.Sizes(n=20, n_power=10, rounds=1, per_thread=5, reopen=50)
+    figures = bench_durable.run(sizes=tiny)
+    assert set(figures["ns"]) == {
+        "bare crash",
+        "send crash",
+        "bare power",
+        "send power",
+        "bare batch",
+        "send_batch",
+        "cycle crash",
+        "cycle power",
+        "persist-queue",
+        "litequeue",
+    }
+    assert figures["reopen"]["messages"] == 50
+    table = bench_durable.report(figures)
+    for target in ("<= 1.5x", "<= 2x", ">= 10x", "> 1x", ">= 4x", "reopen a file of 50"):
+        assert target in table, table
