@@ -32,7 +32,7 @@ from sortedcontainers import SortedDict
 from ._dead_letters import DeadLetters
 from ._redrive import decode_handle
 from ._settings import SETTING_NAMES
-from ._store import Store, check_durability
+from ._store import Store, check_durability, dumps
 from .clock import Clock, SystemClock
 from .errors import (
     Closed,
@@ -127,6 +127,27 @@ class Broker:
             queue = self._new_queue(name, settings, store, qid)
             if dlq is not None:
                 links.append((queue, dlq, settings["max_receive_count"]))
+        self._store = store
+        for name, fifo, cbd, subs in store.conn.execute(
+            "SELECT name, fifo, cbd, subscriptions FROM topics ORDER BY rowid"
+        ).fetchall():
+            topic = self._new_topic(
+                name, {"fifo": bool(fifo), "content_based_deduplication": bool(cbd)}
+            )
+            topic._on_change = None  # nothing to store while restoring
+            for sub in json.loads(subs):
+                target = self._queues.get(sub["queue"])
+                if target is None:
+                    continue
+                dlq = sub["dead_letter_queue"]
+                topic.subscribe(
+                    target,
+                    filter_policy=sub["filter_policy"] or "",
+                    filter_policy_scope=sub["scope"],
+                    raw_message_delivery=sub["raw"],
+                    dead_letter_queue=None if dlq is None else self._queues.get(dlq),
+                )
+            topic._on_change = self._save_topics
         for queue, dlq_name, max_count in links:
             target = self._queues.get(dlq_name)
             if target is not None:
@@ -409,15 +430,58 @@ class Broker:
                             " different attributes"
                         )
                 return existing
-            topic = Topic(
-                name,
-                clock=self._clock,
-                region=self._region,
-                account_id=self._account_id,
-                **settings,
-            )
-            self._topics[name] = topic
+            topic = self._new_topic(name, settings)
+            self._save_topics()
             return topic
+
+    def _new_topic(self, name: str, settings: dict[str, Any]) -> Topic:
+        topic = Topic(
+            name,
+            clock=self._clock,
+            region=self._region,
+            account_id=self._account_id,
+            **settings,
+        )
+        if self._store is not None:
+            topic._on_change = self._save_topics
+        self._topics[name] = topic
+        return topic
+
+    def _save_topics(self) -> None:
+        """Store every topic and its queue subscriptions (callables are code: not stored)."""
+        store = self._store
+        if store is None:
+            return
+        with self._lock:
+            rows = []
+            for topic in self._topics.values():
+                subs = [
+                    {
+                        "queue": sub.target.name,
+                        "filter_policy": None
+                        if sub.filter_policy is None
+                        else sub.filter_policy._json,
+                        "scope": sub.filter_policy_scope,
+                        "raw": sub.raw_message_delivery,
+                        "dead_letter_queue": None
+                        if sub.dead_letter_queue is None
+                        else sub.dead_letter_queue.name,
+                    }
+                    for sub in topic.subscriptions
+                    if isinstance(sub.target, Queue)
+                ]
+                rows.append(
+                    (
+                        topic.name,
+                        int(topic.fifo),
+                        int(topic.content_based_deduplication),
+                        dumps(subs),
+                    )
+                )
+            store.append("DELETE FROM topics", ())
+            for row in rows:
+                store.append("INSERT INTO topics VALUES (?,?,?,?)", row)
+        store.sync()
 
     def get_topic(self, name: str) -> Topic:
         """The topic called *name*. Raises ``NotFound``. Cost: O(1)."""
@@ -443,3 +507,4 @@ class Broker:
             close = getattr(topic, "_mark_deleted", None)
             if callable(close):
                 close()
+            self._save_topics()

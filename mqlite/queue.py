@@ -1324,6 +1324,21 @@ class _DurableQueue(Queue):
         super().configure(**changes)
         self._sync()
 
+    def stats(self) -> QueueStats:
+        # After a failed write memory may hold what the file does not: refuse to show it.
+        store = self._store
+        assert store is not None
+        store.check_usable()
+        return super().stats()
+
+    def peek(
+        self, *, include_in_flight: bool = False, include_delayed: bool = False
+    ) -> list[Message]:
+        store = self._store
+        assert store is not None
+        store.check_usable()
+        return super().peek(include_in_flight=include_in_flight, include_delayed=include_delayed)
+
     def _send(self, p: PreparedSend) -> SendResult:
         result = super()._send(p)
         self._sync()

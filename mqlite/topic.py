@@ -441,6 +441,8 @@ class Topic:
         executor: concurrent.futures.Executor | None = None,
     ) -> None:
         self._name, self._fifo = check_topic_name(name, fifo)
+        #: Called after each subscription change (a durable broker stores them).
+        self._on_change: Callable[[], None] | None = None
         if not isinstance(content_based_deduplication, bool):
             raise InvalidParameter(
                 "Invalid parameter: Attributes Reason: ContentBasedDeduplication: Invalid value"
@@ -633,6 +635,8 @@ class Topic:
                 self._unfiltered[sub] = None
             else:
                 self._index.add(sub, policy)
+        if self._on_change is not None:
+            self._on_change()
         return sub
 
     def _resolve(
@@ -713,6 +717,8 @@ class Topic:
                 elif policy is not None:
                     self._unfiltered.pop(sub, None)
                     self._index.add(sub, policy)
+        if self._on_change is not None:
+            self._on_change()
 
     def unsubscribe(self, subscription: Subscription) -> None:
         """Remove *subscription* (idempotent; a subscription of another topic is ignored).
@@ -739,6 +745,8 @@ class Topic:
                 del self._unfiltered[subscription]
             if subscription in self._index:
                 self._index.remove(subscription)
+        if self._on_change is not None:
+            self._on_change()
 
     # --- publishing ---------------------------------------------------------------------------
 

@@ -364,3 +364,84 @@ def test_broker_and_queue_files_are_not_interchangeable(tmp_path: Path) -> None:
     assert _listing(tmp_path) == before
     with Broker(path=broker_file), pytest.raises(StorageError):
         Broker(path=broker_file)
+
+
+def test_topics_and_queue_subscriptions_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "b.db"
+    clock = ManualClock(0)
+    with Broker(path=path, clock=clock) as broker:
+        red = broker.create_queue("red")
+        raw = broker.create_queue("raw")
+        topic = broker.create_topic("events")
+        topic.subscribe(red, filter_policy={"colour": ["red"]})
+        topic.subscribe(raw, raw_message_delivery=True)
+        topic.subscribe(lambda n: None)  # code: not stored
+        gone = broker.create_topic("gone")
+        gone.subscribe(red).unsubscribe()
+        broker.create_topic("ordered.fifo", content_based_deduplication=True)
+    with Broker(path=path, clock=clock) as broker:
+        assert [t.name for t in broker.list_topics()] == ["events", "gone", "ordered.fifo"]
+        assert broker.get_topic("ordered.fifo").content_based_deduplication
+        assert broker.get_topic("gone").subscriptions == []
+        topic = broker.get_topic("events")
+        subs = topic.subscriptions
+        assert [s.target for s in subs] == [broker.get_queue("red"), broker.get_queue("raw")]
+        assert subs[1].raw_message_delivery
+        topic.publish("hi", attributes={"colour": "blue"})
+        assert broker.get_queue("red").stats().visible == 0
+        assert [m.body for m in broker.get_queue("raw").receive()] == ["hi"]
+        broker.delete_topic("gone")
+    with Broker(path=path, clock=clock) as broker:
+        assert [t.name for t in broker.list_topics()] == ["events", "ordered.fifo"]
+
+
+def test_a_failed_commit_raises_and_the_file_keeps_what_was_committed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    path = tmp_path / "q.db"
+    q = Queue("q", path=path)
+    q.send("kept")
+
+    def broken(self: _store.Store, batch: object) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    with monkeypatch.context() as m:
+        m.setattr(_store.Store, "_write", broken)
+        with pytest.raises(StorageError) as info:
+            q.send("lost")
+        assert info.value.code == "InvalidStorage"
+    # Memory holds "lost", the file does not: every later call refuses.
+    for call in (q.stats, lambda: q.send("x"), q.receive, q.peek):
+        with pytest.raises(StorageError):
+            call()
+    q.close()
+    with Queue("q", path=path) as again:
+        assert [m.body for m in again.peek()] == ["kept"]
+
+
+def test_threads_share_commits_and_lose_nothing(tmp_path: Path) -> None:
+    import threading
+
+    path = tmp_path / "q.db"
+    q = Queue("q", path=path)
+
+    def work(n: int) -> None:
+        for i in range(40):
+            q.send(f"{n}-{i}")
+        for _ in range(20):
+            for m in q.receive(1):
+                q.delete(m)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    left = sorted(m.body for m in q.peek())
+    q.close()
+    with Queue("q", path=path) as again:
+        again.check_invariants()
+        assert sorted(m.body for m in again.peek()) == left
+        assert len(left) == 8 * 40 - 8 * 20

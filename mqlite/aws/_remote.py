@@ -33,6 +33,7 @@ from mqlite._settings import DEFAULT_MAX_IN_FLIGHT, SETTING_NAMES
 from mqlite.broker import Broker
 from mqlite.clock import Clock, Interrupt, SystemClock
 from mqlite.errors import (
+    Closed,
     InvalidAttributeValue,
     InvalidParameterValue,
     MqliteError,
@@ -153,6 +154,7 @@ class RemoteBroker(Broker):
         self._sns: Any = None
         self._sns_lock = threading.Lock()
         self._account: str | None = None
+        self._closed = False
 
     @property
     def sns(self) -> Any:
@@ -205,10 +207,27 @@ class RemoteBroker(Broker):
 
     def call(self, operation: Callable[..., _R], **params: Any) -> _R:
         """Run one boto3 call; its errors come back as :class:`MqliteError`."""
+        if self._closed:
+            raise Closed("The broker is closed.")
         try:
             return operation(**params)
         except (ClientError, BotoCoreError, ResponseParserError) as exc:
             raise translate(exc, self._where) from exc
+
+    @property
+    def path(self) -> str | None:
+        """Always ``None``: the service stores the queues."""
+        return None
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    def close(self) -> None:
+        """Refuse later calls through this broker (raising ``Closed``); the service's
+        queues and topics are left as they are. Cost: O(1)."""
+        self._closed = True
 
     # --- queues --------------------------------------------------------------------------
 
@@ -503,8 +522,11 @@ class RemoteQueue(Queue):
         self._fifo = self._name.endswith(".fifo")
         self._attributes: dict[str, str] | None = None
         self._deleted = False
+        self._closed = False
 
     def _call(self, operation: Callable[..., _R], **params: Any) -> _R:
+        if self._closed or self._broker._closed:
+            raise Closed(f"The queue {self._name} is closed.")
         try:
             return operation(**params)
         except (ClientError, BotoCoreError, ResponseParserError) as exc:
@@ -512,6 +534,21 @@ class RemoteQueue(Queue):
             if isinstance(error, QueueDoesNotExist):
                 self._deleted = True
             raise error from exc
+
+    @property
+    def path(self) -> str | None:
+        """Always ``None``: the service stores the messages."""
+        return None
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` (or its broker's) was called."""
+        return self._closed or self._broker._closed
+
+    def close(self) -> None:
+        """Refuse later calls on this object (raising ``Closed``); the service's queue is
+        left as it is. A long poll already in progress runs to its end. Cost: O(1)."""
+        self._closed = True
 
     # --- properties ----------------------------------------------------------------------
 
