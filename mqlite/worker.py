@@ -59,7 +59,7 @@ import attrs
 
 from mqlite._validation import in_range, shown
 from mqlite.clock import Interrupt
-from mqlite.errors import MqliteError
+from mqlite.errors import Closed, MqliteError
 from mqlite.message import DeleteEntry, Message
 from mqlite.queue import Queue
 
@@ -461,6 +461,7 @@ class Worker:
         self._poke_often = queue._interrupts_are_free
         self._beat_wake = -_INF  # the deadline the heartbeat thread sleeps until
         self._stopping = False
+        self._closed_seen = False  # the queue was closed: a stop is under way
         self._started = False
         self._keep: _Job | None = None  # the job whose handler called stop(), if one did
         self._stop_done = False  # stop() has released, flushed and returned (or is about to)
@@ -597,6 +598,14 @@ class Worker:
                 if t is not me:
                     t.join()
         self._stop_owned_loop(join=drain and timeout is None)
+
+    def _stop_for_closed_queue(self) -> None:
+        with self._lock:
+            if self._closed_seen or self._stopping:
+                return
+            self._closed_seen = True
+        log.info("queue %s was closed: worker %s stops", self.queue.name, self.name)
+        threading.Thread(target=self.stop, name=f"{self.name}-closed", daemon=True).start()
 
     def _stopped(self) -> bool:
         """Whether a stop() has finished and left nothing running; call with the lock."""
@@ -810,6 +819,16 @@ class Worker:
                     wait=0 if poke is None else IDLE_WAIT,
                     interrupt=poke,
                 )
+            except Closed:
+                # Nothing more will come: stop as stop() would (from a thread of its own,
+                # since stop() waits for this fetch to end).
+                self._stop_for_closed_queue()
+                with self._lock:
+                    self._poke = None
+                    self._polling = False
+                    if not self._stopping:
+                        self._idle.wait(self.poll_interval)
+                continue
             except Exception as exc:
                 # Not ours to fix, but the fetcher role must not die with this thread.
                 failures += 1

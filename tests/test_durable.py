@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mqlite import Broker, ManualClock, Queue, QueueStats, _store
+from mqlite import Broker, ManualClock, Message, Queue, QueueStats, _store
 from mqlite.errors import (
     Closed,
     InvalidParameterValue,
@@ -445,3 +446,25 @@ def test_threads_share_commits_and_lose_nothing(tmp_path: Path) -> None:
         again.check_invariants()
         assert sorted(m.body for m in again.peek()) == left
         assert len(left) == 8 * 40 - 8 * 20
+
+
+def _record_body(seen: list[str], message: Message) -> None:
+    seen.append(message.body)
+
+
+def test_a_worker_stops_when_its_queue_is_closed(tmp_path: Path) -> None:
+    import threading
+
+    from mqlite import Worker
+
+    for q in (Queue("mem", clock=ManualClock(0)), Queue("d", path=tmp_path / "d.db")):
+        seen: list[str] = []
+        worker = Worker(q, functools.partial(_record_body, seen), concurrency=2).start()
+        q.send("one")
+        assert worker.wait_idle(timeout=2)
+        assert seen == ["one"]
+        q.close()
+        for thread in [t for t in threading.enumerate() if t.name.startswith(worker.name)]:
+            thread.join(2)
+            assert not thread.is_alive(), thread.name
+        worker.stop(timeout=2)  # already stopped: returns at once
