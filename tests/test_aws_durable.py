@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from botocore.config import Config
 
 from mqlite import Broker, ManualClock, MqliteError
 from mqlite.aws import Regions, Server
+from mqlite.aws._server import serve
 from mqlite.errors import Closed, StorageError
 
 
@@ -155,6 +157,50 @@ def test_stop_closes_the_files_and_start_opens_them_again(tmp_path: Path) -> Non
         assert server.broker().get_queue("jobs").stats().visible == 1
     finally:
         server.stop()
+
+
+def test_stop_during_a_long_poll_closes_the_files_without_waiting(tmp_path: Path) -> None:
+    clock = ManualClock()
+    server = Server(port=0, clock=clock, path=tmp_path).start()
+    try:
+        sqs = _client(server.endpoint_url)
+        url = sqs.create_queue(QueueName="jobs")["QueueUrl"]
+        outcome: list[object] = []
+
+        def poll() -> None:
+            try:
+                outcome.append(sqs.receive_message(QueueUrl=url, WaitTimeSeconds=20))
+            except Exception as error:  # the stopped server drops the connection
+                outcome.append(error)
+
+        poller = threading.Thread(target=poll)
+        poller.start()
+        for _ in range(5_000):  # until the receive waits on the clock
+            if clock.pending_deadlines():
+                break
+            threading.Event().wait(0.001)
+        assert clock.pending_deadlines()
+        held = server.broker()
+    finally:
+        server.stop()
+    # The waiting receive was woken by the close, not by the clock: nothing advanced it.
+    poller.join(10)
+    assert not poller.is_alive()
+    assert held.closed
+    assert len(outcome) == 1
+    # The directory is free again at once.
+    with Server(port=0, clock=clock, path=tmp_path) as again:
+        assert again.broker().get_queue("jobs").stats().visible == 0
+
+
+def test_serve_refuses_a_data_path_it_cannot_use(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "state"
+    path.write_text("mine")
+    assert serve(["--port", "0", "--data", str(path)]) == 1
+    assert "is not a directory" in capsys.readouterr().err
+    assert path.read_text() == "mine"
 
 
 def test_a_second_server_on_the_same_directory_is_refused(tmp_path: Path) -> None:
