@@ -100,8 +100,8 @@ class JournaledState(QueueState):
                 rec.dead_letter_source,
                 rec.dead_letter_source_arn,
             ),
+            self,
         )
-        self._counters()
 
     def _send_fifo(self, now: float, message_id: str, *args: Any) -> Any:
         seq = self._seq
@@ -120,7 +120,6 @@ class JournaledState(QueueState):
     ) -> None:
         super()._start_flight(rec, now, now_ms, visibility_timeout)
         self._update(rec, now + visibility_timeout)
-        self._counters()
 
     def _hide(self, rec: Record, until: float) -> None:
         super()._hide(rec, until)
@@ -135,8 +134,7 @@ class JournaledState(QueueState):
         live = rec.seq in self._live
         super()._remove(rec, prune=prune)
         if live:
-            self.store.append(_DELETE, (self._base | rec.seq,))
-            self._counters()
+            self.store.append(_DELETE, (self._base | rec.seq,), self)
 
     def clear(self) -> None:
         super().clear()
@@ -144,8 +142,7 @@ class JournaledState(QueueState):
         self.store.append(
             "DELETE FROM messages WHERE id BETWEEN ? AND ?", (lo, lo | ((1 << _SEQ_BITS) - 1))
         )
-        self.store.append("DELETE FROM dedup WHERE q=?", (self.qid,))
-        self._counters()
+        self.store.append("DELETE FROM dedup WHERE q=?", (self.qid,), self)
 
     def _update(self, rec: Record, deadline: float | None) -> None:
         self.store.append(
@@ -158,20 +155,19 @@ class JournaledState(QueueState):
                 rec.received_at,
                 self._base | rec.seq,
             ),
+            self,
         )
 
-    def _counters(self) -> None:
-        self.store.append(
-            _COUNTERS,
-            (
-                self._seq,
-                str(self._sequence),
-                self._last_purge,
-                self.sent,
-                self.received,
-                self.deleted,
-                self.qid,
-            ),
+    def counters_row(self) -> tuple[Any, ...]:
+        """The queue's counters, as the store's commit writes them."""
+        return (
+            self._seq,
+            str(self._sequence),
+            self._last_purge,
+            self.sent,
+            self.received,
+            self.deleted,
+            self.qid,
         )
 
 
@@ -206,7 +202,15 @@ def load_state(state: QueueState, store: Store, qid: int, now: float) -> None:
         dls,
         dlsa,
     ) in conn.execute("SELECT * FROM messages WHERE id BETWEEN ? AND ? ORDER BY id", (lo, hi)):
-        rec = Record(rid & (hi - lo), mid, body, mb, decode_attributes(attrs_text), ma, enq)
+        rec = Record(
+            rid & (hi - lo),
+            mid,
+            body,
+            mb,
+            {} if attrs_text is None else decode_attributes(attrs_text),
+            ma,
+            enq,
+        )
         rec.state = st
         rec.sent_ms = sent_ms
         rec.receive_count = rc

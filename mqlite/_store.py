@@ -33,7 +33,7 @@ import sqlite3
 import struct
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from .errors import InvalidParameterValue, StorageError
 
@@ -41,6 +41,7 @@ __all__ = [
     "DURABILITY",
     "MIGRATIONS",
     "SCHEMA_VERSION",
+    "Journaled",
     "Store",
     "check_durability",
 ]
@@ -106,6 +107,8 @@ class Store:
         #: Held while appending to the pending list (callers hold their queue's lock too).
         self.lock = threading.Lock()
         self._pending: list[tuple[str, Sequence[Any]]] = []
+        # Queues changed since the last commit: their counters go in the next one.
+        self._dirty: set[Journaled] = set()
         self._appended = 0
         self._committed = 0
         self._leading = False
@@ -236,11 +239,14 @@ class Store:
 
     # --- writing -----------------------------------------------------------------------------
 
-    def append(self, sql: str, params: Sequence[Any]) -> None:
-        """Add one statement to the next commit (the caller holds its queue's lock)."""
+    def append(self, sql: str, params: Sequence[Any], owner: Journaled | None = None) -> None:
+        """Add one statement to the next commit (the caller holds its queue's lock);
+        *owner*'s counters are written once at the end of that commit."""
         with self.lock:
             self._pending.append((sql, params))
             self._appended += 1
+            if owner is not None:
+                self._dirty.add(owner)
 
     def sync(self) -> None:
         """Return once everything appended so far is committed.
@@ -274,6 +280,12 @@ class Store:
                 batch = self._pending
                 self._pending = []
                 upto = self._appended
+                dirty = self._dirty
+                self._dirty = set()
+            # Read now, outside the queues' locks: counters only grow, so a value a little
+            # ahead of this batch is still safe.
+            if dirty:
+                batch.extend((_COUNTERS, owner.counters_row()) for owner in dirty)
             error: BaseException | None = None
             try:
                 self._write(batch)
@@ -350,6 +362,18 @@ class Store:
         finally:
             with _open_lock:
                 _open_paths.discard(self._real)
+
+
+class Journaled(Protocol):
+    """A queue whose counters a commit writes (see ``mqlite._journal``)."""
+
+    def counters_row(self) -> tuple[Any, ...]:
+        """The parameters of the counters UPDATE."""
+
+
+_COUNTERS = (
+    "UPDATE queues SET seq=?, sequence=?, last_purge=?, sent=?, received=?, deleted=? WHERE id=?"
+)
 
 
 class _Waiter:

@@ -140,13 +140,14 @@ class Broker:
                 if target is None:
                     continue
                 dlq = sub["dead_letter_queue"]
-                topic.subscribe(
+                restored = topic.subscribe(
                     target,
                     filter_policy=sub["filter_policy"] or "",
                     filter_policy_scope=sub["scope"],
                     raw_message_delivery=sub["raw"],
                     dead_letter_queue=None if dlq is None else self._queues.get(dlq),
                 )
+                restored._keep_arn(sub["arn"])
             topic._on_change = self._save_topics
         for queue, dlq_name, max_count in links:
             target = self._queues.get(dlq_name)
@@ -457,6 +458,7 @@ class Broker:
             for topic in self._topics.values():
                 subs = [
                     {
+                        "arn": sub.arn,
                         "queue": sub.target.name,
                         "filter_policy": None
                         if sub.filter_policy is None

@@ -385,6 +385,11 @@ class Subscription:
         """
         self._topic._configure(self, changes)
 
+    def _keep_arn(self, arn: str) -> None:
+        """Take back the ARN this subscription had before a restart (a durable broker)."""
+        self._arn = arn
+        self._unsubscribe_url = json.dumps(unsubscribe_url(self._topic._region, arn))
+
     def unsubscribe(self) -> None:
         """Remove this subscription from its topic (idempotent).
 

@@ -468,3 +468,26 @@ def test_a_worker_stops_when_its_queue_is_closed(tmp_path: Path) -> None:
             thread.join(2)
             assert not thread.is_alive(), thread.name
         worker.stop(timeout=2)  # already stopped: returns at once
+
+
+def test_a_subscription_keeps_its_arn_across_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "b.db"
+    with Broker(path=path) as broker:
+        arn = broker.create_topic("t").subscribe(broker.create_queue("q")).arn
+    with Broker(path=path) as broker:
+        assert [s.arn for s in broker.get_topic("t").subscriptions] == [arn]
+
+
+def test_sequence_counter_survives_deleting_the_newest_messages(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    with Queue("q", path=path) as q:
+        q.send("a")
+        [old] = q.receive()
+        q.delete(old)
+    with Queue("q", path=path) as q:
+        q.send("b")
+        [new] = q.receive()
+        # The deleted message's handle does not name the new message.
+        assert new.receipt_handle != old.receipt_handle
+        q.delete(old)  # a no-op: its message is gone
+        assert q.stats().in_flight == 1
