@@ -117,7 +117,6 @@ def test_a_new_server_on_the_directory_serves_the_topics_the_last_one_left(
         assert sorted(_bodies(sqs, jobs)) == ["again", "published"]
 
 
-@pytest.mark.xfail(strict=True, reason="the storage engine does not keep subscription ARNs yet")
 def test_a_subscription_keeps_its_arn_across_a_restart(tmp_path: Path) -> None:
     with Server(port=0, path=tmp_path) as server:
         sqs = _client(server.endpoint_url)
