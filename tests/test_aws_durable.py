@@ -233,6 +233,13 @@ def test_a_path_that_is_a_file_is_refused_and_left_alone(tmp_path: Path) -> None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state"]
 
 
+def test_a_bad_durability_is_refused_before_anything_is_made(tmp_path: Path) -> None:
+    with pytest.raises(MqliteError, match="durability must be 'crash' or 'power'") as error:
+        Server(port=0, path=tmp_path / "state", durability="disk")
+    assert error.value.code == "InvalidParameterValue"
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_only_region_names_become_files(tmp_path: Path) -> None:
     regions = Regions(path=tmp_path)
     try:

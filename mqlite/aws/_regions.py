@@ -25,6 +25,7 @@ from typing import IO, TYPE_CHECKING
 
 import attrs
 
+from mqlite._store import check_durability
 from mqlite.broker import Broker
 from mqlite.clock import Clock, SystemClock
 from mqlite.errors import Closed, InvalidParameterValue, StorageError
@@ -166,7 +167,8 @@ class Regions:
     durability=durability)``; the regions already stored there are opened now, and
     :meth:`close` closes them. Raises ``StorageError`` when *path* is not a directory or
     another server holds it, or a region file there cannot be opened (open elsewhere,
-    damaged, not mqlite's: see ``Broker``).
+    damaged, not mqlite's: see ``Broker``); ``InvalidParameterValue`` for a *durability*
+    other than ``"crash"`` or ``"power"``.
     """
 
     def __init__(
@@ -181,7 +183,8 @@ class Regions:
         self.account_id = account_id
         #: The directory of the region files, or None when every region is in memory.
         self.path: Path | None = Path(path) if path is not None else None
-        self.durability = durability
+        # Checked now: an empty directory opens no broker until the first request.
+        self.durability = check_durability(durability)
         self._lock = threading.Lock()
         self._brokers: dict[str, Broker] = {}
         self._lock_file: IO[bytes] | None = None
