@@ -491,3 +491,27 @@ def test_sequence_counter_survives_deleting_the_newest_messages(tmp_path: Path) 
         assert new.receipt_handle != old.receipt_handle
         q.delete(old)  # a no-op: its message is gone
         assert q.stats().in_flight == 1
+
+
+def test_a_killed_process_loses_nothing_it_returned_from(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    script = textwrap.dedent(
+        f"""
+        import os
+        from mqlite import Queue
+        q = Queue("q", path={str(path)!r})
+        for i in range(20):
+            q.send(str(i))
+        [m] = q.receive(visibility_timeout=600)
+        q.delete(m)
+        print(m.body, flush=True)
+        os.kill(os.getpid(), 9)
+        """
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert out.returncode == -9
+    assert out.stdout.split() == ["0"]
+    assert (tmp_path / "q.db-wal").exists()  # an unclean end: the next open checks the file
+    with Queue("q", path=path) as q:
+        assert [m.body for m in q.peek()] == [str(i) for i in range(1, 20)]
