@@ -383,7 +383,10 @@ def report(results: dict[str, Any]) -> str:
         lines.append(
             f"{THREADS} threads sending, {durability}: {rates['many']:8.0f} sends/s;"
             f" one thread {rates['one']:8.0f} sends/s"
-            f" -> {rates['many'] / rates['one']:.2f}x{target}"
+            f" -> {rates['many'] / rates['one']:.2f}x{target};"
+            # The other reading of "single-thread commit-per-send": bare sqlite3's rate.
+            f" bare sqlite3, a commit per row: {1e9 / ns[f'bare {durability}']:8.0f} rows/s"
+            f" -> {rates['many'] * ns[f'bare {durability}'] / 1e9:.2f}x"
         )
     reopen = results["reopen"]
     lines.append(
