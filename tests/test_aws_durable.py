@@ -67,6 +67,10 @@ def test_a_new_server_on_the_directory_serves_the_queues_the_last_one_left(
     ]
 
     with Server(port=0, clock=clock, path=data) as server:
+        # Every stored region is open from the start: the dashboard lists both before any
+        # request has named them.
+        assert server.dashboard is not None
+        assert [b.region for b in server.dashboard.brokers()] == ["eu-west-1", "us-east-1"]
         sqs = _client(server.endpoint_url)
         base = f"{server.endpoint_url}/000000000000"
         assert sorted(sqs.list_queues()["QueueUrls"]) == [f"{base}/jobs", f"{base}/orders.fifo"]
