@@ -3,11 +3,16 @@
 ``python -m benchmarks`` (or ``python benchmarks/run.py``) runs, in one run on one
 machine: the queue cycle beside ``queue.Queue`` (``bench_queue``), filter matching beside
 a naive loop (``bench_filters``), topic publishing beside moto (``bench_topic``) and the
-worker pool beside a ``queue.Queue`` thread pool (``bench_worker``). It prints each table.
+worker pool beside a ``queue.Queue`` thread pool (``bench_worker``), the wire layers
+(``bench_aws``, ``bench_server``, ``bench_remote``, ``bench_dashboard``) and durable queues
+beside bare sqlite3 commits and the SQLite-backed queue libraries (``bench_durable``). It
+prints each table.
 Only with ``--write`` does it also write them, with the machine and Python version, to
 ``docs/performance-results.md`` and, when matplotlib is installed, plot PNGs into ``docs/``:
 those files are tracked, so changing them is an explicit choice. ``--quick`` makes every
-part shorter.
+part shorter. ``--only NAME`` (repeatable, e.g. ``--only bench_durable``) runs just those
+parts; with ``--write`` it replaces only their sections of the results page, each saying
+when and where it ran, and leaves the rest of the page and the plots as they were.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ PARTS = [
     ("bench_server", "SQS over HTTP: python -m mqlite serve under load"),
     ("bench_remote", "RemoteQueue over python -m mqlite serve, beside bare boto3"),
     ("bench_dashboard", "Server throughput with and without a dashboard open (1,000 queues)"),
+    ("bench_durable", "Durable queues (path=) beside bare sqlite3, persist-queue and litequeue"),
 ]
 
 
@@ -133,6 +139,19 @@ def _plots(results: dict[str, dict[str, Any]], out: Path) -> list[str]:
     return written
 
 
+def _replace_section(page: str, section: str) -> str:
+    """*page* with the ``## `` section of *section*'s title replaced by it (else appended)."""
+    title = section.split("\n", 1)[0]
+    lines = page.splitlines(keepends=True)
+    starts = [i for i, line in enumerate(lines) if line.rstrip("\n") == title]
+    if not starts:
+        return page.rstrip("\n") + "\n\n" + section
+    start = starts[0]
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    rest = "".join(lines[end:])
+    return "".join(lines[:start]) + section + ("\n" + rest if rest else "")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the suite; see the module docstring."""
     parser = argparse.ArgumentParser(description="mqlite benchmark suite; prints its tables")
@@ -142,10 +161,20 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="also rewrite docs/performance-results.md and the plots in docs/",
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=[name for name, _ in PARTS],
+        metavar="NAME",
+        help="run only this part (repeatable); with --write, rewrite only its section",
+    )
     args = parser.parse_args(argv)
     results: dict[str, dict[str, Any]] = {}
     sections = []
+    when = datetime.date.today().isoformat()
     for name, title in PARTS:
+        if args.only and name not in args.only:
+            continue
         try:
             module = importlib.import_module(f"benchmarks.{name}")
         except ImportError as error:
@@ -156,12 +185,27 @@ def main(argv: list[str] | None = None) -> None:
         results[name] = figures
         table = _table(module, figures)
         print(table + "\n", flush=True)
-        sections.append(f"## {title}\n\n```\n{table}\n```\n")
+        if args.only:
+            # The rest of the page ran elsewhere: this section says where it ran.
+            where = (
+                f"`python -m benchmarks --only {name}{' --quick' if args.quick else ''}` on"
+                f" {when}; {_machine()}; Python {platform.python_version()}.\n\n"
+            )
+            sections.append(f"## {title}\n\n{where}```\n{table}\n```\n")
+        else:
+            sections.append(f"## {title}\n\n```\n{table}\n```\n")
     if not args.write:
         return
     docs = DOCS
+    if args.only:
+        page = docs / "performance-results.md"
+        text = page.read_text() if page.exists() else "# Performance\n\n"
+        for section in sections:
+            text = _replace_section(text, section)
+        page.write_text(text)
+        print(f"wrote {len(sections)} section(s) of docs/performance-results.md")
+        return
     plots = _plots(results, docs)
-    when = datetime.date.today().isoformat()
     head = (
         "# Performance\n\n"
         "Figures written by `python -m benchmarks"

@@ -16,7 +16,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from mqlite import ManualClock, MqliteError, QueueStats
+from mqlite import ManualClock, QueueStats
 from mqlite.aws import Server
 from mqlite.aws._server import serve
 
@@ -169,12 +169,6 @@ def test_stop_frees_the_port_and_is_idempotent(clock: ManualClock) -> None:
         assert again.endpoint_url.endswith(f":{port}")
     with pytest.raises(RuntimeError):
         _ = server.endpoint_url
-
-
-def test_path_is_refused_until_durable_storage_exists(tmp_path: Any) -> None:
-    with pytest.raises(MqliteError) as error:
-        Server(port=0, path=tmp_path / "state.db")
-    assert error.value.code == "UnsupportedOperation"
 
 
 def test_command_line_serves_and_stops_on_sigterm() -> None:

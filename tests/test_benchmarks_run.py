@@ -47,3 +47,60 @@ def test_write_writes_the_results_page(
     assert "## Fake part" in page
     assert "ops 1" in page
     assert "wrote docs/performance-results.md" in capsys.readouterr().out
+
+
+def test_only_with_write_replaces_just_that_section(
+    tiny_suite: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = ModuleType("benchmarks.other_part")
+    other.run = lambda quick: {"ops": 2}  # type: ignore[attr-defined]
+    other.report = lambda figures: f"other {figures['ops']}"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "benchmarks.other_part", other)
+    monkeypatch.setattr(run, "PARTS", [("fake_part", "Fake part"), ("other_part", "Other part")])
+    page = tiny_suite / "performance-results.md"
+    page.write_text(
+        "# Performance\n\nhead\n\n## Fake part\n\n```\nold fake\n```\n\n"
+        "## Other part\n\n```\nold other\n```\n"
+    )
+    run.main(["--quick", "--write", "--only", "other_part"])
+    assert "other 2" in capsys.readouterr().out
+    text = page.read_text()
+    # The fake part did not run: its section and the head are as they were.
+    assert text.startswith("# Performance\n\nhead\n\n## Fake part\n\n```\nold fake\n```\n\n")
+    assert "old other" not in text
+    assert text.endswith("```\nother 2\n```\n")
+    assert "`python -m benchmarks --only other_part --quick` on" in text
+    assert sorted(p.name for p in tiny_suite.iterdir()) == ["performance-results.md"]
+
+
+def test_only_appends_a_section_the_page_lacks(tiny_suite: Path) -> None:
+    page = tiny_suite / "performance-results.md"
+    page.write_text("# Performance\n\n## Something else\n\n```\nkept\n```\n")
+    run.main(["--quick", "--write", "--only", "fake_part"])
+    text = page.read_text()
+    assert text.startswith("# Performance\n\n## Something else\n\n```\nkept\n```\n\n## Fake part\n")
+    assert text.endswith("```\nops 1\n```\n")
+
+
+def test_bench_durable_runs_and_reports_every_comparison() -> None:
+    # Tiny sizes: this checks the bench runs end to end and reports every ratio, not speed.
+    from benchmarks import bench_durable
+
+    tiny = bench_durable.Sizes(n=20, n_power=10, rounds=1, per_thread=5, reopen=50)
+    figures = bench_durable.run(sizes=tiny)
+    assert set(figures["ns"]) == {
+        "bare crash",
+        "send crash",
+        "bare power",
+        "send power",
+        "bare batch",
+        "send_batch",
+        "cycle crash",
+        "cycle power",
+        "persist-queue",
+        "litequeue",
+    }
+    assert figures["reopen"]["messages"] == 50
+    table = bench_durable.report(figures)
+    for target in ("<= 1.5x", "<= 2x", ">= 10x", "> 1x", ">= 4x", "reopen a file of 50"):
+        assert target in table, table

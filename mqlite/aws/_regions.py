@@ -5,18 +5,30 @@ core has no use for (tags, the access policy, encryption settings, timestamps of
 and change) is kept here, beside the queue it belongs to; the same for SNS topics (display
 name, policies, tags) and subscriptions (delivery policy, role ARN), and for subscriptions
 the core cannot hold at all (e-mail, SMS, HTTP and other endpoints mqlite does not deliver to).
+
+With a *path*, the regions are durable: *path* is a directory holding one broker file per
+region, ``<region>.mqlite`` (a ``Broker(path=...)`` each, made on the region's first use),
+and a ``server.lock`` file that keeps a second server off the directory while this one has
+it. Every region file already there is opened at once, so its queues and topics are served
+and listed from the start. What is kept here beside the queues and topics (the extras
+above) lives in memory only.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import threading
 import weakref
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
 import attrs
 
+from mqlite._store import check_durability
 from mqlite.broker import Broker
 from mqlite.clock import Clock, SystemClock
+from mqlite.errors import Closed, InvalidParameterValue, StorageError
 
 from ._http_delivery import HttpSender
 
@@ -138,14 +150,44 @@ class SubscriptionExtras:
     redrive_queue: Queue | None = None
 
 
-class Regions:
-    """Per-region brokers sharing a clock and an account, made on first use."""
+#: A region's file in a durable directory: ``<region>.mqlite``.
+_SUFFIX = ".mqlite"
+#: Region names as the wire reads them (a signature's scope, an ARN), short enough to be
+#: a file name everywhere: nothing else becomes a file.
+_REGION = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+#: The file whose lock keeps a second server off a durable directory.
+_LOCK_NAME = "server.lock"
 
-    def __init__(self, *, clock: Clock | None = None, account_id: str = "000000000000") -> None:
+
+class Regions:
+    """Per-region brokers sharing a clock and an account, made on first use.
+
+    ``path=None`` keeps every region in memory. With a *path* (a directory, made if
+    missing), each region is a durable ``Broker(path=<path>/<region>.mqlite,
+    durability=durability)``; the regions already stored there are opened now, and
+    :meth:`close` closes them. Raises ``StorageError`` when *path* is not a directory or
+    another server holds it, or a region file there cannot be opened (open elsewhere,
+    damaged, not mqlite's: see ``Broker``); ``InvalidParameterValue`` for a *durability*
+    other than ``"crash"`` or ``"power"``.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        account_id: str = "000000000000",
+        path: str | os.PathLike[str] | None = None,
+        durability: str = "crash",
+    ) -> None:
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.account_id = account_id
+        #: The directory of the region files, or None when every region is in memory.
+        self.path: Path | None = Path(path) if path is not None else None
+        # Checked now: an empty directory opens no broker until the first request.
+        self.durability = check_durability(durability)
         self._lock = threading.Lock()
         self._brokers: dict[str, Broker] = {}
+        self._lock_file: IO[bytes] | None = None
         self._extras: weakref.WeakKeyDictionary[Queue, QueueExtras] = weakref.WeakKeyDictionary()
         self._topic_extras: weakref.WeakKeyDictionary[Topic, TopicExtras] = (
             weakref.WeakKeyDictionary()
@@ -158,13 +200,65 @@ class Regions:
         self._http_sender: HttpSender | None = None
         #: The MaxNumberOfMessagesPerSecond of move tasks started with one.
         self.task_rates: weakref.WeakKeyDictionary[RedriveTask, int] = weakref.WeakKeyDictionary()
+        #: Durable regions only: False once closed, until :meth:`reopen`.
+        self._open_now = False
+        if self.path is not None:
+            self.reopen()
+
+    def reopen(self) -> None:
+        """Durable regions: open the directory again after :meth:`close` (else nothing).
+
+        Raises what the constructor raises for a directory it cannot have.
+        """
+        if self.path is None or self._open_now:
+            return
+        path = self.path
+        if path.exists() and not path.is_dir():
+            raise StorageError(
+                f"{str(path)!r} is not a directory: durable server state is a directory"
+                " holding one file per region."
+            )
+        path.mkdir(parents=True, exist_ok=True)
+        lock_file = _lock_directory(path)
+        with self._lock:
+            self._lock_file = lock_file
+            self._open_now = True
+        try:
+            for entry in sorted(path.iterdir()):
+                region = entry.name[: -len(_SUFFIX)]
+                if entry.name.endswith(_SUFFIX) and _REGION.fullmatch(region):
+                    self.broker(region)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, region: str) -> Broker:
+        if self.path is None:
+            return Broker(clock=self.clock, region=region, account_id=self.account_id)
+        if not _REGION.fullmatch(region):
+            raise InvalidParameterValue(f"The region {region!r} is not a valid region name.")
+        return Broker(
+            clock=self.clock,
+            region=region,
+            account_id=self.account_id,
+            path=self.path / f"{region}{_SUFFIX}",
+            durability=self.durability,
+        )
 
     def broker(self, region: str = "us-east-1") -> Broker:
-        """The broker behind *region*, made on first use."""
+        """The broker behind *region*, made on first use (in a durable directory, its file).
+
+        Raises:
+            InvalidParameterValue: durable regions only: *region* is not a region name.
+            Closed: durable regions only, after :meth:`close`.
+            StorageError: its file cannot be opened (see ``Broker``).
+        """
         with self._lock:
             broker = self._brokers.get(region)
             if broker is None:
-                broker = Broker(clock=self.clock, region=region, account_id=self.account_id)
+                if self.path is not None and not self._open_now:
+                    raise Closed("The server's durable state is closed.")
+                broker = self._open(region)
                 self._brokers[region] = broker
             return broker
 
@@ -187,11 +281,26 @@ class Regions:
             return self._http_sender
 
     def close(self) -> None:
-        """Stop background work (POSTs to http(s) subscriptions) once what is queued is sent."""
+        """Stop background work (POSTs to http(s) subscriptions) once what is queued is sent.
+
+        Durable regions: then close every region's file and free the directory. Safe to
+        call twice.
+        """
         with self._lock:
             sender, self._http_sender = self._http_sender, None
         if sender is not None:
             sender.close()
+        if self.path is None:
+            return
+        with self._lock:
+            brokers = list(self._brokers.values())
+            self._brokers.clear()
+            lock_file, self._lock_file = self._lock_file, None
+            self._open_now = False
+        for broker in brokers:
+            broker.close()
+        if lock_file is not None:
+            lock_file.close()  # closing the descriptor releases its lock
 
     def topic_extras(self, topic: Topic) -> TopicExtras:
         """What the wire keeps about *topic* beyond the core's settings."""
@@ -210,3 +319,24 @@ class Regions:
                 extras = SubscriptionExtras()
                 self._subscription_extras[subscription] = extras
             return extras
+
+
+def _lock_directory(path: Path) -> IO[bytes] | None:
+    """Hold an exclusive lock on *path*'s lock file, or raise if another server holds it.
+
+    Each region's file refuses a second opener by itself; the lock also covers regions
+    not made yet. Without ``fcntl`` (Windows) the region files' own locks are all there is.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - POSIX only
+        return None
+    lock_file = open(path / _LOCK_NAME, "ab")  # noqa: SIM115 - held open until close()
+    try:
+        fcntl.flock(lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock_file.close()
+        raise StorageError(
+            f"The directory {str(path)!r} is in use by another mqlite server."
+        ) from None
+    return lock_file

@@ -23,7 +23,7 @@ from mqlite.aws._regions import Regions
 from mqlite.aws._wire import Request
 from mqlite.broker import Broker
 from mqlite.clock import Clock
-from mqlite.errors import UnsupportedOperation
+from mqlite.errors import MqliteError
 
 __all__ = ["Server"]
 
@@ -127,6 +127,14 @@ class Server:
     ``port=0`` picks a free port; ``endpoint_url`` tells which. A context manager: ``with
     Server(port=0) as server:`` starts it and stops it on exit.
 
+    ``path=None`` keeps everything in memory. With a *path*, the state is durable: *path*
+    is a directory (made if missing) holding one SQLite file per region,
+    ``<region>.mqlite``, each a ``Broker(path=..., durability=durability)``
+    (docs/durability.md); a new server on the same directory serves the queues, topics,
+    subscriptions and messages the last one left. The files are opened here (a directory
+    another server holds, or a file that is not mqlite's, raises ``MqliteError`` at once)
+    and closed by :meth:`stop`; a later :meth:`start` opens them again.
+
     ``GET /`` on the endpoint is a dashboard of every region's queues and topics, with a
     JSON API under ``/api/`` and Prometheus metrics at ``/metrics`` (docs/dashboard.md).
     ``read_only=True`` refuses its purge, send and redrive actions; ``dashboard=False``
@@ -149,15 +157,12 @@ class Server:
         clock: Clock | None = None,
         account_id: str = "000000000000",
         path: str | os.PathLike[str] | None = None,
+        durability: str = "crash",
         dashboard: bool = True,
         read_only: bool = False,
     ) -> None:
-        if path is not None:
-            raise UnsupportedOperation(
-                "Durable storage (path=...) is not available yet; run without a path."
-            )
         self._address = (host, port)
-        self.regions = Regions(clock=clock, account_id=account_id)
+        self.regions = Regions(clock=clock, account_id=account_id, path=path, durability=durability)
         #: The dashboard's API (None when turned off); its samples live as long as the server.
         self.dashboard = Dashboard(self.regions, read_only=read_only) if dashboard else None
         self._http: _HttpServer | None = None
@@ -183,6 +188,7 @@ class Server:
         """Bind and serve on a background thread. Returns the server."""
         if self._http is not None:
             raise RuntimeError("the server is already running")
+        self.regions.reopen()  # durable state closed by an earlier stop()
         self._http = _HttpServer(self._address, self.regions, self.dashboard)
         self._thread = threading.Thread(
             target=self._http.serve_forever,
@@ -196,17 +202,20 @@ class Server:
     def serve_forever(self) -> None:
         """Serve on the calling thread until :meth:`stop` (or Ctrl-C)."""
         if self._http is None:
+            self.regions.reopen()
             self._http = _HttpServer(self._address, self.regions, self.dashboard)
         try:
             self._http.serve_forever(poll_interval=_POLL_INTERVAL)
         finally:
             self._http.server_close()
+            self.regions.close()
 
     def stop(self) -> None:
-        """Stop serving and free the port. Safe to call twice."""
+        """Stop serving, free the port and close the durable state's files. Safe to call twice."""
         http, thread = self._http, self._thread
         self._http = self._thread = None
         if http is None:
+            self.regions.close()  # a durable server made but never started holds its files
             return
         http.stopped = True
         http.shutdown()
@@ -244,7 +253,19 @@ def serve(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=9324, help="port to listen on (0: any)")
     parser.add_argument("--account-id", default="000000000000", help="account in URLs and ARNs")
-    parser.add_argument("--data", default=None, help="SQLite file for durable state")
+    parser.add_argument(
+        "--data",
+        default=None,
+        metavar="DIR",
+        help="keep queues, topics and messages in this directory (one file per region)"
+        " and restore them on the next start; in memory when not given",
+    )
+    parser.add_argument(
+        "--durability",
+        choices=("crash", "power"),
+        default="crash",
+        help="with --data: survive the process being killed (crash), or an OS crash too",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request")
     parser.add_argument(
         "--read-only",
@@ -267,14 +288,22 @@ def serve(argv: list[str] | None = None) -> int:
             port=args.port,
             account_id=args.account_id,
             path=args.data,
+            durability=args.durability,
             dashboard=not args.no_dashboard,
             read_only=args.read_only,
         )
+    except (OSError, MqliteError) as error:
+        print(f"mqlite serve: {error}", file=sys.stderr)
+        return 1
+    try:
         server.start()
-    except (OSError, UnsupportedOperation) as error:
+    except OSError as error:
+        server.stop()  # closes the files a durable server opened
         print(f"mqlite serve: {error}", file=sys.stderr)
         return 1
     print(f"mqlite: SQS and SNS on {server.endpoint_url} (Ctrl-C stops)", flush=True)
+    if args.data is not None:
+        print(f"  data: {args.data} (durability={args.durability})", flush=True)
     if server.dashboard is not None:
         mode = " (read-only)" if args.read_only else ""
         print(f"  dashboard: {server.endpoint_url}/{mode}", flush=True)

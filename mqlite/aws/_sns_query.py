@@ -34,6 +34,8 @@ def handle_sns_query(regions: Regions, request: Request, url_base: str | None = 
     """Answer one SNS query request from *regions*' state."""
     try:
         form = parse_form(request)
+        # A durable region is opened on first use, which can fail (a bad file).
+        context = SnsContext(regions, region_of(request), url_base)
     except MqliteError as error:
         return SERVICE.error(error)
-    return SERVICE.answer(form, SnsContext(regions, region_of(request), url_base))
+    return SERVICE.answer(form, context)

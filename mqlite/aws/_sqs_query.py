@@ -85,8 +85,10 @@ def handle_sqs_query(regions: Regions, request: Request, url_base: str | None = 
     """Answer one SQS query request; a request POSTed to a queue's URL names that queue."""
     try:
         form = parse_form(request)
+        # A durable region is opened on first use, which can fail (a bad file).
+        context = SqsContext(regions, region_of(request), url_base)
     except MqliteError as error:
         return SERVICE.error(error)
     path = urlsplit(request.path).path
     defaults = {"QueueUrl": path} if len([p for p in path.split("/") if p]) >= 2 else None
-    return SERVICE.answer(form, SqsContext(regions, region_of(request), url_base), defaults)
+    return SERVICE.answer(form, context, defaults)
