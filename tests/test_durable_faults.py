@@ -62,14 +62,14 @@ def _bodies(path: Path) -> list[str]:
 
 
 @contextmanager
-def _unwritable(folder: Path) -> Iterator[None]:
-    """Make *folder* and its files unwritable, for root too where the file system allows."""
+def _unwritable(folder: Path, *, whole_folder: bool) -> Iterator[None]:
+    """Make the files in *folder* (and the folder itself) unwritable, for root too."""
     files = list(folder.iterdir())
     if os.geteuid() == 0:
         # Root ignores permission bits; the immutable attribute binds root as well.
         done: list[Path] = []
         try:
-            for p in [*files, folder]:
+            for p in [*files, folder] if whole_folder else files:
                 subprocess.run(["chattr", "+i", str(p)], check=True, capture_output=True)
                 done.append(p)
             yield
@@ -79,7 +79,8 @@ def _unwritable(folder: Path) -> Iterator[None]:
     else:
         for p in files:
             p.chmod(stat.S_IRUSR)
-        folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
+        if whole_folder:
+            folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
         try:
             yield
         finally:
@@ -103,8 +104,11 @@ def _can_make_unwritable(folder: Path) -> bool:
     return made
 
 
+@pytest.mark.parametrize("whole_folder", [False, True])
 @pytest.mark.parametrize("kind", sorted(OPENERS))
-def test_an_unwritable_file_is_refused_and_left_alone(tmp_path: Path, kind: str) -> None:
+def test_an_unwritable_file_is_refused_and_left_alone(
+    tmp_path: Path, kind: str, whole_folder: bool
+) -> None:
     folder = tmp_path / "data"
     folder.mkdir()
     if not _can_make_unwritable(tmp_path):
@@ -113,10 +117,11 @@ def test_an_unwritable_file_is_refused_and_left_alone(tmp_path: Path, kind: str)
     with OPENERS[kind](path) as opened:
         q = opened if kind == "queue" else opened.create_queue("q")
         q.send("kept")
-    with _unwritable(folder):
+    with _unwritable(folder, whole_folder=whole_folder):
         assert "cannot be opened" in str(_refused(OPENERS[kind], path))
-        with pytest.raises(StorageError):
-            OPENERS[kind](folder / "new.db")  # nor can a new file be made there
+        if whole_folder:
+            with pytest.raises(StorageError):
+                OPENERS[kind](folder / "new.db")  # nor can a new file be made there
         assert sorted(os.listdir(folder)) == ["q.db"]
     with OPENERS[kind](path) as opened:
         q = opened if kind == "queue" else opened.get_queue("q")
