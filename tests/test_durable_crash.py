@@ -6,7 +6,8 @@ loops over sends (single and batches of 10) and receives with deletes. For every
 writes an intent line before the call and its results after the call returns, in one
 ``os.write`` (atomic on a pipe), ending with ``E``: a call whose ``E`` arrived was
 acknowledged. The test reads a random number of lines, kills the worker, reopens the file
-and compares what it holds with what was acknowledged: every acknowledged send is there
+(or a copy of it, so that the next worker opens what its killed predecessor left) and
+compares what it holds with what was acknowledged: every acknowledged send is there
 exactly once (unless its delete was acknowledged), no acknowledged delete comes back,
 receive counts never go backwards, nothing is invented; only the one call in progress at
 the kill may or may not have taken effect. FIFO receives must keep each group's order.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -144,6 +146,7 @@ class _Model:
         self.acked_sends = 0
         self.acked_deletes = 0
         self.kills_mid_call = 0
+        self.unclean_starts = 0  # rounds whose worker opened a file left with its WAL
 
     def play(self, lines: list[str]) -> tuple[str, list[str]] | None:
         """Apply the acknowledged calls; return the call in progress at the kill, if any."""
@@ -224,13 +227,15 @@ class _Model:
 
 def _run(tmp_path: Path, name: str, durability: str, seed: int, rounds: int) -> _Model:
     rng = random.Random(seed)
-    path = tmp_path / "q.db"
+    path = tmp_path / "data" / "q.db"
+    path.parent.mkdir()
     model = _Model(fifo=name.endswith(".fifo"))
     with tempfile.TemporaryFile() as stderr:
         zygote = _Zygote(stderr)
         lines = zygote.lines()
         try:
             for round_ in range(rounds):
+                model.unclean_starts += os.path.exists(f"{path}-wal")
                 now = 1_000 + 100 * round_  # each round, messages left in flight reappear
                 zygote.start(path, name, durability, now, rng.randrange(2**32), model.counter)
                 first = next(lines)
@@ -254,7 +259,13 @@ def _run(tmp_path: Path, name: str, durability: str, seed: int, rounds: int) -> 
                     int(b) for line in got if line.startswith("I send") for b in line.split()[2:]
                 ]
                 model.counter = max(sent, default=model.counter - 1) + 1
-                with Queue(name, path=path, durability=durability, clock=ManualClock(now)) as q:
+                # Half the rounds check a copy, so the next worker itself opens the file
+                # its killed predecessor left (with its WAL), not one closed cleanly here.
+                check = path
+                if rng.random() < 0.5:
+                    check = tmp_path / f"copy{round_}" / "q.db"
+                    shutil.copytree(path.parent, check.parent)
+                with Queue(name, path=check, durability=durability, clock=ManualClock(now)) as q:
                     q.check_invariants()
                     stored = q.peek(include_in_flight=True, include_delayed=True)
                 model.check(stored, pending)
@@ -272,3 +283,5 @@ def test_sigkill_loses_no_acknowledged_call(tmp_path: Path, name: str, durabilit
     # The rounds did real work: sends and deletes were acknowledged and messages remain.
     assert model.acked_sends > 0
     assert model.acked_deletes > 0
+    assert model.kills_mid_call > 0
+    assert model.unclean_starts > 0
