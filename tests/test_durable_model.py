@@ -14,8 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
-from hypothesis import Phase, settings
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -25,7 +26,16 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from mqlite import Broker, ManualClock, Message, MqliteError, Queue, SendEntry
+from mqlite import (
+    Broker,
+    DeleteEntry,
+    ManualClock,
+    Message,
+    MqliteError,
+    Queue,
+    SendEntry,
+    VisibilityEntry,
+)
 
 SETTINGS: dict[str, Any] = {"retention": 400, "visibility_timeout": 3}
 
@@ -61,6 +71,15 @@ class _Twin:
 
     def queues(self) -> list[Queue]:
         return [self.main] if self.dlq is None else [self.main, self.dlq]
+
+
+def _batch(queue: Queue, ids: list[str], handles: list[str], timeout: int | None) -> Any:
+    """delete_batch (*timeout* None) or change_visibility_batch on *handles*."""
+    if timeout is None:
+        return queue.delete_batch(DeleteEntry(i, h) for i, h in zip(ids, handles, strict=True))
+    return queue.change_visibility_batch(
+        VisibilityEntry(i, h, timeout) for i, h in zip(ids, handles, strict=True)
+    )
 
 
 def _outcome(call: Callable[[], Any], handle: str = "", twin: str = "") -> tuple[str, Any]:
@@ -176,6 +195,27 @@ class DurableTwins(RuleBasedStateMachine):
         m = _outcome(lambda: self.memory.main.change_visibility(hm, timeout))
         assert d == m
 
+    @precondition(lambda self: self.handles)
+    @rule(data=st.data(), timeout=st.sampled_from([None, 0, 7]))
+    def batch(self, data: st.DataObject, timeout: int | None) -> None:
+        """delete_batch, or change_visibility_batch with a timeout; entries fail alike."""
+        pairs = data.draw(st.lists(st.sampled_from(self.handles), min_size=1, max_size=4))
+        ids = [f"e{i}" for i in range(len(pairs))]
+        d_handles, m_handles = [p[0] for p in pairs], [p[1] for p in pairs]
+        results = [
+            _outcome(lambda: _batch(self.durable.main, ids, d_handles, timeout)),
+            _outcome(lambda: _batch(self.memory.main, ids, m_handles, timeout)),
+        ]
+        (dk, d), (mk, m) = results
+        if dk == mk == "ok":
+            assert d.successful == m.successful
+            failed = d.failed
+            for hd, hm in pairs:
+                failed = [attrs.evolve(f, message=f.message.replace(hd, hm)) for f in failed]
+            assert failed == m.failed
+        else:
+            assert (dk, d[:2]) == (mk, m[:2])
+
     @rule(seconds=st.sampled_from([0.5, 1, 3, 5, 61, 301]))
     def advance(self, seconds: float) -> None:
         self.durable.clock.advance(seconds)
@@ -222,12 +262,27 @@ def test_durable_queue_matches_memory() -> None:
     run_state_machine_as_test(DurableTwins, settings=_RUN)  # type: ignore[no-untyped-call]
 
 
-# Derandomized and not shrunk only while B-FIFO-ORDER is open: the known failure is then
-# found on every run, and quickly.
+def _replay_fifo_group_turn() -> None:
+    """The steps that first showed a FIFO queue serving its groups in another order after
+    a reopen: replayed on every run, whatever hypothesis draws."""
+    machine = FifoTwins()
+    try:
+        machine.send_batch(size=1, group="a")
+        machine.observably_equal()
+        machine.receive(k=1, vt=None)
+        machine.send_batch(size=1, group="b")
+        machine.advance(seconds=3)
+        machine.observably_equal()  # the core notices group a's message is back
+        machine.close_and_reopen()
+        machine.receive(k=1, vt=None)
+    finally:
+        machine.teardown()
+
+
 @pytest.mark.xfail(strict=True, reason="B-FIFO-ORDER: group turn not restored on reopen")
 def test_durable_fifo_queue_matches_memory() -> None:
-    run = settings(_RUN, derandomize=True, phases=[Phase.generate], max_examples=60)
-    run_state_machine_as_test(FifoTwins, settings=run)  # type: ignore[no-untyped-call]
+    _replay_fifo_group_turn()
+    run_state_machine_as_test(FifoTwins, settings=_RUN)  # type: ignore[no-untyped-call]
 
 
 def test_durable_broker_with_dead_letters_matches_memory() -> None:
