@@ -10,7 +10,8 @@ acknowledged. The test reads a random number of lines, kills the worker, reopens
 compares what it holds with what was acknowledged: every acknowledged send is there
 exactly once (unless its delete was acknowledged), no acknowledged delete comes back,
 receive counts never go backwards, nothing is invented; only the one call in progress at
-the kill may or may not have taken effect. FIFO receives must keep each group's order.
+the kill may or may not have taken effect. FIFO receives must keep each group's order;
+a broker's queue moves messages to its dead-letter queue, and each is in exactly one.
 """
 
 from __future__ import annotations
@@ -30,13 +31,13 @@ from typing import IO
 
 import pytest
 
-from mqlite import ManualClock, Message, Queue
+from mqlite import Broker, ManualClock, Message, Queue
 
 _WORKER = textwrap.dedent(
     """
     import os, random, sys, traceback
     import mqlite
-    from mqlite import ManualClock, Queue, SendEntry
+    from mqlite import Broker, ManualClock, Queue, SendEntry
 
     def out(text):
         os.write(1, text.encode())
@@ -44,7 +45,12 @@ _WORKER = textwrap.dedent(
     def work(path, name, durability, now, seed, counter):
         rng = random.Random(seed)
         fifo = name.endswith(".fifo")
-        q = Queue(name, path=path, durability=durability, clock=ManualClock(now))
+        if name == "broker":  # a queue whose twice-received messages move to "dead"
+            b = Broker(path=path, durability=durability, clock=ManualClock(now))
+            dead = b.create_queue("dead")
+            q = b.create_queue("jobs", dead_letter_queue=dead, max_receive_count=2)
+        else:
+            q = Queue(name, path=path, durability=durability, clock=ManualClock(now))
         out(f"P {os.getpid()}\\n")
         while True:
             roll = rng.random()
@@ -146,6 +152,7 @@ class _Model:
         self.acked_sends = 0
         self.acked_deletes = 0
         self.kills_mid_call = 0
+        self.dead_letters = 0  # the most dead letters a broker's file held at once
         self.unclean_starts = 0  # rounds whose worker opened a file left with its WAL
 
     def play(self, lines: list[str]) -> tuple[str, list[str]] | None:
@@ -225,6 +232,23 @@ class _Model:
         self.known = now
 
 
+def _stored(name: str, path: Path, durability: str, now: float) -> tuple[list[Message], int]:
+    """Every message the file holds (a broker's: its queue's, then its dead letters), and
+    how many of them are dead letters."""
+    clock = ManualClock(now)
+    if name != "broker":
+        with Queue(name, path=path, durability=durability, clock=clock) as q:
+            q.check_invariants()
+            return q.peek(include_in_flight=True, include_delayed=True), 0
+    with Broker(path=path, durability=durability, clock=clock) as b:
+        stored = []
+        for q in (b.get_queue("jobs"), b.get_queue("dead")):
+            q.check_invariants()
+            stored += q.peek(include_in_flight=True, include_delayed=True)
+        assert b.get_queue("jobs").dead_letter_queue is b.get_queue("dead")
+        return stored, b.get_queue("dead").stats().total
+
+
 def _run(tmp_path: Path, name: str, durability: str, seed: int, rounds: int) -> _Model:
     rng = random.Random(seed)
     path = tmp_path / "data" / "q.db"
@@ -265,9 +289,8 @@ def _run(tmp_path: Path, name: str, durability: str, seed: int, rounds: int) -> 
                 if rng.random() < 0.5:
                     check = tmp_path / f"copy{round_}" / "q.db"
                     shutil.copytree(path.parent, check.parent)
-                with Queue(name, path=check, durability=durability, clock=ManualClock(now)) as q:
-                    q.check_invariants()
-                    stored = q.peek(include_in_flight=True, include_delayed=True)
+                stored, dead = _stored(name, check, durability, now)
+                model.dead_letters = max(model.dead_letters, dead)
                 model.check(stored, pending)
         finally:
             zygote.close()
@@ -275,7 +298,7 @@ def _run(tmp_path: Path, name: str, durability: str, seed: int, rounds: int) -> 
 
 
 @pytest.mark.parametrize("durability", ["crash", "power"])
-@pytest.mark.parametrize("name", ["jobs", "jobs.fifo"])
+@pytest.mark.parametrize("name", ["jobs", "jobs.fifo", "broker"])
 def test_sigkill_loses_no_acknowledged_call(tmp_path: Path, name: str, durability: str) -> None:
     model = _run(
         tmp_path, name, durability, seed=zlib.crc32(f"{name} {durability}".encode()), rounds=40
@@ -285,3 +308,4 @@ def test_sigkill_loses_no_acknowledged_call(tmp_path: Path, name: str, durabilit
     assert model.acked_deletes > 0
     assert model.kills_mid_call > 0
     assert model.unclean_starts > 0
+    assert (model.dead_letters > 0) == (name == "broker")
