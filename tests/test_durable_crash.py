@@ -152,6 +152,8 @@ class _Model:
         self.acked_sends = 0
         self.acked_deletes = 0
         self.kills_mid_call = 0
+        self.flying: set[str] = set()  # received in this round, not deleted
+        self.flying_checked = 0
         self.dead_letters = 0  # the most dead letters a broker's file held at once
         self.unclean_starts = 0  # rounds whose worker opened a file left with its WAL
 
@@ -159,6 +161,7 @@ class _Model:
         """Apply the acknowledged calls; return the call in progress at the kill, if any."""
         pending: tuple[str, list[str]] | None = None
         results: list[list[str]] = []
+        self.flying = set()
         for line in lines:
             kind, *rest = line.split()
             if kind == "I":
@@ -188,6 +191,7 @@ class _Model:
                 assert mid not in self.deleted, "an acknowledged delete came back"
                 assert self.known[mid] == (body, int(count) - 1), (mid, body, count)
                 self.known[mid] = (body, int(count))
+                self.flying.add(mid)
                 if self.fifo:
                     group = int(body) % 3
                     for other, (b, _) in self.known.items():
@@ -198,6 +202,7 @@ class _Model:
             [(_, mid)] = results
             assert args == [mid]
             del self.known[mid]
+            self.flying.discard(mid)
             self.deleted.add(mid)
             self.acked_deletes += 1
 
@@ -232,21 +237,25 @@ class _Model:
         self.known = now
 
 
-def _stored(name: str, path: Path, durability: str, now: float) -> tuple[list[Message], int]:
-    """Every message the file holds (a broker's: its queue's, then its dead letters), and
-    how many of them are dead letters."""
+def _stored(
+    name: str, path: Path, durability: str, now: float
+) -> tuple[list[Message], int, set[str]]:
+    """Every message the file holds (a broker's: its queue's, then its dead letters), how
+    many of them are dead letters, and the ids of the queue's visible ones."""
     clock = ManualClock(now)
     if name != "broker":
         with Queue(name, path=path, durability=durability, clock=clock) as q:
             q.check_invariants()
-            return q.peek(include_in_flight=True, include_delayed=True), 0
+            visible = {m.message_id for m in q.peek()}
+            return q.peek(include_in_flight=True, include_delayed=True), 0, visible
     with Broker(path=path, durability=durability, clock=clock) as b:
         stored = []
         for q in (b.get_queue("jobs"), b.get_queue("dead")):
             q.check_invariants()
             stored += q.peek(include_in_flight=True, include_delayed=True)
         assert b.get_queue("jobs").dead_letter_queue is b.get_queue("dead")
-        return stored, b.get_queue("dead").stats().total
+        visible = {m.message_id for m in b.get_queue("jobs").peek()}
+        return stored, b.get_queue("dead").stats().total, visible
 
 
 def _run(tmp_path: Path, name: str, durability: str, seed: int, rounds: int) -> _Model:
@@ -289,9 +298,13 @@ def _run(tmp_path: Path, name: str, durability: str, seed: int, rounds: int) -> 
                 if rng.random() < 0.5:
                     check = tmp_path / f"copy{round_}" / "q.db"
                     shutil.copytree(path.parent, check.parent)
-                stored, dead = _stored(name, check, durability, now)
+                stored, dead, visible = _stored(name, check, durability, now)
                 model.dead_letters = max(model.dead_letters, dead)
                 model.check(stored, pending)
+                # A receive stores the new deadline before it returns: what this round
+                # received and did not delete is still in flight.
+                assert not model.flying & visible
+                model.flying_checked += len(model.flying)
         finally:
             zygote.close()
     return model
@@ -308,4 +321,5 @@ def test_sigkill_loses_no_acknowledged_call(tmp_path: Path, name: str, durabilit
     assert model.acked_deletes > 0
     assert model.kills_mid_call > 0
     assert model.unclean_starts > 0
+    assert model.flying_checked > 0
     assert (model.dead_letters > 0) == (name == "broker")
