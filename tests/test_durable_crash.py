@@ -16,6 +16,7 @@ a broker's queue moves messages to its dead-letter queue, and each is in exactly
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -24,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -117,7 +119,15 @@ class _Zygote:
             stdout=subprocess.PIPE,
             stderr=stderr,
             env=env,
+            start_new_session=True,  # its own process group: the workers end with it
         )
+        # A worker that stops answering must fail the test, not hang it.
+        self.watchdog = threading.Timer(60, self._end)
+        self.watchdog.start()
+
+    def _end(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
 
     def lines(self) -> Iterator[str]:
         assert self.proc.stdout is not None
@@ -136,8 +146,10 @@ class _Zygote:
     def close(self) -> None:
         assert self.proc.stdin is not None
         assert self.proc.stdout is not None
-        self.proc.stdin.close()
+        self.watchdog.cancel()
+        self._end()  # the helper and any worker still running (after a failed check)
         self.proc.wait(timeout=10)
+        self.proc.stdin.close()
         self.proc.stdout.close()
 
 
