@@ -320,7 +320,9 @@ def _stored_file(path: Path) -> tuple[int, int]:
     return size, len(data) // size
 
 
-@pytest.mark.xfail(strict=True, reason="B-DAMAGED-LOAD: raw sqlite3.DatabaseError at load")
+@pytest.mark.xfail(
+    strict=True, raises=sqlite3.DatabaseError, reason="B-DAMAGED-LOAD: raw error at load"
+)
 def test_damaged_pages_are_an_error_never_silent_loss(tmp_path: Path) -> None:
     path = tmp_path / "origin" / "q.db"
     path.parent.mkdir()
