@@ -124,12 +124,14 @@ class _Zygote:
         # A worker that stops answering must fail the test, not hang it.
         self.watchdog = threading.Timer(60, self._end)
         self.watchdog.start()
+        self.lines = self._lines()
+        self.broken = False  # set while a round runs: if it ends early a worker may live on
 
     def _end(self) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
 
-    def lines(self) -> Iterator[str]:
+    def _lines(self) -> Iterator[str]:
         assert self.proc.stdout is not None
         for raw in self.proc.stdout:
             yield raw.decode().rstrip("\n")
@@ -270,63 +272,83 @@ def _stored(
         return stored, b.get_queue("dead").stats().total, visible
 
 
-def _run(tmp_path: Path, name: str, durability: str, seed: int, rounds: int) -> _Model:
+@pytest.fixture(scope="module")
+def zygotes() -> Iterator[list[_Zygote]]:
+    """One helper process for the module's tests (starting one costs ~0.3 s); a test
+    that fails mid-round marks it broken and the next test starts a fresh one."""
+    made: list[_Zygote] = []
+    with tempfile.TemporaryFile() as stderr:
+        made.append(_Zygote(stderr))
+        yield made
+        for zygote in made:
+            zygote.close()
+
+
+def _run(
+    zygotes: list[_Zygote], tmp_path: Path, name: str, durability: str, seed: int, rounds: int
+) -> _Model:
     rng = random.Random(seed)
     path = tmp_path / "data" / "q.db"
     path.parent.mkdir()
     model = _Model(fifo=name.endswith(".fifo"))
-    with tempfile.TemporaryFile() as stderr:
-        zygote = _Zygote(stderr)
-        lines = zygote.lines()
-        try:
-            for round_ in range(rounds):
-                model.unclean_starts += os.path.exists(f"{path}-wal")
-                now = 1_000 + 100 * round_  # each round, messages left in flight reappear
-                zygote.start(path, name, durability, now, rng.randrange(2**32), model.counter)
-                first = next(lines)
-                assert first.startswith("P "), first + zygote.failure()
-                pid = int(first.split()[1])
-                got: list[str] = []
-                for _ in range(rng.randint(1, 120)):
-                    line = next(lines)
-                    assert not line.startswith("Z"), zygote.failure()
-                    got.append(line)
-                os.kill(pid, signal.SIGKILL)
-                for line in lines:
-                    if line.startswith("Z "):
-                        status = int(line.split()[1])
-                        break
-                    got.append(line)
-                assert os.WIFSIGNALED(status), zygote.failure()
-                assert os.WTERMSIG(status) == signal.SIGKILL
-                pending = model.play(got)
-                sent = [
-                    int(b) for line in got if line.startswith("I send") for b in line.split()[2:]
-                ]
-                model.counter = max(sent, default=model.counter - 1) + 1
-                # Half the rounds check a copy, so the next worker itself opens the file
-                # its killed predecessor left (with its WAL), not one closed cleanly here.
-                check = path
-                if rng.random() < 0.5:
-                    check = tmp_path / f"copy{round_}" / "q.db"
-                    shutil.copytree(path.parent, check.parent)
-                stored, dead, visible = _stored(name, check, durability, now)
-                model.dead_letters = max(model.dead_letters, dead)
-                model.check(stored, pending)
-                # A receive stores the new deadline before it returns: what this round
-                # received and did not delete is still in flight.
-                assert not model.flying & visible
-                model.flying_checked += len(model.flying)
-        finally:
-            zygote.close()
+    if zygotes[-1].broken:
+        zygotes[-1].close()
+        zygotes.append(_Zygote(zygotes[-1].stderr))
+    zygote = zygotes[-1]
+    lines = zygote.lines
+    zygote.broken = True
+    for round_ in range(rounds):
+        model.unclean_starts += os.path.exists(f"{path}-wal")
+        now = 1_000 + 100 * round_  # each round, messages left in flight reappear
+        zygote.start(path, name, durability, now, rng.randrange(2**32), model.counter)
+        first = next(lines)
+        assert first.startswith("P "), first + zygote.failure()
+        pid = int(first.split()[1])
+        got: list[str] = []
+        for _ in range(rng.randint(1, 120)):
+            line = next(lines)
+            assert not line.startswith("Z"), zygote.failure()
+            got.append(line)
+        os.kill(pid, signal.SIGKILL)
+        for line in lines:
+            if line.startswith("Z "):
+                status = int(line.split()[1])
+                break
+            got.append(line)
+        assert os.WIFSIGNALED(status), zygote.failure()
+        assert os.WTERMSIG(status) == signal.SIGKILL
+        pending = model.play(got)
+        sent = [int(b) for line in got if line.startswith("I send") for b in line.split()[2:]]
+        model.counter = max(sent, default=model.counter - 1) + 1
+        # Half the rounds check a copy, so the next worker itself opens the file
+        # its killed predecessor left (with its WAL), not one closed cleanly here.
+        check = path
+        if rng.random() < 0.5:
+            check = tmp_path / f"copy{round_}" / "q.db"
+            shutil.copytree(path.parent, check.parent)
+        stored, dead, visible = _stored(name, check, durability, now)
+        model.dead_letters = max(model.dead_letters, dead)
+        model.check(stored, pending)
+        # A receive stores the new deadline before it returns: what this round
+        # received and did not delete is still in flight.
+        assert not model.flying & visible
+        model.flying_checked += len(model.flying)
+    zygote.broken = False  # every worker ended and was reaped
     return model
 
 
 @pytest.mark.parametrize("durability", ["crash", "power"])
 @pytest.mark.parametrize("name", ["jobs", "jobs.fifo", "broker"])
-def test_sigkill_loses_no_acknowledged_call(tmp_path: Path, name: str, durability: str) -> None:
+def test_sigkill_loses_no_acknowledged_call(
+    zygotes: list[_Zygote], tmp_path: Path, name: str, durability: str
+) -> None:
     model = _run(
-        tmp_path, name, durability, seed=zlib.crc32(f"{name} {durability}".encode()), rounds=40
+        zygotes,
+        tmp_path,
+        name,
+        durability,
+        seed=zlib.crc32(f"{name} {durability}".encode()),
+        rounds=25 if durability == "crash" else 12,
     )
     # The rounds did real work: sends and deletes were acknowledged and messages remain.
     assert model.acked_sends > 0
