@@ -49,12 +49,9 @@ __all__ = [
 #: The values ``durability=`` accepts.
 DURABILITY = ("crash", "power")
 #: The schema version this code writes (``PRAGMA user_version``).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: Marks an mqlite file (``PRAGMA application_id``): "MQLT".
 APPLICATION_ID = 0x4D514C54
-#: Upgrades from an older schema version: ``MIGRATIONS[v](conn)`` turns version *v* into
-#: *v + 1* inside the opening transaction.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -73,6 +70,29 @@ CREATE TABLE topics (name TEXT PRIMARY KEY, fifo INTEGER NOT NULL,
 CREATE TABLE dedup (q INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
     expiry REAL NOT NULL, PRIMARY KEY (q, key)) WITHOUT ROWID;
 """
+
+# Added by schema version 2 (new files get them from the start, version 1 files through
+# the migration).
+_V2_TABLES = """
+CREATE TABLE groups (q INTEGER NOT NULL, gid TEXT NOT NULL, turn INTEGER NOT NULL,
+    PRIMARY KEY (q, gid)) WITHOUT ROWID;
+CREATE TABLE extras (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE topic_dedup (topic TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    expiry REAL NOT NULL, PRIMARY KEY (topic, key)) WITHOUT ROWID;
+"""
+
+
+def _upgrade_1(conn: sqlite3.Connection) -> None:
+    """Version 1 to 2: FIFO group turns, extras (data kept for the AWS layer and move
+    tasks) and FIFO topics' dedup windows."""
+    for statement in _V2_TABLES.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+#: Upgrades from an older schema version: ``MIGRATIONS[v](conn)`` turns version *v* into
+#: *v + 1* inside the opening transaction.
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _upgrade_1}
 
 # Files open in this process (their real paths): SQLite's lock is per process, so a
 # second opener here is caught by this set.
@@ -182,7 +202,7 @@ class Store:
             try:
                 conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
                 conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-                conn.executescript(_SCHEMA)
+                conn.executescript(_SCHEMA + _V2_TABLES)
                 conn.executemany(
                     "INSERT INTO meta VALUES (?, ?)", [("kind", self.kind), ("name", self.name)]
                 )

@@ -515,3 +515,54 @@ def test_a_killed_process_loses_nothing_it_returned_from(tmp_path: Path) -> None
     assert (tmp_path / "q.db-wal").exists()  # an unclean end: the next open checks the file
     with Queue("q", path=path) as q:
         assert [m.body for m in q.peek()] == [str(i) for i in range(1, 20)]
+
+
+# The schema of version 1 files, frozen: the migration must upgrade exactly this.
+_SCHEMA_V1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE queues (
+    id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, fifo INTEGER NOT NULL,
+    token TEXT NOT NULL, settings TEXT NOT NULL, seq INTEGER NOT NULL,
+    sequence TEXT NOT NULL, last_purge REAL, sent INTEGER NOT NULL,
+    received INTEGER NOT NULL, deleted INTEGER NOT NULL);
+CREATE TABLE messages (
+    id INTEGER PRIMARY KEY, st INTEGER NOT NULL, dl REAL, rc INTEGER NOT NULL,
+    inh INTEGER NOT NULL, frm INTEGER, ra REAL NOT NULL, enq REAL NOT NULL,
+    sent INTEGER NOT NULL, mid TEXT NOT NULL, body TEXT NOT NULL, mb TEXT NOT NULL,
+    attrs TEXT, ma TEXT, gid TEXT, did TEXT, sn TEXT, dls TEXT, dlsa TEXT);
+CREATE TABLE topics (name TEXT PRIMARY KEY, fifo INTEGER NOT NULL,
+    cbd INTEGER NOT NULL, subscriptions TEXT NOT NULL);
+CREATE TABLE dedup (q INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    expiry REAL NOT NULL, PRIMARY KEY (q, key)) WITHOUT ROWID;
+"""
+
+
+def test_a_version_1_file_is_upgraded_and_keeps_its_messages(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "q.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute(f"PRAGMA application_id={_store.APPLICATION_ID}")
+    conn.execute("PRAGMA user_version=1")
+    conn.executescript(_SCHEMA_V1)
+    conn.executemany("INSERT INTO meta VALUES (?, ?)", [("kind", "queue"), ("name", "q")])
+    settings = Queue("q").settings()
+    settings["dead_letter_queue"] = None
+    conn.execute(
+        "INSERT INTO queues VALUES (1,'q',0,'tok',?,1,'1',NULL,1,0,0)",
+        (_store.dumps(settings),),
+    )
+    conn.execute(
+        "INSERT INTO messages VALUES (?,0,NULL,0,0,NULL,0,?,?,'id-1','hello',?,NULL,NULL,"
+        "NULL,NULL,NULL,NULL,NULL)",
+        ((1 << 44) | 1, 1000.0, 1000000, "5d41402abc4b2a76b9719d911017c592"),
+    )
+    conn.close()
+    with Queue("q", path=path, clock=ManualClock(1001)) as q:
+        [m] = q.receive()
+        assert (m.body, m.message_id) == ("hello", "id-1")
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == _store.SCHEMA_VERSION == 2
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"groups", "extras", "topic_dedup"} <= tables
+    conn.close()
