@@ -34,7 +34,8 @@ import threading
 import uuid
 import weakref
 from collections import deque
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidParameterValue, MqliteError, QueueDoesNotExist
 
@@ -108,15 +109,24 @@ class RedriveTask:
         self._source_ref = weakref.ref(source)
         self._source_name = source.name
         self._source_arn = source.arn
-        self._dest_ref = weakref.ref(destination) if destination is not None else None
+        self._dest_ref: Callable[[], Queue | None] | None = (
+            weakref.ref(destination) if destination is not None else None
+        )
         self._destination_arn = destination.arn if destination is not None else None
+        self._dest_name = destination.name if destination is not None else None
         # Strong references while RUNNING, and the messages ready at the start (the ones
         # the task moves, oldest first); dropped when the task ends.
+        candidates = source._redrive_candidates()
         self._pinned: tuple[Queue, Queue | None, deque[Record]] | None = (
             source,
             destination,
-            source._redrive_candidates(),
+            candidates,
         )
+        # The newest message the task may move (a restored task moves no later one).
+        self._upto = max((rec.seq for rec in candidates), default=0)
+        #: Called (outside the lock) after each change of status or count: a durable
+        #: broker stores its tasks then.
+        self._on_change: Callable[[RedriveTask], None] | None = None
         self._rate = float(rate)
         self._clock = source.clock
         self._task_id = str(uuid.uuid4())
@@ -134,6 +144,77 @@ class RedriveTask:
         self._thread = threading.Thread(
             target=self._run, name=f"mqlite-redrive-{source.name}", daemon=True
         )
+
+    def _snapshot(self) -> dict[str, Any]:
+        """What a durable broker stores of this task (see :meth:`_restore`)."""
+        with self._lock:
+            return {
+                "id": self._task_id,
+                "destination": None if self._destination_arn is None else self._dest_name,
+                "destination_arn": self._destination_arn,
+                "rate": self._rate,
+                "status": self._status,
+                "moved": self._moved,
+                "to_move": self._to_move,
+                "started_at": self._started_at,
+                "failure_reason": self._failure_reason,
+                "upto": self._upto,
+            }
+
+    @classmethod
+    def _restore(
+        cls, source: Queue, destination: Queue | None, data: dict[str, Any]
+    ) -> RedriveTask:
+        """A task as :meth:`_snapshot` stored it, on the reopened *source* (and
+        *destination*, ``None`` if it no longer exists). A RUNNING one is started by the
+        caller and goes on where it was: each message's move time is still
+        ``start + (i + 1) / rate``, so moves due while the file was closed happen at once.
+        It moves only messages that were ready at its start and are still there."""
+        task = cls.__new__(cls)
+        task._source_ref = weakref.ref(source)
+        task._source_name = source.name
+        task._source_arn = source.arn
+        task._destination_arn = data["destination_arn"]
+        task._dest_name = data["destination"]
+        if task._destination_arn is None:
+            task._dest_ref = None
+        elif destination is not None:
+            task._dest_ref = weakref.ref(destination)
+        else:
+            task._dest_ref = lambda: None
+        task._rate = float(data["rate"])
+        task._clock = source.clock
+        task._task_id = data["id"]
+        task._handle = encode_handle(task._task_id, task._source_arn)
+        task._lock = threading.Lock()
+        task._cond = threading.Condition(task._lock)
+        task._idle = threading.Condition(task._lock)
+        task._status = data["status"]
+        task._moved = data["moved"]
+        task._moving = False
+        task._to_move = data["to_move"]
+        task._failure_reason = data["failure_reason"]
+        task._started_at = data["started_at"]
+        task._sleeping_until = None
+        task._upto = data["upto"]
+        task._on_change = None
+        task._pinned = None
+        if task._status == RUNNING:
+            if task._destination_arn is not None and destination is None:
+                task._status, task._failure_reason = FAILED, _NON_EXISTENT
+            else:
+                upto = task._upto
+                candidates = deque(r for r in source._redrive_candidates() if r.seq <= upto)
+                task._pinned = (source, destination, candidates)
+        task._thread = threading.Thread(
+            target=task._run, name=f"mqlite-redrive-{source.name}", daemon=True
+        )
+        return task
+
+    def _changed(self) -> None:
+        on_change = self._on_change
+        if on_change is not None:
+            on_change(self)
 
     # --- read-only state -----------------------------------------------------------------
 
@@ -252,7 +333,9 @@ class RedriveTask:
             self._idle.notify_all()
             if threading.current_thread() is not self._thread:
                 self._idle.wait_for(lambda: not self._moving)
-            return self._moved
+            moved = self._moved
+        self._changed()
+        return moved
 
     def wait_until_idle(self, timeout: float = 10.0) -> bool:
         """Block until the task ended or waits for a deadline still in the clock's future.
@@ -297,14 +380,17 @@ class RedriveTask:
             self._loop(*pinned)
 
     def _loop(self, source: Queue, destination: Queue | None, candidates: deque[Record]) -> None:
+        # ``_moving`` stays set until a change is stored, so ``wait_until_idle`` and
+        # ``cancel`` return only once what they see is in the file too.
         while True:
             with self._lock:
                 if self._status != RUNNING:
                     self._idle.notify_all()
                     return
                 if self._moved >= self._to_move:
+                    self._moving = True
                     self._finish(COMPLETED)
-                    return
+                    break
                 deadline = self._started_at + (self._moved + 1) / self._rate
                 if self._clock.time() < deadline:
                     self._sleeping_until = deadline
@@ -323,18 +409,28 @@ class RedriveTask:
                     else exc.legacy_code
                 )
                 with self._lock:
-                    self._moving = False
                     self._finish(FAILED, reason)
+                break
+            with self._lock:
+                self._moved += n
+                # Cancelled while moving (the move still counts), or nothing left.
+                ended = self._status != RUNNING
+                if not ended and n == 0:
+                    self._finish(COMPLETED)
+                    ended = True
+            self._stored()
+            if ended:
                 return
+        self._stored()
+
+    def _stored(self) -> None:
+        """Report the change just made (a durable broker stores it), then end the move."""
+        try:
+            self._changed()
+        finally:
             with self._lock:
                 self._moving = False
-                self._moved += n
-                if self._status != RUNNING:  # cancelled while moving: the move still counts
-                    self._idle.notify_all()
-                    return
-                if n == 0:
-                    self._finish(COMPLETED)
-                    return
+                self._idle.notify_all()
 
 
 # --- handles -------------------------------------------------------------------------------

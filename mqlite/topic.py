@@ -510,6 +510,11 @@ class Topic:
         self._dedup = DedupWindow(DEDUP_WINDOW)
         self._dedup_results: dict[str, str | None] = {}
         self._sequence = _FIRST_SEQUENCE_NUMBER
+        #: A durable broker's FIFO topics only: appends each new dedup entry (dedup id,
+        #: message id, sequence number, expiry) to the broker's next commit, under the lock.
+        self._dedup_journal: Callable[[str, list[tuple[str, str, str, float]]], None] | None = None
+        #: ... and makes them durable (called after the lock is released).
+        self._dedup_sync: Callable[[], None] | None = None
         self._deleted = False
         self._pending: set[concurrent.futures.Future[None]] = set()
         #: Messages accepted (not deduplicated) for monitoring; a subscription's filtered
@@ -939,6 +944,7 @@ class Topic:
         """
         results: list[PublishResult] = []
         plans: list[tuple[_Published, list[Subscription]]] = []
+        kept: list[tuple[str, str, str, float]] | None = None  # new dedup entries, if stored
         with self._lock:
             self._check_alive()
             now = self._clock.time()
@@ -957,6 +963,10 @@ class Topic:
                     self._sequence += 1
                     seq = f"{self._sequence:020d}"
                     self._dedup_results[message_id] = seq
+                    if self._dedup_journal is not None:
+                        if kept is None:
+                            kept = []
+                        kept.append((c.deduplication_id, message_id, seq, now + DEDUP_WINDOW))
                     if len(self._dedup_results) > 2 * len(self._dedup) + 64:
                         live = set(self._dedup.message_ids())
                         self._dedup_results = {
@@ -976,7 +986,22 @@ class Topic:
             drain = bool(self._outbox) and not self._draining
             if drain:
                 self._draining = True
+            if kept is not None:
+                assert self._dedup_journal is not None
+                self._dedup_journal(self._name, kept)
+        if kept is not None:
+            assert self._dedup_sync is not None
+            self._dedup_sync()
         return results, plans, drain
+
+    def _restore_dedup(self, entries: list[tuple[str, str, str, float]], sequence: int) -> None:
+        """Take back a durable FIFO topic's dedup window: (dedup id, message id, sequence
+        number, expiry) entries, earliest expiry first, and its last sequence number."""
+        with self._lock:
+            for key, message_id, seq, expiry in entries:
+                self._dedup.restore(key, message_id, expiry)
+                self._dedup_results[message_id] = seq
+            self._sequence = max(self._sequence, sequence)
 
     def _match(self, c: _Checked) -> list[Subscription]:
         """Matching subscriptions in subscription order (lock held)."""
