@@ -21,6 +21,9 @@ Listing (ListMessageMoveTasks) and cancelling by handle (CancelMessageMoveTask):
 * A task handle is, as in AWS, base64 of a JSON object ``{"taskId", "sourceArn"}``;
   ``Broker.cancel_redrive`` decodes it, finds the queue by ARN among its queues and the
   task in its component.
+* A durable broker stores each task after every change of its status or count (before
+  ``wait_until_idle`` or ``cancel`` return) and restores it at reopening; a RUNNING task
+  goes on where its schedule says, counting the time the file was closed.
 * Cancelling is immediate: the status goes from RUNNING straight to CANCELLED (a move
   already under way is waited for, so the count returned is final); CANCELLING is never
   seen.
