@@ -130,6 +130,8 @@ class RedriveTask:
         #: Called (outside the lock) after each change of status or count: a durable
         #: broker stores its tasks then.
         self._on_change: Callable[[RedriveTask], None] | None = None
+        # Set when a durable broker closes: the thread stops, leaving the status as stored.
+        self._halted = False
         self._rate = float(rate)
         self._clock = source.clock
         self._task_id = str(uuid.uuid4())
@@ -201,6 +203,7 @@ class RedriveTask:
         task._sleeping_until = None
         task._upto = data["upto"]
         task._on_change = None
+        task._halted = False
         task._pinned = None
         if task._status == RUNNING:
             if task._destination_arn is not None and destination is None:
@@ -213,6 +216,13 @@ class RedriveTask:
             target=task._run, name=f"mqlite-redrive-{source.name}", daemon=True
         )
         return task
+
+    def _halt(self) -> None:
+        """Stop the thread without changing the status (a durable broker is closing: the
+        task goes on when the file is reopened)."""
+        with self._lock:
+            self._halted = True
+            self._cond.notify_all()
 
     def _changed(self) -> None:
         on_change = self._on_change
@@ -360,7 +370,7 @@ class RedriveTask:
     # --- the thread ----------------------------------------------------------------------
 
     def _is_idle(self) -> bool:
-        if self._status != RUNNING:
+        if self._status != RUNNING or self._halted:
             return not self._moving
         return self._sleeping_until is not None and self._clock.time() < self._sleeping_until
 
@@ -387,7 +397,7 @@ class RedriveTask:
         # ``cancel`` return only once what they see is in the file too.
         while True:
             with self._lock:
-                if self._status != RUNNING:
+                if self._status != RUNNING or self._halted:
                     self._idle.notify_all()
                     return
                 if self._moved >= self._to_move:
@@ -412,6 +422,10 @@ class RedriveTask:
                     else exc.legacy_code
                 )
                 with self._lock:
+                    if self._halted:  # the queues were closed under it
+                        self._moving = False
+                        self._idle.notify_all()
+                        return
                     self._finish(FAILED, reason)
                 break
             with self._lock:

@@ -327,6 +327,11 @@ class Broker:
                 return
             self._closed = True
             queues = list(self._queues.values())
+        if self._store is not None:
+            # Running move tasks stop as they are stored: reopening the file resumes them.
+            for queue in queues:
+                for task in self._dead_letters.history(queue):
+                    task._halt()
         for queue in queues:
             queue._shut()
         if self._store is not None:

@@ -46,6 +46,10 @@ def test_a_running_move_task_goes_on_after_a_reopen_counting_time_while_closed(
         assert task.wait_until_idle()
         before = _listed(task)
         assert before[1:3] == (RUNNING, 2)
+    # Closing stops the task's thread as stored: it goes on in the reopened broker.
+    task.join(5)
+    assert not task._thread.is_alive()
+    assert _listed(task) == before
     # The same task, in a twin broker that never closes, for comparison.
     twin_clock = ManualClock(1_000)
     twin = Broker(clock=twin_clock)
