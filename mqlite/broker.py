@@ -237,12 +237,13 @@ class Broker:
         store = self._store
         if store is None or not topic.fifo:
             return
-        topic._dedup_journal = self._journal_topic_dedup
-        topic._dedup_sync = store.sync
+        topic._dedup_store = self._store_topic_dedup
 
-    def _journal_topic_dedup(self, name: str, entries: list[tuple[str, str, str, float]]) -> None:
-        """Append a FIFO topic's new dedup entries and its last sequence number (the row
-        with the empty key: an empty dedup id is never accepted)."""
+    def _store_topic_dedup(self, name: str, entries: list[tuple[str, str, str, float]]) -> None:
+        """Commit a FIFO topic's new dedup entries and its last sequence number (the row
+        with the empty key: an empty dedup id is never accepted). Publishers may get here
+        out of order, so the stored sequence number only grows (20 digits, zero-padded:
+        text order is number order)."""
         store = self._store
         assert store is not None
         for key, message_id, seq, expiry in entries:
@@ -250,13 +251,18 @@ class Broker:
                 "INSERT OR REPLACE INTO topic_dedup VALUES (?,?,?,?)",
                 (name, key, dumps([message_id, seq]), expiry),
             )
-        store.append("INSERT OR REPLACE INTO topic_dedup VALUES (?,'',?,0)", (name, entries[-1][2]))
+        store.append(
+            "INSERT INTO topic_dedup VALUES (?,'',?,0) ON CONFLICT (topic, key)"
+            " DO UPDATE SET value=max(value, excluded.value)",
+            (name, entries[-1][2]),
+        )
         self._dedup_writes += 1
         if self._dedup_writes % 256 == 0:  # now and then, drop what has expired
             store.append(
                 "DELETE FROM topic_dedup WHERE topic=? AND key<>'' AND expiry<=?",
                 (name, self._clock.time()),
             )
+        store.sync()
 
     # --- extras: data kept for other layers, stored in the broker's file ----------------------
 

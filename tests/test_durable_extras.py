@@ -183,6 +183,5 @@ def test_an_in_memory_broker_stores_nothing() -> None:
     broker._save_extra("sqs-queue:q", {"tags": {}})
     assert broker._extras("") == {}
     topic = broker.create_topic("t.fifo")
-    assert topic._dedup_journal is None
-    assert topic._dedup_sync is None
+    assert topic._dedup_store is None
     assert broker._dead_letters.on_task_change is None
