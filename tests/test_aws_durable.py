@@ -607,3 +607,34 @@ def test_a_message_move_task_resumes_after_a_restart(tmp_path: Path) -> None:
         [done] = sqs.list_message_move_tasks(SourceArn=dead_arn)["Results"]
         assert (done["Status"], done["ApproximateNumberOfMessagesMoved"]) == ("COMPLETED", 4)
         assert sorted(_bodies(sqs, jobs)) == ["m0", "m1", "m2", "m3"]
+
+
+def test_tags_and_endpoint_subscriptions_survive_a_killed_server(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    proc, endpoint = _serve(data)
+    try:
+        sqs = _client(endpoint)
+        sns = _client(endpoint, "sns")
+        url = sqs.create_queue(QueueName="cli", tags={"team": "a"})["QueueUrl"]
+        topic = sns.create_topic(Name="news")["TopicArn"]
+        mail = sns.subscribe(
+            TopicArn=topic,
+            Protocol="email",
+            Endpoint="someone@example.com",
+            ReturnSubscriptionArn=True,
+        )["SubscriptionArn"]
+        proc.kill()  # no clean close: only what was committed is there
+        proc.communicate(timeout=10)
+        proc, endpoint = _serve(data)
+        sqs = _client(endpoint)
+        sns = _client(endpoint, "sns")
+        assert sqs.list_queue_tags(QueueUrl=url)["Tags"] == {"team": "a"}
+        [row] = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+        assert (row["Protocol"], row["Endpoint"]) == ("email", "someone@example.com")
+        attributes = sns.get_subscription_attributes(SubscriptionArn=mail)["Attributes"]
+        assert attributes["PendingConfirmation"] == "true"
+        _terminate(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
