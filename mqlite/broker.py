@@ -122,6 +122,7 @@ class Broker:
             store = Store(path, kind="broker", name="", durability=durability)
             try:
                 self._load(store)
+                self._load_extras(store)
             except BaseException:
                 for queue in self._queues.values():
                     queue._shut()
@@ -129,10 +130,7 @@ class Broker:
                 raise
 
     def _load(self, store: Store) -> None:
-        """Restore every stored queue (then their dead-letter links, topics, extras and move
-        tasks) from *store*."""
-        for key, text in store.conn.execute("SELECT key, value FROM extras").fetchall():
-            self._extra_values[key] = json.loads(text)
+        """Restore every stored queue (then their dead-letter links) from *store*."""
         rows = store.conn.execute("SELECT id, name, settings FROM queues ORDER BY id").fetchall()
         links: list[tuple[Queue, str, int]] = []
         for qid, name, settings_text in rows:
@@ -163,14 +161,21 @@ class Broker:
                 )
                 restored._keep_arn(sub["arn"])
             topic._on_change = self._save_topics
-            if topic.fifo:
-                self._restore_topic_dedup(store, topic)
         for queue, dlq_name, max_count in links:
             target = self._queues.get(dlq_name)
             if target is not None:
                 queue.configure(dead_letter_queue=target, max_receive_count=max_count)
                 target._origins[queue._token] = queue
         self._store = store
+
+    def _load_extras(self, store: Store) -> None:
+        """After :meth:`_load`: the extras kept for other layers, FIFO topics' dedup
+        windows, and move tasks (a RUNNING one goes on from where it was)."""
+        for key, text in store.conn.execute("SELECT key, value FROM extras").fetchall():
+            self._extra_values[key] = json.loads(text)
+        for topic in self._topics.values():
+            if topic.fifo:
+                self._restore_topic_dedup(store, topic)
         self._dead_letters.on_task_change = self._save_tasks
         self._restore_tasks()
 
