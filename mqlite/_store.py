@@ -76,6 +76,7 @@ CREATE TABLE dedup (q INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
 _V2_TABLES = """
 CREATE TABLE groups (q INTEGER NOT NULL, gid TEXT NOT NULL, turn INTEGER NOT NULL,
     PRIMARY KEY (q, gid)) WITHOUT ROWID;
+CREATE TABLE hides (id INTEGER PRIMARY KEY, turn INTEGER NOT NULL);
 CREATE TABLE extras (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE topic_dedup (topic TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
     expiry REAL NOT NULL, PRIMARY KEY (topic, key)) WITHOUT ROWID;
@@ -83,7 +84,7 @@ CREATE TABLE topic_dedup (topic TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT
 
 
 def _upgrade_1(conn: sqlite3.Connection) -> None:
-    """Version 1 to 2: FIFO group turns, extras (data kept for the AWS layer and move
+    """Version 1 to 2: FIFO group turns and hide order, extras (data kept for the AWS layer and move
     tasks) and FIFO topics' dedup windows."""
     for statement in _V2_TABLES.split(";"):
         if statement.strip():
