@@ -32,7 +32,8 @@ import os
 import sqlite3
 import struct
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from .errors import InvalidParameterValue, StorageError
@@ -257,6 +258,20 @@ class Store:
             raise StorageError(
                 f"{self.path} holds the queue {meta.get('name')!r}, not {self.name!r}."
             )
+
+    # --- reading -----------------------------------------------------------------------------
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """The connection, for reads: a damaged page (or a failed read) met inside raises
+        :class:`StorageError`, never a bare ``sqlite3`` error. Reads change nothing, so
+        the file is left as it was."""
+        try:
+            yield self.conn
+        except sqlite3.OperationalError as e:
+            raise StorageError(f"{self.path} cannot be read: {e}.") from e
+        except sqlite3.DatabaseError as e:
+            raise StorageError(f"{self.path} is damaged: {e}.") from e
 
     # --- writing -----------------------------------------------------------------------------
 
