@@ -9,12 +9,14 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mqlite import Broker, ManualClock, Message, Queue, QueueStats, _store
 from mqlite.errors import (
     Closed,
+    InvalidAttributeValue,
     InvalidParameterValue,
     QueueNameExists,
     ReceiptHandleIsInvalid,
@@ -116,6 +118,90 @@ def test_settings_are_stored_and_reopening_applies_the_ones_passed(tmp_path: Pat
     clock.advance(61)
     with Queue("jobs", path=path, clock=clock, retention=60) as q:
         assert q.stats() == QueueStats(0, 0, 0)
+
+
+_STANDARD_SETTINGS: dict[str, Any] = {
+    "visibility_timeout": 45,
+    "delay": 7,
+    "retention": 3_600,
+    "max_message_size": 2_048,
+    "receive_wait": 4,
+    "max_in_flight": 33,
+}
+_FIFO_SETTINGS: dict[str, Any] = {
+    **_STANDARD_SETTINGS,
+    "content_based_deduplication": True,
+    "deduplication_scope": "messageGroup",
+    "fifo_throughput_limit": "perMessageGroupId",
+}
+
+
+@pytest.mark.parametrize("name", ["jobs", "jobs.fifo"])
+def test_reopening_keeps_every_stored_setting_not_passed(tmp_path: Path, name: str) -> None:
+    chosen = _FIFO_SETTINGS if name.endswith(".fifo") else _STANDARD_SETTINGS
+    path = tmp_path / "q.db"
+    with Queue(name, path=path, **chosen) as q:
+        made = q.settings()
+    assert {k: made[k] for k in chosen} == chosen
+    with Queue(name, path=path) as q:  # nothing passed: everything as stored
+        assert q.settings() == made
+    for key, value in chosen.items():
+        other = {**made, key: Queue(name).settings()[key]}  # that one back to its default
+        if key == "deduplication_scope":
+            # perMessageGroupId needs messageGroup: refused as configure() refuses it,
+            # and the file keeps its settings.
+            with pytest.raises(InvalidAttributeValue):
+                Queue(name, path=path, **{key: other[key]})
+            with Queue(name, path=path) as q:
+                assert q.settings() == made
+            continue
+        with Queue(name, path=path, **{key: other[key]}) as q:
+            assert q.settings() == other, key
+        with Queue(name, path=path) as q:  # stored as changed
+            assert q.settings() == other, key
+        with Queue(name, path=path, **{key: value}) as q:
+            assert q.settings() == made, key
+
+
+def test_settings_that_do_not_fit_together_refuse_a_new_file_and_create_nothing(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(InvalidAttributeValue):
+        Queue("f.fifo", path=tmp_path / "f.db", fifo_throughput_limit="perMessageGroupId")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_fifo_delay_passed_when_reopening_applies_as_configure_does(tmp_path: Path) -> None:
+    # configure() applies a FIFO queue's new delay to messages still inside theirs; so
+    # does a reopen that passes one, and a reopen that passes none keeps the stored one.
+    path = tmp_path / "f.db"
+    clock = ManualClock(1_000)
+    kw: dict[str, Any] = {"clock": clock, "content_based_deduplication": True}
+    with Queue("f.fifo", path=path, delay=60, **kw) as q:
+        q.send("m", group_id="g")
+    clock.advance(10)
+    with Queue("f.fifo", path=path, **kw) as q:
+        assert (q.delay, q.stats().delayed) == (60, 1)
+    with Queue("f.fifo", path=path, delay=5, **kw) as q:
+        assert [m.body for m in q.receive()] == ["m"]
+
+
+def test_broker_create_queue_on_a_reopened_broker_compares_the_stored_settings(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "b.db"
+    with Broker(path=path) as broker:
+        made = broker.create_queue("jobs", visibility_timeout=45, delay=3).settings()
+    with Broker(path=path) as broker:
+        jobs = broker.get_queue("jobs")
+        assert jobs.settings() == made
+        assert broker.create_queue("jobs", visibility_timeout=45) is jobs
+        assert broker.create_queue("jobs") is jobs  # nothing named: nothing differs
+        with pytest.raises(QueueNameExists):
+            broker.create_queue("jobs", visibility_timeout=30)
+        with pytest.raises(QueueNameExists):
+            broker.create_queue("jobs", delay=0)
+        assert jobs.settings() == made
 
 
 def test_purge_is_stored(tmp_path: Path) -> None:
