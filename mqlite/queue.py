@@ -236,6 +236,7 @@ class Queue:
         if row is not None and changes is not None:
             stored = json.loads(row[1])
             stored.pop("dead_letter_queue", None)  # a standalone queue has none
+            stored.pop("dead_letter_token", None)
             self._settings = checked(
                 QueueSettings(),
                 stored,
@@ -298,6 +299,10 @@ class Queue:
         out = self.settings()
         dlq = out.pop("dead_letter_queue")
         out["dead_letter_queue"] = None if dlq is None else dlq.name
+        if dlq is not None:
+            # Which queue of that name: a link outlives its queue's deletion (and a new
+            # queue of the same name is not it).
+            out["dead_letter_token"] = dlq._token
         return out
 
     def _save_settings(self) -> None:

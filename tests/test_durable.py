@@ -652,3 +652,46 @@ def test_a_version_1_file_is_upgraded_and_keeps_its_messages(tmp_path: Path) -> 
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"groups", "hides", "extras", "topic_dedup"} <= tables
     conn.close()
+
+
+def _link_after_its_queue_is_deleted(broker: Broker, clock: ManualClock) -> list[object]:
+    """What a queue shows of its dead-letter link once that queue is deleted (and a new
+    queue of the same name is made), and how it delivers."""
+    jobs = broker.get_queue("jobs")
+    dead = jobs.dead_letter_queue
+    assert dead is not None
+    seen: list[object] = [dead.name, dead.arn, dead.deleted, jobs.max_receive_count]
+    jobs.send("x")
+    for _ in range(3):  # past max_receive_count: delivered, there is nowhere to move it
+        seen.append([m.receive_count for m in jobs.receive(visibility_timeout=0)])
+    seen.append(broker.create_queue("jobs", max_receive_count=2) is jobs)
+    with pytest.raises(QueueNameExists):
+        broker.create_queue("jobs", dead_letter_queue=None)
+    return seen
+
+
+def test_a_link_to_a_deleted_dead_letter_queue_is_restored_as_in_memory(tmp_path: Path) -> None:
+    seen = []
+    for path in [None, tmp_path / "b.db"]:
+        clock = ManualClock(0)
+        broker = Broker(path=path, clock=clock)
+        dead = broker.create_queue("dead")
+        broker.create_queue("jobs", dead_letter_queue=dead, max_receive_count=2)
+        broker.delete_queue("dead")
+        if path is not None:
+            broker.close()
+            broker = Broker(path=path, clock=clock)
+        first = _link_after_its_queue_is_deleted(broker, clock)
+        clock.advance(61)
+        new = broker.create_queue("dead")  # same name, another queue: not the link
+        if path is not None:
+            broker.close()
+            broker = Broker(path=path, clock=clock)
+            new = broker.get_queue("dead")
+        link = broker.get_queue("jobs").dead_letter_queue
+        assert link is not None
+        assert link is not new
+        seen.append((first, link.arn, link.deleted))
+        broker.close()
+    assert seen[0] == seen[1]
+    assert seen[0][0][:4] == ["dead", "arn:aws:sqs:us-east-1:000000000000:dead", True, 2]
