@@ -1439,7 +1439,26 @@ class _DurableQueue(Queue):
         messages = await super().receive_async(
             max_messages, visibility_timeout=visibility_timeout, wait=wait, interrupt=interrupt
         )
-        self._sync()
+        store = self._store
+        assert store is not None
+        if store.durability != "power":
+            # A "crash" commit (no fsync, ~15-30 us) costs less than handing it to a thread
+            # and back (measured ~110 us more per receive): wait for it here.
+            store.sync()
+            return messages
+        # A "power" commit waits for the disk's flush (0.2 ms to many ms): wait in a
+        # thread, so the loop's other tasks run meanwhile.
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, store.sync)
+        except asyncio.CancelledError:
+            # The caller is gone and will never see these messages: make them visible
+            # again at once rather than hidden for their whole visibility timeout.
+            for message in messages:
+                try:
+                    self.change_visibility(message, 0)
+                except MqliteError:
+                    pass
+            raise
         return messages
 
     def delete(self, handle: str | Message) -> None:

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -695,3 +696,71 @@ def test_a_link_to_a_deleted_dead_letter_queue_is_restored_as_in_memory(tmp_path
         broker.close()
     assert seen[0] == seen[1]
     assert seen[0][0][:4] == ["dead", "arn:aws:sqs:us-east-1:000000000000:dead", True, 2]
+
+
+def _slow_commits(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """From now on each commit waits until the returned event is set, which only another
+    task of the loop does: a commit waited for on the loop itself fails (after 2 s)."""
+    release = threading.Event()
+    original = _store.Store.sync
+
+    def sync(self: _store.Store) -> None:
+        if not release.wait(2):
+            raise AssertionError("the commit blocked the event loop")
+        original(self)
+
+    monkeypatch.setattr(_store.Store, "sync", sync)
+    return release
+
+
+def test_receive_async_in_power_mode_waits_for_its_commit_off_the_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    q = Queue("q", path=tmp_path / "q.db", durability="power", clock=ManualClock(0))
+    q.send("m")
+    release = _slow_commits(monkeypatch)
+    order: list[str] = []
+
+    async def other() -> None:
+        order.append("other task ran")
+        release.set()  # only a free loop gets here: then the commit goes on
+
+    async def main() -> list[Message]:
+        receiving = asyncio.create_task(q.receive_async())
+        await asyncio.sleep(0)  # the receive takes the message and waits for its commit
+        await asyncio.create_task(other())
+        got = await receiving
+        order.append("received")
+        return got
+
+    [m] = asyncio.run(main())
+    assert m.body == "m"
+    assert order == ["other task ran", "received"]
+    monkeypatch.undo()
+    assert q.stats().in_flight == 1
+    q.close()
+    with Queue("q", path=tmp_path / "q.db", clock=ManualClock(0)) as again:
+        assert again.stats().in_flight == 1  # committed before it was returned
+
+
+def test_a_receive_async_cancelled_while_its_commit_waits_gives_the_messages_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    q = Queue("q", path=tmp_path / "q.db", durability="power", clock=ManualClock(0))
+    q.send("m")
+    release = _slow_commits(monkeypatch)
+
+    async def main() -> None:
+        receiving = asyncio.create_task(q.receive_async())
+        await asyncio.sleep(0)  # waiting for its commit in a thread
+        receiving.cancel()
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await receiving
+
+    asyncio.run(main())
+    monkeypatch.undo()
+    assert q.stats().visible == 1  # not hidden for a caller that is gone
+    [m] = q.receive()
+    assert m.receive_count == 2
+    q.close()
