@@ -114,6 +114,7 @@ __all__ = [
     "MAX_VISIBILITY",
     "PURGE_INTERVAL",
     "READY",
+    "TURN_SHIFT",
     "QueueState",
     "Record",
     "Refusal",
@@ -134,8 +135,9 @@ IN_FLIGHT = 2
 GONE = 3
 
 _new_tuple = tuple.__new__
-# Sorts after every stored turn (a group that has none: a file from before turns).
-_NO_TURN = float("inf")
+#: A FIFO group's turn in a stored queue is never below its head's seq shifted by this
+#: much (see ``mqlite._journal.FifoJournaledState``).
+TURN_SHIFT = 19
 
 # A receipt handle is the queue's prefix and one hex number: the record's sequence number
 # above the receive count that issued it (48 bits: more receives of one message than a
@@ -1019,7 +1021,8 @@ class QueueState:
         record already holding its state; *dedup* is the window's ``(key, value, expiry)``
         in expiry order. Receipt handles are rebuilt from the prefix, so handles issued
         before the restart still work. FIFO: *turns* gives each group's place in the
-        ready list (groups without one follow, in send order), and *hides* (by seq) the
+        ready list (at least its head's seq shifted by :data:`TURN_SHIFT`, which is the
+        turn of a group without one), and *hides* (by seq) the
         order hidden messages were hidden in, which breaks ties between equal deadlines.
         Cost: O(n log n).
         """
@@ -1069,7 +1072,10 @@ class QueueState:
         groups: Iterable[_Group] = self._groups.values()
         if turns:
             # The ready list in its stored order, not the order of the groups' messages.
-            groups = sorted(groups, key=lambda g: turns.get(g.group_id, _NO_TURN))
+            groups = sorted(
+                groups,
+                key=lambda g: max(turns.get(g.group_id, 0), g.messages[0].seq << TURN_SHIFT),
+            )
         for group in groups:
             self._offer_group(group)
 
