@@ -90,6 +90,11 @@ class Queue:
     (FIFO-only settings on a standard queue) or ``InvalidParameterValue`` (names and
     dead-letter settings) and create nothing.
 
+    With ``path=`` the queue lives in that file as well (see docs/durability.md).
+    Reopening a file restores the queue as it was, its settings included; settings
+    passed when reopening are applied as :meth:`configure` would, and the others keep
+    their stored values.
+
     Example::
 
         q = Queue("jobs")
