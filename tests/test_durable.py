@@ -764,3 +764,31 @@ def test_a_receive_async_cancelled_while_its_commit_waits_gives_the_messages_bac
     [m] = q.receive()
     assert m.receive_count == 2
     q.close()
+
+
+def test_a_version_1_fifo_file_is_upgraded_and_serves_its_groups_in_send_order(
+    tmp_path: Path,
+) -> None:
+    import sqlite3
+
+    path = tmp_path / "f.db"
+    clock = ManualClock(1_000)
+    kw: dict[str, Any] = {"clock": clock, "content_based_deduplication": True}
+    with Queue("f.fifo", path=path, **kw) as q:
+        for body, group in [("b1", "b"), ("a1", "a"), ("b2", "b"), ("c1", "c")]:
+            q.send(body, group_id=group)
+    # The same file as version 1 wrote it: no order tables.
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("DROP TABLE groups")
+    conn.execute("DROP TABLE hides")
+    conn.execute("DROP TABLE extras")
+    conn.execute("DROP TABLE topic_dedup")
+    conn.execute("PRAGMA user_version=1")
+    conn.close()
+    with Queue("f.fifo", path=path, **kw) as q:
+        # Groups in the order of their first messages, as version 1 restored them.
+        assert [m.body for m in q.receive(10)] == ["b1", "b2", "a1", "c1"]
+    with Queue("f.fifo", path=path, **kw) as q:  # the upgraded file stores the order
+        assert q.stats().in_flight == 4
+        clock.advance(30)
+        assert [m.body for m in q.receive(10)] == ["b1", "b2", "a1", "c1"]
