@@ -97,7 +97,7 @@ import enum
 import heapq
 import re
 from collections import deque
-from collections.abc import Container, Iterator
+from collections.abc import Container, Iterable, Iterator, Mapping
 
 from ._attribute import Attribute
 from ._dedup import DedupWindow
@@ -114,6 +114,7 @@ __all__ = [
     "MAX_VISIBILITY",
     "PURGE_INTERVAL",
     "READY",
+    "TURN_SHIFT",
     "QueueState",
     "Record",
     "Refusal",
@@ -134,6 +135,9 @@ IN_FLIGHT = 2
 GONE = 3
 
 _new_tuple = tuple.__new__
+#: A FIFO group's turn in a stored queue is never below its head's seq shifted by this
+#: much (see ``mqlite._journal.FifoJournaledState``).
+TURN_SHIFT = 19
 
 # A receipt handle is the queue's prefix and one hex number: the record's sequence number
 # above the receive count that issued it (48 bits: more receives of one message than a
@@ -1008,13 +1012,19 @@ class QueueState:
         sequence: int,
         last_purge: float | None,
         totals: tuple[int, int, int],
+        turns: Mapping[str, int] | None = None,
+        hides: Mapping[int, int] | None = None,
     ) -> None:
         """Fill this empty state with stored records, as a durable queue reopens.
 
         *records* are ``(record, deadline, inherited count)`` in send order (seq), each
         record already holding its state; *dedup* is the window's ``(key, value, expiry)``
         in expiry order. Receipt handles are rebuilt from the prefix, so handles issued
-        before the restart still work. Cost: O(n log n).
+        before the restart still work. FIFO: *turns* gives each group's place in the
+        ready list (at least its head's seq shifted by :data:`TURN_SHIFT`, which is the
+        turn of a group without one), and *hides* (by seq) the
+        order hidden messages were hidden in, which breaks ties between equal deadlines.
+        Cost: O(n log n).
         """
         self._seq = seq
         self._sequence = sequence
@@ -1050,7 +1060,23 @@ class QueueState:
                     self.in_flight += 1
                 rec.ticket += 1
                 self._hidden.push(deadline if deadline is not None else 0.0, rec.ticket, rec)
-        for group in self._groups.values():
+        if hides:
+            # Equal deadlines come out in the order the messages were hidden, as they would
+            # have without the reopen (it decides which FIFO group is offered first).
+            hidden = sorted(
+                self._hidden.live(), key=lambda e: (e[0], hides.get(e[1].seq, 0), e[1].seq)
+            )
+            self._hidden = RunHeap(_ticket_matches, slack=self._slack)
+            for deadline, rec in hidden:
+                self._hidden.push(deadline, rec.ticket, rec)
+        groups: Iterable[_Group] = self._groups.values()
+        if turns:
+            # The ready list in its stored order, not the order of the groups' messages.
+            groups = sorted(
+                groups,
+                key=lambda g: max(turns.get(g.group_id, 0), g.messages[0].seq << TURN_SHIFT),
+            )
+        for group in groups:
             self._offer_group(group)
 
     # --- internals ---------------------------------------------------------------------------
