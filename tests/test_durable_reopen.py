@@ -1,0 +1,145 @@
+"""Reopening: the plain-shape fast path and the general one together restore a queue exactly
+as its in-memory twin holds it, and the garbage collector is left as it was found."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from mqlite import Broker, ManualClock, Message, Queue, SendEntry, _journal
+
+
+def _same(message: Message) -> Message:
+    """What both twins must agree on: everything but the random id and handle."""
+    return message._replace(message_id="", receipt_handle=None)
+
+
+def _everything(queue: Queue) -> list[Message]:
+    return [_same(m) for m in queue.peek(include_in_flight=True, include_delayed=True)]
+
+
+def _fill(broker: Broker, clock: ManualClock) -> None:
+    """Every shape of stored message, interleaved in send order: plain ones (ready, never
+    received, no attributes) between received, returned, delayed, in-flight, attribute-
+    carrying and dead-letter-sourced ones, in a standard queue, its dead-letter queue and a
+    FIFO queue."""
+    dlq = broker.create_queue("dead")
+    jobs = broker.create_queue(
+        "jobs", dead_letter_queue=dlq, max_receive_count=2, visibility_timeout=5
+    )
+    fifo = broker.create_queue("f.fifo", content_based_deduplication=True)
+    jobs.send("p0")
+    jobs.send("poison")
+    jobs.send_batch([SendEntry(id=str(i), body=f"p{i}") for i in range(1, 4)])
+    assert [m.body for m in jobs.receive(2)] == ["p0", "poison"]
+    clock.advance(6)  # both ready again, received once
+    jobs.send("attrs", attributes={"n": 7, "b": b"\x01"})
+    jobs.send("later", delay=60)
+    jobs.send("p4")
+    assert [m.body for m in jobs.receive(2)] == ["p0", "poison"]
+    clock.advance(6)
+    # p0 and poison move to the dead-letter queue (received twice); p1..p3 go in flight.
+    flying = jobs.receive(3)
+    assert [m.body for m in flying] == ["p1", "p2", "p3"]
+    jobs.change_visibility(flying[1], 0)  # p2: ready again, received once
+    jobs.send_batch([SendEntry(id=str(i), body=f"q{i}") for i in range(3)])
+    dlq.send("plain in the dead-letter queue")
+    fifo.send("f0", group_id="a")
+    fifo.send("f1", group_id="b")
+    fifo.send("f2", group_id="a")
+    assert [m.body for m in fifo.receive()] == ["f0"]
+
+
+@pytest.mark.parametrize("later", [0, 7, 61])
+def test_a_mixed_file_reopens_equal_to_memory(tmp_path: Path, later: int) -> None:
+    path = tmp_path / "b.db"
+    clocks = ManualClock(1_000), ManualClock(1_000)
+    durable, memory = Broker(path=path, clock=clocks[0]), Broker(clock=clocks[1])
+    for broker, clock in zip((durable, memory), clocks, strict=True):
+        _fill(broker, clock)
+    durable.close()
+    for clock in clocks:
+        clock.advance(later)
+    durable = Broker(path=path, clock=clocks[0])
+    try:
+        for name in ("jobs", "dead", "f.fifo"):
+            d, m = durable.get_queue(name), memory.get_queue(name)
+            d.check_invariants()
+            assert d.stats() == m.stats()
+            assert _everything(d) == _everything(m)
+        # Receiving drains both alike, in the same order (fresh and returned merged).
+        for name in ("jobs", "dead", "f.fifo"):
+            d, m = durable.get_queue(name), memory.get_queue(name)
+            for _ in range(4):
+                assert [_same(x) for x in d.receive(3)] == [_same(x) for x in m.receive(3)]
+            # New sends after the reopen take later sequence numbers on both.
+            if not d.fifo:
+                d.send("new")
+                m.send("new")
+                for clock in clocks:
+                    clock.advance(100)
+                assert [_same(x) for x in d.receive(10)] == [_same(x) for x in m.receive(10)]
+            d.check_invariants()
+    finally:
+        durable.close()
+        memory.close()
+
+
+def test_only_plain_messages_take_the_bulk_path_and_keep_send_order(tmp_path: Path) -> None:
+    clock = ManualClock(1_000)
+    path = tmp_path / "q.db"
+    with Queue("q", path=path, clock=clock) as q:
+        for i in range(6):
+            q.send(f"m{i}", attributes={"odd": i} if i % 2 else None)
+        before = q.peek()
+    with Queue("q", path=path, clock=clock) as q:
+        state = q._state
+        assert state is not None
+        assert len(state._fresh) == 3  # m0, m2, m4: no attributes
+        assert [m.body for m in q.peek()] == [m.body for m in before]
+        assert [m.body for m in q.receive(10)] == [f"m{i}" for i in range(6)]
+
+
+@pytest.fixture
+def freeze_at(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int], None]]:
+    """Set FREEZE_AT; whatever a test freezes is unfrozen afterwards."""
+
+    def set_to(value: int) -> None:
+        monkeypatch.setattr(_journal, "FREEZE_AT", value)
+
+    yield set_to
+    gc.unfreeze()
+
+
+def test_a_large_load_freezes_what_it_loaded(
+    tmp_path: Path, freeze_at: Callable[[int], None]
+) -> None:
+    path = tmp_path / "q.db"
+    with Queue("q", path=path) as q:
+        q.send_batch([SendEntry(id=str(i), body=f"m{i}") for i in range(5)])
+    gc.unfreeze()
+    freeze_at(6)
+    with Queue("q", path=path):
+        assert gc.get_freeze_count() == 0  # 5 messages: below the threshold
+        assert gc.isenabled()
+    freeze_at(5)
+    with Queue("q", path=path) as q:
+        assert gc.get_freeze_count() > 0
+        assert gc.isenabled()
+        assert len(q.receive(10)) == 5
+
+
+def test_loading_leaves_a_disabled_collector_disabled(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    with Queue("q", path=path) as q:
+        q.send("m")
+    gc.disable()
+    try:
+        with Queue("q", path=path) as q:
+            assert not gc.isenabled()
+            assert [m.body for m in q.receive()] == ["m"]
+    finally:
+        gc.enable()
