@@ -27,6 +27,7 @@ from ._store import Store, dumps
 __all__ = ["JournaledState", "encode_attributes", "load_state"]
 
 _SEQ_BITS = 44
+_raw_decode = json.JSONDecoder().raw_decode
 
 _INSERT = "INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 _UPDATE = "UPDATE messages SET st=?, dl=?, rc=?, frm=?, ra=? WHERE id=?"
@@ -55,7 +56,9 @@ def decode_attributes(text: str | None) -> dict[str, Attribute]:
     if text is None:
         return {}
     out: dict[str, Attribute] = {}
-    for name, v in json.loads(text).items():
+    # raw_decode: the text is the compact JSON encode_attributes wrote, so loads' type and
+    # whitespace checks are not needed (a reopen decodes every attribute-carrying row).
+    for name, v in _raw_decode(text)[0].items():
         out[name] = Attribute(v[0], v[1] if v[1] is not None else base64.b64decode(v[2]))
     return out
 
@@ -183,6 +186,8 @@ _PLAIN = (
 _SEQ_MASK = (1 << _SEQ_BITS) - 1
 #: After loading this many messages, :func:`load_state` calls :func:`gc.freeze`.
 FREEZE_AT = 100_000
+# Distinct attribute texts remembered during one load.
+_DECODED_KEPT = 4096
 _SELECT_PLAIN = (
     f"SELECT id & {_SEQ_MASK}, enq, sent, mid, body, mb FROM messages"
     f" WHERE id BETWEEN ? AND ? AND {_PLAIN} ORDER BY id"
@@ -232,6 +237,10 @@ def _load(state: QueueState, store: Store, qid: int, now: float) -> int:
     records: list[tuple[Record, float | None, int]] = []
     if count > fresh:
         append = records.append
+        # Many messages carry the same attributes: decode each distinct text once (the
+        # Attribute values are frozen; each record still gets a dict of its own).
+        decoded: dict[str, dict[str, Attribute]] = {}
+        attributes: dict[str, Attribute]
         for (
             rseq,
             st,
@@ -253,6 +262,15 @@ def _load(state: QueueState, store: Store, qid: int, now: float) -> int:
             dls,
             dlsa,
         ) in conn.execute(_SELECT_OTHERS, (lo, hi)):
+            if attrs_text is None:
+                attributes = {}
+            else:
+                known = decoded.get(attrs_text)
+                if known is None:
+                    known = decode_attributes(attrs_text)
+                    if len(decoded) < _DECODED_KEPT:
+                        decoded[attrs_text] = known
+                attributes = dict(known)
             rec = stored_record(
                 rseq,
                 st,
@@ -264,7 +282,7 @@ def _load(state: QueueState, store: Store, qid: int, now: float) -> int:
                 mid,
                 body,
                 mb,
-                {} if attrs_text is None else decode_attributes(attrs_text),
+                attributes,
                 ma,
                 gid,
                 did,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -143,3 +144,28 @@ def test_loading_leaves_a_disabled_collector_disabled(tmp_path: Path) -> None:
             assert [m.body for m in q.receive()] == ["m"]
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("kept", [0, 1, 4096])
+def test_attributes_read_back_equal_and_each_message_has_its_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kept: int
+) -> None:
+    # The same text decoded once is shared only through frozen values; with the cache
+    # full (0, 1) the rest are decoded one by one.
+    monkeypatch.setattr(_journal, "_DECODED_KEPT", kept)
+    path = tmp_path / "q.db"
+    shapes: list[dict[str, Any]] = [
+        {"n": 1, "b": b"\x00\xff"},
+        {"n": 1, "b": b"\x00\xff"},
+        {"s": "x"},
+        {"n": 1.5},
+    ]
+    with Queue("q", path=path) as q:
+        for i, attributes in enumerate(shapes):
+            q.send(f"m{i}", attributes=attributes)
+        before = [m._replace(receipt_handle=None) for m in q.peek()]
+    with Queue("q", path=path) as q:
+        assert q.peek() == before
+        after = q.receive(10)
+        assert after[0].attributes == after[1].attributes
+        assert after[0].attributes is not after[1].attributes
