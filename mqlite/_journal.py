@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import gc
 import json
+from collections.abc import Callable
 from typing import Any
 
 from ._attribute import Attribute
@@ -176,20 +177,38 @@ class JournaledState(QueueState):
 
 
 # The commonest stored shape: a standard queue's message that is ready, was never received
-# and has no attributes, group, deduplication id or dead-letter source. Those rows are
-# read with 6 columns and built in bulk (QueueState.load_fresh); the rest with every column.
+# and has no group, deduplication id or dead-letter source. Those rows are read with 8
+# columns and built in bulk (QueueState.load_fresh); the rest with every column.
 _PLAIN = (
-    "st=0 AND rc=0 AND inh=0 AND dl IS NULL AND frm IS NULL AND ra=0 AND attrs IS NULL"
-    " AND ma IS NULL AND gid IS NULL AND did IS NULL AND sn IS NULL AND dls IS NULL"
-    " AND dlsa IS NULL"
+    "st=0 AND rc=0 AND inh=0 AND dl IS NULL AND frm IS NULL AND ra=0"
+    " AND gid IS NULL AND did IS NULL AND sn IS NULL AND dls IS NULL AND dlsa IS NULL"
 )
 _SEQ_MASK = (1 << _SEQ_BITS) - 1
 #: After loading this many messages, :func:`load_state` calls :func:`gc.freeze`.
 FREEZE_AT = 100_000
 # Distinct attribute texts remembered during one load.
 _DECODED_KEPT = 4096
+
+
+def _decoder() -> Callable[[str], dict[str, Attribute]]:
+    """Attribute texts to dicts, for one load. Many messages carry the same attributes:
+    each distinct text is decoded once (the Attribute values are frozen and shared; each
+    record still gets a dict of its own, as a send gives it)."""
+    known: dict[str, dict[str, Attribute]] = {}
+
+    def decode(text: str) -> dict[str, Attribute]:
+        attributes = known.get(text)
+        if attributes is None:
+            attributes = decode_attributes(text)
+            if len(known) < _DECODED_KEPT:
+                known[text] = attributes
+        return dict(attributes)
+
+    return decode
+
+
 _SELECT_PLAIN = (
-    f"SELECT id & {_SEQ_MASK}, enq, sent, mid, body, mb FROM messages"
+    f"SELECT id & {_SEQ_MASK}, enq, sent, mid, body, mb, attrs, ma FROM messages"
     f" WHERE id BETWEEN ? AND ? AND {_PLAIN} ORDER BY id"
 )
 _SELECT_OTHERS = (
@@ -230,17 +249,14 @@ def _load(state: QueueState, store: Store, qid: int, now: float) -> int:
     lo = qid << _SEQ_BITS
     hi = lo | _SEQ_MASK
     # A FIFO queue's messages all have a group: none is of the plain shape.
-    fresh = 0 if state.fifo else state.load_fresh(conn.execute(_SELECT_PLAIN, (lo, hi)))
+    decode = _decoder()
+    fresh = 0 if state.fifo else state.load_fresh(conn.execute(_SELECT_PLAIN, (lo, hi)), decode)
     count: int = conn.execute(
         "SELECT count(*) FROM messages WHERE id BETWEEN ? AND ?", (lo, hi)
     ).fetchone()[0]
     records: list[tuple[Record, float | None, int]] = []
     if count > fresh:
         append = records.append
-        # Many messages carry the same attributes: decode each distinct text once (the
-        # Attribute values are frozen; each record still gets a dict of its own).
-        decoded: dict[str, dict[str, Attribute]] = {}
-        attributes: dict[str, Attribute]
         for (
             rseq,
             st,
@@ -262,15 +278,6 @@ def _load(state: QueueState, store: Store, qid: int, now: float) -> int:
             dls,
             dlsa,
         ) in conn.execute(_SELECT_OTHERS, (lo, hi)):
-            if attrs_text is None:
-                attributes = {}
-            else:
-                known = decoded.get(attrs_text)
-                if known is None:
-                    known = decode_attributes(attrs_text)
-                    if len(decoded) < _DECODED_KEPT:
-                        decoded[attrs_text] = known
-                attributes = dict(known)
             rec = stored_record(
                 rseq,
                 st,
@@ -282,7 +289,7 @@ def _load(state: QueueState, store: Store, qid: int, now: float) -> int:
                 mid,
                 body,
                 mb,
-                attributes,
+                {} if attrs_text is None else decode(attrs_text),
                 ma,
                 gid,
                 did,

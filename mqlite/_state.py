@@ -98,7 +98,7 @@ import heapq
 import operator
 import re
 from collections import deque
-from collections.abc import Container, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 
 from ._attribute import Attribute
 from ._dedup import DedupWindow
@@ -1047,11 +1047,17 @@ class QueueState:
         """When the oldest live message was enqueued, or ``None``. Cost: amortised O(1)."""
         return self._expiry.earliest()
 
-    def load_fresh(self, rows: Iterable[tuple[int, float, int, str, str, str]]) -> int:
+    def load_fresh(
+        self,
+        rows: Iterable[tuple[int, float, int, str, str, str, str | None, str | None]],
+        decode: Callable[[str], dict[str, Attribute]],
+    ) -> int:
         """Start filling this empty standard-queue state, as a durable queue reopens, with
-        stored messages of the commonest shape — ready, never received, no attributes,
-        group, deduplication id or dead-letter source — from rows of ``(seq, enqueued_at,
-        sent_ms, message_id, body, md5_of_body)`` in send order. :meth:`load` finishes.
+        stored messages of the commonest shape — ready, never received, no group,
+        deduplication id or dead-letter source — from rows of ``(seq, enqueued_at,
+        sent_ms, message_id, body, md5_of_body, attributes_text, md5_of_attributes)`` in
+        send order; *decode* turns an attributes text into a new dict. :meth:`load`
+        finishes.
 
         Returns how many it read. Cost: O(n), with no call and no heap push per record
         (a million of them are built at every reopen of a large queue).
@@ -1062,14 +1068,14 @@ class QueueState:
         add_key = keys.append
         records: list[Record] = []
         append = records.append
-        for seq, enqueued_at, sent_ms, message_id, body, md5_of_body in rows:
+        for seq, enqueued_at, sent_ms, message_id, body, md5_of_body, text, md5 in rows:
             rec = new(Record)
             rec.seq = seq
             rec.message_id = message_id
             rec.body = body
             rec.md5_of_body = md5_of_body
-            rec.attributes = {}
-            rec.md5_of_attributes = None
+            rec.attributes = {} if text is None else decode(text)
+            rec.md5_of_attributes = md5
             rec.sent_ms = sent_ms
             rec.enqueued_at = enqueued_at
             rec.state = READY

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from mqlite import Broker, ManualClock, Message, Queue, SendEntry, _journal
+from mqlite import Attribute, Broker, ManualClock, Message, Queue, SendEntry, _journal
 
 
 def _same(message: Message) -> Message:
@@ -94,14 +94,20 @@ def test_only_plain_messages_take_the_bulk_path_and_keep_send_order(tmp_path: Pa
     path = tmp_path / "q.db"
     with Queue("q", path=path, clock=clock) as q:
         for i in range(6):
-            q.send(f"m{i}", attributes={"odd": i} if i % 2 else None)
-        before = q.peek()
+            # Even: ready, some with attributes (plain); odd: still delayed (not plain).
+            q.send(f"m{i}", attributes={"i": i} if i % 4 else None, delay=60 if i % 2 else 0)
+        before = q.peek(include_delayed=True)
     with Queue("q", path=path, clock=clock) as q:
         state = q._state
         assert state is not None
-        assert len(state._fresh) == 3  # m0, m2, m4: no attributes
-        assert [m.body for m in q.peek()] == [m.body for m in before]
-        assert [m.body for m in q.receive(10)] == [f"m{i}" for i in range(6)]
+        assert [r.body for r in state._fresh] == ["m0", "m2", "m4"]
+        assert q.peek(include_delayed=True) == before
+        clock.advance(60)
+        got = q.receive(10)
+        assert [m.body for m in got] == [f"m{i}" for i in range(6)]
+        assert [m.attributes.get("i") for m in got] == [
+            None if i % 4 == 0 else Attribute("Number", str(i)) for i in range(6)
+        ]
 
 
 @pytest.fixture
