@@ -1062,6 +1062,8 @@ class QueueState:
         Returns how many it read. Cost: O(n), with no call and no heap push per record
         (a million of them are built at every reopen of a large queue).
         """
+        if self.fifo:
+            raise ValueError("load_fresh is for standard queues: a FIFO message has a group")
         new = object.__new__
         live = self._live
         keys: list[float] = []
@@ -1093,8 +1095,6 @@ class QueueState:
             live[seq] = rec
             append(rec)
             add_key(enqueued_at)
-        if records and self.fifo:
-            raise ValueError("a FIFO queue's messages have a group: none is of this shape")
         self._fresh.extend(records)
         self.visible += len(records)
         self._expiry.extend(keys, [0] * len(keys), records)
