@@ -18,11 +18,11 @@ from __future__ import annotations
 import base64
 import gc
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._attribute import Attribute
-from ._state import DEDUP_WINDOW, DELAYED, QueueState, Record, stored_record
+from ._state import DEDUP_WINDOW, DELAYED, QueueState, Record, _Group, stored_record
 from ._store import Store, dumps
 
 __all__ = ["JournaledState", "encode_attributes", "load_state"]
@@ -36,6 +36,10 @@ _DELETE = "DELETE FROM messages WHERE id=?"
 _COUNTERS = (
     "UPDATE queues SET seq=?, sequence=?, last_purge=?, sent=?, received=?, deleted=? WHERE id=?"
 )
+_TURN = "INSERT OR REPLACE INTO groups VALUES (?,?,?)"
+_FREE = "DELETE FROM groups WHERE q=? AND gid=?"
+_HIDE = "INSERT OR REPLACE INTO hides VALUES (?,?)"
+_UNHIDE = "DELETE FROM hides WHERE id=?"
 
 
 def encode_attributes(attributes: dict[str, Attribute]) -> str | None:
@@ -72,6 +76,10 @@ class JournaledState(QueueState):
         self.qid = qid
         self._base = qid << _SEQ_BITS
         self._adding = False
+        #: FIFO: the last turn given to a group joining the ready list (see _offer_group).
+        self._turn = 0
+        # While loading: the turns the file holds (those groups are not written again).
+        self._restoring: Mapping[str, int] | None = None
         super().__init__(**kwargs)
 
     # --- hooks ------------------------------------------------------------------------------
@@ -125,11 +133,22 @@ class JournaledState(QueueState):
     ) -> None:
         super()._start_flight(rec, now, now_ms, visibility_timeout)
         self._update(rec, now + visibility_timeout)
+        if self.fifo:
+            self._hidden_turn(rec)
 
     def _hide(self, rec: Record, until: float) -> None:
         super()._hide(rec, until)
         if not self._adding:
             self._update(rec, until)
+        if self.fifo:
+            self._hidden_turn(rec)
+
+    def _hidden_turn(self, rec: Record) -> None:
+        # Messages hidden until the same instant become ready in the order they were
+        # hidden, and in a FIFO queue that order decides which group is served first:
+        # store it (a turn), so a reopened queue keeps it.
+        self._turn += 1
+        self.store.append(_HIDE, (self._base | rec.seq, self._turn))
 
     def _make_ready(self, rec: Record) -> None:
         super()._make_ready(rec)
@@ -140,14 +159,53 @@ class JournaledState(QueueState):
         super()._remove(rec, prune=prune)
         if live:
             self.store.append(_DELETE, (self._base | rec.seq,), self)
+            if self.fifo:
+                self.store.append(_UNHIDE, (self._base | rec.seq,))
 
     def clear(self) -> None:
         super().clear()
         lo = self._base
-        self.store.append(
-            "DELETE FROM messages WHERE id BETWEEN ? AND ?", (lo, lo | ((1 << _SEQ_BITS) - 1))
-        )
+        mask = (1 << _SEQ_BITS) - 1
+        self.store.append("DELETE FROM messages WHERE id BETWEEN ? AND ?", (lo, lo | mask))
         self.store.append("DELETE FROM dedup WHERE q=?", (self.qid,), self)
+        if self.fifo:
+            self.store.append("DELETE FROM groups WHERE q=?", (self.qid,))
+            self.store.append("DELETE FROM hides WHERE id BETWEEN ? AND ?", (lo, lo | mask))
+
+    def _offer_group(self, group: _Group | None) -> None:
+        # The order groups join the ready list is the order a FIFO queue serves them in:
+        # each join takes the next turn, and a reopened queue offers its ready groups by
+        # turn (the core's own order, kept out of the in-memory path).
+        if group is None:
+            return
+        queued = group.queued
+        freeing = not group.messages and self._groups.get(group.group_id) is group
+        super()._offer_group(group)
+        if group.queued and not queued:
+            restoring = self._restoring
+            if restoring is not None and group.group_id in restoring:
+                return  # loading: its stored turn stands
+            self._turn += 1
+            self.store.append(_TURN, (self.qid, group.group_id, self._turn))
+        elif freeing:
+            self.store.append(_FREE, (self.qid, group.group_id))
+
+    def load(
+        self,
+        *args: Any,
+        turns: Mapping[str, int] | None = None,
+        hides: Mapping[int, int] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """:meth:`QueueState.load`, with the stored group *turns* (FIFO) kept as they are."""
+        self._restoring = turns or {}
+        self._turn = max(
+            max(self._restoring.values(), default=0), max((hides or {}).values(), default=0)
+        )
+        try:
+            super().load(*args, turns=turns, hides=hides, **kwargs)
+        finally:
+            self._restoring = None
 
     def _update(self, rec: Record, deadline: float | None) -> None:
         self.store.append(
@@ -301,9 +359,18 @@ def _load(state: QueueState, store: Store, qid: int, now: float) -> int:
     dedup = conn.execute(
         "SELECT key, value, expiry FROM dedup WHERE q=? AND expiry>? ORDER BY expiry", (qid, now)
     ).fetchall()
+    turns = dict(conn.execute("SELECT gid, turn FROM groups WHERE q=?", (qid,)).fetchall())
+    hides = {
+        rid & (hi - lo): turn
+        for rid, turn in conn.execute(
+            "SELECT id, turn FROM hides WHERE id BETWEEN ? AND ?", (lo, hi)
+        )
+    }
     state.load(
         records,
         dedup,
+        turns=turns,
+        hides=hides,
         seq=seq,
         sequence=int(sequence),
         last_purge=last_purge,

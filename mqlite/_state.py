@@ -98,7 +98,7 @@ import heapq
 import operator
 import re
 from collections import deque
-from collections.abc import Callable, Container, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 
 from ._attribute import Attribute
 from ._dedup import DedupWindow
@@ -137,6 +137,8 @@ GONE = 3
 
 _new_tuple = tuple.__new__
 _first = operator.itemgetter(0)
+# Sorts after every stored turn (a group that has none: a file from before turns).
+_NO_TURN = float("inf")
 
 # A receipt handle is the queue's prefix and one hex number: the record's sequence number
 # above the receive count that issued it (48 bits: more receives of one message than a
@@ -1109,6 +1111,8 @@ class QueueState:
         sequence: int,
         last_purge: float | None,
         totals: tuple[int, int, int],
+        turns: Mapping[str, int] | None = None,
+        hides: Mapping[int, int] | None = None,
     ) -> None:
         """Fill this state with stored records, as a durable queue reopens (after
         :meth:`load_fresh`, if it read any).
@@ -1118,7 +1122,9 @@ class QueueState:
         (:func:`stored_record`); *dedup* is the window's ``(key, value, expiry)`` in expiry
         order. Receipt handles are rebuilt from the prefix, so handles issued before the
         restart still work. *seq* is the stored counter (the largest seq loaded counts
-        too). Cost: O(n log n).
+        too). FIFO: *turns* gives each group's place in the ready list (groups without one
+        follow, in send order), and *hides* (by seq) the order hidden messages were hidden
+        in, which breaks ties between equal deadlines. Cost: O(n log n).
         """
         self._seq = seq
         self._sequence = sequence
@@ -1129,11 +1135,17 @@ class QueueState:
             self._dedup.admit(key, value, expiry - window)
         live = self._live
         if records:
-            self._load_others(records, bool(live))
+            self._load_others(records, bool(live), turns, hides)
         if live:  # the stored counter may trail a message's seq (its own row is later)
             self._seq = max(seq, next(reversed(live)))
 
-    def _load_others(self, records: list[tuple[Record, float | None, int]], fresh: bool) -> None:
+    def _load_others(
+        self,
+        records: list[tuple[Record, float | None, int]],
+        fresh: bool,
+        turns: Mapping[str, int] | None,
+        hides: Mapping[int, int] | None,
+    ) -> None:
         live = self._live
         hidden_keys: list[float] = []
         hidden_tags: list[int] = []
@@ -1172,6 +1184,16 @@ class QueueState:
                 hidden_tags.append(rec.ticket)
                 hidden_items.append(rec)
         heapq.heapify(returned)
+        if hides:
+            # Equal deadlines come out in the order the messages were hidden, as they would
+            # have without the reopen (it decides which FIFO group is offered first).
+            order = sorted(
+                range(len(hidden_items)),
+                key=lambda i: (hidden_keys[i], hides.get(hidden_items[i].seq, 0)),
+            )
+            hidden_keys = [hidden_keys[i] for i in order]
+            hidden_tags = [hidden_tags[i] for i in order]
+            hidden_items = [hidden_items[i] for i in order]
         self._hidden.extend(hidden_keys, hidden_tags, hidden_items)
         if fresh:
             # Both parts are in send order, and so must live (and peek) be: merge them.
@@ -1181,7 +1203,11 @@ class QueueState:
             self._expiry.clear()
         in_order = list(live.values())
         self._expiry.extend([rec.enqueued_at for rec in in_order], [0] * len(in_order), in_order)
-        for group in self._groups.values():
+        groups: Iterable[_Group] = self._groups.values()
+        if turns:
+            # The ready list in its stored order, not the order of the groups' messages.
+            groups = sorted(groups, key=lambda g: turns.get(g.group_id, _NO_TURN))
+        for group in groups:
             self._offer_group(group)
 
     # --- internals ---------------------------------------------------------------------------

@@ -32,7 +32,8 @@ import os
 import sqlite3
 import struct
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from .errors import InvalidParameterValue, StorageError
@@ -76,6 +77,7 @@ CREATE TABLE dedup (q INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
 _V2_TABLES = """
 CREATE TABLE groups (q INTEGER NOT NULL, gid TEXT NOT NULL, turn INTEGER NOT NULL,
     PRIMARY KEY (q, gid)) WITHOUT ROWID;
+CREATE TABLE hides (id INTEGER PRIMARY KEY, turn INTEGER NOT NULL);
 CREATE TABLE extras (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE topic_dedup (topic TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
     expiry REAL NOT NULL, PRIMARY KEY (topic, key)) WITHOUT ROWID;
@@ -83,7 +85,7 @@ CREATE TABLE topic_dedup (topic TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT
 
 
 def _upgrade_1(conn: sqlite3.Connection) -> None:
-    """Version 1 to 2: FIFO group turns, extras (data kept for the AWS layer and move
+    """Version 1 to 2: FIFO group turns and hide order, extras (data kept for the AWS layer and move
     tasks) and FIFO topics' dedup windows."""
     for statement in _V2_TABLES.split(";"):
         if statement.strip():
@@ -256,6 +258,20 @@ class Store:
             raise StorageError(
                 f"{self.path} holds the queue {meta.get('name')!r}, not {self.name!r}."
             )
+
+    # --- reading -----------------------------------------------------------------------------
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """The connection, for reads: a damaged page (or a failed read) met inside raises
+        :class:`StorageError`, never a bare ``sqlite3`` error. Reads change nothing, so
+        the file is left as it was."""
+        try:
+            yield self.conn
+        except sqlite3.OperationalError as e:
+            raise StorageError(f"{self.path} cannot be read: {e}.") from e
+        except sqlite3.DatabaseError as e:
+            raise StorageError(f"{self.path} is damaged: {e}.") from e
 
     # --- writing -----------------------------------------------------------------------------
 

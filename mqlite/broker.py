@@ -118,7 +118,12 @@ class Broker:
                 raise
 
     def _load(self, store: Store) -> None:
-        """Restore every stored queue (then their dead-letter links) from *store*."""
+        """Restore every stored queue (then their dead-letter links) from *store*; a
+        damaged file raises :class:`StorageError`."""
+        with store.reading():
+            self._restore(store)
+
+    def _restore(self, store: Store) -> None:
         rows = store.conn.execute("SELECT id, name, settings FROM queues ORDER BY id").fetchall()
         links: list[tuple[Queue, str, int]] = []
         for qid, name, settings_text in rows:
@@ -273,7 +278,8 @@ class Broker:
             store = self._store
             qid = 0
             if store is not None:
-                row = store.conn.execute("SELECT max(id) FROM queues").fetchone()
+                with store.reading() as conn:
+                    row = conn.execute("SELECT max(id) FROM queues").fetchone()
                 qid = (row[0] or 0) + 1
             return self._new_queue(name, settings, store, qid)
 

@@ -198,7 +198,8 @@ class Queue:
         """Store this queue as queue *qid* of *store*: restore it if the file holds it
         (its token, messages, dedup window, counters), then apply this object's settings
         as :meth:`configure` would."""
-        row = store.conn.execute("SELECT token FROM queues WHERE id=?", (qid,)).fetchone()
+        with store.reading() as conn:
+            row = conn.execute("SELECT token FROM queues WHERE id=?", (qid,)).fetchone()
         settings = self._settings
         if row is None:
             store.append(
@@ -226,7 +227,8 @@ class Queue:
         )
         now = self._clock.time()
         if row is not None:
-            load_state(state, store, qid, now)
+            with store.reading():
+                load_state(state, store, qid, now)
         self._state = state
         self._store = store
         self._qid = qid

@@ -564,5 +564,5 @@ def test_a_version_1_file_is_upgraded_and_keeps_its_messages(tmp_path: Path) -> 
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == _store.SCHEMA_VERSION == 2
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"groups", "extras", "topic_dedup"} <= tables
+    assert {"groups", "hides", "extras", "topic_dedup"} <= tables
     conn.close()

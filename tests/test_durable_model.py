@@ -279,9 +279,6 @@ def _replay_fifo_group_turn() -> None:
         machine.teardown()
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="B-FIFO-ORDER: group turn lost on reopen"
-)
 def test_durable_fifo_queue_matches_memory() -> None:
     _replay_fifo_group_turn()
     run_state_machine_as_test(FifoTwins, settings=_RUN)  # type: ignore[no-untyped-call]
@@ -335,12 +332,43 @@ def _turn_after_delete(q: Queue, clock: ManualClock) -> None:
     q.delete(m)  # group a goes behind group b
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="B-FIFO-ORDER: group turn lost on reopen"
+def _equal_deadlines_by_receive(q: Queue, clock: ManualClock) -> None:
+    # Groups a then b are received in one call: both come back at the same instant, in
+    # the order they were received (a's m3 first), not in send order (b's m2 is older).
+    q.send("m0", group_id="b")
+    q.send("m1", group_id="a")
+    first = q.receive(2)
+    q.send("m2", group_id="b")
+    q.send("m3", group_id="a")
+    q.delete(first[1])  # a's head: group a joins the ready list
+    q.delete(first[0])  # b's head: group b joins behind it
+    q.receive(2)  # a (m3), then b (m2), both hidden until now + 3
+    clock.advance(3)
+
+
+def _equal_deadlines_by_change_visibility(q: Queue, clock: ManualClock) -> None:
+    # a's message is hidden after b's, until the same instant: b's m0 comes back first,
+    # although a's is older.
+    q.send("m1", group_id="a")
+    q.send("m0", group_id="b")
+    [a] = q.receive(visibility_timeout=10)
+    [b] = q.receive(visibility_timeout=2)
+    q.change_visibility(b, 10)
+    q.change_visibility(a, 10)  # hidden last, so it comes back last
+    clock.advance(10)
+
+
+@pytest.mark.parametrize(
+    ("steps", "first"),
+    [
+        (_turn_after_return, "m1"),
+        (_turn_after_delete, "m1"),
+        (_equal_deadlines_by_receive, "m3"),
+        (_equal_deadlines_by_change_visibility, "m0"),
+    ],
 )
-@pytest.mark.parametrize("steps", [_turn_after_return, _turn_after_delete])
 def test_fifo_group_turn_survives_a_reopen(
-    tmp_path: Path, steps: Callable[[Queue, ManualClock], None]
+    tmp_path: Path, steps: Callable[[Queue, ManualClock], None], first: str
 ) -> None:
     answers = []
     for path in [None, tmp_path / "f.db"]:
@@ -353,4 +381,30 @@ def test_fifo_group_turn_survives_a_reopen(
             q = Queue("f.fifo", path=path, visibility_timeout=3, **kw)
         answers.append([m.body for m in q.receive()])
         q.close()
-    assert answers == [["m1"], ["m1"]]
+    assert answers == [[first], [first]]
+
+
+def test_fifo_group_rows_are_dropped_with_their_groups(tmp_path: Path) -> None:
+    # A freed group and a deleted message leave no row behind (the file does not grow
+    # with every group ever used), and a purge drops them all.
+    import sqlite3
+
+    path = tmp_path / "f.db"
+    clock = ManualClock(1_000)
+    with Queue("f.fifo", path=path, clock=clock, content_based_deduplication=True) as q:
+        for i in range(5):
+            q.send(f"m{i}", group_id=f"g{i}")
+            q.delete(q.receive()[0])
+        q.send("kept", group_id="k")
+        q.send("x", group_id="p")
+        q.receive()  # k's message is hidden: its order is stored
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT gid FROM groups ORDER BY gid").fetchall() == [("k",), ("p",)]
+    assert conn.execute("SELECT count(*) FROM hides").fetchone() == (1,)
+    conn.close()
+    with Queue("f.fifo", path=path, clock=clock, content_based_deduplication=True) as q:
+        q.purge()
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT count(*) FROM groups").fetchone() == (0,)
+    assert conn.execute("SELECT count(*) FROM hides").fetchone() == (0,)
+    conn.close()
