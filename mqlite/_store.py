@@ -117,6 +117,8 @@ class Store:
         self, path: str | os.PathLike[str], *, kind: str, name: str, durability: str
     ) -> None:
         check_durability(durability)
+        #: ``"crash"`` or ``"power"`` (whether a commit waits for the disk's flush).
+        self.durability = durability
         self.path = os.fspath(path)
         self.kind = kind
         self.name = name

@@ -27,6 +27,7 @@ import os
 import threading
 from typing import Any
 
+import attrs
 from sortedcontainers import SortedDict
 
 from ._dead_letters import DeadLetters
@@ -125,13 +126,14 @@ class Broker:
 
     def _restore(self, store: Store) -> None:
         rows = store.conn.execute("SELECT id, name, settings FROM queues ORDER BY id").fetchall()
-        links: list[tuple[Queue, str, int]] = []
+        links: list[tuple[Queue, str, str | None, int]] = []
         for qid, name, settings_text in rows:
             settings = json.loads(settings_text)
             dlq = settings.pop("dead_letter_queue")
+            token = settings.pop("dead_letter_token", None)
             queue = self._new_queue(name, settings, store, qid)
             if dlq is not None:
-                links.append((queue, dlq, settings["max_receive_count"]))
+                links.append((queue, dlq, token, settings["max_receive_count"]))
         self._store = store
         for name, fifo, cbd, subs in store.conn.execute(
             "SELECT name, fifo, cbd, subscriptions FROM topics ORDER BY rowid"
@@ -154,11 +156,23 @@ class Broker:
                 )
                 restored._keep_arn(sub["arn"])
             topic._on_change = self._save_topics
-        for queue, dlq_name, max_count in links:
+        for queue, dlq_name, token, max_count in links:
             target = self._queues.get(dlq_name)
-            if target is not None:
+            if target is not None and token in (None, target._token):
                 queue.configure(dead_letter_queue=target, max_receive_count=max_count)
                 target._origins[queue._token] = queue
+            else:
+                # Its dead-letter queue was deleted: in memory the queue keeps naming it
+                # (a deleted Queue; receives past the count deliver normally), so restore
+                # the same: a deleted stand-in of that name and ARN.
+                ghost = Queue(
+                    dlq_name, clock=self._clock, region=self._region, account_id=self._account_id
+                )
+                ghost._mark_deleted()
+                with queue._lock:
+                    queue._settings = attrs.evolve(queue._settings, dead_letter_queue=ghost)
+                    queue._save_settings()  # opening the queue stored it without its link
+                store.sync()
         self._store = store
 
     def _new_queue(

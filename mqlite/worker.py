@@ -1183,7 +1183,8 @@ class AsyncWorker:
     """The asyncio worker: ``receive_async`` and handlers as tasks under a semaphore.
 
     On a FIFO queue one task runs the messages of a group from one receive in order, and
-    makes the rest visible again, unprocessed, if one of them fails.
+    makes the rest visible again, unprocessed, if one of them fails. If the queue is
+    closed, the worker stops as :meth:`stop` would.
     """
 
     def __init__(
@@ -1228,6 +1229,7 @@ class AsyncWorker:
         self._idle_waiters = 0  # wait_idle calls in progress: then changes set _changed
         self._stopped = False
         self._stop_done: asyncio.Future[None] | None = None  # resolved when stop() is done
+        self._closing: asyncio.Task[None] | None = None  # the stop() a closed queue started
 
     @property
     def stats(self) -> WorkerStats:
@@ -1411,6 +1413,12 @@ class AsyncWorker:
                     self._slots.release()
                 if not isinstance(exc, Exception):
                     raise  # cancelled by stop()
+                if isinstance(exc, Closed):
+                    # Nothing more will come: stop as stop() would, from a task of its
+                    # own (stop() cancels and waits for this fetch).
+                    log.info("queue %s was closed: the async worker stops", self.queue.name)
+                    self._closing = asyncio.create_task(self.stop())
+                    return
                 # The fetcher must not die with one failed receive: log, back off, retry.
                 failures += 1
                 await asyncio.sleep(_receive_failed(self.queue, exc, failures, self.poll_interval))

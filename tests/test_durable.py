@@ -8,13 +8,16 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mqlite import Broker, ManualClock, Message, Queue, QueueStats, _store
 from mqlite.errors import (
     Closed,
+    InvalidAttributeValue,
     InvalidParameterValue,
     QueueNameExists,
     ReceiptHandleIsInvalid,
@@ -116,6 +119,90 @@ def test_settings_are_stored_and_reopening_applies_the_ones_passed(tmp_path: Pat
     clock.advance(61)
     with Queue("jobs", path=path, clock=clock, retention=60) as q:
         assert q.stats() == QueueStats(0, 0, 0)
+
+
+_STANDARD_SETTINGS: dict[str, Any] = {
+    "visibility_timeout": 45,
+    "delay": 7,
+    "retention": 3_600,
+    "max_message_size": 2_048,
+    "receive_wait": 4,
+    "max_in_flight": 33,
+}
+_FIFO_SETTINGS: dict[str, Any] = {
+    **_STANDARD_SETTINGS,
+    "content_based_deduplication": True,
+    "deduplication_scope": "messageGroup",
+    "fifo_throughput_limit": "perMessageGroupId",
+}
+
+
+@pytest.mark.parametrize("name", ["jobs", "jobs.fifo"])
+def test_reopening_keeps_every_stored_setting_not_passed(tmp_path: Path, name: str) -> None:
+    chosen = _FIFO_SETTINGS if name.endswith(".fifo") else _STANDARD_SETTINGS
+    path = tmp_path / "q.db"
+    with Queue(name, path=path, **chosen) as q:
+        made = q.settings()
+    assert {k: made[k] for k in chosen} == chosen
+    with Queue(name, path=path) as q:  # nothing passed: everything as stored
+        assert q.settings() == made
+    for key, value in chosen.items():
+        other = {**made, key: Queue(name).settings()[key]}  # that one back to its default
+        if key == "deduplication_scope":
+            # perMessageGroupId needs messageGroup: refused as configure() refuses it,
+            # and the file keeps its settings.
+            with pytest.raises(InvalidAttributeValue):
+                Queue(name, path=path, **{key: other[key]})
+            with Queue(name, path=path) as q:
+                assert q.settings() == made
+            continue
+        with Queue(name, path=path, **{key: other[key]}) as q:
+            assert q.settings() == other, key
+        with Queue(name, path=path) as q:  # stored as changed
+            assert q.settings() == other, key
+        with Queue(name, path=path, **{key: value}) as q:
+            assert q.settings() == made, key
+
+
+def test_settings_that_do_not_fit_together_refuse_a_new_file_and_create_nothing(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(InvalidAttributeValue):
+        Queue("f.fifo", path=tmp_path / "f.db", fifo_throughput_limit="perMessageGroupId")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_fifo_delay_passed_when_reopening_applies_as_configure_does(tmp_path: Path) -> None:
+    # configure() applies a FIFO queue's new delay to messages still inside theirs; so
+    # does a reopen that passes one, and a reopen that passes none keeps the stored one.
+    path = tmp_path / "f.db"
+    clock = ManualClock(1_000)
+    kw: dict[str, Any] = {"clock": clock, "content_based_deduplication": True}
+    with Queue("f.fifo", path=path, delay=60, **kw) as q:
+        q.send("m", group_id="g")
+    clock.advance(10)
+    with Queue("f.fifo", path=path, **kw) as q:
+        assert (q.delay, q.stats().delayed) == (60, 1)
+    with Queue("f.fifo", path=path, delay=5, **kw) as q:
+        assert [m.body for m in q.receive()] == ["m"]
+
+
+def test_broker_create_queue_on_a_reopened_broker_compares_the_stored_settings(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "b.db"
+    with Broker(path=path) as broker:
+        made = broker.create_queue("jobs", visibility_timeout=45, delay=3).settings()
+    with Broker(path=path) as broker:
+        jobs = broker.get_queue("jobs")
+        assert jobs.settings() == made
+        assert broker.create_queue("jobs", visibility_timeout=45) is jobs
+        assert broker.create_queue("jobs") is jobs  # nothing named: nothing differs
+        with pytest.raises(QueueNameExists):
+            broker.create_queue("jobs", visibility_timeout=30)
+        with pytest.raises(QueueNameExists):
+            broker.create_queue("jobs", delay=0)
+        assert jobs.settings() == made
 
 
 def test_purge_is_stored(tmp_path: Path) -> None:
@@ -566,3 +653,114 @@ def test_a_version_1_file_is_upgraded_and_keeps_its_messages(tmp_path: Path) -> 
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"groups", "hides", "extras", "topic_dedup"} <= tables
     conn.close()
+
+
+def _link_after_its_queue_is_deleted(broker: Broker, clock: ManualClock) -> list[object]:
+    """What a queue shows of its dead-letter link once that queue is deleted (and a new
+    queue of the same name is made), and how it delivers."""
+    jobs = broker.get_queue("jobs")
+    dead = jobs.dead_letter_queue
+    assert dead is not None
+    seen: list[object] = [dead.name, dead.arn, dead.deleted, jobs.max_receive_count]
+    jobs.send("x")
+    for _ in range(3):  # past max_receive_count: delivered, there is nowhere to move it
+        seen.append([m.receive_count for m in jobs.receive(visibility_timeout=0)])
+    seen.append(broker.create_queue("jobs", max_receive_count=2) is jobs)
+    with pytest.raises(QueueNameExists):
+        broker.create_queue("jobs", dead_letter_queue=None)
+    return seen
+
+
+def test_a_link_to_a_deleted_dead_letter_queue_is_restored_as_in_memory(tmp_path: Path) -> None:
+    seen = []
+    for path in [None, tmp_path / "b.db"]:
+        clock = ManualClock(0)
+        broker = Broker(path=path, clock=clock)
+        dead = broker.create_queue("dead")
+        broker.create_queue("jobs", dead_letter_queue=dead, max_receive_count=2)
+        broker.delete_queue("dead")
+        if path is not None:
+            broker.close()
+            broker = Broker(path=path, clock=clock)
+        first = _link_after_its_queue_is_deleted(broker, clock)
+        clock.advance(61)
+        new = broker.create_queue("dead")  # same name, another queue: not the link
+        if path is not None:
+            broker.close()
+            broker = Broker(path=path, clock=clock)
+            new = broker.get_queue("dead")
+        link = broker.get_queue("jobs").dead_letter_queue
+        assert link is not None
+        assert link is not new
+        seen.append((first, link.arn, link.deleted))
+        broker.close()
+    assert seen[0] == seen[1]
+    assert seen[0][0][:4] == ["dead", "arn:aws:sqs:us-east-1:000000000000:dead", True, 2]
+
+
+def _slow_commits(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """From now on each commit waits until the returned event is set, which only another
+    task of the loop does: a commit waited for on the loop itself fails (after 2 s)."""
+    release = threading.Event()
+    original = _store.Store.sync
+
+    def sync(self: _store.Store) -> None:
+        if not release.wait(2):
+            raise AssertionError("the commit blocked the event loop")
+        original(self)
+
+    monkeypatch.setattr(_store.Store, "sync", sync)
+    return release
+
+
+def test_receive_async_in_power_mode_waits_for_its_commit_off_the_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    q = Queue("q", path=tmp_path / "q.db", durability="power", clock=ManualClock(0))
+    q.send("m")
+    release = _slow_commits(monkeypatch)
+    order: list[str] = []
+
+    async def other() -> None:
+        order.append("other task ran")
+        release.set()  # only a free loop gets here: then the commit goes on
+
+    async def main() -> list[Message]:
+        receiving = asyncio.create_task(q.receive_async())
+        await asyncio.sleep(0)  # the receive takes the message and waits for its commit
+        await asyncio.create_task(other())
+        got = await receiving
+        order.append("received")
+        return got
+
+    [m] = asyncio.run(main())
+    assert m.body == "m"
+    assert order == ["other task ran", "received"]
+    monkeypatch.undo()
+    assert q.stats().in_flight == 1
+    q.close()
+    with Queue("q", path=tmp_path / "q.db", clock=ManualClock(0)) as again:
+        assert again.stats().in_flight == 1  # committed before it was returned
+
+
+def test_a_receive_async_cancelled_while_its_commit_waits_gives_the_messages_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    q = Queue("q", path=tmp_path / "q.db", durability="power", clock=ManualClock(0))
+    q.send("m")
+    release = _slow_commits(monkeypatch)
+
+    async def main() -> None:
+        receiving = asyncio.create_task(q.receive_async())
+        await asyncio.sleep(0)  # waiting for its commit in a thread
+        receiving.cancel()
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await receiving
+
+    asyncio.run(main())
+    monkeypatch.undo()
+    assert q.stats().visible == 1  # not hidden for a caller that is gone
+    [m] = q.receive()
+    assert m.receive_count == 2
+    q.close()

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -650,3 +651,38 @@ def test_async_handler_that_stopped_the_worker_keeps_its_heartbeats() -> None:
         assert q.stats().total == 0
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize("durable", [False, True])
+def test_async_worker_stops_when_its_queue_is_closed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, durable: bool
+) -> None:
+    # As the threaded Worker: a closed queue ends the worker (no receive retried forever).
+    caplog.set_level(logging.INFO, logger="mqlite.worker")
+
+    async def main() -> None:
+        clock = ManualClock()
+        q = Queue("q", clock=clock, path=tmp_path / "q.db" if durable else None)
+        seen: list[str] = []
+
+        async def handler(m: Message) -> None:
+            seen.append(m.body)
+
+        w = await AsyncWorker(q, handler, wait=20).start()
+        q.send("one")
+        assert await w.wait_idle(timeout=GUARD)
+        assert seen == ["one"]
+        q.close()  # wakes the fetcher's long poll on the manual clock: no time passes
+        me = asyncio.current_task()
+        for _ in range(1_000):  # loop turns, not time: the worker's tasks end by themselves
+            if not [t for t in asyncio.all_tasks() if t is not me]:
+                break
+            await asyncio.sleep(0)
+        assert [t for t in asyncio.all_tasks() if t is not me] == []
+        await w.stop()  # already stopped: returns at once
+        assert w.stats.processed == 1
+
+    _run_bounded(main)
+    messages = [r.getMessage() for r in caplog.records]
+    assert "queue q was closed: the async worker stops" in messages
+    assert not [m for m in messages if "failed" in m]
