@@ -306,8 +306,8 @@ def _load(state: QueueState, store: Store, qid: int, now: float) -> int:
     seq, sequence, last_purge, sent, received, deleted = row
     lo = qid << _SEQ_BITS
     hi = lo | _SEQ_MASK
-    # A FIFO queue's messages all have a group: none is of the plain shape.
     decode = _decoder()
+    # A FIFO queue's messages all have a group: none is of the plain shape.
     fresh = 0 if state.fifo else state.load_fresh(conn.execute(_SELECT_PLAIN, (lo, hi)), decode)
     count: int = conn.execute(
         "SELECT count(*) FROM messages WHERE id BETWEEN ? AND ?", (lo, hi)
