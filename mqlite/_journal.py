@@ -22,10 +22,10 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._attribute import Attribute
-from ._state import DEDUP_WINDOW, DELAYED, QueueState, Record, _Group, stored_record
+from ._state import DEDUP_WINDOW, DELAYED, TURN_SHIFT, QueueState, Record, _Group, stored_record
 from ._store import Store, dumps
 
-__all__ = ["JournaledState", "encode_attributes", "load_state"]
+__all__ = ["FifoJournaledState", "JournaledState", "encode_attributes", "load_state"]
 
 _SEQ_BITS = 44
 _raw_decode = json.JSONDecoder().raw_decode
@@ -40,6 +40,8 @@ _TURN = "INSERT OR REPLACE INTO groups VALUES (?,?,?)"
 _FREE = "DELETE FROM groups WHERE q=? AND gid=?"
 _HIDE = "INSERT OR REPLACE INTO hides VALUES (?,?)"
 _UNHIDE = "DELETE FROM hides WHERE id=?"
+# Rows of freed groups and removed messages deleted together, this many at a time.
+_STALE_BATCH = 64
 
 
 def encode_attributes(attributes: dict[str, Attribute]) -> str | None:
@@ -76,10 +78,6 @@ class JournaledState(QueueState):
         self.qid = qid
         self._base = qid << _SEQ_BITS
         self._adding = False
-        #: FIFO: the last turn given to a group joining the ready list (see _offer_group).
-        self._turn = 0
-        # While loading: the turns the file holds (those groups are not written again).
-        self._restoring: Mapping[str, int] | None = None
         super().__init__(**kwargs)
 
     # --- hooks ------------------------------------------------------------------------------
@@ -133,22 +131,11 @@ class JournaledState(QueueState):
     ) -> None:
         super()._start_flight(rec, now, now_ms, visibility_timeout)
         self._update(rec, now + visibility_timeout)
-        if self.fifo:
-            self._hidden_turn(rec)
 
     def _hide(self, rec: Record, until: float) -> None:
         super()._hide(rec, until)
         if not self._adding:
             self._update(rec, until)
-        if self.fifo:
-            self._hidden_turn(rec)
-
-    def _hidden_turn(self, rec: Record) -> None:
-        # Messages hidden until the same instant become ready in the order they were
-        # hidden, and in a FIFO queue that order decides which group is served first:
-        # store it (a turn), so a reopened queue keeps it.
-        self._turn += 1
-        self.store.append(_HIDE, (self._base | rec.seq, self._turn))
 
     def _make_ready(self, rec: Record) -> None:
         super()._make_ready(rec)
@@ -159,8 +146,6 @@ class JournaledState(QueueState):
         super()._remove(rec, prune=prune)
         if live:
             self.store.append(_DELETE, (self._base | rec.seq,), self)
-            if self.fifo:
-                self.store.append(_UNHIDE, (self._base | rec.seq,))
 
     def clear(self) -> None:
         super().clear()
@@ -168,44 +153,6 @@ class JournaledState(QueueState):
         mask = (1 << _SEQ_BITS) - 1
         self.store.append("DELETE FROM messages WHERE id BETWEEN ? AND ?", (lo, lo | mask))
         self.store.append("DELETE FROM dedup WHERE q=?", (self.qid,), self)
-        if self.fifo:
-            self.store.append("DELETE FROM groups WHERE q=?", (self.qid,))
-            self.store.append("DELETE FROM hides WHERE id BETWEEN ? AND ?", (lo, lo | mask))
-
-    def _offer_group(self, group: _Group | None) -> None:
-        # The order groups join the ready list is the order a FIFO queue serves them in:
-        # each join takes the next turn, and a reopened queue offers its ready groups by
-        # turn (the core's own order, kept out of the in-memory path).
-        if group is None:
-            return
-        queued = group.queued
-        freeing = not group.messages and self._groups.get(group.group_id) is group
-        super()._offer_group(group)
-        if group.queued and not queued:
-            restoring = self._restoring
-            if restoring is not None and group.group_id in restoring:
-                return  # loading: its stored turn stands
-            self._turn += 1
-            self.store.append(_TURN, (self.qid, group.group_id, self._turn))
-        elif freeing:
-            self.store.append(_FREE, (self.qid, group.group_id))
-
-    def load(
-        self,
-        *args: Any,
-        turns: Mapping[str, int] | None = None,
-        hides: Mapping[int, int] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        """:meth:`QueueState.load`, with the stored group *turns* (FIFO) kept as they are."""
-        self._restoring = turns or {}
-        self._turn = max(
-            max(self._restoring.values(), default=0), max((hides or {}).values(), default=0)
-        )
-        try:
-            super().load(*args, turns=turns, hides=hides, **kwargs)
-        finally:
-            self._restoring = None
 
     def _update(self, rec: Record, deadline: float | None) -> None:
         self.store.append(
@@ -232,6 +179,150 @@ class JournaledState(QueueState):
             self.deleted,
             self.qid,
         )
+
+
+class FifoJournaledState(JournaledState):
+    """A FIFO queue's :class:`JournaledState`, which also stores the order it serves its
+    groups in, so a reopened queue serves them as it would have without the reopen.
+
+    Two orders are stored. A group's *turn* is its place in the ready list: each join
+    takes a larger one, and the loader offers groups by turn. A join made by the send that
+    creates the group (the common case) writes nothing: its turn is implied, the
+    message's seq shifted by :data:`~mqlite._state.TURN_SHIFT`, and every stored turn is
+    at least the seq of the last message sent when it was given, so it sorts after those
+    implied before it (``max(stored, implied)`` is the key). A row left by a freed group
+    is then always below the implied turn of a group of that name made later, so such
+    rows are deleted lazily, in batches. Messages hidden until the same instant come back
+    in the order they were hidden in, which decides which group comes first: each hide's
+    order is stored per message (table ``hides``; a receive writes its rows in one batch).
+    """
+
+    def __init__(self, store: Store, qid: int, **kwargs: Any) -> None:
+        #: The last group turn given (see the class docstring).
+        self._turn = 0
+        #: The last hide order given.
+        self._hide_turn = 0
+        self._loading = False
+        # During a receive: its hide rows, appended together at its end.
+        self._receiving: list[tuple[int, int]] | None = None
+        # Messages with a hides row; rows of freed groups and removed messages to delete.
+        self._hide_rows: set[int] = set()
+        self._stale_groups: set[str] = set()
+        self._stale_hides: list[int] = []
+        super().__init__(store, qid, **kwargs)
+
+    def receive(self, *args: Any, **kwargs: Any) -> Any:
+        """:meth:`QueueState.receive`, writing its messages' hide order in one batch."""
+        rows: list[tuple[int, int]] = []
+        self._receiving = rows
+        try:
+            return super().receive(*args, **kwargs)
+        finally:
+            self._receiving = None
+            append = self.store.append
+            for row in rows:
+                append(_HIDE, row)
+
+    def _start_flight(
+        self, rec: Record, now: float, now_ms: int, visibility_timeout: float
+    ) -> None:
+        super()._start_flight(rec, now, now_ms, visibility_timeout)
+        self._hidden_in_order(rec)
+
+    def _hide(self, rec: Record, until: float) -> None:
+        super()._hide(rec, until)
+        self._hidden_in_order(rec)
+
+    def _hidden_in_order(self, rec: Record) -> None:
+        if self._loading:
+            return
+        self._hide_turn += 1
+        row = (self._base | rec.seq, self._hide_turn)
+        self._hide_rows.add(rec.seq)
+        if self._receiving is not None:
+            self._receiving.append(row)
+        else:
+            self.store.append(_HIDE, row)
+
+    def _remove(self, rec: Record, *, prune: bool = True) -> None:
+        if rec.seq in self._hide_rows:
+            self._hide_rows.discard(rec.seq)
+            self._stale_hides.append(self._base | rec.seq)
+            if len(self._stale_hides) >= _STALE_BATCH:
+                self._drop_stale()
+        super()._remove(rec, prune=prune)
+
+    def _offer_group(self, group: _Group | None) -> None:
+        if group is None:
+            return
+        queued = group.queued
+        freeing = not group.messages and self._groups.get(group.group_id) is group
+        super()._offer_group(group)
+        if self._loading:
+            return
+        if group.queued and not queued:
+            implied = self._seq << TURN_SHIFT
+            if self._adding and self._turn < implied:
+                # The send that made the group: its turn is implied by the message's seq.
+                self._turn = implied
+                return
+            self._turn = max(self._turn + 1, implied)
+            self._stale_groups.discard(group.group_id)
+            self.store.append(_TURN, (self.qid, group.group_id, self._turn))
+        elif freeing:
+            if self._turn >= (self._seq + 1) << TURN_SHIFT:
+                # Turns ran past the implied ones (very many joins with no send): a row
+                # left now could outrank a later group of that name, so drop it at once.
+                self.store.append(_FREE, (self.qid, group.group_id))
+            else:
+                self._stale_groups.add(group.group_id)
+                if len(self._stale_groups) >= _STALE_BATCH:
+                    self._drop_stale()
+
+    def _drop_stale(self) -> None:
+        append = self.store.append
+        for seq_id in self._stale_hides:
+            append(_UNHIDE, (seq_id,))
+        for group_id in self._stale_groups:
+            append(_FREE, (self.qid, group_id))
+        self._stale_hides = []
+        self._stale_groups = set()
+
+    def clear(self) -> None:
+        super().clear()
+        lo = self._base
+        self.store.append("DELETE FROM groups WHERE q=?", (self.qid,))
+        self.store.append(
+            "DELETE FROM hides WHERE id BETWEEN ? AND ?", (lo, lo | ((1 << _SEQ_BITS) - 1))
+        )
+        self._hide_rows.clear()
+        self._stale_hides = []
+        self._stale_groups = set()
+
+    def load(
+        self,
+        *args: Any,
+        turns: Mapping[str, int] | None = None,
+        hides: Mapping[int, int] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """:meth:`QueueState.load` with the stored group *turns* and *hides* orders; rows
+        the file no longer needs are deleted with the next batch."""
+        turns = turns or {}
+        hides = hides or {}
+        self._loading = True
+        try:
+            super().load(*args, turns=turns, hides=hides, **kwargs)
+        finally:
+            self._loading = False
+        self._turn = max(max(turns.values(), default=0), self._seq << TURN_SHIFT)
+        self._hide_turn = max(hides.values(), default=0)
+        live = self._live
+        self._hide_rows = {seq for seq in hides if seq in live}
+        self._stale_hides = [self._base | seq for seq in hides if seq not in live]
+        self._stale_groups = {gid for gid in turns if gid not in self._groups}
+        if self._stale_hides or self._stale_groups:
+            self._drop_stale()
 
 
 # The commonest stored shape: a standard queue's message that is ready, was never received

@@ -115,6 +115,7 @@ __all__ = [
     "MAX_VISIBILITY",
     "PURGE_INTERVAL",
     "READY",
+    "TURN_SHIFT",
     "QueueState",
     "Record",
     "Refusal",
@@ -137,8 +138,9 @@ GONE = 3
 
 _new_tuple = tuple.__new__
 _first = operator.itemgetter(0)
-# Sorts after every stored turn (a group that has none: a file from before turns).
-_NO_TURN = float("inf")
+#: A FIFO group's turn in a stored queue is never below its head's seq shifted by this
+#: much (see ``mqlite._journal.FifoJournaledState``).
+TURN_SHIFT = 19
 
 # A receipt handle is the queue's prefix and one hex number: the record's sequence number
 # above the receive count that issued it (48 bits: more receives of one message than a
@@ -1122,9 +1124,10 @@ class QueueState:
         (:func:`stored_record`); *dedup* is the window's ``(key, value, expiry)`` in expiry
         order. Receipt handles are rebuilt from the prefix, so handles issued before the
         restart still work. *seq* is the stored counter (the largest seq loaded counts
-        too). FIFO: *turns* gives each group's place in the ready list (groups without one
-        follow, in send order), and *hides* (by seq) the order hidden messages were hidden
-        in, which breaks ties between equal deadlines. Cost: O(n log n).
+        too). FIFO: *turns* gives each group's place in the ready list (at least its head's
+        seq shifted by :data:`TURN_SHIFT`, which is the turn of a group without one), and
+        *hides* (by seq) the order hidden messages were hidden in, which breaks ties
+        between equal deadlines. Cost: O(n log n).
         """
         self._seq = seq
         self._sequence = sequence
@@ -1206,7 +1209,10 @@ class QueueState:
         groups: Iterable[_Group] = self._groups.values()
         if turns:
             # The ready list in its stored order, not the order of the groups' messages.
-            groups = sorted(groups, key=lambda g: turns.get(g.group_id, _NO_TURN))
+            groups = sorted(
+                groups,
+                key=lambda g: max(turns.get(g.group_id, 0), g.messages[0].seq << TURN_SHIFT),
+            )
         for group in groups:
             self._offer_group(group)
 

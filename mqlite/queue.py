@@ -25,7 +25,7 @@ import attrs
 
 from . import _validation as v
 from ._dead_letters import DeadLetters
-from ._journal import JournaledState, load_state
+from ._journal import FifoJournaledState, JournaledState, load_state
 from ._redrive import RedriveTask
 from ._send import PreparedSend, prepare, stored
 from ._settings import QueueSettings, check_name, checked
@@ -265,7 +265,7 @@ class Queue:
             )
         else:
             self._token = row[0]
-        state = JournaledState(
+        state = (FifoJournaledState if self._fifo else JournaledState)(
             store,
             qid,
             fifo=self._fifo,
