@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ._redrive import (
@@ -45,7 +46,7 @@ class DeadLetters:
     queue), never inside one.
     """
 
-    __slots__ = ("_history", "_links_lock", "_sources", "_tasks_lock")
+    __slots__ = ("_history", "_links_lock", "_sources", "_tasks_lock", "on_task_change")
 
     def __init__(self) -> None:
         self._links_lock = threading.Lock()
@@ -58,6 +59,9 @@ class DeadLetters:
         self._history: weakref.WeakKeyDictionary[Queue, deque[RedriveTask]] = (
             weakref.WeakKeyDictionary()
         )
+        #: Given to every new task: called after each change of its status or count (a
+        #: durable broker stores its tasks then); ``None`` costs nothing.
+        self.on_task_change: Callable[[RedriveTask], None] | None = None
 
     # --- links ---------------------------------------------------------------------------
 
@@ -118,8 +122,24 @@ class DeadLetters:
             if tasks is None:
                 tasks = self._history[source] = deque(maxlen=HISTORY_SIZE)
             tasks.appendleft(task)
+            task._on_change = self.on_task_change
+        task._changed()
         task._start()
         return task
+
+    def history(self, source: Queue) -> list[RedriveTask]:
+        """Every task *source* remembers, newest first (no checks)."""
+        with self._tasks_lock:
+            return list(self._history.get(source, ()))
+
+    def restore_history(self, source: Queue, tasks: list[RedriveTask]) -> None:
+        """Put back *source*'s tasks (newest first) as a durable broker stored them; the
+        caller starts the running one."""
+        with self._tasks_lock:
+            history = self._history[source] = deque(maxlen=HISTORY_SIZE)
+            for task in tasks:
+                task._on_change = self.on_task_change
+                history.append(task)
 
     def list_tasks(self, source: Queue, max_results: int) -> list[RedriveTask]:
         """The most recent tasks on *source*, newest first (``Queue.redrive_tasks``)."""

@@ -54,6 +54,12 @@ class DedupWindow:
         expiries.push(now + self.window, message_id, key)
         return None
 
+    def restore(self, key: str, message_id: str, expiry: float) -> None:
+        """Put back a key recorded before a restart, expiring at *expiry*. Cost: O(1)
+        in expiry order, O(log n) otherwise."""
+        self._seen[key] = message_id
+        self._expiries.push(expiry, message_id, key)
+
     def message_ids(self) -> Iterable[str]:
         """The message ids of every key in the window. Cost: O(1) (a view)."""
         return self._seen.values()

@@ -21,6 +21,9 @@ Listing (ListMessageMoveTasks) and cancelling by handle (CancelMessageMoveTask):
 * A task handle is, as in AWS, base64 of a JSON object ``{"taskId", "sourceArn"}``;
   ``Broker.cancel_redrive`` decodes it, finds the queue by ARN among its queues and the
   task in its component.
+* A durable broker stores each task after every change of its status or count (before
+  ``wait_until_idle`` or ``cancel`` return) and restores it at reopening; a RUNNING task
+  goes on where its schedule says, counting the time the file was closed.
 * Cancelling is immediate: the status goes from RUNNING straight to CANCELLED (a move
   already under way is waited for, so the count returned is final); CANCELLING is never
   seen.
@@ -34,7 +37,8 @@ import threading
 import uuid
 import weakref
 from collections import deque
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .errors import InvalidParameterValue, MqliteError, QueueDoesNotExist
 
@@ -108,15 +112,26 @@ class RedriveTask:
         self._source_ref = weakref.ref(source)
         self._source_name = source.name
         self._source_arn = source.arn
-        self._dest_ref = weakref.ref(destination) if destination is not None else None
+        self._dest_ref: Callable[[], Queue | None] | None = (
+            weakref.ref(destination) if destination is not None else None
+        )
         self._destination_arn = destination.arn if destination is not None else None
+        self._dest_name = destination.name if destination is not None else None
         # Strong references while RUNNING, and the messages ready at the start (the ones
         # the task moves, oldest first); dropped when the task ends.
+        candidates = source._redrive_candidates()
         self._pinned: tuple[Queue, Queue | None, deque[Record]] | None = (
             source,
             destination,
-            source._redrive_candidates(),
+            candidates,
         )
+        # The newest message the task may move (a restored task moves no later one).
+        self._upto = max((rec.seq for rec in candidates), default=0)
+        #: Called (outside the lock) after each change of status or count: a durable
+        #: broker stores its tasks then.
+        self._on_change: Callable[[RedriveTask], None] | None = None
+        # Set when a durable broker closes: the thread stops, leaving the status as stored.
+        self._halted = False
         self._rate = float(rate)
         self._clock = source.clock
         self._task_id = str(uuid.uuid4())
@@ -134,6 +149,85 @@ class RedriveTask:
         self._thread = threading.Thread(
             target=self._run, name=f"mqlite-redrive-{source.name}", daemon=True
         )
+
+    def _snapshot(self) -> dict[str, Any]:
+        """What a durable broker stores of this task (see :meth:`_restore`)."""
+        with self._lock:
+            return {
+                "id": self._task_id,
+                "destination": None if self._destination_arn is None else self._dest_name,
+                "destination_arn": self._destination_arn,
+                "rate": self._rate,
+                "status": self._status,
+                "moved": self._moved,
+                "to_move": self._to_move,
+                "started_at": self._started_at,
+                "failure_reason": self._failure_reason,
+                "upto": self._upto,
+            }
+
+    @classmethod
+    def _restore(
+        cls, source: Queue, destination: Queue | None, data: dict[str, Any]
+    ) -> RedriveTask:
+        """A task as :meth:`_snapshot` stored it, on the reopened *source* (and
+        *destination*, ``None`` if it no longer exists). A RUNNING one is started by the
+        caller and goes on where it was: each message's move time is still
+        ``start + (i + 1) / rate``, so moves due while the file was closed happen at once.
+        It moves only messages that were ready at its start and are still there."""
+        task = cls.__new__(cls)
+        task._source_ref = weakref.ref(source)
+        task._source_name = source.name
+        task._source_arn = source.arn
+        task._destination_arn = data["destination_arn"]
+        task._dest_name = data["destination"]
+        if task._destination_arn is None:
+            task._dest_ref = None
+        elif destination is not None:
+            task._dest_ref = weakref.ref(destination)
+        else:
+            task._dest_ref = lambda: None
+        task._rate = float(data["rate"])
+        task._clock = source.clock
+        task._task_id = data["id"]
+        task._handle = encode_handle(task._task_id, task._source_arn)
+        task._lock = threading.Lock()
+        task._cond = threading.Condition(task._lock)
+        task._idle = threading.Condition(task._lock)
+        task._status = data["status"]
+        task._moved = data["moved"]
+        task._moving = False
+        task._to_move = data["to_move"]
+        task._failure_reason = data["failure_reason"]
+        task._started_at = data["started_at"]
+        task._sleeping_until = None
+        task._upto = data["upto"]
+        task._on_change = None
+        task._halted = False
+        task._pinned = None
+        if task._status == RUNNING:
+            if task._destination_arn is not None and destination is None:
+                task._status, task._failure_reason = FAILED, _NON_EXISTENT
+            else:
+                upto = task._upto
+                candidates = deque(r for r in source._redrive_candidates() if r.seq <= upto)
+                task._pinned = (source, destination, candidates)
+        task._thread = threading.Thread(
+            target=task._run, name=f"mqlite-redrive-{source.name}", daemon=True
+        )
+        return task
+
+    def _halt(self) -> None:
+        """Stop the thread without changing the status (a durable broker is closing: the
+        task goes on when the file is reopened)."""
+        with self._lock:
+            self._halted = True
+            self._cond.notify_all()
+
+    def _changed(self) -> None:
+        on_change = self._on_change
+        if on_change is not None:
+            on_change(self)
 
     # --- read-only state -----------------------------------------------------------------
 
@@ -252,7 +346,9 @@ class RedriveTask:
             self._idle.notify_all()
             if threading.current_thread() is not self._thread:
                 self._idle.wait_for(lambda: not self._moving)
-            return self._moved
+            moved = self._moved
+        self._changed()
+        return moved
 
     def wait_until_idle(self, timeout: float = 10.0) -> bool:
         """Block until the task ended or waits for a deadline still in the clock's future.
@@ -274,7 +370,7 @@ class RedriveTask:
     # --- the thread ----------------------------------------------------------------------
 
     def _is_idle(self) -> bool:
-        if self._status != RUNNING:
+        if self._status != RUNNING or self._halted:
             return not self._moving
         return self._sleeping_until is not None and self._clock.time() < self._sleeping_until
 
@@ -297,14 +393,17 @@ class RedriveTask:
             self._loop(*pinned)
 
     def _loop(self, source: Queue, destination: Queue | None, candidates: deque[Record]) -> None:
+        # ``_moving`` stays set until a change is stored, so ``wait_until_idle`` and
+        # ``cancel`` return only once what they see is in the file too.
         while True:
             with self._lock:
-                if self._status != RUNNING:
+                if self._status != RUNNING or self._halted:
                     self._idle.notify_all()
                     return
                 if self._moved >= self._to_move:
+                    self._moving = True
                     self._finish(COMPLETED)
-                    return
+                    break
                 deadline = self._started_at + (self._moved + 1) / self._rate
                 if self._clock.time() < deadline:
                     self._sleeping_until = deadline
@@ -323,18 +422,32 @@ class RedriveTask:
                     else exc.legacy_code
                 )
                 with self._lock:
-                    self._moving = False
+                    if self._halted:  # the queues were closed under it
+                        self._moving = False
+                        self._idle.notify_all()
+                        return
                     self._finish(FAILED, reason)
+                break
+            with self._lock:
+                self._moved += n
+                # Cancelled while moving (the move still counts), or nothing left.
+                ended = self._status != RUNNING
+                if not ended and n == 0:
+                    self._finish(COMPLETED)
+                    ended = True
+            self._stored()
+            if ended:
                 return
+        self._stored()
+
+    def _stored(self) -> None:
+        """Report the change just made (a durable broker stores it), then end the move."""
+        try:
+            self._changed()
+        finally:
             with self._lock:
                 self._moving = False
-                self._moved += n
-                if self._status != RUNNING:  # cancelled while moving: the move still counts
-                    self._idle.notify_all()
-                    return
-                if n == 0:
-                    self._finish(COMPLETED)
-                    return
+                self._idle.notify_all()
 
 
 # --- handles -------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ import attrs
 from sortedcontainers import SortedDict
 
 from ._dead_letters import DeadLetters
-from ._redrive import decode_handle
+from ._redrive import RUNNING, RedriveTask, decode_handle
 from ._settings import SETTING_NAMES
 from ._store import Store, check_durability, dumps
 from .clock import Clock, SystemClock
@@ -48,6 +48,13 @@ from .queue import Queue, _DurableQueue
 from .topic import Topic
 
 __all__ = ["Broker"]
+
+#: Key prefixes of the extras a queue or topic takes with it when it is deleted: what the
+#: AWS layer keeps about a queue (``sqs-queue:<name>``) or a topic (``sns-topic:<name>``),
+#: and a dead-letter queue's move tasks (``move:<name>``).
+QUEUE_EXTRAS = "sqs-queue:"
+TOPIC_EXTRAS = "sns-topic:"
+MOVE_TASKS = "move:"
 
 #: Seconds after a delete during which the same queue name cannot be created again.
 DELETE_COOL_DOWN = 60.0
@@ -106,12 +113,18 @@ class Broker:
         # Dead-letter links and move tasks of this broker's queues (no other broker's).
         self._dead_letters = DeadLetters()
         self._closed = False
+        # Stored extras by key (durable only): data the AWS layer keeps beside the core's,
+        # and move tasks. Read at opening, kept in step with every save.
+        self._extra_values: dict[str, Any] = {}
+        self._dedup_writes = 0
         #: The file everything is stored in (``None``: in memory).
         self._store: Store | None = None
         if path is not None:
             store = Store(path, kind="broker", name="", durability=durability)
             try:
                 self._load(store)
+                with store.reading():  # a damaged page is a StorageError here too
+                    self._load_extras(store)
             except BaseException:
                 for queue in self._queues.values():
                     queue._shut()
@@ -175,6 +188,130 @@ class Broker:
                 store.sync()
         self._store = store
 
+    def _load_extras(self, store: Store) -> None:
+        """After :meth:`_load`: the extras kept for other layers, FIFO topics' dedup
+        windows, and move tasks (a RUNNING one goes on from where it was)."""
+        for key, text in store.conn.execute("SELECT key, value FROM extras").fetchall():
+            self._extra_values[key] = json.loads(text)
+        for topic in self._topics.values():
+            if topic.fifo:
+                self._restore_topic_dedup(store, topic)
+        self._dead_letters.on_task_change = self._save_tasks
+        self._restore_tasks()
+
+    def _restore_tasks(self) -> None:
+        """Put back every stored move task; a RUNNING one goes on from where it was."""
+        for key, stored in self._extras(MOVE_TASKS).items():
+            source = self._queues.get(key[len(MOVE_TASKS) :])
+            if source is None:
+                continue
+            tasks = []
+            for data in stored:
+                name = data["destination"]
+                destination = None if name is None else self._queues.get(name)
+                tasks.append(RedriveTask._restore(source, destination, data))
+            self._dead_letters.restore_history(source, tasks)
+            for task, data in zip(tasks, stored, strict=True):
+                if task.status != data["status"]:  # its destination is gone
+                    self._save_tasks(task)
+                elif task.status == RUNNING:
+                    task._start()
+
+    def _save_tasks(self, task: RedriveTask) -> None:
+        """Store the move tasks of *task*'s source queue (called after each change)."""
+        store = self._store
+        if store is None:
+            return
+        try:
+            source = task.source
+        except QueueDoesNotExist:
+            return
+        key = f"{MOVE_TASKS}{source.name}"
+        with self._lock:
+            # A closed broker stores nothing more; a deleted queue's tasks went with it.
+            if self._closed or self._queues.get(source.name) is not source:
+                return
+            stored = [each._snapshot() for each in self._dead_letters.history(source)]
+            self._extra_values[key] = stored
+            store.append("INSERT OR REPLACE INTO extras VALUES (?,?)", (key, dumps(stored)))
+        store.sync()
+
+    def _restore_topic_dedup(self, store: Store, topic: Topic) -> None:
+        """Take back a FIFO topic's dedup window (the entries not yet expired) and its
+        sequence number; expired entries are deleted from the file."""
+        now = self._clock.time()
+        sequence = 0
+        entries: list[tuple[str, str, str, float]] = []
+        for key, value, expiry in store.conn.execute(
+            "SELECT key, value, expiry FROM topic_dedup WHERE topic=? ORDER BY expiry",
+            (topic.name,),
+        ).fetchall():
+            if key == "":
+                sequence = int(value)
+            elif expiry > now:
+                message_id, seq = json.loads(value)
+                entries.append((key, message_id, seq, expiry))
+        topic._restore_dedup(entries, sequence)
+        store.append(
+            "DELETE FROM topic_dedup WHERE topic=? AND key<>'' AND expiry<=?", (topic.name, now)
+        )
+        self._watch_topic_dedup(topic)
+
+    def _watch_topic_dedup(self, topic: Topic) -> None:
+        """Let a durable broker's FIFO topic store its dedup window as it publishes."""
+        store = self._store
+        if store is None or not topic.fifo:
+            return
+        topic._dedup_store = self._store_topic_dedup
+
+    def _store_topic_dedup(self, name: str, entries: list[tuple[str, str, str, float]]) -> None:
+        """Commit a FIFO topic's new dedup entries and its last sequence number (the row
+        with the empty key: an empty dedup id is never accepted). Publishers may get here
+        out of order, so the stored sequence number only grows (20 digits, zero-padded:
+        text order is number order)."""
+        store = self._store
+        assert store is not None
+        for key, message_id, seq, expiry in entries:
+            store.append(
+                "INSERT OR REPLACE INTO topic_dedup VALUES (?,?,?,?)",
+                (name, key, dumps([message_id, seq]), expiry),
+            )
+        store.append(
+            "INSERT INTO topic_dedup VALUES (?,'',?,0) ON CONFLICT (topic, key)"
+            " DO UPDATE SET value=max(value, excluded.value)",
+            (name, entries[-1][2]),
+        )
+        self._dedup_writes += 1
+        if self._dedup_writes % 256 == 0:  # now and then, drop what has expired
+            store.append(
+                "DELETE FROM topic_dedup WHERE topic=? AND key<>'' AND expiry<=?",
+                (name, self._clock.time()),
+            )
+        store.sync()
+
+    # --- extras: data kept for other layers, stored in the broker's file ----------------------
+
+    def _save_extra(self, key: str, value: Any) -> None:
+        """Store *value* (JSON-able; ``None`` deletes) under *key*, committed before this
+        returns. An in-memory broker does nothing. Keys ``sqs-queue:<name>`` and
+        ``sns-topic:<name>`` go with their queue or topic when it is deleted."""
+        store = self._store
+        if store is None:
+            return
+        with self._lock:
+            if value is None:
+                self._extra_values.pop(key, None)
+                store.append("DELETE FROM extras WHERE key=?", (key,))
+            else:
+                self._extra_values[key] = value
+                store.append("INSERT OR REPLACE INTO extras VALUES (?,?)", (key, dumps(value)))
+        store.sync()
+
+    def _extras(self, prefix: str) -> dict[str, Any]:
+        """The stored extras whose key starts with *prefix* (empty in memory)."""
+        with self._lock:
+            return {k: v for k, v in self._extra_values.items() if k.startswith(prefix)}
+
     def _new_queue(
         self, name: str, settings: dict[str, Any], store: Store | None, qid: int
     ) -> Queue:
@@ -221,6 +358,11 @@ class Broker:
                 return
             self._closed = True
             queues = list(self._queues.values())
+        if self._store is not None:
+            # Running move tasks stop as they are stored: reopening the file resumes them.
+            for queue in queues:
+                for task in self._dead_letters.history(queue):
+                    task._halt()
         for queue in queues:
             queue._shut()
         if self._store is not None:
@@ -378,6 +520,10 @@ class Broker:
         store = self._store
         if store is not None:
             store.append("DELETE FROM queues WHERE id=?", (queue._qid,))
+            with self._lock:
+                for key in (f"{QUEUE_EXTRAS}{name}", f"{MOVE_TASKS}{name}"):
+                    if self._extra_values.pop(key, None) is not None:
+                        store.append("DELETE FROM extras WHERE key=?", (key,))
             store.sync()
 
     def _forget_old_deletes(self) -> None:
@@ -465,6 +611,7 @@ class Broker:
         )
         if self._store is not None:
             topic._on_change = self._save_topics
+            self._watch_topic_dedup(topic)
         self._topics[name] = topic
         return topic
 
@@ -529,4 +676,11 @@ class Broker:
             close = getattr(topic, "_mark_deleted", None)
             if callable(close):
                 close()
+            store = self._store
+            if store is not None:
+                with self._lock:
+                    key = f"{TOPIC_EXTRAS}{name}"
+                    if self._extra_values.pop(key, None) is not None:
+                        store.append("DELETE FROM extras WHERE key=?", (key,))
+                    store.append("DELETE FROM topic_dedup WHERE topic=?", (name,))
             self._save_topics()

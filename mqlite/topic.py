@@ -510,6 +510,10 @@ class Topic:
         self._dedup = DedupWindow(DEDUP_WINDOW)
         self._dedup_results: dict[str, str | None] = {}
         self._sequence = _FIRST_SEQUENCE_NUMBER
+        #: A durable broker's FIFO topics only: stores a publish call's new dedup entries
+        #: (dedup id, message id, sequence number, expiry), after its messages went out, so
+        #: a crash before then never leaves a dedup id whose message was not delivered.
+        self._dedup_store: Callable[[str, list[tuple[str, str, str, float]]], None] | None = None
         self._deleted = False
         self._pending: set[concurrent.futures.Future[None]] = set()
         #: Messages accepted (not deduplicated) for monitoring; a subscription's filtered
@@ -920,25 +924,35 @@ class Topic:
 
     def _publish(self, checked: Sequence[tuple[_Checked, str | None]]) -> list[PublishResult]:
         """Accept checked messages, then deliver them (or hand them to whoever delivers)."""
-        results, plans, drain = self._accept(checked)
+        results, plans, drain, kept = self._accept(checked)
         for published, targets in plans:
             self._dispatch(published, targets)
         if drain:
             self._start_drain()
+        if kept is not None:
+            assert self._dedup_store is not None
+            self._dedup_store(self._name, kept)
         return results
 
     def _accept(
         self, checked: Sequence[tuple[_Checked, str | None]]
-    ) -> tuple[list[PublishResult], list[tuple[_Published, list[Subscription]]], bool]:
+    ) -> tuple[
+        list[PublishResult],
+        list[tuple[_Published, list[Subscription]]],
+        bool,
+        list[tuple[str, str, str, float]] | None,
+    ]:
         """Give each checked message its id (and sequence number), and match it.
 
-        Returns the results, the standard topic's deliveries to make, and whether the
-        caller must start delivering the FIFO outbox. A FIFO message goes into the outbox
+        Returns the results, the standard topic's deliveries to make, whether the
+        caller must start delivering the FIFO outbox, and (a durable broker's FIFO topic
+        only, else ``None``) the new dedup entries to store. A FIFO message goes into the outbox
         in the same lock hold that gives it its sequence number, so the outbox is always
         in sequence order, whatever other publishers do meanwhile.
         """
         results: list[PublishResult] = []
         plans: list[tuple[_Published, list[Subscription]]] = []
+        kept: list[tuple[str, str, str, float]] | None = None  # new dedup entries, if stored
         with self._lock:
             self._check_alive()
             now = self._clock.time()
@@ -957,6 +971,10 @@ class Topic:
                     self._sequence += 1
                     seq = f"{self._sequence:020d}"
                     self._dedup_results[message_id] = seq
+                    if self._dedup_store is not None:
+                        if kept is None:
+                            kept = []
+                        kept.append((c.deduplication_id, message_id, seq, now + DEDUP_WINDOW))
                     if len(self._dedup_results) > 2 * len(self._dedup) + 64:
                         live = set(self._dedup.message_ids())
                         self._dedup_results = {
@@ -976,7 +994,16 @@ class Topic:
             drain = bool(self._outbox) and not self._draining
             if drain:
                 self._draining = True
-        return results, plans, drain
+        return results, plans, drain, kept
+
+    def _restore_dedup(self, entries: list[tuple[str, str, str, float]], sequence: int) -> None:
+        """Take back a durable FIFO topic's dedup window: (dedup id, message id, sequence
+        number, expiry) entries, earliest expiry first, and its last sequence number."""
+        with self._lock:
+            for key, message_id, seq, expiry in entries:
+                self._dedup.restore(key, message_id, expiry)
+                self._dedup_results[message_id] = seq
+            self._sequence = max(self._sequence, sequence)
 
     def _match(self, c: _Checked) -> list[Subscription]:
         """Matching subscriptions in subscription order (lock held)."""

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from botocore.config import Config
 from mqlite import Broker, ManualClock, MqliteError
 from mqlite.aws import Regions, Server
 from mqlite.aws._server import serve
+from mqlite.aws._sns import confirmation_token
 from mqlite.errors import Closed, StorageError
 
 
@@ -320,6 +322,318 @@ def test_serve_data_keeps_messages_across_two_runs(tmp_path: Path) -> None:
         url = sqs.get_queue_url(QueueName="cli")["QueueUrl"]
         assert _bodies(sqs, url) == ['{"n": 1}']
         assert _terminate(proc).endswith("mqlite: stopped\n")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+# --- what the AWS layer keeps beside the core: stored in the region's file ---------------------
+
+
+def _queue_view(sqs: Any, url: str) -> tuple[dict[str, str], dict[str, str]]:
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    return attributes, sqs.list_queue_tags(QueueUrl=url).get("Tags", {})
+
+
+def test_queue_tags_policies_and_timestamps_survive_a_restart(tmp_path: Path) -> None:
+    clock = ManualClock(1_000)
+    with Server(port=0, clock=clock, path=tmp_path) as server:
+        sqs = _client(server.endpoint_url)
+        allow = json.dumps({"redrivePermission": "denyAll"})
+        url = sqs.create_queue(
+            QueueName="jobs",
+            Attributes={"KmsMasterKeyId": "alias/jobs", "RedriveAllowPolicy": allow},
+            tags={"team": "a", "gone": "x"},
+        )["QueueUrl"]
+        plain = sqs.create_queue(QueueName="plain")["QueueUrl"]
+        clock.advance(50)
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"KmsDataKeyReusePeriodSeconds": "600"})
+        sqs.add_permission(QueueUrl=url, Label="l1", AWSAccountIds=["111"], Actions=["Send*"])
+        sqs.tag_queue(QueueUrl=url, Tags={"env": "prod"})
+        sqs.untag_queue(QueueUrl=url, TagKeys=["gone"])
+        sqs.set_queue_attributes(QueueUrl=plain, Attributes={"SqsManagedSseEnabled": "false"})
+        before = _queue_view(sqs, url)
+        plain_before = _queue_view(sqs, plain)
+        doomed = sqs.create_queue(QueueName="doomed", tags={"old": "1"})["QueueUrl"]
+        sqs.delete_queue(QueueUrl=doomed)
+    assert before[0]["CreatedTimestamp"] == "1000"
+    assert before[0]["LastModifiedTimestamp"] == "1050"
+    assert before[1] == {"team": "a", "env": "prod"}
+    assert json.loads(before[0]["Policy"])["Statement"][0]["Sid"] == "l1"
+    clock.advance(100)
+    with Server(port=0, clock=clock, path=tmp_path) as server:
+        sqs = _client(server.endpoint_url)
+        assert _queue_view(sqs, url) == before
+        assert _queue_view(sqs, plain) == plain_before
+        sqs.remove_permission(QueueUrl=url, Label="l1")
+        # The queue deleted before the restart took its tags with it.
+        doomed = sqs.create_queue(QueueName="doomed")["QueueUrl"]
+        assert _queue_view(sqs, doomed)[1] == {}
+    with Server(port=0, clock=clock, path=tmp_path) as server:
+        sqs = _client(server.endpoint_url)
+        assert "Policy" not in _queue_view(sqs, url)[0]
+
+
+def _topic_view(sns: Any, topic: str) -> dict[str, Any]:
+    subscriptions = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    return {
+        "attributes": sns.get_topic_attributes(TopicArn=topic)["Attributes"],
+        "tags": sns.list_tags_for_resource(ResourceArn=topic)["Tags"],
+        "subscriptions": subscriptions,
+        "each": [
+            sns.get_subscription_attributes(SubscriptionArn=s["SubscriptionArn"])["Attributes"]
+            for s in subscriptions
+            if s["SubscriptionArn"].startswith("arn:")
+        ],
+    }
+
+
+def test_topic_attributes_tags_and_endpoint_subscriptions_survive_a_restart(
+    tmp_path: Path,
+) -> None:
+    with Server(port=0, path=tmp_path) as server:
+        sqs = _client(server.endpoint_url)
+        sns = _client(server.endpoint_url, "sns")
+        sqs.create_queue(QueueName="jobs")
+        sqs.create_queue(QueueName="dead")
+        topic = sns.create_topic(
+            Name="news", Attributes={"DisplayName": "News"}, Tags=[{"Key": "k", "Value": "v"}]
+        )["TopicArn"]
+        sns.set_topic_attributes(
+            TopicArn=topic, AttributeName="DeliveryPolicy", AttributeValue='{"http": {}}'
+        )
+        sns.add_permission(TopicArn=topic, Label="p", AWSAccountId=["111"], ActionName=["Publish"])
+        queue_sub = sns.subscribe(
+            TopicArn=topic,
+            Protocol="sqs",
+            Endpoint="arn:aws:sqs:us-east-1:000000000000:jobs",
+            Attributes={
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": "arn:aws:sqs:us-east-1:000000000000:dead"}
+                ),
+            },
+            ReturnSubscriptionArn=True,
+        )["SubscriptionArn"]
+        sns.set_subscription_attributes(
+            SubscriptionArn=queue_sub,
+            AttributeName="DeliveryPolicy",
+            AttributeValue='{"healthyRetryPolicy": {"numRetries": 3}}',
+        )
+        mail = sns.subscribe(
+            TopicArn=topic,
+            Protocol="email",
+            Endpoint="someone@example.com",
+            Attributes={"FilterPolicy": '{"kind": ["mail"]}'},
+            ReturnSubscriptionArn=True,
+        )["SubscriptionArn"]
+        token = confirmation_token(server.regions, mail)
+        gone = sns.subscribe(
+            TopicArn=topic, Protocol="sms", Endpoint="+15555550100", ReturnSubscriptionArn=True
+        )["SubscriptionArn"]
+        sns.unsubscribe(SubscriptionArn=gone)
+        lambda_sub = sns.subscribe(
+            TopicArn=topic,
+            Protocol="lambda",
+            Endpoint="arn:aws:lambda:us-east-1:000000000000:function:f",
+            ReturnSubscriptionArn=True,
+        )["SubscriptionArn"]
+        sns.set_subscription_attributes(
+            SubscriptionArn=lambda_sub,
+            AttributeName="FilterPolicy",
+            AttributeValue='{"size": [{"numeric": [">", 3]}]}',
+        )
+        ordered = sns.create_topic(Name="o.fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
+        sns.set_topic_attributes(
+            TopicArn=ordered, AttributeName="ContentBasedDeduplication", AttributeValue="true"
+        )
+        sns.tag_resource(ResourceArn=ordered, Tags=[{"Key": "a", "Value": "1"}])
+        sns.untag_resource(ResourceArn=ordered, TagKeys=["a"])
+        before = _topic_view(sns, topic)
+        ordered_before = _topic_view(sns, ordered)
+        doomed = sns.create_topic(Name="doomed", Tags=[{"Key": "old", "Value": "1"}])["TopicArn"]
+        sns.delete_topic(TopicArn=doomed)
+    assert [s["Protocol"] for s in before["subscriptions"]] == ["sqs", "email", "lambda"]
+    assert before["attributes"]["SubscriptionsPending"] == "1"
+    assert ordered_before["attributes"]["ContentBasedDeduplication"] == "true"
+    assert token is not None
+    with Server(port=0, path=tmp_path) as server:
+        sns = _client(server.endpoint_url, "sns")
+        assert _topic_view(sns, topic) == before
+        assert _topic_view(sns, ordered) == ordered_before
+        assert confirmation_token(server.regions, mail) == token
+        sns.confirm_subscription(TopicArn=topic, Token=token)
+        assert (
+            sns.list_tags_for_resource(ResourceArn=sns.create_topic(Name="doomed")["TopicArn"])[
+                "Tags"
+            ]
+            == []
+        )
+    with Server(port=0, path=tmp_path) as server:
+        sns = _client(server.endpoint_url, "sns")
+        attributes = sns.get_subscription_attributes(SubscriptionArn=mail)["Attributes"]
+        assert attributes["PendingConfirmation"] == "false"
+        sns.unsubscribe(SubscriptionArn=mail)
+    with Server(port=0, path=tmp_path) as server:
+        sns = _client(server.endpoint_url, "sns")
+        protocols = [
+            s["Protocol"] for s in sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+        ]
+        assert protocols == ["sqs", "lambda"]
+
+
+def test_a_confirmed_http_subscription_delivers_after_a_restart(tmp_path: Path) -> None:
+    posts: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            posts.append(json.loads(body))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    web = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=web.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{web.server_address[1]}/hook"
+    try:
+        with Server(port=0, path=tmp_path) as server:
+            sns = _client(server.endpoint_url, "sns")
+            topic = sns.create_topic(Name="hooks")["TopicArn"]
+            arn = sns.subscribe(
+                TopicArn=topic,
+                Protocol="http",
+                Endpoint=url,
+                Attributes={"FilterPolicy": '{"kind": ["order"]}'},
+                ReturnSubscriptionArn=True,
+            )["SubscriptionArn"]
+            token = confirmation_token(server.regions, arn)
+            sns.confirm_subscription(TopicArn=topic, Token=token)
+            assert server.regions.http_sender.flush(10)
+        assert [p["Type"] for p in posts] == ["SubscriptionConfirmation"]
+        with Server(port=0, path=tmp_path) as server:
+            sns = _client(server.endpoint_url, "sns")
+            order = {"kind": {"DataType": "String", "StringValue": "order"}}
+            sns.publish(TopicArn=topic, Message="skipped")
+            sns.publish(TopicArn=topic, Message="sent", MessageAttributes=order)
+            assert server.regions.http_sender.flush(10)
+            [row] = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+            assert row["SubscriptionArn"] == arn
+    finally:
+        web.shutdown()
+        web.server_close()
+        thread.join(5)
+    assert [(p["Type"], p.get("Message")) for p in posts[1:]] == [("Notification", "sent")]
+    assert posts[1]["UnsubscribeURL"].endswith(arn)
+
+
+def test_a_fifo_topic_deduplicates_a_publish_repeated_after_a_restart(tmp_path: Path) -> None:
+    clock = ManualClock(1_000)
+    with Server(port=0, clock=clock, path=tmp_path) as server:
+        sqs = _client(server.endpoint_url)
+        sns = _client(server.endpoint_url, "sns")
+        url = sqs.create_queue(QueueName="q.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+        topic = sns.create_topic(Name="t.fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
+        sns.subscribe(
+            TopicArn=topic,
+            Protocol="sqs",
+            Endpoint="arn:aws:sqs:us-east-1:000000000000:q.fifo",
+            Attributes={"RawMessageDelivery": "true"},
+        )
+        first = sns.publish(
+            TopicArn=topic, Message="one", MessageGroupId="g", MessageDeduplicationId="d"
+        )
+    clock.advance(120)
+    with Server(port=0, clock=clock, path=tmp_path) as server:
+        sqs = _client(server.endpoint_url)
+        sns = _client(server.endpoint_url, "sns")
+        again = sns.publish(
+            TopicArn=topic, Message="one", MessageGroupId="g", MessageDeduplicationId="d"
+        )
+        assert (again["MessageId"], again["SequenceNumber"]) == (
+            first["MessageId"],
+            first["SequenceNumber"],
+        )
+        later = sns.publish(
+            TopicArn=topic, Message="two", MessageGroupId="g", MessageDeduplicationId="e"
+        )
+        assert int(later["SequenceNumber"]) == int(first["SequenceNumber"]) + 1
+        assert _bodies(sqs, url) == ["one", "two"]
+
+
+def test_a_message_move_task_resumes_after_a_restart(tmp_path: Path) -> None:
+    clock = ManualClock(1_000)
+    with Server(port=0, clock=clock, path=tmp_path) as server:
+        sqs = _client(server.endpoint_url)
+        sqs.create_queue(QueueName="dead")
+        dead_arn = "arn:aws:sqs:us-east-1:000000000000:dead"
+        jobs = sqs.create_queue(
+            QueueName="jobs",
+            Attributes={
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": dead_arn, "maxReceiveCount": 1}
+                ),
+                "VisibilityTimeout": "0",
+            },
+        )["QueueUrl"]
+        for i in range(4):
+            sqs.send_message(QueueUrl=jobs, MessageBody=f"m{i}")
+        sqs.receive_message(QueueUrl=jobs, MaxNumberOfMessages=10)
+        assert sqs.receive_message(QueueUrl=jobs).get("Messages", []) == []
+        handle = sqs.start_message_move_task(SourceArn=dead_arn, MaxNumberOfMessagesPerSecond=1)[
+            "TaskHandle"
+        ]
+        broker = server.regions.broker("us-east-1")
+        [task] = broker.get_queue("dead").redrive_tasks(1)
+        clock.advance(1)
+        assert task.wait_until_idle()
+        before = sqs.list_message_move_tasks(SourceArn=dead_arn)["Results"]
+    assert before[0]["ApproximateNumberOfMessagesMoved"] == 1
+    clock.advance(1)  # one more move falls due while the server is down
+    with Server(port=0, clock=clock, path=tmp_path) as server:
+        sqs = _client(server.endpoint_url)
+        [task] = server.regions.broker("us-east-1").get_queue("dead").redrive_tasks(1)
+        assert task.wait_until_idle()
+        [after] = sqs.list_message_move_tasks(SourceArn=dead_arn)["Results"]
+        assert after == {**before[0], "ApproximateNumberOfMessagesMoved": 2}
+        assert after["TaskHandle"] == handle
+        assert after["MaxNumberOfMessagesPerSecond"] == 1
+        clock.advance(5)
+        assert task.wait_until_idle()
+        [done] = sqs.list_message_move_tasks(SourceArn=dead_arn)["Results"]
+        assert (done["Status"], done["ApproximateNumberOfMessagesMoved"]) == ("COMPLETED", 4)
+        assert sorted(_bodies(sqs, jobs)) == ["m0", "m1", "m2", "m3"]
+
+
+def test_tags_and_endpoint_subscriptions_survive_a_killed_server(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    proc, endpoint = _serve(data)
+    try:
+        sqs = _client(endpoint)
+        sns = _client(endpoint, "sns")
+        url = sqs.create_queue(QueueName="cli", tags={"team": "a"})["QueueUrl"]
+        topic = sns.create_topic(Name="news")["TopicArn"]
+        mail = sns.subscribe(
+            TopicArn=topic,
+            Protocol="email",
+            Endpoint="someone@example.com",
+            ReturnSubscriptionArn=True,
+        )["SubscriptionArn"]
+        proc.kill()  # no clean close: only what was committed is there
+        proc.communicate(timeout=10)
+        proc, endpoint = _serve(data)
+        sqs = _client(endpoint)
+        sns = _client(endpoint, "sns")
+        assert sqs.list_queue_tags(QueueUrl=url)["Tags"] == {"team": "a"}
+        [row] = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+        assert (row["Protocol"], row["Endpoint"]) == ("email", "someone@example.com")
+        attributes = sns.get_subscription_attributes(SubscriptionArn=mail)["Attributes"]
+        assert attributes["PendingConfirmation"] == "true"
+        _terminate(proc)
     finally:
         if proc.poll() is None:
             proc.kill()

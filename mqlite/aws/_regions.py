@@ -10,8 +10,13 @@ With a *path*, the regions are durable: *path* is a directory holding one broker
 region, ``<region>.mqlite`` (a ``Broker(path=...)`` each, made on the region's first use),
 and a ``server.lock`` file that keeps a second server off the directory while this one has
 it. Every region file already there is opened at once, so its queues and topics are served
-and listed from the start. What is kept here beside the queues and topics (the extras
-above) lives in memory only.
+and listed from the start. The extras above are stored in the region's file too, through
+the broker's own small API (``Broker._save_extra`` / ``Broker._extras``: this module never
+touches SQLite): a queue's as ``sqs-queue:<name>``, a topic's, with its endpoint
+subscriptions and its core subscriptions' extras, as ``sns-topic:<name>``. Each change is
+committed before the request that made it is answered, and the region's broker deletes them
+with their queue or topic. Only FIFO receive attempts (a five-minute retry window) stay in
+memory.
 """
 
 from __future__ import annotations
@@ -21,20 +26,20 @@ import re
 import threading
 import weakref
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 import attrs
 
 from mqlite._store import check_durability
-from mqlite.broker import Broker
+from mqlite.broker import QUEUE_EXTRAS, TOPIC_EXTRAS, Broker
 from mqlite.clock import Clock, SystemClock
-from mqlite.errors import Closed, InvalidParameterValue, StorageError
+from mqlite.errors import Closed, InvalidParameterValue, MqliteError, StorageError
+from mqlite.filters import FilterPolicy
 
-from ._http_delivery import HttpSender
+from ._http_delivery import HttpSender, HttpTarget
 
 if TYPE_CHECKING:
     from mqlite._redrive import RedriveTask
-    from mqlite.filters import FilterPolicy
     from mqlite.message import Message
     from mqlite.queue import Queue
     from mqlite.topic import Subscription, Topic
@@ -202,6 +207,9 @@ class Regions:
         self.task_rates: weakref.WeakKeyDictionary[RedriveTask, int] = weakref.WeakKeyDictionary()
         #: Durable regions only: False once closed, until :meth:`reopen`.
         self._open_now = False
+        # Serialises taking and storing a snapshot, so a later state is never overwritten
+        # by an earlier one.
+        self._save_lock = threading.Lock()
         if self.path is not None:
             self.reopen()
 
@@ -260,25 +268,185 @@ class Regions:
                     raise Closed("The server's durable state is closed.")
                 broker = self._open(region)
                 self._brokers[region] = broker
+                if self.path is not None:
+                    try:
+                        self._restore(broker)
+                    except BaseException:
+                        del self._brokers[region]
+                        broker.close()
+                        raise
             return broker
 
     def extras(self, queue: Queue) -> QueueExtras:
-        """What the wire keeps about *queue* beyond its settings."""
+        """What the wire keeps about *queue* beyond its settings (made, and in a durable
+        directory stored, on first use: a queue made in Python is created then)."""
         with self._lock:
             extras = self._extras.get(queue)
+            if extras is not None:
+                return extras
+            now = int(self.clock.time())
+            extras = QueueExtras(created=now, modified=now)
+            self._extras[queue] = extras
+        self.save_queue(queue)
+        return extras
+
+    # --- storing (durable regions) ---------------------------------------------------------
+
+    def _broker_of(self, arn: str) -> Broker | None:
+        """The durable broker an ARN's region has open, else ``None`` (nothing to store)."""
+        if self.path is None:
+            return None
+        with self._lock:
+            return self._brokers.get(arn.split(":")[3])
+
+    def save_queue(self, queue: Queue) -> None:
+        """Store what is kept here about *queue* (durable regions; else nothing), committed
+        before this returns. Call it after every change."""
+        broker = self._broker_of(queue.arn)
+        if broker is None or queue.deleted:
+            return
+        with self._save_lock:
+            with self._lock:
+                extras = self._extras.get(queue)
             if extras is None:
-                now = int(self.clock.time())
-                extras = QueueExtras(created=now, modified=now)
-                self._extras[queue] = extras
-            return extras
+                return
+            rates = {
+                task._task_id: self.task_rates[task]
+                for task in queue._dead_letters.history(queue)
+                if task in self.task_rates
+            }
+            broker._save_extra(
+                f"{QUEUE_EXTRAS}{queue.name}",
+                {
+                    "created": extras.created,
+                    "modified": extras.modified,
+                    "tags": dict(extras.tags),
+                    "stored": dict(extras.stored),
+                    "task_rates": rates,
+                },
+            )
+
+    def save_topic(self, topic: Topic) -> None:
+        """Store what is kept here about *topic*, its endpoint subscriptions and its core
+        subscriptions (durable regions; else nothing), committed before this returns."""
+        broker = self._broker_of(topic.arn)
+        if broker is None:
+            return
+        try:
+            if broker.get_topic(topic.name) is not topic:
+                return  # deleted: its extras went with it
+        except MqliteError:
+            return
+        with self._save_lock:
+            with self._lock:
+                extras = self._topic_extras.get(topic)
+                subs = {
+                    sub.arn: each
+                    for sub in topic.subscriptions
+                    if (each := self._subscription_extras.get(sub)) is not None
+                }
+            if extras is None:
+                extras = self.topic_extras(topic)
+            broker._save_extra(
+                f"{TOPIC_EXTRAS}{topic.name}",
+                {
+                    "content_based_deduplication": extras.content_based_deduplication,
+                    "tags": dict(extras.tags),
+                    "stored": dict(extras.stored),
+                    "endpoints": [_endpoint_row(e) for e in list(extras.endpoints.values())],
+                    "subscriptions": {
+                        arn: {
+                            "stored": dict(each.stored),
+                            "subscribed": each.subscribed,
+                            "redrive_policy": each.redrive_policy,
+                            "redrive_queue": None
+                            if each.redrive_queue is None
+                            else each.redrive_queue.name,
+                        }
+                        for arn, each in subs.items()
+                    },
+                },
+            )
+
+    def _restore(self, broker: Broker) -> None:
+        """Put back what a durable *broker*'s file keeps for this layer (lock held)."""
+        for key, data in broker._extras(QUEUE_EXTRAS).items():
+            try:
+                queue = broker.get_queue(key[len(QUEUE_EXTRAS) :])
+            except MqliteError:
+                continue
+            self._extras[queue] = QueueExtras(
+                created=data["created"],
+                modified=data["modified"],
+                tags=data["tags"],
+                stored=data["stored"],
+            )
+            rates = data["task_rates"]
+            for task in queue._dead_letters.history(queue):
+                if task._task_id in rates:
+                    self.task_rates[task] = rates[task._task_id]
+        for key, data in broker._extras(TOPIC_EXTRAS).items():
+            try:
+                topic = broker.get_topic(key[len(TOPIC_EXTRAS) :])
+            except MqliteError:
+                continue
+            extras = TopicExtras(
+                data["content_based_deduplication"], tags=data["tags"], stored=data["stored"]
+            )
+            self._topic_extras[topic] = extras
+            for row in data["endpoints"]:
+                endpoint = _endpoint_from(row)
+                extras.endpoints[endpoint.arn] = endpoint
+                extras.endpoint_keys[endpoint.protocol, endpoint.endpoint] = endpoint.arn
+                if not endpoint.pending:
+                    self._deliver(topic, endpoint, self._sender_locked())
+            kept = data["subscriptions"]
+            for sub in topic.subscriptions:
+                row = kept.get(sub.arn)
+                if row is None:
+                    continue
+                dlq_name = row["redrive_queue"]
+                self._subscription_extras[sub] = SubscriptionExtras(
+                    stored=row["stored"],
+                    subscribed=row["subscribed"],
+                    redrive_policy=row["redrive_policy"],
+                    redrive_queue=None if dlq_name is None else _queue_or_none(broker, dlq_name),
+                )
+                extras.by_arn[sub.arn] = sub
+
+    def start_delivery(self, topic: Topic, subscription: EndpointSubscription) -> None:
+        """Deliver to a confirmed http(s) *subscription* (a core subscription that POSTs:
+        filtering, ordering and counts are the core's). Other protocols: nothing."""
+        self._deliver(topic, subscription, self.http_sender)
+
+    @staticmethod
+    def _deliver(topic: Topic, subscription: EndpointSubscription, sender: HttpSender) -> None:
+        if subscription.protocol not in ("http", "https") or subscription.delivery is not None:
+            return
+        target = HttpTarget(
+            sender,
+            subscription.endpoint,
+            subscription.arn,
+            topic.arn.split(":")[3],
+            lambda: subscription.raw_message_delivery,
+            topic.arn,
+        )
+        subscription.delivery = topic.subscribe(
+            target,
+            filter_policy=subscription.filter_policy,
+            filter_policy_scope=subscription.filter_policy_scope,
+        )
 
     @property
     def http_sender(self) -> HttpSender:
         """What POSTs to http(s) subscriptions, made on first use."""
         with self._lock:
-            if self._http_sender is None:
-                self._http_sender = HttpSender()
-            return self._http_sender
+            return self._sender_locked()
+
+    def _sender_locked(self) -> HttpSender:
+        if self._http_sender is None:
+            self._http_sender = HttpSender()
+        return self._http_sender
 
     def close(self) -> None:
         """Stop background work (POSTs to http(s) subscriptions) once what is queued is sent.
@@ -319,6 +487,44 @@ class Regions:
                 extras = SubscriptionExtras()
                 self._subscription_extras[subscription] = extras
             return extras
+
+
+def _queue_or_none(broker: Broker, name: str) -> Queue | None:
+    try:
+        return broker.get_queue(name)
+    except MqliteError:
+        return None
+
+
+def _endpoint_row(endpoint: EndpointSubscription) -> dict[str, Any]:
+    policy = endpoint.filter_policy
+    return {
+        "arn": endpoint.arn,
+        "protocol": endpoint.protocol,
+        "endpoint": endpoint.endpoint,
+        "pending": endpoint.pending,
+        "token": endpoint.token,
+        "filter_policy": None if policy is None else policy.policy_json,
+        "filter_policy_scope": endpoint.filter_policy_scope,
+        "raw_message_delivery": endpoint.raw_message_delivery,
+        "stored": dict(endpoint.stored),
+    }
+
+
+def _endpoint_from(row: dict[str, Any]) -> EndpointSubscription:
+    scope = row["filter_policy_scope"]
+    text = row["filter_policy"]
+    return EndpointSubscription(
+        arn=row["arn"],
+        protocol=row["protocol"],
+        endpoint=row["endpoint"],
+        pending=row["pending"],
+        token=row["token"],
+        filter_policy=None if text is None else FilterPolicy(text, scope),
+        filter_policy_scope=scope,
+        raw_message_delivery=row["raw_message_delivery"],
+        stored=row["stored"],
+    )
 
 
 def _lock_directory(path: Path) -> IO[bytes] | None:

@@ -431,6 +431,7 @@ def create_topic(ctx: SnsContext, params: Mapping[str, Any]) -> dict[str, Any]:
         if protection:
             extras.stored["DataProtectionPolicy"] = protection
         extras.tags.update(tags)
+        ctx.regions.save_topic(topic)
     return {"TopicArn": topic.arn}
 
 
@@ -500,6 +501,7 @@ def set_topic_attributes(ctx: SnsContext, params: Mapping[str, Any]) -> dict[str
         extras.stored.pop(name, None)
     else:
         extras.stored[name] = value
+    ctx.regions.save_topic(topic)
     return {}
 
 
@@ -698,6 +700,7 @@ def _subscribe_queue(
         extras.redrive_policy = redrive
         extras.redrive_queue = subscription.dead_letter_queue
     ctx.extras(topic).by_arn[subscription.arn] = subscription
+    ctx.regions.save_topic(topic)
     return subscription
 
 
@@ -795,27 +798,8 @@ def _subscribe_endpoint(
             now_ms=int(topic.clock.time() * 1000),
         )
         ctx.regions.http_sender.post(endpoint, headers, body)
+    ctx.regions.save_topic(topic)
     return subscription
-
-
-def _start_delivery(ctx: SnsContext, topic: Topic, subscription: EndpointSubscription) -> None:
-    # A confirmed http(s) subscription is a core subscription whose target POSTs: filtering,
-    # ordering and counts are the core's, as for any other subscriber.
-    if subscription.protocol not in _HTTP or subscription.delivery is not None:
-        return
-    target = HttpTarget(
-        ctx.regions.http_sender,
-        subscription.endpoint,
-        subscription.arn,
-        ctx.region,
-        lambda: subscription.raw_message_delivery,
-        topic.arn,
-    )
-    subscription.delivery = topic.subscribe(
-        target,
-        filter_policy=subscription.filter_policy,
-        filter_policy_scope=subscription.filter_policy_scope,
-    )
 
 
 def confirmation_token(regions: Regions, subscription_arn: str) -> str | None:
@@ -848,7 +832,8 @@ def confirm_subscription(ctx: SnsContext, params: Mapping[str, Any]) -> dict[str
         for subscription in ctx.extras(topic).endpoints.values():
             if secrets.compare_digest(subscription.token, token):
                 subscription.pending = False
-                _start_delivery(ctx, topic, subscription)
+                ctx.regions.start_delivery(topic, subscription)
+                ctx.regions.save_topic(topic)
                 return {"SubscriptionArn": subscription.arn}
     raise InvalidParameter("Invalid parameter: Token")
 
@@ -907,6 +892,7 @@ def unsubscribe(ctx: SnsContext, params: Mapping[str, Any]) -> dict[str, Any]:
                 subscription.delivery = None
     else:
         subscription.unsubscribe()
+    ctx.regions.save_topic(topic)
     return {}
 
 
@@ -995,6 +981,7 @@ def set_subscription_attributes(ctx: SnsContext, params: Mapping[str, Any]) -> d
                     filter_policy=subscription.filter_policy,
                     filter_policy_scope=subscription.filter_policy_scope,
                 )
+        ctx.regions.save_topic(_topic)
         return {}
     if name == "FilterPolicy":
         subscription.configure(filter_policy=value or None)
@@ -1015,6 +1002,7 @@ def set_subscription_attributes(ctx: SnsContext, params: Mapping[str, Any]) -> d
             stored[name] = value
         else:
             stored.pop(name, None)
+    ctx.regions.save_topic(_topic)
     return {}
 
 
@@ -1180,6 +1168,7 @@ def tag_resource(ctx: SnsContext, params: Mapping[str, Any]) -> dict[str, Any]:
     if len(extras.tags.keys() | tags.keys()) > _TAG_LIMIT:
         raise TagLimitExceeded("Could not complete request: tag quota of per resource exceeded")
     extras.tags.update(tags)
+    ctx.regions.save_topic(topic)
     return {}
 
 
@@ -1189,6 +1178,7 @@ def untag_resource(ctx: SnsContext, params: Mapping[str, Any]) -> dict[str, Any]
     tags = ctx.extras(topic).tags
     for key in _list(params, "TagKeys"):
         tags.pop(key, None)
+    ctx.regions.save_topic(topic)
     return {}
 
 
@@ -1227,6 +1217,7 @@ def add_permission(ctx: SnsContext, params: Mapping[str, Any]) -> dict[str, Any]
         }
     )
     extras.stored["Policy"] = json.dumps(policy, separators=(",", ":"))
+    ctx.regions.save_topic(topic)
     return {}
 
 
@@ -1241,6 +1232,7 @@ def remove_permission(ctx: SnsContext, params: Mapping[str, Any]) -> dict[str, A
     if len(kept) != len(statements):
         policy["Statement"] = kept
         extras.stored["Policy"] = json.dumps(policy, separators=(",", ":"))
+        ctx.regions.save_topic(topic)
     return {}
 
 

@@ -515,6 +515,7 @@ def create_queue(ctx: SqsContext, params: Mapping[str, Any]) -> dict[str, Any]:
         extras.tags.update(tags)
         if "dead_letter_queue" in settings and settings["dead_letter_queue"] is not None:
             _check_allowed(ctx, queue, settings["dead_letter_queue"])
+        ctx.regions.save_queue(queue)
     return {"QueueUrl": ctx.url(queue)}
 
 
@@ -633,6 +634,7 @@ def set_queue_attributes(ctx: SqsContext, params: Mapping[str, Any]) -> dict[str
     extras = ctx.regions.extras(queue)
     _store(extras, stored, sse)
     extras.modified = int(ctx.regions.clock.time())
+    ctx.regions.save_queue(queue)
     return {}
 
 
@@ -650,6 +652,7 @@ def tag_queue(ctx: SqsContext, params: Mapping[str, Any]) -> dict[str, Any]:
     new = sum(1 for k in tags if k not in extras.tags)
     _check_tags(queue.name, tags, existing_count=len(extras.tags) + new - len(tags))
     extras.tags.update(tags)
+    ctx.regions.save_queue(queue)
     return {}
 
 
@@ -659,6 +662,7 @@ def untag_queue(ctx: SqsContext, params: Mapping[str, Any]) -> dict[str, Any]:
     extras = ctx.regions.extras(queue)
     for key in _list(params, "TagKeys"):
         extras.tags.pop(key, None)
+    ctx.regions.save_queue(queue)
     return {}
 
 
@@ -708,6 +712,7 @@ def add_permission(ctx: SqsContext, params: Mapping[str, Any]) -> dict[str, Any]
         }
     )
     extras.stored["Policy"] = json.dumps(policy, separators=(",", ":"))
+    ctx.regions.save_queue(queue)
     return {}
 
 
@@ -728,6 +733,7 @@ def remove_permission(ctx: SqsContext, params: Mapping[str, Any]) -> dict[str, A
         extras.stored["Policy"] = json.dumps(policy, separators=(",", ":"))
     else:
         extras.stored.pop("Policy", None)
+    ctx.regions.save_queue(queue)
     return {}
 
 
@@ -1043,6 +1049,7 @@ def start_message_move_task(ctx: SqsContext, params: Mapping[str, Any]) -> dict[
     task = source.start_redrive(destination, rate=rate if rate is not None else 500)
     if rate is not None:
         ctx.regions.task_rates[task] = rate
+        ctx.regions.save_queue(source)
     return {"TaskHandle": task.handle}
 
 
