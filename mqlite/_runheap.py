@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import heapq
 import math
+import operator
 from collections import deque
 from collections.abc import Callable, Iterator
+from itertools import islice
 from typing import Generic, TypeVar
 
 __all__ = ["RunHeap"]
@@ -79,6 +81,32 @@ class RunHeap(Generic[T, I]):
             heapq.heappush(self._heap, (key, self._order, tag, item))
         if key < self.first:
             self.first = key
+
+    def extend(self, keys: list[float], tags: list[T], items: list[I]) -> None:
+        """Hold many entries at once, as if each ``(key, tag, item)`` were pushed in turn
+        (three lists of one length).
+
+        On an empty structure (a queue being loaded) every entry goes in the run: keys in
+        order are appended as they are, others are first sorted by key, stably, which
+        gives the same (key, push order) as pushing them one by one. Otherwise each is
+        pushed. Cost: O(n) for keys in order, O(n log n) for others.
+        """
+        if not keys:
+            return
+        if self._run_key or self._heap:
+            for key, tag, item in zip(keys, tags, items, strict=True):
+                self.push(key, tag, item)
+            return
+        if not all(map(operator.le, keys, islice(keys, 1, None))):
+            order = sorted(range(len(keys)), key=keys.__getitem__)
+            keys = [keys[i] for i in order]
+            tags = [tags[i] for i in order]
+            items = [items[i] for i in order]
+        self._run_key.extend(keys)
+        self._run_tag.extend(tags)
+        self._run_item.extend(items)
+        self._last = keys[-1]
+        self.first = keys[0]
 
     def pop_due(self, limit: float) -> I | None:
         """Take the earliest live item whose key is at or before *limit*, if any.

@@ -123,7 +123,8 @@ class Broker:
             store = Store(path, kind="broker", name="", durability=durability)
             try:
                 self._load(store)
-                self._load_extras(store)
+                with store.reading():  # a damaged page is a StorageError here too
+                    self._load_extras(store)
             except BaseException:
                 for queue in self._queues.values():
                     queue._shut()

@@ -61,6 +61,19 @@ class RunHeapMachine(RuleBasedStateMachine):
         _, _, item = data.draw(st.sampled_from(self.model))
         self._push(key, item)
 
+    @rule(batch=st.lists(keys, max_size=8), in_order=st.booleans())
+    def extend(self, batch: list[float], in_order: bool) -> None:
+        """Many new entries at once (in key order or not; on an empty structure or not):
+        the same as pushing each in turn."""
+        if in_order:
+            batch.sort()
+        items = [_Item(self.pushes + i) for i in range(len(batch))]
+        self.heap.extend(batch, [0] * len(batch), items)
+        for key, item in zip(batch, items, strict=True):
+            self.pushes += 1
+            self.model.append((key, self.pushes, item))
+        self.model.sort(key=lambda e: (e[0], e[1]))
+
     @precondition(lambda self: self.model)
     @rule(data=st.data())
     def go_stale(self, data: st.DataObject) -> None:
@@ -164,3 +177,25 @@ def test_a_key_pushed_after_the_run_empties_still_follows_an_older_equal_late_ke
     heap.compact()  # the run is empty now; y waits in the heap
     heap.push(4.0, 0, z)  # equal to y's key, pushed after it
     assert [heap.pop_due(4.0), heap.pop_due(4.0), heap.pop_due(4.0)] == [y, z, None]
+
+
+def test_extend_on_an_empty_heap_is_pushing_each_in_turn() -> None:
+    # Out of order, with equal keys: a stable sort into the run gives the push order.
+    keys = [3.0, 1.0, 3.0, 2.0, 1.0, 5.0]
+    names = ["a", "b", "c", "d", "e", "f"]
+    bulk: RunHeap[int, str] = RunHeap(lambda tag, item: True)
+    bulk.extend(keys, [0] * 6, names)
+    one_by_one: RunHeap[int, str] = RunHeap(lambda tag, item: True)
+    for key, name in zip(keys, names, strict=True):
+        one_by_one.push(key, 0, name)
+    expected = ["b", "e", "d", "a", "c", "f"]
+    assert bulk.first == 1.0
+    assert bulk.run_in_order()
+    for heap in (bulk, one_by_one):
+        heap.push(2.0, 0, "late")  # after the bulk: late, behind the equal "d"
+        assert [heap.pop_due(math.inf) for _ in range(8)] == [
+            *expected[:3],
+            "late",
+            *expected[3:],
+            None,
+        ]
