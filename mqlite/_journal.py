@@ -8,9 +8,10 @@ with the record's new row. An in-memory queue uses the plain :class:`QueueState`
 ``path=None`` pays nothing.
 
 A message is one row keyed by ``queue id << 44 | seq``: integer columns for its state,
-deadline and counts, JSON only for attributes. The queue's counters (the last seq and FIFO
-sequence number, the purge time, totals) are written with each batch; they only grow, so
-a value read a little late is still safe.
+deadline and counts, JSON only for attributes; a plain message (no attributes, group,
+dedup id or history) binds only the columns it sets. The queue's counters are written as
+``mqlite._store`` describes: reservations of ``seq`` and the FIFO ``sequence`` raised ahead
+of use, totals now and then, exact values at close.
 """
 
 from __future__ import annotations
@@ -21,13 +22,19 @@ from typing import Any
 
 from ._attribute import Attribute
 from ._state import DEDUP_WINDOW, DELAYED, QueueState, Record
-from ._store import Store, dumps
+from ._store import RESERVE, Store, dumps
 
 __all__ = ["JournaledState", "encode_attributes", "load_state"]
 
 _SEQ_BITS = 44
 
 _INSERT = "INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+# The same row for a plain message: every other column is NULL, 0 or 0.0 (binding fewer
+# parameters is a measurable part of a lone send's commit).
+_INSERT_PLAIN = (
+    "INSERT OR REPLACE INTO messages (id,st,dl,rc,inh,ra,enq,sent,mid,body,mb)"
+    " VALUES (?,?,?,0,0,0.0,?,?,?,?,?)"
+)
 _UPDATE = "UPDATE messages SET st=?, dl=?, rc=?, frm=?, ra=? WHERE id=?"
 _DELETE = "DELETE FROM messages WHERE id=?"
 _COUNTERS = (
@@ -68,6 +75,10 @@ class JournaledState(QueueState):
         self._base = qid << _SEQ_BITS
         self._adding = False
         super().__init__(**kwargs)
+        # The reservations last written (none yet: the first message writes them).
+        self._seq_mark = -1
+        self._sequence_mark = -1
+        store.register(self)
 
     # --- hooks ------------------------------------------------------------------------------
 
@@ -77,6 +88,43 @@ class JournaledState(QueueState):
             super()._add(rec, now, delay)
         finally:
             self._adding = False
+        force = False
+        if self._seq > self._seq_mark or self._sequence > self._sequence_mark:
+            # Raised before the message is appended, so the commit that stores it (or
+            # an earlier one) stores the new reservation.
+            self._seq_mark = self._seq + RESERVE
+            self._sequence_mark = self._sequence + RESERVE
+            force = True
+        inherited = self._inherited.get(rec.seq, 0)
+        if (
+            not rec.attributes
+            and rec.group_id is None
+            and rec.deduplication_id is None
+            and rec.receive_count == 0
+            and rec.first_receive_ms is None
+            and rec.received_at == 0.0
+            and rec.dead_letter_source is None
+            and rec.dead_letter_source_arn is None
+            and rec.sequence_number is None
+            and rec.md5_of_attributes is None
+            and not inherited
+        ):
+            self.store.append(
+                _INSERT_PLAIN,
+                (
+                    self._base | rec.seq,
+                    rec.state,
+                    now + delay if rec.state == DELAYED else None,
+                    rec.enqueued_at,
+                    rec.sent_ms,
+                    rec.message_id,
+                    rec.body,
+                    rec.md5_of_body,
+                ),
+                self,
+                force,
+            )
+            return
         self.store.append(
             _INSERT,
             (
@@ -84,7 +132,7 @@ class JournaledState(QueueState):
                 rec.state,
                 now + delay if rec.state == DELAYED else None,
                 rec.receive_count,
-                self._inherited.get(rec.seq, 0),
+                inherited,
                 rec.first_receive_ms,
                 rec.received_at,
                 rec.enqueued_at,
@@ -101,6 +149,7 @@ class JournaledState(QueueState):
                 rec.dead_letter_source_arn,
             ),
             self,
+            force,
         )
 
     def _send_fifo(self, now: float, message_id: str, *args: Any) -> Any:
@@ -142,7 +191,8 @@ class JournaledState(QueueState):
         self.store.append(
             "DELETE FROM messages WHERE id BETWEEN ? AND ?", (lo, lo | ((1 << _SEQ_BITS) - 1))
         )
-        self.store.append("DELETE FROM dedup WHERE q=?", (self.qid,), self)
+        # The purge time must survive a kill (one purge per 60 s): counters now.
+        self.store.append("DELETE FROM dedup WHERE q=?", (self.qid,), self, True)
 
     def _update(self, rec: Record, deadline: float | None) -> None:
         self.store.append(
@@ -158,11 +208,12 @@ class JournaledState(QueueState):
             self,
         )
 
-    def counters_row(self) -> tuple[Any, ...]:
-        """The queue's counters, as the store's commit writes them."""
+    def counters_row(self, final: bool) -> tuple[Any, ...]:
+        """The queue's counters as a commit writes them: the reservations, or (*final*,
+        at close) the exact values."""
         return (
-            self._seq,
-            str(self._sequence),
+            self._seq if final else self._seq_mark,
+            str(self._sequence if final else self._sequence_mark),
             self._last_purge,
             self.sent,
             self.received,

@@ -16,6 +16,7 @@ from mqlite import Broker, ManualClock, Message, Queue, QueueStats, _store
 from mqlite.errors import (
     Closed,
     InvalidParameterValue,
+    PurgeQueueInProgress,
     QueueNameExists,
     ReceiptHandleIsInvalid,
     StorageError,
@@ -515,6 +516,62 @@ def test_a_killed_process_loses_nothing_it_returned_from(tmp_path: Path) -> None
     assert (tmp_path / "q.db-wal").exists()  # an unclean end: the next open checks the file
     with Queue("q", path=path) as q:
         assert [m.body for m in q.peek()] == [str(i) for i in range(1, 20)]
+
+
+def test_counters_survive_a_kill_though_not_every_commit_writes_them(tmp_path: Path) -> None:
+    # The queues' counters are reservations written ahead of use (docs/durability.md):
+    # after a kill, numbers already issued are never issued again, and a purge still counts.
+    script = textwrap.dedent(
+        f"""
+        import os
+        from mqlite import Queue
+        std = Queue("q", path={str(tmp_path / "q.db")!r})
+        fifo = Queue("f.fifo", path={str(tmp_path / "f.db")!r}, content_based_deduplication=True)
+        purged = Queue("p", path={str(tmp_path / "p.db")!r})
+        for i in range(5000):  # past the first reservation
+            std.send(str(i))
+        for m in std.receive(10, visibility_timeout=600):
+            print(m.receipt_handle, flush=True)
+        std.purge()
+        for body in ("a", "b"):
+            fifo.send(body, group_id="g")
+            [m] = fifo.receive()
+            fifo.delete(m)
+        print(m.sequence_number, flush=True)
+        purged.send("x")
+        purged.purge()
+        os.kill(os.getpid(), 9)
+        """
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert out.returncode == -9, out.stderr
+    *handles, sequence_number = out.stdout.split()
+    assert len(handles) == 10
+    with Queue("q", path=tmp_path / "q.db") as q:
+        for i in range(10):
+            q.send(str(i))
+        fresh = {m.receipt_handle for m in q.receive(10, visibility_timeout=600)}
+        assert len(fresh) == 10
+        assert not fresh & set(handles)
+        for handle in handles:
+            q.delete(handle)  # no-ops: their messages were purged
+        assert q.stats().in_flight == 10
+    with Queue("f.fifo", path=tmp_path / "f.db", content_based_deduplication=True) as f:
+        assert int(f.send("c", group_id="g").sequence_number or 0) > int(sequence_number)
+    with Queue("p", path=tmp_path / "p.db") as p, pytest.raises(PurgeQueueInProgress):
+        p.purge()  # within 60 s of the purge before the kill
+
+
+def test_counters_are_exact_after_a_clean_close(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    with Queue("q", path=path) as q:
+        q.send("a")
+        [m] = q.receive()
+        q.delete(m)
+    with Queue("q", path=path) as q:
+        state = q._state
+        assert (state._seq, state.sent, state.received, state.deleted) == (1, 1, 1, 1)
 
 
 # The schema of version 1 files, frozen: the migration must upgrade exactly this.
