@@ -317,63 +317,73 @@ class Store:
         with self.lock:
             if self.failed is not None:
                 raise StorageError(f"{self.path}: an earlier write failed ({self.failed}).")
-            target = self._appended
-            if self._committed >= target:
+            if self._committed >= self._appended:
                 return
-            if self._leading:
+            if not self._leading:
+                # Nobody is committing: lead, taking the batch under this same lock.
+                self._leading = True
+                batch, upto = self._take()
+            else:
                 try:
-                    waiter: _Waiter | None = self._local.waiter
+                    waiter: _Waiter = self._local.waiter
                 except AttributeError:
                     waiter = self._local.waiter = _Waiter()
-                assert waiter is not None
-                waiter.target = target
+                waiter.target = self._appended
                 waiter.lead = False
                 self._waiters.append(waiter)
-            else:
-                self._leading = True
-                waiter = None
-        if waiter is not None:
+                batch = None
+                upto = 0
+        if batch is None:
             waiter.lock.acquire()  # released by the leader; held again for the next wait
             if not waiter.lead:
                 if self.failed is not None:
                     raise StorageError(f"{self.path}: the write failed ({self.failed}).")
                 return
-        self._lead(target)
+            with self.lock:
+                batch, upto = self._take()
+        self._commit(batch, upto)
 
-    def _lead(self, target: int) -> None:
-        with self.lock:
-            batch = self._pending
-            self._pending = []
-            upto = self._appended
-            self._since_counters += 1
-            if self._dirty and (self._force or self._since_counters >= COUNTERS_EVERY):
-                owners = self._owners
-                dirty = [q for q in self._dirty if owners.get(q.qid) is q]
-                self._dirty = set()
-                self._force = False
-                self._since_counters = 0
-            else:
-                dirty = []
-        # Read now, outside the queues' locks: reservations only grow, and a queue raises
-        # its reservation before it appends the message past the old one.
-        if dirty:
-            batch.extend((_COUNTERS, owner.counters_row(False)) for owner in dirty)
-        error: BaseException | None = None
-        try:
-            self._write(batch)
-        except (sqlite3.Error, OSError) as e:
-            error = e
-        with self.lock:
-            if error is not None:
-                self.failed = error
-                self._leading = False
-                for w in self._waiters:
-                    w.lock.release()
-                self._waiters.clear()
-                raise StorageError(f"{self.path}: a write failed: {error}.") from error
-            self._committed = upto
-            waiters = self._waiters
-            if waiters:
+    def _take(self) -> tuple[list[tuple[str, Sequence[Any]]], int]:
+        """The pending statements and how many appends they cover, with the counters
+        due (the caller holds :attr:`lock` and leads)."""
+        batch = self._pending
+        self._pending = []
+        self._since_counters += 1
+        if self._dirty and (self._force or self._since_counters >= COUNTERS_EVERY):
+            owners = self._owners
+            # Read under the store's lock only: reservations only grow, and a queue raises
+            # its reservation before it appends the message past the old one.
+            batch.extend(
+                (_COUNTERS, q.counters_row(False)) for q in self._dirty if owners.get(q.qid) is q
+            )
+            self._dirty = set()
+            self._force = False
+            self._since_counters = 0
+        return batch, self._appended
+
+    def _commit(self, batch: list[tuple[str, Sequence[Any]]], upto: int) -> None:
+        """Write *batch* as the leader and wake the waiters it covers; while others still
+        wait, commit again for them (up to :data:`_DRAIN` commits), then hand over."""
+        rounds = 1
+        while True:
+            error: BaseException | None = None
+            try:
+                self._write(batch)
+            except (sqlite3.Error, OSError) as e:
+                error = e
+            with self.lock:
+                if error is not None:
+                    self.failed = error
+                    self._leading = False
+                    for w in self._waiters:
+                        w.lock.release()
+                    self._waiters.clear()
+                    raise StorageError(f"{self.path}: a write failed: {error}.") from error
+                self._committed = upto
+                waiters = self._waiters
+                if not waiters:
+                    self._leading = False
+                    return
                 still: list[_Waiter] = []
                 for w in waiters:
                     if w.target <= upto:
@@ -381,13 +391,19 @@ class Store:
                     else:
                         still.append(w)
                 self._waiters = still
-                if still:
-                    # Hand over: the first one still waiting commits the next batch.
-                    nxt = still.pop(0)
-                    nxt.lead = True
-                    nxt.lock.release()
+                if not still:
+                    self._leading = False
                     return
-            self._leading = False
+                if rounds < _DRAIN:
+                    # Committing again here costs less than waking a waiter to do it.
+                    rounds += 1
+                    batch, upto = self._take()
+                    continue
+                # Hand over: the first one still waiting commits the next batch.
+                nxt = still.pop(0)
+                nxt.lead = True
+                nxt.lock.release()
+                return
 
     def _write(self, batch: list[tuple[str, Sequence[Any]]]) -> None:
         conn = self.conn
@@ -456,6 +472,10 @@ class Journaled(Protocol):
         """The parameters of the counters UPDATE: reservations, or (*final*, at close)
         the exact values."""
 
+
+# The most commits one leader makes in a row for others before it hands over (its own
+# call returns late meanwhile).
+_DRAIN = 16
 
 _COUNTERS = (
     "UPDATE queues SET seq=?, sequence=?, last_purge=?, sent=?, received=?, deleted=? WHERE id=?"

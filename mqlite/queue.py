@@ -1352,8 +1352,8 @@ class _DurableQueue(Queue):
         return super().peek(include_in_flight=include_in_flight, include_delayed=include_delayed)
 
     def _send(self, p: PreparedSend) -> SendResult:
-        result = super()._send(p)
-        self._sync()
+        result = Queue._send(self, p)
+        self._store.sync()  # type: ignore[union-attr]  # a durable queue has one
         return result
 
     def send_batch(self, entries: Iterable[SendEntry]) -> BatchResult[SendResult]:

@@ -449,6 +449,42 @@ def test_threads_share_commits_and_lose_nothing(tmp_path: Path) -> None:
         assert len(left) == 8 * 40 - 8 * 20
 
 
+def test_threads_lose_nothing_acknowledged_at_a_kill(tmp_path: Path) -> None:
+    # Group commit with many threads (leaders committing for others, handing over): every
+    # send that returned before the kill is in the file.
+    path = tmp_path / "q.db"
+    script = textwrap.dedent(
+        f"""
+        import os, sys, threading
+        from mqlite import Queue
+        q = Queue("q", path={str(path)!r})
+        lock = threading.Lock()
+        count = [0]
+        def work(n):
+            for i in range(10_000):
+                q.send(f"{{n}}-{{i}}")
+                with lock:
+                    sys.stdout.write(f"{{n}}-{{i}}\\n")
+                    sys.stdout.flush()
+                    count[0] += 1
+                    if count[0] == 3000:
+                        os.kill(os.getpid(), 9)
+        for n in range(8):
+            threading.Thread(target=work, args=(n,)).start()
+        """
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert out.returncode == -9, out.stderr
+    acknowledged = set(out.stdout.split())
+    assert len(acknowledged) >= 3000
+    with Queue("q", path=path) as q:
+        q.check_invariants()
+        stored = [m.body for m in q.peek()]
+        assert len(stored) == len(set(stored))
+        assert acknowledged <= set(stored)
+
+
 def _record_body(seen: list[str], message: Message) -> None:
     seen.append(message.body)
 
