@@ -334,7 +334,11 @@ class Store:
                 batch = None
                 upto = 0
         if batch is None:
-            waiter.lock.acquire()  # released by the leader; held again for the next wait
+            try:
+                waiter.lock.acquire()  # released by the leader; held again for the next wait
+            except BaseException:  # interrupted (KeyboardInterrupt): leave the line cleanly
+                self._abandon(waiter)
+                raise
             if not waiter.lead:
                 if self.failed is not None:
                     raise StorageError(f"{self.path}: the write failed ({self.failed}).")
@@ -342,6 +346,23 @@ class Store:
             with self.lock:
                 batch, upto = self._take()
         self._commit(batch, upto)
+
+    def _abandon(self, waiter: _Waiter) -> None:
+        """Take *waiter*, whose wait was interrupted, out of the line: its lock may still be
+        released, so this thread gets a new one; if the lead was handed to it, pass it on."""
+        del self._local.waiter
+        with self.lock:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+                return
+            if not waiter.lead:
+                return  # its commit was made
+            if self._waiters:
+                nxt = self._waiters.pop(0)
+                nxt.lead = True
+                nxt.lock.release()
+            else:
+                self._leading = False
 
     def _take(self) -> tuple[list[tuple[str, Sequence[Any]]], int]:
         """The pending statements and how many appends they cover, with the counters

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -483,6 +484,52 @@ def test_threads_lose_nothing_acknowledged_at_a_kill(tmp_path: Path) -> None:
         stored = [m.body for m in q.peek()]
         assert len(stored) == len(set(stored))
         assert acknowledged <= set(stored)
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise _Interrupted
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="needs POSIX signals")
+def test_an_interrupted_wait_for_a_commit_leaves_the_line(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    path = tmp_path / "q.db"
+    q = Queue("q", path=path)
+    store = q._store
+    assert store is not None
+    store._leading = True  # as if another thread were committing: the next send waits
+    main = threading.get_ident()
+
+    def interrupt() -> None:
+        deadline = time.monotonic() + 2
+        while not store._waiters and time.monotonic() < deadline:
+            time.sleep(0.001)
+        signal.pthread_kill(main, signal.SIGUSR1)
+
+    old = signal.signal(signal.SIGUSR1, _interrupt)
+    try:
+        helper = threading.Thread(target=interrupt)
+        helper.start()
+        with pytest.raises(_Interrupted):
+            q.send("a")
+        helper.join()
+    finally:
+        signal.signal(signal.SIGUSR1, old)
+    # Out of the line, and the thread's waiter (whose lock a leader could still release)
+    # is not reused: a later wait cannot return before its commit.
+    assert store._waiters == []
+    assert getattr(store._local, "waiter", None) is None
+    store._leading = False
+    q.send("b")
+    q.close()
+    with Queue("q", path=path) as again:
+        assert sorted(m.body for m in again.peek()) == ["a", "b"]
 
 
 def _record_body(seen: list[str], message: Message) -> None:
