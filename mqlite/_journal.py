@@ -21,7 +21,7 @@ import json
 from typing import Any
 
 from ._attribute import Attribute
-from ._state import DEDUP_WINDOW, DELAYED, QueueState, Record
+from ._state import DEDUP_WINDOW, DELAYED, READY, QueueState, Record
 from ._store import RESERVE, Store, dumps
 
 __all__ = ["JournaledState", "encode_attributes", "load_state"]
@@ -29,11 +29,16 @@ __all__ = ["JournaledState", "encode_attributes", "load_state"]
 _SEQ_BITS = 44
 
 _INSERT = "INSERT OR REPLACE INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-# The same row for a plain message: every other column is NULL, 0 or 0.0 (binding fewer
-# parameters is a measurable part of a lone send's commit).
-_INSERT_PLAIN = (
+# The same row for a plain message, ready or delayed: every other column is NULL, 0 or
+# 0.0. Binding fewer parameters is a measurable part of a lone send's commit (a bound
+# None costs sqlite3 an adapter lookup).
+_INSERT_READY = (
     "INSERT OR REPLACE INTO messages (id,st,dl,rc,inh,ra,enq,sent,mid,body,mb)"
-    " VALUES (?,?,?,0,0,0.0,?,?,?,?,?)"
+    f" VALUES (?,{READY},NULL,0,0,0.0,?,?,?,?,?)"
+)
+_INSERT_DELAYED = (
+    "INSERT OR REPLACE INTO messages (id,st,dl,rc,inh,ra,enq,sent,mid,body,mb)"
+    f" VALUES (?,{DELAYED},?,0,0,0.0,?,?,?,?,?)"
 )
 _UPDATE = "UPDATE messages SET st=?, dl=?, rc=?, frm=?, ra=? WHERE id=?"
 _DELETE = "DELETE FROM messages WHERE id=?"
@@ -109,21 +114,35 @@ class JournaledState(QueueState):
             and rec.md5_of_attributes is None
             and not inherited
         ):
-            self.store.append(
-                _INSERT_PLAIN,
-                (
-                    self._base | rec.seq,
-                    rec.state,
-                    now + delay if rec.state == DELAYED else None,
-                    rec.enqueued_at,
-                    rec.sent_ms,
-                    rec.message_id,
-                    rec.body,
-                    rec.md5_of_body,
-                ),
-                self,
-                force,
-            )
+            if rec.state == READY:
+                self.store.append(
+                    _INSERT_READY,
+                    (
+                        self._base | rec.seq,
+                        rec.enqueued_at,
+                        rec.sent_ms,
+                        rec.message_id,
+                        rec.body,
+                        rec.md5_of_body,
+                    ),
+                    self,
+                    force,
+                )
+            else:
+                self.store.append(
+                    _INSERT_DELAYED,
+                    (
+                        self._base | rec.seq,
+                        now + delay,
+                        rec.enqueued_at,
+                        rec.sent_ms,
+                        rec.message_id,
+                        rec.body,
+                        rec.md5_of_body,
+                    ),
+                    self,
+                    force,
+                )
             return
         self.store.append(
             _INSERT,
