@@ -390,7 +390,7 @@ class Store:
             error: BaseException | None = None
             try:
                 self._write(batch)
-            except (sqlite3.Error, OSError) as e:
+            except BaseException as e:  # an interrupt too: the batch may not be stored
                 error = e
             with self.lock:
                 if error is not None:
@@ -399,7 +399,9 @@ class Store:
                     for w in self._waiters:
                         w.lock.release()
                     self._waiters.clear()
-                    raise StorageError(f"{self.path}: a write failed: {error}.") from error
+                    if isinstance(error, sqlite3.Error | OSError):
+                        raise StorageError(f"{self.path}: a write failed: {error}.") from error
+                    raise error
                 self._committed = upto
                 waiters = self._waiters
                 if not waiters:

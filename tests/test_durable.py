@@ -532,6 +532,29 @@ def test_an_interrupted_wait_for_a_commit_leaves_the_line(tmp_path: Path) -> Non
         assert sorted(m.body for m in again.peek()) == ["a", "b"]
 
 
+def test_an_interrupted_commit_fails_the_store(tmp_path: Path) -> None:
+    # An interrupt inside a commit may leave the batch unstored: memory would run ahead of
+    # the file, so the queue refuses every later call (and no waiter hangs).
+    q = Queue("q", path=tmp_path / "q.db")
+    q.send("kept")
+    store = q._store
+    assert store is not None
+
+    def interrupted(batch: object) -> None:
+        raise _Interrupted
+
+    store._write = interrupted  # type: ignore[method-assign]
+    with pytest.raises(_Interrupted):
+        q.send("maybe")
+    with pytest.raises(StorageError):
+        q.send("refused")
+    with pytest.raises(StorageError):
+        q.stats()
+    q.close()
+    with Queue("q", path=tmp_path / "q.db") as again:
+        assert [m.body for m in again.peek()] == ["kept"]
+
+
 def _record_body(seen: list[str], message: Message) -> None:
     seen.append(message.body)
 
