@@ -669,6 +669,39 @@ def test_counters_survive_a_kill_though_not_every_commit_writes_them(tmp_path: P
         p.purge()  # within 60 s of the purge before the kill
 
 
+def test_a_deleted_queues_counters_never_land_on_the_queue_reusing_its_id(
+    tmp_path: Path,
+) -> None:
+    # A broker reuses the id of the last queue when it is deleted; counters written later
+    # (every 64 commits) are the new queue's only, even after a kill.
+    script = textwrap.dedent(
+        f"""
+        import os
+        from mqlite import Broker
+        b = Broker(path={str(tmp_path / "b.db")!r})
+        b.create_queue("keep")
+        old = b.create_queue("old")
+        old.purge()
+        old.send("x")
+        old.receive()
+        b.delete_queue("old")
+        new = b.create_queue("new")
+        for i in range(200):
+            new.send(str(i))
+        print("ready", flush=True)
+        os.kill(os.getpid(), 9)
+        """
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert out.returncode == -9, out.stderr
+    assert out.stdout.split() == ["ready"]
+    with Broker(path=tmp_path / "b.db") as b:
+        new = b.get_queue("new")
+        assert new.stats().visible == 200
+        new.purge()  # the deleted queue's purge time is not this queue's
+
+
 def test_counters_are_exact_after_a_clean_close(tmp_path: Path) -> None:
     path = tmp_path / "q.db"
     with Queue("q", path=path) as q:
