@@ -40,6 +40,10 @@ _INSERT_DELAYED = (
     "INSERT OR REPLACE INTO messages (id,st,dl,rc,inh,ra,enq,sent,mid,body,mb)"
     f" VALUES (?,{DELAYED},?,0,0,0.0,?,?,?,?,?)"
 )
+_INSERT_READY_FIFO = (
+    "INSERT OR REPLACE INTO messages (id,st,dl,rc,inh,ra,enq,sent,mid,body,mb,gid,did,sn)"
+    f" VALUES (?,{READY},NULL,0,0,0.0,?,?,?,?,?,?,?,?)"
+)
 _UPDATE = "UPDATE messages SET st=?, dl=?, rc=?, frm=?, ra=? WHERE id=?"
 _DELETE = "DELETE FROM messages WHERE id=?"
 _COUNTERS = (
@@ -101,18 +105,46 @@ class JournaledState(QueueState):
             self._sequence_mark = self._sequence + RESERVE
             force = True
         inherited = self._inherited.get(rec.seq, 0)
-        if (
+        plain = (
             not rec.attributes
-            and rec.group_id is None
-            and rec.deduplication_id is None
             and rec.receive_count == 0
             and rec.first_receive_ms is None
             and rec.received_at == 0.0
             and rec.dead_letter_source is None
             and rec.dead_letter_source_arn is None
-            and rec.sequence_number is None
             and rec.md5_of_attributes is None
             and not inherited
+        )
+        if (
+            plain
+            and rec.state == READY
+            and rec.group_id is not None
+            and rec.deduplication_id is not None
+            and rec.sequence_number is not None
+        ):
+            # A FIFO send: its ids and sequence number, nothing else.
+            self.store.append(
+                _INSERT_READY_FIFO,
+                (
+                    self._base | rec.seq,
+                    rec.enqueued_at,
+                    rec.sent_ms,
+                    rec.message_id,
+                    rec.body,
+                    rec.md5_of_body,
+                    rec.group_id,
+                    rec.deduplication_id,
+                    rec.sequence_number,
+                ),
+                self,
+                force,
+            )
+            return
+        if (
+            plain
+            and rec.group_id is None
+            and rec.deduplication_id is None
+            and rec.sequence_number is None
         ):
             if rec.state == READY:
                 self.store.append(
