@@ -16,9 +16,20 @@ last run ended uncleanly, and a ``PRAGMA quick_check`` runs before anything is r
 Group commit: every change is appended, under :attr:`Store.lock`, to a list of pending
 statements. :meth:`Store.sync` makes everything appended so far durable: the first caller
 with nothing committing becomes the leader and commits all that is pending in one
-transaction; others wait, each on its own event, and when the leader is done it wakes only
-those its commit covered and hands leadership to one that is still waiting. Many threads
-therefore share one commit, and throughput grows with them.
+transaction; others wait, each on its own thread's lock (made once, kept acquired, released
+by the leader), and when the leader is done it wakes only those its commit covered and
+hands leadership to one that is still waiting. Many threads therefore share one commit. A
+commit of one statement runs it alone (SQLite makes a lone statement its own transaction),
+without ``BEGIN`` and ``COMMIT``.
+
+Queue counters: a queue's row in ``queues`` is not rewritten by every commit. Its ``seq``
+and FIFO ``sequence`` hold a reservation: a bound at least as high as any number in use,
+raised by :data:`RESERVE` in the commit that stores the first message past it, so after a
+kill the reopened queue continues above every number it ever issued (receipt handles and
+sequence numbers are never reused). Its totals (sent, received, deleted) are statistics:
+they are written with the reservations, every :data:`COUNTERS_EVERY` commits, and exactly
+at close, so after a kill they may trail by that many commits. ``last_purge`` is written
+by the purge's own commit. A clean close writes every counter exactly.
 
 A failed commit leaves the store failed: every later call raises :class:`StorageError`
 and the object must be closed and the file reopened, so memory can never run ahead of the
@@ -32,6 +43,7 @@ import os
 import sqlite3
 import struct
 import threading
+from _thread import allocate_lock
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
@@ -39,8 +51,10 @@ from typing import Any, Protocol
 from .errors import InvalidParameterValue, StorageError
 
 __all__ = [
+    "COUNTERS_EVERY",
     "DURABILITY",
     "MIGRATIONS",
+    "RESERVE",
     "SCHEMA_VERSION",
     "Journaled",
     "Store",
@@ -51,6 +65,10 @@ __all__ = [
 DURABILITY = ("crash", "power")
 #: The schema version this code writes (``PRAGMA user_version``).
 SCHEMA_VERSION = 2
+#: How far ahead of the numbers in use a queue's stored ``seq`` and FIFO ``sequence`` go.
+RESERVE = 4096
+#: Commits between two writes of the queues' totals (statistics) while they change.
+COUNTERS_EVERY = 64
 #: Marks an mqlite file (``PRAGMA application_id``): "MQLT".
 APPLICATION_ID = 0x4D514C54
 
@@ -131,12 +149,18 @@ class Store:
         #: Held while appending to the pending list (callers hold their queue's lock too).
         self.lock = threading.Lock()
         self._pending: list[tuple[str, Sequence[Any]]] = []
-        # Queues changed since the last commit: their counters go in the next one.
+        # Queues whose counters changed since they were last written, and whether the next
+        # commit must write them (a reservation was raised, a purge); commits since then.
         self._dirty: set[Journaled] = set()
+        self._force = False
+        self._since_counters = 0
+        # The queue that owns each queue id now (a deleted queue's id can be reused).
+        self._owners: dict[int, Journaled] = {}
         self._appended = 0
         self._committed = 0
         self._leading = False
         self._waiters: list[_Waiter] = []
+        self._local = threading.local()
         self.failed: BaseException | None = None
         self.closed = False
         try:
@@ -277,14 +301,30 @@ class Store:
 
     # --- writing -----------------------------------------------------------------------------
 
-    def append(self, sql: str, params: Sequence[Any], owner: Journaled | None = None) -> None:
-        """Add one statement to the next commit (the caller holds its queue's lock);
-        *owner*'s counters are written once at the end of that commit."""
+    def register(self, owner: Journaled) -> None:
+        """Make *owner* the queue whose counters this store writes for its queue id."""
+        with self.lock:
+            self._owners[owner.qid] = owner
+
+    def append(
+        self,
+        sql: str,
+        params: Sequence[Any],
+        owner: Journaled | None = None,
+        force: bool = False,
+    ) -> None:
+        """Add one statement to the next commit (the caller holds its queue's lock).
+
+        *owner*'s counters changed: they are written by a later commit, the next one if
+        *force* (a reservation was raised, or a purge).
+        """
         with self.lock:
             self._pending.append((sql, params))
             self._appended += 1
             if owner is not None:
                 self._dirty.add(owner)
+                if force:
+                    self._force = True
 
     def sync(self) -> None:
         """Return once everything appended so far is committed.
@@ -295,68 +335,123 @@ class Store:
         with self.lock:
             if self.failed is not None:
                 raise StorageError(f"{self.path}: an earlier write failed ({self.failed}).")
-            target = self._appended
-            if self._committed >= target:
+            if self._committed >= self._appended:
                 return
-            if self._leading:
-                waiter = _Waiter(target)
-                self._waiters.append(waiter)
-            else:
+            if not self._leading:
+                # Nobody is committing: lead, taking the batch under this same lock.
                 self._leading = True
-                waiter = None
-        if waiter is not None:
-            waiter.event.wait()
+                batch, upto = self._take()
+            else:
+                try:
+                    waiter: _Waiter = self._local.waiter
+                except AttributeError:
+                    waiter = self._local.waiter = _Waiter()
+                waiter.target = self._appended
+                waiter.lead = False
+                self._waiters.append(waiter)
+                batch = None
+                upto = 0
+        if batch is None:
+            try:
+                waiter.lock.acquire()  # released by the leader; held again for the next wait
+            except BaseException:  # interrupted (KeyboardInterrupt): leave the line cleanly
+                self._abandon(waiter)
+                raise
             if not waiter.lead:
                 if self.failed is not None:
                     raise StorageError(f"{self.path}: the write failed ({self.failed}).")
                 return
-        self._lead(target)
-
-    def _lead(self, target: int) -> None:
-        while True:
             with self.lock:
-                batch = self._pending
-                self._pending = []
-                upto = self._appended
-                dirty = self._dirty
-                self._dirty = set()
-            # Read now, outside the queues' locks: counters only grow, so a value a little
-            # ahead of this batch is still safe.
-            if dirty:
-                batch.extend((_COUNTERS, owner.counters_row()) for owner in dirty)
+                batch, upto = self._take()
+        self._commit(batch, upto)
+
+    def _abandon(self, waiter: _Waiter) -> None:
+        """Take *waiter*, whose wait was interrupted, out of the line: its lock may still be
+        released, so this thread gets a new one; if the lead was handed to it, pass it on."""
+        del self._local.waiter
+        with self.lock:
+            if waiter in self._waiters:
+                self._waiters.remove(waiter)
+                return
+            if not waiter.lead:
+                return  # its commit was made
+            if self._waiters:
+                nxt = self._waiters.pop(0)
+                nxt.lead = True
+                nxt.lock.release()
+            else:
+                self._leading = False
+
+    def _take(self) -> tuple[list[tuple[str, Sequence[Any]]], int]:
+        """The pending statements and how many appends they cover, with the counters
+        due (the caller holds :attr:`lock` and leads)."""
+        batch = self._pending
+        self._pending = []
+        self._since_counters += 1
+        if self._dirty and (self._force or self._since_counters >= COUNTERS_EVERY):
+            owners = self._owners
+            # Read under the store's lock only: reservations only grow, and a queue raises
+            # its reservation before it appends the message past the old one.
+            batch.extend(
+                (_COUNTERS, q.counters_row(False)) for q in self._dirty if owners.get(q.qid) is q
+            )
+            self._dirty = set()
+            self._force = False
+            self._since_counters = 0
+        return batch, self._appended
+
+    def _commit(self, batch: list[tuple[str, Sequence[Any]]], upto: int) -> None:
+        """Write *batch* as the leader and wake the waiters it covers; while others still
+        wait, commit again for them (up to :data:`_DRAIN` commits), then hand over."""
+        rounds = 1
+        while True:
             error: BaseException | None = None
             try:
                 self._write(batch)
-            except (sqlite3.Error, OSError) as e:
+            except BaseException as e:  # an interrupt too: the batch may not be stored
                 error = e
             with self.lock:
                 if error is not None:
                     self.failed = error
                     self._leading = False
                     for w in self._waiters:
-                        w.event.set()
+                        w.lock.release()
                     self._waiters.clear()
-                    raise StorageError(f"{self.path}: a write failed: {error}.") from error
+                    if isinstance(error, sqlite3.Error | OSError):
+                        raise StorageError(f"{self.path}: a write failed: {error}.") from error
+                    raise error
                 self._committed = upto
+                waiters = self._waiters
+                if not waiters:
+                    self._leading = False
+                    return
                 still: list[_Waiter] = []
-                for w in self._waiters:
+                for w in waiters:
                     if w.target <= upto:
-                        w.event.set()
+                        w.lock.release()
                     else:
                         still.append(w)
                 self._waiters = still
-                if target <= upto:
-                    if still:
-                        # Hand over: the first one still waiting commits the next batch.
-                        nxt = still.pop(0)
-                        nxt.lead = True
-                        nxt.event.set()
-                    else:
-                        self._leading = False
+                if not still:
+                    self._leading = False
                     return
+                if rounds < _DRAIN:
+                    # Committing again here costs less than waking a waiter to do it.
+                    rounds += 1
+                    batch, upto = self._take()
+                    continue
+                # Hand over: the first one still waiting commits the next batch.
+                nxt = still.pop(0)
+                nxt.lead = True
+                nxt.lock.release()
+                return
 
     def _write(self, batch: list[tuple[str, Sequence[Any]]]) -> None:
         conn = self.conn
+        if len(batch) == 1:
+            # A lone statement is its own transaction, as durable as an explicit one.
+            conn.execute(*batch[0])
+            return
         conn.execute("BEGIN")
         try:
             i = 0
@@ -384,14 +479,24 @@ class Store:
 
     # --- closing -----------------------------------------------------------------------------
 
-    def close(self) -> None:
-        """Commit what is pending, checkpoint, and release the file. Idempotent."""
+    def close(self, *, commit: bool = True) -> None:
+        """Commit what is pending, checkpoint, and release the file. Idempotent.
+
+        With *commit* false (an opening that failed) nothing pending is written, so a
+        refused file is left exactly as it was.
+        """
         if self.closed:
             return
         self.closed = True
         try:
-            if self.failed is None:
+            if self.failed is None and commit:
                 try:
+                    with self.lock:
+                        # Every counter exactly (the queues refuse calls by now).
+                        for owner in self._owners.values():
+                            self._pending.append((_COUNTERS, owner.counters_row(True)))
+                        self._appended += 1
+                        self._dirty.clear()
                     self.sync()
                     self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 except (sqlite3.Error, StorageError):
@@ -405,9 +510,17 @@ class Store:
 class Journaled(Protocol):
     """A queue whose counters a commit writes (see ``mqlite._journal``)."""
 
-    def counters_row(self) -> tuple[Any, ...]:
-        """The parameters of the counters UPDATE."""
+    #: Its id in the ``queues`` table.
+    qid: int
 
+    def counters_row(self, final: bool) -> tuple[Any, ...]:
+        """The parameters of the counters UPDATE: reservations, or (*final*, at close)
+        the exact values."""
+
+
+# The most commits one leader makes in a row for others before it hands over (its own
+# call returns late meanwhile).
+_DRAIN = 16
 
 _COUNTERS = (
     "UPDATE queues SET seq=?, sequence=?, last_purge=?, sent=?, received=?, deleted=? WHERE id=?"
@@ -415,11 +528,15 @@ _COUNTERS = (
 
 
 class _Waiter:
-    __slots__ = ("event", "lead", "target")
+    """One thread's place in the wait for a commit, reused by its every wait: a lock the
+    thread keeps acquired, so acquiring it again blocks until the leader releases it."""
 
-    def __init__(self, target: int) -> None:
-        self.target = target
-        self.event = threading.Event()
+    __slots__ = ("lead", "lock", "target")
+
+    def __init__(self) -> None:
+        self.target = 0
+        self.lock = allocate_lock()
+        self.lock.acquire()
         self.lead = False
 
 

@@ -128,7 +128,7 @@ class Broker:
             except BaseException:
                 for queue in self._queues.values():
                     queue._shut()
-                store.close()
+                store.close(commit=False)  # a refused file stays as it was
                 raise
 
     def _load(self, store: Store) -> None:

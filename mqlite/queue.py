@@ -207,7 +207,7 @@ class Queue:
             try:
                 self._attach(store, 1, {k: v for k, v in changes.items() if k in passed}, refused)
             except BaseException:
-                store.close()
+                store.close(commit=False)  # a refused file stays as it was
                 raise
             self._owns_store = True
 
@@ -516,14 +516,24 @@ class Queue:
                 e.deduplication_id is None for e in items
             ):
                 raise InvalidParameterValue(_NEEDS_DEDUP)
+        # Each entry is checked once: its prepared size counts toward the batch's total,
+        # and an entry that fails counts what can be sized of it (reported below).
         total = 0
+        prepared: list[PreparedSend | MqliteError] = []
         for e in items:
-            if isinstance(e.body, str):
-                total += v.utf8_len(e.body)
             try:
-                total += v.attributes_size(v.normalize_attributes(e.attributes))
-            except MqliteError:
-                pass  # counted (and reported) per entry below
+                p = prepare(e.body, e.attributes, e.delay, e.group_id, e.deduplication_id, e.id)
+            except MqliteError as error:
+                prepared.append(error)
+                if isinstance(e.body, str):
+                    total += v.utf8_len(e.body)
+                try:
+                    total += v.attributes_size(v.normalize_attributes(e.attributes))
+                except MqliteError:
+                    pass
+            else:
+                prepared.append(p)
+                total += p[4]
         if total > v.MAX_BATCH_BYTES:
             raise BatchRequestTooLong(
                 f"Batch requests cannot be longer than {v.MAX_BATCH_BYTES} bytes. You have sent"
@@ -531,12 +541,14 @@ class Queue:
             )
         ready: list[PreparedSend] = []
         failed: list[BatchFailure] = []
-        for e in items:
-            try:
-                p = prepare(e.body, e.attributes, e.delay, e.group_id, e.deduplication_id, e.id)
-                ready.append(self._admit(p, True))
-            except MqliteError as error:
-                failed.append(BatchFailure(e.id, error.legacy_code, error.message, True))
+        for e, item in zip(items, prepared, strict=True):
+            if not isinstance(item, MqliteError):
+                try:
+                    ready.append(self._admit(item, True))
+                    continue
+                except MqliteError as error:
+                    item = error
+            failed.append(BatchFailure(e.id, item.legacy_code, item.message, True))
         successful: list[SendResult] = []
         if ready:
             with self._lock:
@@ -1410,8 +1422,8 @@ class _DurableQueue(Queue):
         return super().peek(include_in_flight=include_in_flight, include_delayed=include_delayed)
 
     def _send(self, p: PreparedSend) -> SendResult:
-        result = super()._send(p)
-        self._sync()
+        result = Queue._send(self, p)
+        self._store.sync()  # type: ignore[union-attr]  # a durable queue has one
         return result
 
     def send_batch(self, entries: Iterable[SendEntry]) -> BatchResult[SendResult]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -19,6 +20,7 @@ from mqlite.errors import (
     Closed,
     InvalidAttributeValue,
     InvalidParameterValue,
+    PurgeQueueInProgress,
     QueueNameExists,
     ReceiptHandleIsInvalid,
     StorageError,
@@ -535,6 +537,111 @@ def test_threads_share_commits_and_lose_nothing(tmp_path: Path) -> None:
         assert len(left) == 8 * 40 - 8 * 20
 
 
+def test_threads_lose_nothing_acknowledged_at_a_kill(tmp_path: Path) -> None:
+    # Group commit with many threads (leaders committing for others, handing over): every
+    # send that returned before the kill is in the file.
+    path = tmp_path / "q.db"
+    script = textwrap.dedent(
+        f"""
+        import os, sys, threading
+        from mqlite import Queue
+        q = Queue("q", path={str(path)!r})
+        lock = threading.Lock()
+        count = [0]
+        def work(n):
+            for i in range(10_000):
+                q.send(f"{{n}}-{{i}}")
+                with lock:
+                    sys.stdout.write(f"{{n}}-{{i}}\\n")
+                    sys.stdout.flush()
+                    count[0] += 1
+                    if count[0] == 3000:
+                        os.kill(os.getpid(), 9)
+        for n in range(8):
+            threading.Thread(target=work, args=(n,)).start()
+        """
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert out.returncode == -9, out.stderr
+    acknowledged = set(out.stdout.split())
+    assert len(acknowledged) >= 3000
+    with Queue("q", path=path) as q:
+        q.check_invariants()
+        stored = [m.body for m in q.peek()]
+        assert len(stored) == len(set(stored))
+        assert acknowledged <= set(stored)
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise _Interrupted
+
+
+@pytest.mark.skipif(not hasattr(signal, "pthread_kill"), reason="needs POSIX signals")
+def test_an_interrupted_wait_for_a_commit_leaves_the_line(tmp_path: Path) -> None:
+    import threading
+    import time
+
+    path = tmp_path / "q.db"
+    q = Queue("q", path=path)
+    store = q._store
+    assert store is not None
+    store._leading = True  # as if another thread were committing: the next send waits
+    main = threading.get_ident()
+
+    def interrupt() -> None:
+        deadline = time.monotonic() + 2
+        while not store._waiters and time.monotonic() < deadline:
+            time.sleep(0.001)
+        signal.pthread_kill(main, signal.SIGUSR1)
+
+    old = signal.signal(signal.SIGUSR1, _interrupt)
+    try:
+        helper = threading.Thread(target=interrupt)
+        helper.start()
+        with pytest.raises(_Interrupted):
+            q.send("a")
+        helper.join()
+    finally:
+        signal.signal(signal.SIGUSR1, old)
+    # Out of the line, and the thread's waiter (whose lock a leader could still release)
+    # is not reused: a later wait cannot return before its commit.
+    assert store._waiters == []
+    assert getattr(store._local, "waiter", None) is None
+    store._leading = False
+    q.send("b")
+    q.close()
+    with Queue("q", path=path) as again:
+        assert sorted(m.body for m in again.peek()) == ["a", "b"]
+
+
+def test_an_interrupted_commit_fails_the_store(tmp_path: Path) -> None:
+    # An interrupt inside a commit may leave the batch unstored: memory would run ahead of
+    # the file, so the queue refuses every later call (and no waiter hangs).
+    q = Queue("q", path=tmp_path / "q.db")
+    q.send("kept")
+    store = q._store
+    assert store is not None
+
+    def interrupted(batch: object) -> None:
+        raise _Interrupted
+
+    store._write = interrupted  # type: ignore[method-assign]
+    with pytest.raises(_Interrupted):
+        q.send("maybe")
+    with pytest.raises(StorageError):
+        q.send("refused")
+    with pytest.raises(StorageError):
+        q.stats()
+    q.close()
+    with Queue("q", path=tmp_path / "q.db") as again:
+        assert [m.body for m in again.peek()] == ["kept"]
+
+
 def _record_body(seen: list[str], message: Message) -> None:
     seen.append(message.body)
 
@@ -602,6 +709,95 @@ def test_a_killed_process_loses_nothing_it_returned_from(tmp_path: Path) -> None
     assert (tmp_path / "q.db-wal").exists()  # an unclean end: the next open checks the file
     with Queue("q", path=path) as q:
         assert [m.body for m in q.peek()] == [str(i) for i in range(1, 20)]
+
+
+def test_counters_survive_a_kill_though_not_every_commit_writes_them(tmp_path: Path) -> None:
+    # The queues' counters are reservations written ahead of use (docs/durability.md):
+    # after a kill, numbers already issued are never issued again, and a purge still counts.
+    script = textwrap.dedent(
+        f"""
+        import os
+        from mqlite import Queue
+        std = Queue("q", path={str(tmp_path / "q.db")!r})
+        fifo = Queue("f.fifo", path={str(tmp_path / "f.db")!r}, content_based_deduplication=True)
+        purged = Queue("p", path={str(tmp_path / "p.db")!r})
+        for i in range(5000):  # past the first reservation
+            std.send(str(i))
+        for m in std.receive(10, visibility_timeout=600):
+            print(m.receipt_handle, flush=True)
+        std.purge()
+        for body in ("a", "b"):
+            fifo.send(body, group_id="g")
+            [m] = fifo.receive()
+            fifo.delete(m)
+        print(m.sequence_number, flush=True)
+        purged.send("x")
+        purged.purge()
+        os.kill(os.getpid(), 9)
+        """
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert out.returncode == -9, out.stderr
+    *handles, sequence_number = out.stdout.split()
+    assert len(handles) == 10
+    with Queue("q", path=tmp_path / "q.db") as q:
+        for i in range(10):
+            q.send(str(i))
+        fresh = {m.receipt_handle for m in q.receive(10, visibility_timeout=600)}
+        assert len(fresh) == 10
+        assert not fresh & set(handles)
+        for handle in handles:
+            q.delete(handle)  # no-ops: their messages were purged
+        assert q.stats().in_flight == 10
+    with Queue("f.fifo", path=tmp_path / "f.db", content_based_deduplication=True) as f:
+        assert int(f.send("c", group_id="g").sequence_number or 0) > int(sequence_number)
+    with Queue("p", path=tmp_path / "p.db") as p, pytest.raises(PurgeQueueInProgress):
+        p.purge()  # within 60 s of the purge before the kill
+
+
+def test_a_deleted_queues_counters_never_land_on_the_queue_reusing_its_id(
+    tmp_path: Path,
+) -> None:
+    # A broker reuses the id of the last queue when it is deleted; counters written later
+    # (every 64 commits) are the new queue's only, even after a kill.
+    script = textwrap.dedent(
+        f"""
+        import os
+        from mqlite import Broker
+        b = Broker(path={str(tmp_path / "b.db")!r})
+        b.create_queue("keep")
+        old = b.create_queue("old")
+        old.purge()
+        old.send("x")
+        old.receive()
+        b.delete_queue("old")
+        new = b.create_queue("new")
+        for i in range(200):
+            new.send(str(i))
+        print("ready", flush=True)
+        os.kill(os.getpid(), 9)
+        """
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert out.returncode == -9, out.stderr
+    assert out.stdout.split() == ["ready"]
+    with Broker(path=tmp_path / "b.db") as b:
+        new = b.get_queue("new")
+        assert new.stats().visible == 200
+        new.purge()  # the deleted queue's purge time is not this queue's
+
+
+def test_counters_are_exact_after_a_clean_close(tmp_path: Path) -> None:
+    path = tmp_path / "q.db"
+    with Queue("q", path=path) as q:
+        q.send("a")
+        [m] = q.receive()
+        q.delete(m)
+    with Queue("q", path=path) as q:
+        state = q._state
+        assert (state._seq, state.sent, state.received, state.deleted) == (1, 1, 1, 1)
 
 
 # The schema of version 1 files, frozen: the migration must upgrade exactly this.
