@@ -299,13 +299,15 @@ class FifoJournaledState(JournaledState):
     Two orders are stored. A group's *turn* is its place in the ready list: each join
     takes a larger one, and the loader offers groups by turn. A join made by the send that
     creates the group (the common case) writes nothing: its turn is implied, the
-    message's seq shifted by :data:`~mqlite._state.TURN_SHIFT`, and every stored turn is
-    at least the seq of the last message sent when it was given, so it sorts after those
-    implied before it (``max(stored, implied)`` is the key). A row left by a freed group
-    is then always below the implied turn of a group of that name made later, so such
-    rows are deleted lazily, in batches. Messages hidden until the same instant come back
-    in the order they were hidden in, which decides which group comes first: each hide's
-    order is stored per message (table ``hides``; a receive writes its rows in one batch).
+    message's seq shifted by :data:`~mqlite._state.TURN_SHIFT` (the key of a group
+    without a row is its head's), and every stored turn is at least the seq of the last
+    message sent when it was given, so it sorts after those implied before it. A group
+    whose head leaves while it waits in line (retention, a redrive) keeps its place: if
+    its turn was implied it is stored then. A freed group's row is deleted with it (most
+    groups have none). Messages hidden until the same instant come back in the order
+    they were hidden in, which decides which group comes first: each hide's order is
+    stored per message (table ``hides``; a receive writes its rows in one batch, and rows
+    of removed messages are deleted in batches).
     """
 
     def __init__(self, store: Store, qid: int, **kwargs: Any) -> None:
@@ -316,9 +318,10 @@ class FifoJournaledState(JournaledState):
         self._loading = False
         # During a receive: its hide rows, appended together at its end.
         self._receiving: list[tuple[int, int]] | None = None
-        # Messages with a hides row; rows of freed groups and removed messages to delete.
+        # Groups with a stored turn; messages with a hides row, and rows of removed ones
+        # still to delete.
+        self._turned: set[str] = set()
         self._hide_rows: set[int] = set()
-        self._stale_groups: set[str] = set()
         self._stale_hides: list[int] = []
         super().__init__(store, qid, **kwargs)
 
@@ -361,6 +364,18 @@ class FifoJournaledState(JournaledState):
             self._stale_hides.append(self._base | rec.seq)
             if len(self._stale_hides) >= _STALE_BATCH:
                 self._drop_stale()
+        group = rec.group
+        if (
+            group is not None
+            and group.queued
+            and group.group_id not in self._turned
+            and len(group.messages) > 1
+            and group.messages[0] is rec
+        ):
+            # The head of a group waiting in line leaves (retention, a redrive) and the
+            # group keeps its place: store the turn its head implied.
+            self._turned.add(group.group_id)
+            self.store.append(_TURN, (self.qid, group.group_id, rec.seq << TURN_SHIFT))
         super()._remove(rec, prune=prune)
 
     def _offer_group(self, group: _Group | None) -> None:
@@ -378,26 +393,17 @@ class FifoJournaledState(JournaledState):
                 self._turn = implied
                 return
             self._turn = max(self._turn + 1, implied)
-            self._stale_groups.discard(group.group_id)
+            self._turned.add(group.group_id)
             self.store.append(_TURN, (self.qid, group.group_id, self._turn))
-        elif freeing:
-            if self._turn >= (self._seq + 1) << TURN_SHIFT:
-                # Turns ran past the implied ones (very many joins with no send): a row
-                # left now could outrank a later group of that name, so drop it at once.
-                self.store.append(_FREE, (self.qid, group.group_id))
-            else:
-                self._stale_groups.add(group.group_id)
-                if len(self._stale_groups) >= _STALE_BATCH:
-                    self._drop_stale()
+        elif freeing and group.group_id in self._turned:
+            self._turned.discard(group.group_id)
+            self.store.append(_FREE, (self.qid, group.group_id))
 
     def _drop_stale(self) -> None:
         append = self.store.append
         for seq_id in self._stale_hides:
             append(_UNHIDE, (seq_id,))
-        for group_id in self._stale_groups:
-            append(_FREE, (self.qid, group_id))
         self._stale_hides = []
-        self._stale_groups = set()
 
     def clear(self) -> None:
         super().clear()
@@ -406,9 +412,9 @@ class FifoJournaledState(JournaledState):
         self.store.append(
             "DELETE FROM hides WHERE id BETWEEN ? AND ?", (lo, lo | ((1 << _SEQ_BITS) - 1))
         )
+        self._turned.clear()
         self._hide_rows.clear()
         self._stale_hides = []
-        self._stale_groups = set()
 
     def load(
         self,
@@ -418,7 +424,7 @@ class FifoJournaledState(JournaledState):
         **kwargs: Any,
     ) -> None:
         """:meth:`QueueState.load` with the stored group *turns* and *hides* orders; rows
-        the file no longer needs are deleted with the next batch."""
+        the file no longer needs are deleted."""
         turns = turns or {}
         hides = hides or {}
         self._loading = True
@@ -431,9 +437,14 @@ class FifoJournaledState(JournaledState):
         live = self._live
         self._hide_rows = {seq for seq in hides if seq in live}
         self._stale_hides = [self._base | seq for seq in hides if seq not in live]
-        self._stale_groups = {gid for gid in turns if gid not in self._groups}
-        if self._stale_hides or self._stale_groups:
+        if self._stale_hides:
             self._drop_stale()
+        self._turned = set()
+        for group_id in turns:
+            if group_id in self._groups:
+                self._turned.add(group_id)
+            else:  # left by an older build: its group is gone
+                self.store.append(_FREE, (self.qid, group_id))
 
 
 # The commonest stored shape: a standard queue's message that is ready, was never received

@@ -138,8 +138,8 @@ GONE = 3
 
 _new_tuple = tuple.__new__
 _first = operator.itemgetter(0)
-#: A FIFO group's turn in a stored queue is never below its head's seq shifted by this
-#: much (see ``mqlite._journal.FifoJournaledState``).
+#: A stored FIFO group without a stored turn has its head's seq shifted by this much
+#: (see ``mqlite._journal.FifoJournaledState``).
 TURN_SHIFT = 19
 
 # A receipt handle is the queue's prefix and one hex number: the record's sequence number
@@ -1124,10 +1124,9 @@ class QueueState:
         (:func:`stored_record`); *dedup* is the window's ``(key, value, expiry)`` in expiry
         order. Receipt handles are rebuilt from the prefix, so handles issued before the
         restart still work. *seq* is the stored counter (the largest seq loaded counts
-        too). FIFO: *turns* gives each group's place in the ready list (at least its head's
-        seq shifted by :data:`TURN_SHIFT`, which is the turn of a group without one), and
-        *hides* (by seq) the order hidden messages were hidden in, which breaks ties
-        between equal deadlines. Cost: O(n log n).
+        too). FIFO: *turns* gives each group's place in the ready list (a group without one:
+        its head's seq shifted by :data:`TURN_SHIFT`), and *hides* (by seq) the order
+        hidden messages were hidden in, which breaks ties between equal deadlines. Cost: O(n log n).
         """
         self._seq = seq
         self._sequence = sequence
@@ -1211,7 +1210,7 @@ class QueueState:
             # The ready list in its stored order, not the order of the groups' messages.
             groups = sorted(
                 groups,
-                key=lambda g: max(turns.get(g.group_id, 0), g.messages[0].seq << TURN_SHIFT),
+                key=lambda g: turns.get(g.group_id, g.messages[0].seq << TURN_SHIFT),
             )
         for group in groups:
             self._offer_group(group)

@@ -153,8 +153,10 @@ def test_reopening_keeps_every_stored_setting_not_passed(tmp_path: Path, name: s
         if key == "deduplication_scope":
             # perMessageGroupId needs messageGroup: refused as configure() refuses it,
             # and the file keeps its settings.
+            before = _listing(tmp_path)
             with pytest.raises(InvalidAttributeValue):
                 Queue(name, path=path, **{key: other[key]})
+            assert _listing(tmp_path) == before  # refused: the file is as it was
             with Queue(name, path=path) as q:
                 assert q.settings() == made
             continue

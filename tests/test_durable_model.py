@@ -370,6 +370,19 @@ def _group_made_again_after_it_was_freed(q: Queue, clock: ManualClock) -> None:
     q.send("m2", group_id="a")
 
 
+def _head_expired_while_its_group_waits(q: Queue, clock: ManualClock) -> None:
+    # a's first message expires while a waits first in line: a keeps its place (before
+    # b), now with a2 at its head, although b1 was sent before a2.
+    q.configure(retention=60)
+    q.send("a1", group_id="a")
+    clock.advance(10)
+    q.send("b1", group_id="b")
+    clock.advance(10)
+    q.send("a2", group_id="a")
+    clock.advance(41)  # a1 is past its retention
+    q.stats()
+
+
 @pytest.mark.parametrize(
     ("steps", "first"),
     [
@@ -378,6 +391,7 @@ def _group_made_again_after_it_was_freed(q: Queue, clock: ManualClock) -> None:
         (_equal_deadlines_by_receive, "m3"),
         (_equal_deadlines_by_change_visibility, "m0"),
         (_group_made_again_after_it_was_freed, "m1"),
+        (_head_expired_while_its_group_waits, "a2"),
     ],
 )
 def test_fifo_group_turn_survives_a_reopen(
