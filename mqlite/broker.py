@@ -113,6 +113,8 @@ class Broker:
         # Dead-letter links and move tasks of this broker's queues (no other broker's).
         self._dead_letters = DeadLetters()
         self._closed = False
+        # The last queue id given in the file (a new queue takes the next).
+        self._last_qid = 0
         # Stored extras by key (durable only): data the AWS layer keeps beside the core's,
         # and move tasks. Read at opening, kept in step with every save.
         self._extra_values: dict[str, Any] = {}
@@ -141,6 +143,7 @@ class Broker:
         rows = store.conn.execute("SELECT id, name, settings FROM queues ORDER BY id").fetchall()
         links: list[tuple[Queue, str, str | None, int]] = []
         for qid, name, settings_text in rows:
+            self._last_qid = qid
             settings = json.loads(settings_text)
             dlq = settings.pop("dead_letter_queue")
             token = settings.pop("dead_letter_token", None)
@@ -432,12 +435,10 @@ class Broker:
                     )
                 del self._deleted_at[name]
             store = self._store
-            qid = 0
-            if store is not None:
-                with store.reading() as conn:
-                    row = conn.execute("SELECT max(id) FROM queues").fetchone()
-                qid = (row[0] or 0) + 1
-            return self._new_queue(name, settings, store, qid)
+            # Ids are counted here, not read back: the connection may be in another
+            # thread's commit.
+            self._last_qid += 1
+            return self._new_queue(name, settings, store, self._last_qid)
 
     @staticmethod
     def _check_same(queue: Queue, settings: dict[str, Any]) -> None:
