@@ -104,9 +104,10 @@ class JournaledState(QueueState):
         self._base = qid << _SEQ_BITS
         self._adding = False
         super().__init__(**kwargs)
-        # The reservations last written (none yet: the first message writes them).
-        self._seq_mark = -1
-        self._sequence_mark = -1
+        # The reservations last written: a commit may write them before any message (a
+        # purge, totals), so they start at the counters themselves, never below.
+        self._seq_mark = self._seq
+        self._sequence_mark = self._sequence
         store.register(self)
 
     # --- hooks ------------------------------------------------------------------------------
@@ -277,6 +278,13 @@ class JournaledState(QueueState):
             ),
             self,
         )
+
+    def load(self, *args: Any, **kwargs: Any) -> None:
+        """:meth:`QueueState.load`; the loaded counters are the reservations in force (a
+        commit before the next message writes them back, not less)."""
+        super().load(*args, **kwargs)
+        self._seq_mark = self._seq
+        self._sequence_mark = self._sequence
 
     def counters_row(self, final: bool) -> tuple[Any, ...]:
         """The queue's counters as a commit writes them: the reservations, or (*final*,

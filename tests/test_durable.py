@@ -758,6 +758,58 @@ def test_counters_survive_a_kill_though_not_every_commit_writes_them(tmp_path: P
         p.purge()  # within 60 s of the purge before the kill
 
 
+def test_counters_written_before_the_first_send_after_an_opening_are_not_lowered(
+    tmp_path: Path,
+) -> None:
+    # A purge (or the periodic totals) writes a queue's counters before any message does:
+    # after a reopen, or on a new queue, they must be the loaded (or first) numbers, so a
+    # kill then issues no handle or sequence number twice, and none shorter than 20 digits.
+    script = textwrap.dedent(
+        f"""
+        import os
+        from mqlite import Queue
+        kw = dict(content_based_deduplication=True)
+        with Queue("q", path={str(tmp_path / "q.db")!r}) as std:
+            for i in range(3):
+                std.send(str(i))
+            for m in std.receive(3, visibility_timeout=600):
+                print(m.receipt_handle, flush=True)
+        with Queue("f.fifo", path={str(tmp_path / "f.db")!r}, **kw) as fifo:
+            print(fifo.send("a", group_id="g").sequence_number, flush=True)
+        std = Queue("q", path={str(tmp_path / "q.db")!r})
+        std.purge()
+        fifo = Queue("f.fifo", path={str(tmp_path / "f.db")!r}, **kw)
+        fifo.purge()
+        new = Queue("n.fifo", path={str(tmp_path / "n.db")!r}, **kw)
+        new.purge()
+        print("ready", flush=True)
+        os.kill(os.getpid(), 9)
+        """
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert out.returncode == -9, out.stderr
+    *handles, sequence_number, ready = out.stdout.split()
+    assert len(handles) == 3
+    assert ready == "ready"
+    with Queue("q", path=tmp_path / "q.db") as q:
+        for handle in handles:
+            q.delete(handle)  # no-ops: their messages were purged
+        q.send("x")
+        [m] = q.receive()
+        assert m.receipt_handle not in handles
+    kw: dict[str, Any] = {"content_based_deduplication": True}
+    with Queue("f.fifo", path=tmp_path / "f.db", **kw) as f:
+        later = f.send("b", group_id="g").sequence_number
+        assert later is not None
+        assert len(later) == 20
+        assert int(later) > int(sequence_number)
+    with Queue("n.fifo", path=tmp_path / "n.db", **kw) as n:
+        first = n.send("c", group_id="g").sequence_number
+        assert first is not None
+        assert len(first) == 20
+
+
 def test_a_deleted_queues_counters_never_land_on_the_queue_reusing_its_id(
     tmp_path: Path,
 ) -> None:
