@@ -1411,7 +1411,11 @@ class _DurableQueue(Queue):
         store = self._store
         assert store is not None
         store.check_usable()
-        return super().stats()
+        result = super().stats()
+        # What it showed (messages ready or expired by now) must survive a kill, even if
+        # the clock is set back before the reopen.
+        store.sync()
+        return result
 
     def peek(
         self, *, include_in_flight: bool = False, include_delayed: bool = False
@@ -1419,7 +1423,9 @@ class _DurableQueue(Queue):
         store = self._store
         assert store is not None
         store.check_usable()
-        return super().peek(include_in_flight=include_in_flight, include_delayed=include_delayed)
+        result = super().peek(include_in_flight=include_in_flight, include_delayed=include_delayed)
+        store.sync()  # as in stats
+        return result
 
     def _send(self, p: PreparedSend) -> SendResult:
         result = Queue._send(self, p)

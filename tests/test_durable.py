@@ -810,6 +810,51 @@ def test_counters_written_before_the_first_send_after_an_opening_are_not_lowered
         assert len(first) == 20
 
 
+def test_what_stats_and_peek_showed_survives_a_kill_and_a_clock_set_back(
+    tmp_path: Path,
+) -> None:
+    # stats and peek apply what is due (a delay that ended, a retention that ran out):
+    # what they showed is committed before they return, so a kill followed by a reopen
+    # with the clock set back shows the same as the in-memory queue does after it.
+    script = textwrap.dedent(
+        f"""
+        import os
+        from mqlite import ManualClock, Queue
+        for name in ("s", "p"):
+            clock = ManualClock(1_000)
+            q = Queue(name, path={str(tmp_path)!r} + f"/{{name}}.db", clock=clock, retention=60)
+            q.send("late", delay=5)
+            clock.advance(4)
+            q.send("old")
+            clock.advance(2)  # "late" is ready
+            assert q.stats().visible == 2
+            clock.advance(56)  # "late" is past its retention, "old" not yet
+            shown = q.stats() if name == "s" else q.peek()
+            print(name, shown, flush=True)
+        os.kill(os.getpid(), 9)
+        """
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
+    assert out.returncode == -9, out.stderr
+    assert len(out.stdout.splitlines()) == 2
+    for name in ("s", "p"):
+        # The clock set back to before the retention ran out and before the delay ended.
+        answers = []
+        for path in [None, tmp_path / f"{name}.db"]:
+            clock = ManualClock(1_000)
+            with Queue(name, path=path, clock=clock, retention=60) as q:
+                if path is None:
+                    q.send("late", delay=5)
+                    clock.advance(4)
+                    q.send("old")
+                    clock.advance(58)
+                    q.stats()
+                clock.set(1_003)
+                answers.append((q.stats(), [m.body for m in q.peek(include_delayed=True)]))
+        assert answers[1] == answers[0] == (QueueStats(1, 0, 0), ["old"])
+
+
 def test_a_deleted_queues_counters_never_land_on_the_queue_reusing_its_id(
     tmp_path: Path,
 ) -> None:
