@@ -47,23 +47,45 @@ class _Twin:
         self.variant, self.name, self.path = variant, name, path
         self.clock = ManualClock(1_000)
         self.broker: Broker | None = None
+        # Objects left open by kills (closed at teardown, their files no longer used).
+        self.killed: list[Broker | Queue] = []
         self.open()
 
     def open(self) -> None:
-        extra: dict[str, Any] = dict(SETTINGS)
-        if self.name.endswith(".fifo"):
+        # The settings are passed when the queue is made only: a reopen keeps the stored
+        # ones, which configure may have changed.
+        made = self.path is not None and self.path.exists()
+        extra: dict[str, Any] = {} if made else dict(SETTINGS)
+        if self.name.endswith(".fifo") and not made:
             extra["content_based_deduplication"] = True
         if self.variant == "queue":
             self.main = Queue(self.name, path=self.path, clock=self.clock, **extra)
             self.dlq: Queue | None = None
             return
         self.broker = Broker(path=self.path, clock=self.clock)
+        if made:
+            self.dlq = self.broker.get_queue("dead")
+            self.main = self.broker.get_queue(self.name)
+            return
         self.dlq = self.broker.create_queue("dead")
         self.main = self.broker.create_queue(
             self.name, dead_letter_queue=self.dlq, max_receive_count=1, **extra
         )
 
+    def kill(self, new_path: Path) -> None:
+        """What a kill -9 leaves: the file and its WAL copied while open, then opened."""
+        assert self.path is not None
+        for suffix in ("", "-wal"):
+            old = Path(f"{self.path}{suffix}")
+            if old.exists():
+                shutil.copyfile(old, f"{new_path}{suffix}")
+        self.killed.append(self.broker if self.broker is not None else self.main)
+        self.path = new_path
+        self.open()
+
     def close(self) -> None:
+        for dead in self.killed:
+            dead.close()
         if self.broker is not None:
             self.broker.close()
         else:
@@ -102,6 +124,7 @@ class DurableTwins(RuleBasedStateMachine):
         self.durable = _Twin(self.variant, self.name, self.folder / "q.db")
         self.memory = _Twin(self.variant, self.name, None)
         self.ids: dict[str, str] = {}  # durable message id -> in-memory message id
+        self.numbers: dict[str, str] = {}  # durable sequence number -> in-memory one
         self.handles: list[tuple[str, str]] = []  # (durable handle, in-memory handle)
         self.counter = 0
         self.reopens = 0
@@ -127,9 +150,28 @@ class DurableTwins(RuleBasedStateMachine):
     def same_id(self, durable_id: str, memory_id: str) -> None:
         assert self.ids.setdefault(durable_id, memory_id) == memory_id
 
+    def same_number(self, durable: str | None, memory: str | None) -> str | None:
+        """*memory*, once *durable* is known as its twin's FIFO sequence number: a kill
+        makes the durable twin's numbers jump (past its reservation), in the same order."""
+        if durable is None or memory is None:
+            assert durable == memory
+            return memory
+        if durable not in self.numbers:
+            # A new number on both sides: larger than every number issued before.
+            assert all(int(d) < int(durable) for d in self.numbers), durable
+            assert all(int(m) < int(memory) for m in self.numbers.values()), memory
+            self.numbers[durable] = memory
+        assert self.numbers[durable] == memory
+        return memory
+
     def norm(self, message: Message) -> Message:
         assert message.message_id in self.ids, f"unknown message {message}"
-        return message._replace(message_id=self.ids[message.message_id], receipt_handle=None)
+        assert message.sequence_number in self.numbers or message.sequence_number is None
+        return message._replace(
+            message_id=self.ids[message.message_id],
+            receipt_handle=None,
+            sequence_number=self.numbers.get(message.sequence_number or ""),
+        )
 
     # --- rules --------------------------------------------------------------------------------
 
@@ -149,7 +191,8 @@ class DurableTwins(RuleBasedStateMachine):
         (kind, d), (_, m) = self.both(lambda q: q.send(body, **kwargs))
         if kind == "ok":
             self.same_id(d.message_id, m.message_id)
-            assert d._replace(message_id=m.message_id) == m
+            number = self.same_number(d.sequence_number, m.sequence_number)
+            assert d._replace(message_id=m.message_id, sequence_number=number) == m
 
     @rule(size=st.integers(1, 10), group=st.sampled_from(["a", "b"]))
     def send_batch(self, size: int, group: str) -> None:
@@ -163,7 +206,8 @@ class DurableTwins(RuleBasedStateMachine):
         assert len(d.successful) == len(m.successful)
         for a, b in zip(d.successful, m.successful, strict=True):
             self.same_id(a.message_id, b.message_id)
-            assert a._replace(message_id=b.message_id) == b
+            number = self.same_number(a.sequence_number, b.sequence_number)
+            assert a._replace(message_id=b.message_id, sequence_number=number) == b
 
     @rule(k=st.integers(1, 10), vt=st.sampled_from([None, 0, 1, 4, 30]))
     def receive(self, k: int, vt: int | None) -> None:
@@ -221,6 +265,17 @@ class DurableTwins(RuleBasedStateMachine):
         self.durable.clock.advance(seconds)
         self.memory.clock.advance(seconds)
 
+    @rule(seconds=st.sampled_from([1, 4, 120]))
+    def set_clock_back(self, seconds: float) -> None:
+        for clock in (self.durable.clock, self.memory.clock):
+            clock.set(clock.time() - seconds)
+
+    @rule(
+        change=st.sampled_from([{"retention": 100}, {"retention": 400}, {"delay": 0}, {"delay": 4}])
+    )
+    def configure(self, change: dict[str, Any]) -> None:
+        self.both(lambda q: q.configure(**change))
+
     @rule()
     def purge(self) -> None:
         self.both(lambda q: q.purge())
@@ -230,6 +285,11 @@ class DurableTwins(RuleBasedStateMachine):
         self.durable.close()
         self.durable.open()
         self.reopens += 1
+
+    @rule()
+    def kill_and_reopen(self) -> None:
+        self.reopens += 1
+        self.durable.kill(self.folder / f"q{self.reopens}.db")
 
     # --- invariants ---------------------------------------------------------------------------
 
