@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from mqlite import Broker, ManualClock, Queue
@@ -185,3 +186,41 @@ def test_an_in_memory_broker_stores_nothing() -> None:
     topic = broker.create_topic("t.fifo")
     assert topic._dedup_store is None
     assert broker._dead_letters.on_task_change is None
+
+
+def test_a_crash_between_a_move_and_its_count_moves_nothing_twice(tmp_path: Path) -> None:
+    # A kill after a move is committed but before the task's new count is stored: the
+    # reopened task moves every message exactly once; the move whose count was not
+    # stored is not counted (docs/durability.md says so).
+    path = tmp_path / "live" / "b.db"
+    path.parent.mkdir()
+    copy = tmp_path / "copy"
+    clock = ManualClock(1_000)
+    broker = Broker(path=path, clock=clock)
+    try:
+        _, dlq = _dead_letters(broker, clock, 4)
+        task = dlq.start_redrive(rate=1)
+        clock.advance(1)
+        assert task.wait_until_idle()
+        assert task.moved == 1
+        # From now on the task's changes are not stored (the process "dies" after the
+        # next move's commit); the file is copied as the kill would leave it.
+        task._on_change = None
+        clock.advance(1)
+        assert task.wait_until_idle()
+        assert task.moved == 2
+        shutil.copytree(path.parent, copy)
+    finally:
+        broker.close()
+    clock.advance(10)
+    with Broker(path=copy / "b.db", clock=clock) as reopened:
+        [restored] = reopened.get_queue("dlq").redrive_tasks(10)
+        assert restored.wait_until_idle()
+        assert sorted(m.body for m in reopened.get_queue("src").peek()) == [
+            "m0",
+            "m1",
+            "m2",
+            "m3",
+        ]
+        assert reopened.get_queue("dlq").stats().visible == 0
+        assert (restored.status, restored.moved, restored.to_move) == (COMPLETED, 3, 4)
