@@ -19,7 +19,7 @@ from __future__ import annotations
 import base64
 import gc
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ._attribute import Attribute
@@ -30,6 +30,7 @@ from ._state import (
     TURN_SHIFT,
     QueueState,
     Record,
+    Refusal,
     _Group,
     stored_record,
 )
@@ -103,6 +104,8 @@ class JournaledState(QueueState):
         self.qid = qid
         self._base = qid << _SEQ_BITS
         self._adding = False
+        # Records removed during a receive or redrive take, their rows not yet dropped.
+        self._held: list[Record] | None = None
         super().__init__(**kwargs)
         # The reservations last written: a commit may write them before any message (a
         # purge, totals), so they start at the counters themselves, never below.
@@ -255,6 +258,50 @@ class JournaledState(QueueState):
         live = rec.seq in self._live
         super()._remove(rec, prune=prune)
         if live:
+            held = self._held
+            if held is not None:
+                held.append(rec)
+            else:
+                self.store.append(_DELETE, (self._base | rec.seq,), self)
+
+    # A message this queue hands to another (a dead letter, a redrive) keeps its row until
+    # the other queue's row is appended: another thread's commit in between must never
+    # store the removal alone, or a kill then would lose the message (a kill after both
+    # leaves it in both, never in neither). The shell calls forget() once it is handed over.
+
+    def receive(self, *args: Any, **kwargs: Any) -> Any:
+        """:meth:`QueueState.receive`; the rows of its dead letters stay until
+        :meth:`forget`."""
+        held: list[Record] = []
+        self._held = held
+        try:
+            result = super().receive(*args, **kwargs)
+        finally:
+            self._held = None
+        self._release(held, () if isinstance(result, Refusal) else result[1])
+        return result
+
+    def take_for_redrive(self, *args: Any, **kwargs: Any) -> list[Record]:
+        """:meth:`QueueState.take_for_redrive`; the rows of what it takes stay until
+        :meth:`forget`."""
+        held: list[Record] = []
+        self._held = held
+        try:
+            taken = super().take_for_redrive(*args, **kwargs)
+        finally:
+            self._held = None
+        self._release(held, taken)
+        return taken
+
+    def _release(self, held: list[Record], handed: Sequence[Record]) -> None:
+        keep = {id(rec) for rec in handed}
+        for rec in held:
+            if id(rec) not in keep:  # expired meanwhile: gone for good now
+                self.store.append(_DELETE, (self._base | rec.seq,), self)
+
+    def forget(self, records: Sequence[Record]) -> None:
+        """Drop the rows of *records*, handed to another queue (whose rows are appended)."""
+        for rec in records:
             self.store.append(_DELETE, (self._base | rec.seq,), self)
 
     def clear(self) -> None:

@@ -583,6 +583,11 @@ class QueueState:
         self.advance(now)
         return deque(rec for rec in self._live.values() if rec.state == READY)
 
+    def forget(self, records: list[Record]) -> None:
+        """*records*, removed by :meth:`receive` (dead letters) or :meth:`take_for_redrive`,
+        are now held by another queue: nothing to do in memory (a journal drops their
+        rows only now). Cost: O(k)."""
+
     def take_for_redrive(
         self, now: float, candidates: deque[Record], limit: int, sources: Container[str] | None
     ) -> list[Record]:

@@ -891,12 +891,13 @@ class Queue:
     def _hand_over_dead_letters(self, records: list[Record]) -> None:
         """Give records removed by a receive to the dead-letter queue (no lock held)."""
         dlq = self._settings.dead_letter_queue
-        if dlq is not None and dlq._accept_dead_letters(records, self):
-            return
-        # The dead-letter queue went away meanwhile: keep the messages here.
+        if dlq is None or not dlq._accept_dead_letters(records, self):
+            # The dead-letter queue went away meanwhile: keep the messages here.
+            with self._lock:
+                self._state.restore(self._clock.time(), records)
+                self._wake()
         with self._lock:
-            self._state.restore(self._clock.time(), records)
-            self._wake()
+            self._state.forget(records)  # only now: they are stored elsewhere
 
     def _accept_dead_letters(self, records: list[Record], source: Queue) -> bool:
         with self._lock:
@@ -1028,6 +1029,11 @@ class Queue:
                 with self._lock:
                     self._state.restore(self._clock.time(), [rec])
                     self._wake()
+        with self._lock:
+            # Only now, each being stored where it went (or back here).
+            self._state.forget([rec for rec, _ in moves])
+        if self._store is not None:
+            self._store.sync()
         return moved
 
     # --- deleting and visibility -------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -1087,3 +1088,74 @@ def test_a_version_1_fifo_file_is_upgraded_and_serves_its_groups_in_send_order(
         assert q.stats().in_flight == 4
         clock.advance(30)
         assert [m.body for m in q.receive(10)] == ["b1", "b2", "a1", "c1"]
+
+
+def _killed_copy(path: Path, to: Path) -> Path:
+    """What a kill at this instant would leave: the file and its WAL, copied while open."""
+    to.mkdir()
+    for suffix in ("", "-wal"):
+        if os.path.exists(f"{path}{suffix}"):
+            shutil.copyfile(f"{path}{suffix}", f"{to / path.name}{suffix}")
+    return to / path.name
+
+
+def test_a_commit_between_dead_lettering_and_the_dead_letter_queue_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "b" / "broker.db"
+    path.parent.mkdir()
+    clock = ManualClock(1000)
+    copies: list[Path] = []
+    with Broker(path=path, clock=clock) as broker:
+        dead = broker.create_queue("dead")
+        jobs = broker.create_queue(
+            "jobs", dead_letter_queue=dead, max_receive_count=1, visibility_timeout=5
+        )
+        jobs.send("poison")
+        assert len(jobs.receive()) == 1
+        clock.advance(5)
+        accept = dead._accept_dead_letters
+
+        def another_thread_commits_first(records: Any, source: Any) -> bool:
+            broker._store.sync()  # type: ignore[union-attr]  # everything pending so far
+            copies.append(_killed_copy(path, tmp_path / "kill"))
+            return accept(records, source)
+
+        monkeypatch.setattr(dead, "_accept_dead_letters", another_thread_commits_first)
+        assert jobs.receive() == []  # moved to the dead-letter queue
+        assert dead.stats().visible == 1
+    with Broker(path=copies[0], clock=clock) as broker:
+        held = broker.get_queue("jobs").stats().visible + broker.get_queue("dead").stats().visible
+        assert held == 1  # still in the source queue: never in neither
+
+
+def test_a_commit_between_a_redrive_take_and_its_send_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "b" / "broker.db"
+    path.parent.mkdir()
+    clock = ManualClock(1000)
+    copies: list[Path] = []
+    with Broker(path=path, clock=clock) as broker:
+        dead = broker.create_queue("dead")
+        jobs = broker.create_queue(
+            "jobs", dead_letter_queue=dead, max_receive_count=1, visibility_timeout=5
+        )
+        jobs.send("poison")
+        jobs.receive()
+        clock.advance(5)
+        jobs.receive()
+        assert dead.stats().visible == 1
+        send = jobs._send
+
+        def another_thread_commits_first(p: Any) -> Any:
+            broker._store.sync()  # type: ignore[union-attr]
+            copies.append(_killed_copy(path, tmp_path / "kill"))
+            return send(p)
+
+        monkeypatch.setattr(jobs, "_send", another_thread_commits_first)
+        assert dead.redrive() == 1
+        assert jobs.stats().visible == 1
+    with Broker(path=copies[0], clock=clock) as broker:
+        held = broker.get_queue("jobs").stats().visible + broker.get_queue("dead").stats().visible
+        assert held == 1
