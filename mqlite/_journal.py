@@ -139,67 +139,21 @@ class JournaledState(QueueState):
             and rec.md5_of_attributes is None
             and not inherited
         )
-        if (
-            plain
-            and rec.state == READY
-            and rec.group_id is not None
-            and rec.deduplication_id is not None
-            and rec.sequence_number is not None
-        ):
-            # A FIFO send: its ids and sequence number, nothing else.
-            self.store.append(
-                _INSERT_READY_FIFO,
-                (
-                    self._base | rec.seq,
-                    rec.enqueued_at,
-                    rec.sent_ms,
-                    rec.message_id,
-                    rec.body,
-                    rec.md5_of_body,
-                    rec.group_id,
-                    rec.deduplication_id,
-                    rec.sequence_number,
-                ),
-                self,
-                force,
-            )
-            return
-        if (
-            plain
-            and rec.group_id is None
-            and rec.deduplication_id is None
-            and rec.sequence_number is None
-        ):
-            if rec.state == READY:
-                self.store.append(
-                    _INSERT_READY,
-                    (
-                        self._base | rec.seq,
-                        rec.enqueued_at,
-                        rec.sent_ms,
-                        rec.message_id,
-                        rec.body,
-                        rec.md5_of_body,
-                    ),
-                    self,
-                    force,
-                )
-            else:
-                self.store.append(
-                    _INSERT_DELAYED,
-                    (
-                        self._base | rec.seq,
-                        now + delay,
-                        rec.enqueued_at,
-                        rec.sent_ms,
-                        rec.message_id,
-                        rec.body,
-                        rec.md5_of_body,
-                    ),
-                    self,
-                    force,
-                )
-            return
+        if plain:
+            key = self._base | rec.seq
+            # The columns every plain row sets, after its key (and deadline, if delayed).
+            common = (rec.enqueued_at, rec.sent_ms, rec.message_id, rec.body, rec.md5_of_body)
+            ids = (rec.group_id, rec.deduplication_id, rec.sequence_number)
+            if rec.state == READY and None not in ids:
+                # A FIFO send: its ids and sequence number, nothing else.
+                self.store.append(_INSERT_READY_FIFO, (key, *common, *ids), self, force)
+                return
+            if ids == (None, None, None):
+                if rec.state == READY:
+                    self.store.append(_INSERT_READY, (key, *common), self, force)
+                else:
+                    self.store.append(_INSERT_DELAYED, (key, now + delay, *common), self, force)
+                return
         self.store.append(
             _INSERT,
             (

@@ -1099,6 +1099,15 @@ def _killed_copy(path: Path, to: Path) -> Path:
     return to / path.name
 
 
+def _with_dead_letter_queue(broker: Broker) -> tuple[Queue, Queue]:
+    """Queue "jobs" whose messages go to "dead" at their second receive."""
+    dead = broker.create_queue("dead")
+    jobs = broker.create_queue(
+        "jobs", dead_letter_queue=dead, max_receive_count=1, visibility_timeout=5
+    )
+    return jobs, dead
+
+
 def test_a_commit_between_dead_lettering_and_the_dead_letter_queue_loses_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1107,10 +1116,7 @@ def test_a_commit_between_dead_lettering_and_the_dead_letter_queue_loses_nothing
     clock = ManualClock(1000)
     copies: list[Path] = []
     with Broker(path=path, clock=clock) as broker:
-        dead = broker.create_queue("dead")
-        jobs = broker.create_queue(
-            "jobs", dead_letter_queue=dead, max_receive_count=1, visibility_timeout=5
-        )
+        jobs, dead = _with_dead_letter_queue(broker)
         jobs.send("poison")
         assert len(jobs.receive()) == 1
         clock.advance(5)
@@ -1137,10 +1143,7 @@ def test_a_commit_between_a_redrive_take_and_its_send_loses_nothing(
     clock = ManualClock(1000)
     copies: list[Path] = []
     with Broker(path=path, clock=clock) as broker:
-        dead = broker.create_queue("dead")
-        jobs = broker.create_queue(
-            "jobs", dead_letter_queue=dead, max_receive_count=1, visibility_timeout=5
-        )
+        jobs, dead = _with_dead_letter_queue(broker)
         jobs.send("poison")
         jobs.receive()
         clock.advance(5)
