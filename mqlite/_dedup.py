@@ -42,17 +42,29 @@ class DedupWindow:
         Cost: O(1) amortised.
         """
         seen = self._seen
+        if self._expiries.first <= now:
+            self.expire(now)
+        original = seen.get(key)
+        if original is not None:
+            return original
+        seen[key] = message_id
+        self._expiries.push(now + self.window, message_id, key)
+        return None
+
+    @property
+    def next_expiry(self) -> float:
+        """When the earliest key leaves the window (infinity when none). Cost: O(1)."""
+        return self._expiries.first
+
+    def expire(self, now: float) -> None:
+        """Forget every key whose window ended by *now*: once time has passed it, a key
+        stays forgotten even if the clock is later set back. Cost: O(1) amortised."""
+        seen = self._seen
         expiries = self._expiries
         while expiries.first <= now:  # one pop per key due, no extra call to find none
             expired = expiries.pop_due(now)
             if expired is not None:
                 del seen[expired]
-        original = seen.get(key)
-        if original is not None:
-            return original
-        seen[key] = message_id
-        expiries.push(now + self.window, message_id, key)
-        return None
 
     def restore(self, key: str, message_id: str, expiry: float) -> None:
         """Put back a key recorded before a restart, expiring at *expiry*. Cost: O(1)

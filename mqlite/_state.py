@@ -612,11 +612,14 @@ class QueueState:
     # --- time --------------------------------------------------------------------------------
 
     def advance(self, now: float) -> None:
-        """Apply everything that is due at *now*: retention, then delays and visibility.
+        """Apply everything that is due at *now*: the FIFO dedup window, retention, then
+        delays and visibility.
 
         Every operation calls it first; the only place where time moves messages.
         Cost: O(log n) per message that changes state; O(1) when nothing is due.
         """
+        if self._dedup.next_expiry <= now:
+            self._dedup.expire(now)
         cutoff = now - self.retention
         expiry = self._expiry
         if expiry.first <= cutoff:

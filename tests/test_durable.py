@@ -1162,3 +1162,23 @@ def test_a_commit_between_a_redrive_take_and_its_send_loses_nothing(
     with Broker(path=copies[0], clock=clock) as broker:
         held = broker.get_queue("jobs").stats().visible + broker.get_queue("dead").stats().visible
         assert held == 1
+
+
+def test_a_dedup_id_whose_window_passed_stays_forgotten_after_a_reopen_and_a_clock_set_back(
+    tmp_path: Path,
+) -> None:
+    clock = ManualClock(1000)
+    path = tmp_path / "f.fifo.db"
+    memory = Queue("f.fifo", clock=clock)
+    durable = Queue("f.fifo", path=path, clock=clock)
+    first = [q.send("m", group_id="a", deduplication_id="x") for q in (memory, durable)]
+    clock.advance(301)  # the 5-minute window has passed, and both queues see it pass
+    assert memory.stats() == durable.stats()
+    durable.close()
+    durable = Queue("f.fifo", path=path, clock=clock)
+    clock.set(1297)  # back inside what was the window
+    again = [q.send("m", group_id="a", deduplication_id="x") for q in (memory, durable)]
+    durable.close()
+    # Forgotten by both: each accepts it as a new message.
+    assert again[0].message_id != first[0].message_id
+    assert again[1].message_id != first[1].message_id
