@@ -99,19 +99,22 @@ def test_bench_durable_runs_and_reports_every_comparison() -> None:
         set(figures["ns"])
         == {
             "bare crash",
+            "bare crash shared",
             "send crash",
             "bare power",
             "send power",
             "bare batch",
             "send_batch",
+            "send_batch memory",
             "cycle crash",
             "cycle power",
         }
         | peers
     )
     assert figures["reopen"]["messages"] == 50
+    assert set(figures["bare threads"]) == {"one", "many"}
     table = bench_durable.report(figures)
-    targets = ["<= 1.5x", "<= 2x", ">= 4x", "reopen a file of 50"]
+    targets = ["<= 1.5x", "<= 2x", ">= 4x", "what the runtime allows", "reopen a file of 50"]
     targets += [{"persist-queue": ">= 10x", "litequeue": "> 1x"}[peer] for peer in sorted(peers)]
     for target in targets:
         assert target in table, table
