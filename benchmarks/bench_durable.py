@@ -6,7 +6,8 @@ Measures, in one run and on one machine, every file on the same disk:
   sqlite3 ``INSERT`` of one 100-byte row committed on its own, with the settings mqlite
   uses (WAL, the same ``synchronous``, ``locking_mode=EXCLUSIVE``): what mqlite's
   bookkeeping costs over the commit it cannot avoid. The same commit with SQLite's
-  default (shared) locking, as an application's own file would have it, is shown too;
+  default (shared) locking, as an application's own file would have it, is shown too,
+  and the same send on a queue in memory: with the bare commit, the floor;
 * ``send_batch`` of 10 beside one such single-row commit (and beside a 10-row commit, and
   beside the same ``send_batch`` on a queue in memory: the part no file can save);
 * the cycle — 10 sends, one ``receive(10)``, 10 deletes, each call its own commit —
@@ -407,6 +408,7 @@ def run(quick: bool = False, sizes: Sizes | None = None) -> dict[str, Any]:
                 d / "bare-crash-shared.db", "crash", n, exclusive=False
             ),
             "send crash": send_case(crash_q, n),
+            "send memory": send_case(memory_q, n),
             "bare power": bare_insert_case(d / "bare-power.db", "power", n_power),
             "send power": send_case(power_q, n_power),
             "bare batch": bare_batch_case(d / "bare-batch.db", n),
@@ -446,7 +448,9 @@ def report(results: dict[str, Any]) -> str:
         f" (locking_mode=EXCLUSIVE) {us['bare crash']:7.1f} µs"
         f" -> {ns['send crash'] / ns['bare crash']:.2f}x (target <= 1.5x);"
         f" with shared locking {us['bare crash shared']:7.1f} µs"
-        f" -> {ns['send crash'] / ns['bare crash shared']:.2f}x",
+        f" -> {ns['send crash'] / ns['bare crash shared']:.2f}x;"
+        f" the same send in memory {us['send memory']:7.1f} µs: with the bare commit"
+        f" {(ns['send memory'] + ns['bare crash']) / ns['bare crash']:.2f}x",
         f"durable send, power (WAL, synchronous={sync['power']}):"
         f" {us['send power']:7.1f} µs; bare INSERT committed alone {us['bare power']:7.1f} µs"
         f" -> {ns['send power'] / ns['bare power']:.2f}x",

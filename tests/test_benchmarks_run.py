@@ -101,6 +101,7 @@ def test_bench_durable_runs_and_reports_every_comparison() -> None:
             "bare crash",
             "bare crash shared",
             "send crash",
+            "send memory",
             "bare power",
             "send power",
             "bare batch",
