@@ -95,23 +95,22 @@ def test_bench_durable_runs_and_reports_every_comparison() -> None:
         for name, module in (("persist-queue", "persistqueue"), ("litequeue", "litequeue"))
         if importlib.util.find_spec(module) is not None
     }
-    assert (
-        set(figures["ns"])
-        == {
-            "bare crash",
-            "bare crash shared",
-            "send crash",
-            "send memory",
-            "bare power",
-            "send power",
-            "bare batch",
-            "send_batch",
-            "send_batch memory",
-            "cycle crash",
-            "cycle power",
-        }
-        | peers
-    )
+    expected = {
+        "bare crash",
+        "bare crash shared",
+        "send crash",
+        "send memory",
+        "bare power",
+        "send power",
+        "bare batch",
+        "send_batch",
+        "send_batch memory",
+        "cycle crash",
+        "cycle power",
+    } | peers
+    # persist-queue at crash's settings needs its connections where it keeps them today;
+    # the case is left out, not failed, when a release moves them.
+    assert expected <= set(figures["ns"]) <= expected | {"persist-queue normal"}
     assert figures["reopen"]["messages"] == 50
     assert set(figures["bare threads"]) == {"one", "many"}
     table = bench_durable.report(figures)
