@@ -20,7 +20,8 @@ transaction; others wait, each on its own thread's lock (made once, kept acquire
 by the leader), and when the leader is done it wakes only those its commit covered and
 hands leadership to one that is still waiting. Many threads therefore share one commit. A
 commit of one statement runs it alone (SQLite makes a lone statement its own transaction),
-without ``BEGIN`` and ``COMMIT``.
+without ``BEGIN`` and ``COMMIT``; consecutive rows of one INSERT (a batch's sends) go as
+multi-row INSERTs, so a ``send_batch`` of plain messages is one statement.
 
 Queue counters: a queue's row in ``queues`` is not rewritten by every commit. Its ``seq``
 and FIFO ``sequence`` hold a reservation: a bound at least as high as any number in use,
@@ -38,6 +39,7 @@ file.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
@@ -448,24 +450,40 @@ class Store:
 
     def _write(self, batch: list[tuple[str, Sequence[Any]]]) -> None:
         conn = self.conn
-        if len(batch) == 1:
+        n = len(batch)
+        if n == 1:
             # A lone statement is its own transaction, as durable as an explicit one.
             conn.execute(*batch[0])
             return
+        # Runs of one statement go together: an INSERT's run as multi-row INSERTs (one
+        # step for many rows, cheaper than a step per row), any other's by executemany.
+        steps: list[tuple[str, Any, bool]] = []
+        i = 0
+        while i < n:
+            sql = batch[i][0]
+            j = i + 1
+            while j < n and batch[j][0] == sql:
+                j += 1
+            if j - i == 1:
+                steps.append((sql, batch[i][1], False))
+            elif _multi_row(sql, 1) is None:
+                steps.append((sql, [params for _, params in batch[i:j]], True))
+            else:
+                for k in range(i, j, _ROWS_PER_INSERT):
+                    chunk = batch[k : min(j, k + _ROWS_PER_INSERT)]
+                    flat = [value for _, params in chunk for value in params]
+                    steps.append((_multi_row(sql, len(chunk)), flat, False))  # type: ignore[arg-type]
+            i = j
+        if len(steps) == 1 and not steps[0][2]:
+            conn.execute(steps[0][0], steps[0][1])  # one statement: its own transaction
+            return
         conn.execute("BEGIN")
         try:
-            i = 0
-            n = len(batch)
-            while i < n:
-                sql = batch[i][0]
-                j = i + 1
-                while j < n and batch[j][0] == sql:
-                    j += 1
-                if j - i == 1:
-                    conn.execute(sql, batch[i][1])
+            for sql, params, many in steps:
+                if many:
+                    conn.executemany(sql, params)
                 else:
-                    conn.executemany(sql, [params for _, params in batch[i:j]])
-                i = j
+                    conn.execute(sql, params)
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -521,6 +539,22 @@ class Journaled(Protocol):
 # The most commits one leader makes in a row for others before it hands over (its own
 # call returns late meanwhile).
 _DRAIN = 16
+#: Rows one multi-row INSERT carries at most (far below SQLite's 32,766 parameters).
+_ROWS_PER_INSERT = 50
+
+
+@functools.lru_cache(maxsize=256)
+def _multi_row(sql: str, rows: int) -> str | None:
+    """*sql*, an ``INSERT ... VALUES (...)`` of one row, made to insert *rows* rows in
+    order (a later row replaces an earlier one as the same INSERTs one by one would);
+    ``None`` for any other statement."""
+    head, sep, values = sql.partition(" VALUES ")
+    if not (sep and head.startswith("INSERT") and values.startswith("(")):
+        return None
+    if not values.endswith(")") or " VALUES " in values or ")" in values[:-1]:
+        return None
+    return f"{head} VALUES {','.join([values] * rows)}"
+
 
 _COUNTERS = (
     "UPDATE queues SET seq=?, sequence=?, last_purge=?, sent=?, received=?, deleted=? WHERE id=?"

@@ -1182,3 +1182,53 @@ def test_a_dedup_id_whose_window_passed_stays_forgotten_after_a_reopen_and_a_clo
     # Forgotten by both: each accepts it as a new message.
     assert again[0].message_id != first[0].message_id
     assert again[1].message_id != first[1].message_id
+
+
+def test_multi_row_inserts_only_plain_one_row_inserts() -> None:
+    many = _store._multi_row("INSERT OR REPLACE INTO hides VALUES (?,?)", 3)
+    assert many == "INSERT OR REPLACE INTO hides VALUES (?,?),(?,?),(?,?)"
+    for sql in (
+        "UPDATE messages SET st=? WHERE id=?",
+        "DELETE FROM messages WHERE id=?",
+        "INSERT INTO topic_dedup VALUES (?,'',?,0) ON CONFLICT (topic, key) DO NOTHING",
+        "INSERT INTO t VALUES (?, json(?))",
+    ):
+        assert _store._multi_row(sql, 2) is None, sql
+
+
+@pytest.mark.parametrize("name", ["jobs", "jobs.fifo"])
+def test_one_commit_of_many_sends_stores_each_in_order(tmp_path: Path, name: str) -> None:
+    # 120 sends held back and committed together: runs of plain rows (up to 60 long) go as
+    # multi-row INSERTs of up to 50 rows, between other statements (rows with attributes,
+    # a delayed row; a FIFO send's dedup row follows each); every message comes back, in
+    # order.
+    clock = ManualClock(1_000)
+    fifo = name.endswith(".fifo")
+    extra: dict[str, Any] = {"content_based_deduplication": True} if fifo else {}
+    q = Queue(name, path=tmp_path / "q.db", clock=clock, **extra)
+    store = q._store
+    assert store is not None
+    sync = store.sync
+    store.sync = lambda: None  # type: ignore[method-assign]
+    try:
+        for i in range(120):
+            attributes = {"n": str(i)} if i in (0, 100) else None
+            q.send(f"m{i}", attributes=attributes, group_id="g" if fifo else None)
+            if i == 60:
+                q.send("later", delay=None if fifo else 30, group_id="h" if fifo else None)
+    finally:
+        store.sync = sync  # type: ignore[method-assign]
+    store.sync()
+    q.close()
+    q = Queue(name, path=tmp_path / "q.db", clock=clock)
+    clock.advance(30)
+    got: list[Message] = []
+    while batch := q.receive(10, visibility_timeout=600):
+        got.extend(batch)
+        for m in batch:  # a FIFO group serves its next messages once these are gone
+            q.delete(m)
+    bodies = [m.body for m in got if m.body != "later"]
+    assert bodies == [f"m{i}" for i in range(120)]
+    assert [m.body for m in got].count("later") == 1
+    assert all(m.attributes["n"].value == str(int(m.body[1:])) for m in got if m.attributes)
+    q.close()
