@@ -103,9 +103,7 @@ def _parse(page: Path, text: str) -> tuple[list[str], list[tuple[Block, int, int
             end += 1
         if end == len(lines):
             raise SyncError(f"{_rel(page)}:{start + 1}: {_FENCE} block is never closed")
-        if target is not None and (
-            end + 1 == len(lines) or lines[end + 1].rstrip("\n") != _CLOSE
-        ):
+        if target is not None and (end + 1 == len(lines) or lines[end + 1].rstrip("\n") != _CLOSE):
             raise SyncError(f"{_rel(page)}:{end + 1}: {_CLOSE} missing after the block")
         code = "".join(lines[start + 1 : end])
         found.append((Block(page, start + 1, code, target), start, end))
