@@ -11,7 +11,10 @@ used. A new file is built under a temporary name in the same directory and linke
 place, so a half-made file never appears under the real name.
 
 A clean close checkpoints and removes the WAL; a ``-wal`` file found at opening means the
-last run ended uncleanly, and a ``PRAGMA quick_check`` runs before anything is read.
+last run ended uncleanly. Such a file is checked (``PRAGMA quick_check``, and the opener's
+own refusals) through a read-only connection before the writable one opens: closing a
+writable connection writes the WAL into the file, so a file refused after that would not
+be left as it was.
 
 Group commit: every change is appended, under :attr:`Store.lock`, to a list of pending
 statements. :meth:`Store.sync` makes everything appended so far durable: the first caller
@@ -134,7 +137,13 @@ class Store:
     holding *name*)."""
 
     def __init__(
-        self, path: str | os.PathLike[str], *, kind: str, name: str, durability: str
+        self,
+        path: str | os.PathLike[str],
+        *,
+        kind: str,
+        name: str,
+        durability: str,
+        check: Callable[[sqlite3.Connection], object] | None = None,
     ) -> None:
         check_durability(durability)
         #: ``"crash"`` or ``"power"`` (whether a commit waits for the disk's flush).
@@ -166,7 +175,7 @@ class Store:
         self.failed: BaseException | None = None
         self.closed = False
         try:
-            self.conn = self._open(durability)
+            self.conn = self._open(durability, check)
         except BaseException:
             with _open_lock:
                 _open_paths.discard(real)
@@ -174,12 +183,16 @@ class Store:
 
     # --- opening -----------------------------------------------------------------------------
 
-    def _open(self, durability: str) -> sqlite3.Connection:
+    def _open(
+        self, durability: str, check: Callable[[sqlite3.Connection], object] | None
+    ) -> sqlite3.Connection:
         existed = os.path.exists(self.path)
         if not existed:
             self._create()
         unclean = os.path.exists(self.path + "-wal") and os.path.getsize(self.path + "-wal") > 0
         self._inspect()
+        if unclean:
+            self._check_unclean(check)
         try:
             conn = sqlite3.connect(
                 self.path, timeout=0, isolation_level=None, check_same_thread=False
@@ -207,10 +220,6 @@ class Store:
                 version += 1
                 conn.execute(f"PRAGMA user_version={version}")
             conn.execute("COMMIT")
-            if unclean:
-                result = conn.execute("PRAGMA quick_check").fetchone()[0]
-                if result != "ok":
-                    raise StorageError(f"{self.path} is damaged: {result}.")
         except sqlite3.OperationalError as e:
             conn.close()
             if "locked" in str(e):
@@ -286,6 +295,39 @@ class Store:
             raise StorageError(
                 f"{self.path} holds the queue {meta.get('name')!r}, not {self.name!r}."
             )
+
+    def _check_unclean(self, check: Callable[[sqlite3.Connection], object] | None) -> None:
+        """Check a file the last run left with its WAL (a kill) before opening it for
+        writing: ``PRAGMA quick_check``, then *check* (the opener's own refusals, such as
+        settings that do not fit the stored ones), through a read-only connection.
+
+        A writable connection would recover the WAL, and closing it after a refusal would
+        write the WAL into the file: content kept, bytes changed. A read-only connection
+        reads the WAL and writes neither file; it needs a shared-memory index (``-shm``),
+        removed afterwards if it was not there before.
+        """
+        shm = self.path + "-shm"
+        had_shm = os.path.exists(shm)
+        uri = "file:" + _quote(os.path.abspath(self.path)) + "?mode=ro"
+        try:
+            ro = sqlite3.connect(uri, uri=True, timeout=0, isolation_level=None)
+            try:
+                result = ro.execute("PRAGMA quick_check").fetchone()[0]
+                if result != "ok":
+                    raise StorageError(f"{self.path} is damaged: {result}.")
+                if check is not None:
+                    check(ro)
+            finally:
+                ro.close()
+        except sqlite3.OperationalError as e:
+            if "locked" in str(e):
+                raise StorageError(f"{self.path} is open in another process.") from e
+            raise StorageError(f"{self.path} cannot be opened: {e}.") from e
+        except sqlite3.DatabaseError as e:
+            raise StorageError(f"{self.path} is damaged: {e}.") from e
+        finally:
+            if not had_shm and os.path.exists(shm):
+                os.unlink(shm)
 
     # --- reading -----------------------------------------------------------------------------
 

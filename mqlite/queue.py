@@ -15,6 +15,7 @@ import asyncio
 import hashlib
 import json
 import os
+import sqlite3
 import threading
 import weakref
 from collections import deque
@@ -203,9 +204,17 @@ class Queue:
             # Reopening keeps the stored settings the caller did not pass.
             if passed is None:
                 passed = frozenset(changes)
-            store = Store(path, kind="queue", name=name, durability=durability)
+            wanted = {k: v for k, v in changes.items() if k in passed}
+            store = Store(
+                path,
+                kind="queue",
+                name=name,
+                durability=durability,
+                # A file left by a kill is judged before it is opened for writing.
+                check=lambda conn: self._judge(conn, 1, wanted, refused),
+            )
             try:
-                self._attach(store, 1, {k: v for k, v in changes.items() if k in passed}, refused)
+                self._attach(store, 1, wanted, refused)
             except BaseException:
                 store.close(commit=False)  # a refused file stays as it was
                 raise
@@ -234,27 +243,7 @@ class Queue:
         stored settings are restored and only *changes* applied; *refused*: the error
         *changes* met against the defaults, raised if the file holds no queue yet."""
         with store.reading() as conn:
-            row = conn.execute("SELECT token, settings FROM queues WHERE id=?", (qid,)).fetchone()
-        wanted = self._settings
-        if row is None and refused is not None:
-            raise refused
-        if row is not None and changes is not None:
-            stored = json.loads(row[1])
-            stored.pop("dead_letter_queue", None)  # a standalone queue has none
-            stored.pop("dead_letter_token", None)
-            self._settings = checked(
-                QueueSettings(),
-                stored,
-                fifo=self._fifo,
-                dead_letter_target=self._dead_letter_target,
-            )
-            # Checked before anything is loaded: a refusal leaves the file as it was.
-            wanted = checked(
-                self._settings,
-                changes,
-                fifo=self._fifo,
-                dead_letter_target=self._dead_letter_target,
-            )
+            row, self._settings, wanted = self._judge(conn, qid, changes, refused)
         settings = self._settings
         if row is None:
             store.append(
@@ -299,6 +288,38 @@ class Queue:
         self._save_settings()
         state.advance(now)
         store.sync()
+
+    def _judge(
+        self,
+        conn: sqlite3.Connection,
+        qid: int,
+        changes: dict[str, Any] | None,
+        refused: InvalidAttributeValue | None,
+    ) -> tuple[Any, QueueSettings, QueueSettings]:
+        """Read queue *qid*'s row on *conn* and judge the settings to apply (see
+        :meth:`_attach`): ``(row or None, settings it has, settings it will have)``.
+        Changes nothing; raises what a reopen refuses, before anything is loaded."""
+        row = conn.execute("SELECT token, settings FROM queues WHERE id=?", (qid,)).fetchone()
+        if row is None and refused is not None:
+            raise refused
+        if row is None or changes is None:
+            return row, self._settings, self._settings
+        stored = json.loads(row[1])
+        stored.pop("dead_letter_queue", None)  # a standalone queue has none
+        stored.pop("dead_letter_token", None)
+        current = checked(
+            QueueSettings(),
+            stored,
+            fifo=self._fifo,
+            dead_letter_target=self._dead_letter_target,
+        )
+        wanted = checked(
+            current,
+            changes,
+            fifo=self._fifo,
+            dead_letter_target=self._dead_letter_target,
+        )
+        return row, current, wanted
 
     def _stored_settings(self) -> dict[str, Any]:
         out = self.settings()

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 
 from mqlite import Broker, Queue, _store
-from mqlite.errors import MqliteError, StorageError
+from mqlite.errors import InvalidAttributeValue, MqliteError, StorageError
 
 _ENV = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
 
@@ -411,3 +411,79 @@ def test_damage_that_appears_while_open_is_caught_at_the_next_open(tmp_path: Pat
         assert q.stats().visible == 61
     error = _refused(OPENERS["queue"], path)
     assert "damaged" in str(error)
+
+
+# --- a file left by kill -9 (with its WAL) and then refused -----------------------------------
+
+_KILLED_FIFO = textwrap.dedent(
+    """
+    import os, sys
+    from mqlite import Queue
+    q = Queue("q.fifo", path=sys.argv[1], deduplication_scope="queue")
+    for i in range(40):
+        q.send(f"m{i:02d}" + "z" * 1500, group_id=f"g{i % 3}", deduplication_id=str(i))
+    print("sent", flush=True)
+    os.kill(os.getpid(), 9)
+    """
+)
+
+
+def _killed_fifo_file(folder: Path) -> Path:
+    """A FIFO queue's file as kill -9 left it: committed sends only in its WAL."""
+    folder.mkdir()
+    path = folder / "q.db"
+    out = subprocess.run(
+        [sys.executable, "-c", _KILLED_FIFO, str(path)], capture_output=True, text=True, env=_ENV
+    )
+    assert out.returncode == -signal.SIGKILL, out.stderr
+    assert (folder / "q.db-wal").stat().st_size > 0
+    return path
+
+
+def test_a_killed_file_refused_for_its_settings_is_left_exactly_as_it_was(
+    tmp_path: Path,
+) -> None:
+    path = _killed_fifo_file(tmp_path / "origin")
+    before = _listing(path.parent)
+    # perMessageGroupId needs deduplication_scope="messageGroup"; the file holds "queue".
+    with pytest.raises(InvalidAttributeValue):
+        Queue("q.fifo", path=path, fifo_throughput_limit="perMessageGroupId")
+    assert _listing(path.parent) == before  # not even the WAL written into the file
+    # It opens as it was, with every message the killed run sent.
+    with Queue("q.fifo", path=path) as q:
+        assert len(q.peek()) == 40
+        assert q.settings()["deduplication_scope"] == "queue"
+
+
+def test_a_killed_file_with_a_damaged_page_is_refused_and_left_exactly_as_it_was(
+    tmp_path: Path,
+) -> None:
+    path = _killed_fifo_file(tmp_path / "origin")
+    wal = (path.parent / "q.db-wal").read_bytes()
+    size = int.from_bytes(wal[8:12], "big")
+    data = path.read_bytes()
+    count = len(data) // size
+    refused = 0
+    for page in range(2, count + 1):
+        trial = tmp_path / f"page{page}" / "q.db"
+        shutil.copytree(path.parent, trial.parent)
+        damaged = bytearray(data)
+        damaged[(page - 1) * size : page * size] = bytes(range(256)) * (size // 256)
+        trial.write_bytes(bytes(damaged))
+        before = _listing(trial.parent)
+        outcome = _fifo_bodies_or_error(trial)
+        if isinstance(outcome, StorageError):
+            assert outcome.code == "InvalidStorage"
+            assert _listing(trial.parent) == before  # the WAL was not written into it
+            refused += 1
+        else:  # a page the WAL replaces, or one no message is on
+            assert outcome == [f"m{i:02d}" for i in range(40)]
+    assert refused
+
+
+def _fifo_bodies_or_error(path: Path) -> list[str] | StorageError:
+    try:
+        with Queue("q.fifo", path=path) as q:
+            return sorted(m.body[:3] for m in q.peek())
+    except StorageError as e:
+        return e
