@@ -118,15 +118,19 @@ class Broker:
         # Stored extras by key (durable only): data the AWS layer keeps beside the core's,
         # and move tasks. Read at opening, kept in step with every save.
         self._extra_values: dict[str, Any] = {}
-        self._dedup_writes = 0
         #: The file everything is stored in (``None``: in memory).
         self._store: Store | None = None
         if path is not None:
             store = Store(path, kind="broker", name="", durability=durability)
             try:
                 self._load(store)
+                opened_at = self._clock.time()
                 with store.reading():  # a damaged page is a StorageError here too
-                    self._load_extras(store)
+                    self._load_extras(store, opened_at)
+                # The file is accepted: only now drop the dedup entries not taken back
+                # (their window ended by the opening time).
+                store.append("DELETE FROM topic_dedup WHERE key<>'' AND expiry<=?", (opened_at,))
+                store.sync()
             except BaseException:
                 for queue in self._queues.values():
                     queue._shut()
@@ -191,14 +195,14 @@ class Broker:
                 store.sync()
         self._store = store
 
-    def _load_extras(self, store: Store) -> None:
+    def _load_extras(self, store: Store, now: float) -> None:
         """After :meth:`_load`: the extras kept for other layers, FIFO topics' dedup
         windows, and move tasks (a RUNNING one goes on from where it was)."""
         for key, text in store.conn.execute("SELECT key, value FROM extras").fetchall():
             self._extra_values[key] = json.loads(text)
         for topic in self._topics.values():
             if topic.fifo:
-                self._restore_topic_dedup(store, topic)
+                self._restore_topic_dedup(store, topic, now)
         self._dead_letters.on_task_change = self._save_tasks
         self._restore_tasks()
 
@@ -239,10 +243,9 @@ class Broker:
             store.append("INSERT OR REPLACE INTO extras VALUES (?,?)", (key, dumps(stored)))
         store.sync()
 
-    def _restore_topic_dedup(self, store: Store, topic: Topic) -> None:
-        """Take back a FIFO topic's dedup window (the entries not yet expired) and its
-        sequence number; expired entries are deleted from the file."""
-        now = self._clock.time()
+    def _restore_topic_dedup(self, store: Store, topic: Topic, now: float) -> None:
+        """Take back a FIFO topic's dedup window (the entries not expired by *now*) and
+        its sequence number; the caller deletes the others once the file is accepted."""
         sequence = 0
         entries: list[tuple[str, str, str, float]] = []
         for key, value, expiry in store.conn.execute(
@@ -255,9 +258,6 @@ class Broker:
                 message_id, seq = json.loads(value)
                 entries.append((key, message_id, seq, expiry))
         topic._restore_dedup(entries, sequence)
-        store.append(
-            "DELETE FROM topic_dedup WHERE topic=? AND key<>'' AND expiry<=?", (topic.name, now)
-        )
         self._watch_topic_dedup(topic)
 
     def _watch_topic_dedup(self, topic: Topic) -> None:
@@ -266,31 +266,32 @@ class Broker:
         if store is None or not topic.fifo:
             return
         topic._dedup_store = self._store_topic_dedup
+        topic._dedup_sync = store.sync
 
-    def _store_topic_dedup(self, name: str, entries: list[tuple[str, str, str, float]]) -> None:
-        """Commit a FIFO topic's new dedup entries and its last sequence number (the row
-        with the empty key: an empty dedup id is never accepted). Publishers may get here
-        out of order, so the stored sequence number only grows (20 digits, zero-padded:
-        text order is number order)."""
+    def _store_topic_dedup(
+        self, name: str, expired: list[str], entries: list[tuple[str, str, str, float]]
+    ) -> None:
+        """Append (the topic commits them) the dedup ids the FIFO topic *name* forgot, its
+        new dedup entries and its last sequence number (the row with the empty key: an
+        empty dedup id is never accepted). Called under the topic's lock, so rows go in
+        publish order; the forgotten ids go in one statement of primary-key deletes, in
+        step with memory even when the clock was set back."""
         store = self._store
         assert store is not None
+        if expired:
+            store.append(
+                "DELETE FROM topic_dedup WHERE topic=? AND key IN (SELECT value FROM json_each(?))",
+                (name, dumps(expired)),
+            )
         for key, message_id, seq, expiry in entries:
             store.append(
                 "INSERT OR REPLACE INTO topic_dedup VALUES (?,?,?,?)",
                 (name, key, dumps([message_id, seq]), expiry),
             )
-        store.append(
-            "INSERT INTO topic_dedup VALUES (?,'',?,0) ON CONFLICT (topic, key)"
-            " DO UPDATE SET value=max(value, excluded.value)",
-            (name, entries[-1][2]),
-        )
-        self._dedup_writes += 1
-        if self._dedup_writes % 256 == 0:  # now and then, drop what has expired
+        if entries:
             store.append(
-                "DELETE FROM topic_dedup WHERE topic=? AND key<>'' AND expiry<=?",
-                (name, self._clock.time()),
+                "INSERT OR REPLACE INTO topic_dedup VALUES (?,'',?,0)", (name, entries[-1][2])
             )
-        store.sync()
 
     # --- extras: data kept for other layers, stored in the broker's file ----------------------
 
