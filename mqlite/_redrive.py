@@ -40,7 +40,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .errors import InvalidParameterValue, MqliteError, QueueDoesNotExist
+from .errors import Closed, InvalidParameterValue, MqliteError, QueueDoesNotExist
 
 if TYPE_CHECKING:
     from ._state import Record
@@ -332,10 +332,15 @@ class RedriveTask:
         plus the wait for a move under way.
 
         Raises:
+            Closed: its source queue (or that queue's broker) was closed; nothing changes
+                (a durable broker's running task goes on when the file is reopened).
             InvalidParameterValue: the task is not RUNNING (only a running task can be
                 cancelled).
         """
+        source = self._source_ref()
         with self._lock:
+            if self._halted or (source is not None and source.closed):
+                raise Closed(f"The queue {self._source_name} is closed.")
             if self._status != RUNNING:
                 raise InvalidParameterValue(
                     f"Only a RUNNING task can be cancelled; this task is {self._status}."

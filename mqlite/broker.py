@@ -556,6 +556,7 @@ class Broker:
             How many messages the task moved (ApproximateNumberOfMessagesMoved).
 
         Raises:
+            Closed: the broker is closed (nothing changes).
             InvalidParameterValue: the handle does not decode (``Value for parameter
                 TaskHandle is invalid.``), or the task is no longer RUNNING (only a
                 running task can be cancelled).
@@ -564,6 +565,7 @@ class Broker:
                 doesn't exist.``), or that queue has no such task among its last 10
                 (``Task does not exist.``).
         """
+        self._check_open()
         task_id, source_arn = decode_handle(handle)
         try:
             source = self.get_queue_by_arn(source_arn)
