@@ -5,15 +5,20 @@ across reopens."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import sqlite3
 from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
 
 from mqlite import Broker, ManualClock, Queue
 from mqlite._redrive import RUNNING
+from mqlite.aws import Server
 from mqlite.errors import Closed
 
 
@@ -100,3 +105,78 @@ def test_cancelling_a_move_task_after_its_broker_closed_raises_closed_and_change
         with Broker(path=path, clock=clock) as broker:
             [restored] = broker.get_queue("dlq").redrive_tasks(10)
             assert (restored.status, restored.handle) == (RUNNING, handle)
+
+
+def _client(endpoint: str) -> Any:
+    return boto3.client(
+        "sqs",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="any",
+        aws_secret_access_key="any",
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+
+_DEAD_ARN = "arn:aws:sqs:us-east-1:000000000000:dlq"
+
+
+@pytest.mark.parametrize("started_by", ["core", "aws", "aws without a rate"])
+def test_a_move_tasks_rate_survives_a_server_restart_whichever_way_it_was_started(
+    tmp_path: Path, started_by: str
+) -> None:
+    clock = ManualClock(1_000)
+    with Server(port=0, clock=clock, path=tmp_path) as server:
+        broker = server.regions.broker("us-east-1")
+        dlq = _dead_letters(broker, clock, 3)
+        sqs = _client(server.endpoint_url)
+        if started_by == "core":
+            dlq.start_redrive(rate=2)
+        elif started_by == "aws":
+            sqs.start_message_move_task(SourceArn=_DEAD_ARN, MaxNumberOfMessagesPerSecond=2)
+        else:
+            sqs.start_message_move_task(SourceArn=_DEAD_ARN)
+        [before] = sqs.list_message_move_tasks(SourceArn=_DEAD_ARN)["Results"]
+    with Server(port=0, clock=clock, path=tmp_path) as server:
+        sqs = _client(server.endpoint_url)
+        [after] = sqs.list_message_move_tasks(SourceArn=_DEAD_ARN)["Results"]
+        [task] = server.regions.broker("us-east-1").get_queue("dlq").redrive_tasks(1)
+        assert after == before
+        if started_by == "aws without a rate":
+            assert "MaxNumberOfMessagesPerSecond" not in after
+            assert task.rate == 500
+        else:
+            assert after["MaxNumberOfMessagesPerSecond"] == 2
+            assert task.rate == 2
+        clock.advance(0.5)  # the first move is due at start + 1 / rate (0.002 s at 500)
+        assert task.wait_until_idle()
+        assert task.moved == (3 if started_by == "aws without a rate" else 1)
+
+
+@pytest.mark.parametrize("rate", [2, None])
+def test_a_move_tasks_rate_stored_the_earlier_way_is_taken_back(
+    tmp_path: Path, rate: int | None
+) -> None:
+    clock = ManualClock(1_000)
+    with Server(port=0, clock=clock, path=tmp_path) as server:
+        sqs = _client(server.endpoint_url)
+        sqs.create_queue(QueueName="dlq")
+        dlq = _dead_letters(server.regions.broker("us-east-1"), clock, 3)
+        task = dlq.start_redrive(rate=rate or 500)
+        task_id = task._task_id
+    # As files made before move tasks kept whether their rate was given: the task without
+    # the flag, the AWS layer's record of the rates given beside the queue.
+    with contextlib.closing(sqlite3.connect(tmp_path / "us-east-1.mqlite")) as conn, conn:
+        [(moves,)] = conn.execute("SELECT value FROM extras WHERE key='move:dlq'")
+        [(kept,)] = conn.execute("SELECT value FROM extras WHERE key='sqs-queue:dlq'")
+        stored = json.loads(moves)
+        del stored[0]["rate_given"]
+        extras = json.loads(kept)
+        extras["task_rates"] = {} if rate is None else {task_id: rate}
+        conn.execute("UPDATE extras SET value=? WHERE key='move:dlq'", (json.dumps(stored),))
+        conn.execute("UPDATE extras SET value=? WHERE key='sqs-queue:dlq'", (json.dumps(extras),))
+    for _ in range(2):  # the second time, as the first reopening stored it
+        with Server(port=0, clock=clock, path=tmp_path) as server:
+            sqs = _client(server.endpoint_url)
+            [listed] = sqs.list_message_move_tasks(SourceArn=_DEAD_ARN)["Results"]
+            assert listed.get("MaxNumberOfMessagesPerSecond") == rate

@@ -39,7 +39,6 @@ from mqlite.filters import FilterPolicy
 from ._http_delivery import HttpSender, HttpTarget
 
 if TYPE_CHECKING:
-    from mqlite._redrive import RedriveTask
     from mqlite.message import Message
     from mqlite.queue import Queue
     from mqlite.topic import Subscription, Topic
@@ -203,8 +202,6 @@ class Regions:
         #: Serialises CreateTopic and Subscribe, which check before they change.
         self.sns_lock = threading.RLock()
         self._http_sender: HttpSender | None = None
-        #: The MaxNumberOfMessagesPerSecond of move tasks started with one.
-        self.task_rates: weakref.WeakKeyDictionary[RedriveTask, int] = weakref.WeakKeyDictionary()
         #: Durable regions only: False once closed, until :meth:`reopen`.
         self._open_now = False
         # Serialises taking and storing a snapshot, so a later state is never overwritten
@@ -310,10 +307,12 @@ class Regions:
                 extras = self._extras.get(queue)
             if extras is None:
                 return
+            # Move tasks keep their rates themselves (``move:<name>``); written here too
+            # for readers of files made before that.
             rates = {
-                task._task_id: self.task_rates[task]
+                task._task_id: max(1, round(task.rate))
                 for task in queue._dead_letters.history(queue)
-                if task in self.task_rates
+                if task._rate_given
             }
             broker._save_extra(
                 f"{QUEUE_EXTRAS}{queue.name}",
@@ -381,10 +380,13 @@ class Regions:
                 tags=data["tags"],
                 stored=data["stored"],
             )
-            rates = data["task_rates"]
+            # Files made before move tasks kept this themselves: a rate recorded here
+            # was given, so store that with the task.
+            rates = data.get("task_rates", {})
             for task in queue._dead_letters.history(queue):
-                if task._task_id in rates:
-                    self.task_rates[task] = rates[task._task_id]
+                if task._task_id in rates and not task._rate_given:
+                    task._rate_given = True
+                    broker._save_tasks(task)
         for key, data in broker._extras(TOPIC_EXTRAS).items():
             try:
                 topic = broker.get_topic(key[len(TOPIC_EXTRAS) :])

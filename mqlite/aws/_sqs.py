@@ -1046,10 +1046,11 @@ def start_message_move_task(ctx: SqsContext, params: Mapping[str, Any]) -> dict[
                 "The resource that you specified for the DestinationArn parameter doesn't exist."
             )
     rate = _optional_int(params, "MaxNumberOfMessagesPerSecond")
-    task = source.start_redrive(destination, rate=rate if rate is not None else 500)
     if rate is not None:
-        ctx.regions.task_rates[task] = rate
-        ctx.regions.save_queue(source)
+        task = source.start_redrive(destination, rate=rate)
+    else:
+        # SQS's default rate; stored as not given, so the listing leaves it out.
+        task = source._dead_letters.start_redrive(source, destination, 500, rate_given=False)
     return {"TaskHandle": task.handle}
 
 
@@ -1071,8 +1072,8 @@ def list_message_move_tasks(ctx: SqsContext, params: Mapping[str, Any]) -> dict[
             entry["TaskHandle"] = task.handle
         if task.destination_arn is not None:
             entry["DestinationArn"] = task.destination_arn
-        if task in ctx.regions.task_rates:
-            entry["MaxNumberOfMessagesPerSecond"] = ctx.regions.task_rates[task]
+        if task._rate_given:
+            entry["MaxNumberOfMessagesPerSecond"] = max(1, round(task.rate))
         if task.failure_reason is not None:
             entry["FailureReason"] = task.failure_reason
         results.append(entry)
