@@ -55,6 +55,9 @@ __all__ = ["Broker"]
 QUEUE_EXTRAS = "sqs-queue:"
 TOPIC_EXTRAS = "sns-topic:"
 MOVE_TASKS = "move:"
+#: Key prefix of the AWS layer's FIFO receive attempts, ``sqs-attempt:<name>:<attempt id>``
+#: (queue names hold no ``:``); they go with their queue too.
+QUEUE_ATTEMPTS = "sqs-attempt:"
 
 #: Seconds after a delete during which the same queue name cannot be created again.
 DELETE_COOL_DOWN = 60.0
@@ -311,6 +314,18 @@ class Broker:
                 store.append("INSERT OR REPLACE INTO extras VALUES (?,?)", (key, dumps(value)))
         store.sync()
 
+    def _drop_extras(self, keys: list[str]) -> None:
+        """Delete the extras under *keys*, in one commit before this returns (an
+        in-memory broker does nothing)."""
+        store = self._store
+        if store is None or not keys:
+            return
+        with self._lock:
+            for key in keys:
+                if self._extra_values.pop(key, None) is not None:
+                    store.append("DELETE FROM extras WHERE key=?", (key,))
+        store.sync()
+
     def _extras(self, prefix: str) -> dict[str, Any]:
         """The stored extras whose key starts with *prefix* (empty in memory)."""
         with self._lock:
@@ -526,6 +541,12 @@ class Broker:
                 for key in (f"{QUEUE_EXTRAS}{name}", f"{MOVE_TASKS}{name}"):
                     if self._extra_values.pop(key, None) is not None:
                         store.append("DELETE FROM extras WHERE key=?", (key,))
+                # O(extras): a queue delete is rare, and attempts live 5 minutes at most.
+                prefix = f"{QUEUE_ATTEMPTS}{name}:"
+                attempts = [k for k in self._extra_values if k.startswith(prefix)]
+                for key in attempts:
+                    del self._extra_values[key]
+                    store.append("DELETE FROM extras WHERE key=?", (key,))
             store.sync()
 
     def _forget_old_deletes(self) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from mqlite import Broker, ManualClock, Queue
 from mqlite._redrive import RUNNING
@@ -180,3 +181,111 @@ def test_a_move_tasks_rate_stored_the_earlier_way_is_taken_back(
             sqs = _client(server.endpoint_url)
             [listed] = sqs.list_message_move_tasks(SourceArn=_DEAD_ARN)["Results"]
             assert listed.get("MaxNumberOfMessagesPerSecond") == rate
+
+
+def _fifo_with_messages(sqs: Any) -> str:
+    url: str = sqs.create_queue(
+        QueueName="jobs.fifo",
+        Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"},
+    )["QueueUrl"]
+    for body in ("a", "b", "c"):
+        sqs.send_message(
+            QueueUrl=url,
+            MessageBody=body,
+            MessageGroupId="g",
+            MessageAttributes={
+                "kind": {"DataType": "String", "StringValue": body},
+                "blob": {"DataType": "Binary.raw", "BinaryValue": body.encode() + b"\x00\xff"},
+            },
+        )
+    return url
+
+
+def _shown(messages: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [
+        (m["Body"], m["ReceiptHandle"], m["MessageId"], m["MessageAttributes"], m["Attributes"])
+        for m in messages
+    ]
+
+
+def test_a_receive_attempt_is_retried_across_a_server_restart(tmp_path: Path) -> None:
+    clock = ManualClock(1_000)
+    receive = {
+        "MaxNumberOfMessages": 2,
+        "ReceiveRequestAttemptId": "try:1",
+        "VisibilityTimeout": 30,
+        "MessageAttributeNames": ["All"],
+        "AttributeNames": ["All"],
+    }
+    with Server(port=0, clock=clock, path=tmp_path) as server:
+        sqs = _client(server.endpoint_url)
+        url = _fifo_with_messages(sqs)
+        first = sqs.receive_message(QueueUrl=url, **receive)["Messages"]
+    clock.advance(20)
+    with Server(port=0, clock=clock, path=tmp_path) as server:
+        sqs = _client(server.endpoint_url)
+        again = sqs.receive_message(QueueUrl=url, **receive)["Messages"]
+        assert _shown(again) == _shown(first)
+        # The retry started the visibility timeout afresh: 30 s from now.
+        clock.advance(29)
+        assert "Messages" not in sqs.receive_message(QueueUrl=url)
+        # Deleting one of them makes the attempt not retryable, also after a restart.
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=again[0]["ReceiptHandle"])
+    with Server(port=0, clock=clock, path=tmp_path) as server:
+        sqs = _client(server.endpoint_url)
+        with pytest.raises(ClientError) as error:
+            sqs.receive_message(QueueUrl=url, **receive)
+        assert error.value.response["Error"]["Code"] == "InvalidParameterValue"
+        assert "not retryable" in error.value.response["Error"]["Message"]
+
+
+def test_a_receive_attempt_whose_visibility_changed_stays_spent_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    clock = ManualClock(1_000)
+    with Server(port=0, clock=clock, path=tmp_path) as server:
+        sqs = _client(server.endpoint_url)
+        url = _fifo_with_messages(sqs)
+        [m] = sqs.receive_message(QueueUrl=url, ReceiveRequestAttemptId="t")["Messages"]
+        sqs.change_message_visibility(
+            QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=100
+        )
+    with Server(port=0, clock=clock, path=tmp_path) as server:
+        sqs = _client(server.endpoint_url)
+        with pytest.raises(ClientError) as error:
+            sqs.receive_message(QueueUrl=url, ReceiveRequestAttemptId="t")
+        assert "not retryable" in error.value.response["Error"]["Message"]
+
+
+def test_receive_attempts_leave_the_file_when_their_window_ends(tmp_path: Path) -> None:
+    clock = ManualClock(1_000)
+    with Server(port=0, clock=clock, path=tmp_path) as server:
+        sqs = _client(server.endpoint_url)
+        url = _fifo_with_messages(sqs)
+        [m] = sqs.receive_message(
+            QueueUrl=url, ReceiveRequestAttemptId="old", VisibilityTimeout=900
+        )["Messages"]
+        clock.advance(299)
+        assert _attempts(tmp_path, server) == ["old"]
+        clock.advance(1)  # "old" has left its window: the next attempt forgets it
+        assert "Messages" not in sqs.receive_message(QueueUrl=url, ReceiveRequestAttemptId="new")
+        assert _attempts(tmp_path, server) == []
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        [n] = sqs.receive_message(QueueUrl=url, ReceiveRequestAttemptId="kept")["Messages"]
+    clock.advance(300)  # ended while the server was down: dropped at the restart
+    with Server(port=0, clock=clock, path=tmp_path) as server:
+        assert _attempts(tmp_path, server) == []
+        sqs = _client(server.endpoint_url)
+        # A new receive, not a retry: "b" again, under a new receipt handle.
+        [again] = sqs.receive_message(QueueUrl=url, ReceiveRequestAttemptId="kept")["Messages"]
+        assert again["Body"] == n["Body"] == "b"
+        assert again["ReceiptHandle"] != n["ReceiptHandle"]
+        assert _attempts(tmp_path, server) == ["kept"]
+        sqs.delete_queue(QueueUrl=url)  # its attempts go with it
+        assert _attempts(tmp_path, server) == []
+
+
+def _attempts(tmp_path: Path, server: Server) -> list[str]:
+    """The attempt ids stored for jobs.fifo."""
+    broker = server.regions.broker("us-east-1")
+    return sorted(key.rpartition(":")[2] for key in broker._extras("sqs-attempt:jobs.fifo:"))

@@ -890,7 +890,9 @@ def _attempt(
     """A FIFO receive under *attempt_id*: a retry within 5 minutes gets the same messages."""
     extras = ctx.regions.extras(queue)
     now = queue.clock.time()
-    extras.forget_attempts(now)
+    ended = extras.forget_attempts(now)
+    if ended:
+        ctx.regions.drop_attempts(queue, ended)
     earlier = extras.attempts.get(attempt_id)
     if earlier is not None:
         spent = InvalidParameterValue(
@@ -908,6 +910,7 @@ def _attempt(
         except MqliteError:
             # A message came back and went to another receive meanwhile.
             earlier.spent = True
+            ctx.regions.save_attempt(queue, attempt_id)
             raise spent from None
         return earlier.messages
     messages = queue.receive(count, visibility_timeout=visibility, wait=wait)
@@ -915,6 +918,8 @@ def _attempt(
         attempt = extras.attempts[attempt_id] = ReceiveAttempt(now + _ATTEMPT_WINDOW, messages)
         for handle in attempt.handles:
             extras.attempt_of[handle] = attempt_id
+        # Stored before the answer: a retry after a restart gets these messages again.
+        ctx.regions.save_attempt(queue, attempt_id)
     return messages
 
 
@@ -925,7 +930,9 @@ def _touched(ctx: SqsContext, queue: Queue, handles: Iterable[object]) -> None:
         if extras.attempt_of:
             for handle in handles:
                 if isinstance(handle, str):
-                    extras.touched(handle)
+                    spent = extras.touched(handle)
+                    if spent is not None:
+                        ctx.regions.save_attempt(queue, spent)
 
 
 def _message_out(
