@@ -289,3 +289,62 @@ def _attempts(tmp_path: Path, server: Server) -> list[str]:
     """The attempt ids stored for jobs.fifo."""
     broker = server.regions.broker("us-east-1")
     return sorted(key.rpartition(":")[2] for key in broker._extras("sqs-attempt:jobs.fifo:"))
+
+
+def _delayed_queues(broker: Broker) -> list[Queue]:
+    """A standard and a FIFO queue, each holding a message delayed 5 s at 1,000."""
+    plain = broker.create_queue("q")
+    plain.send("late", delay=5)
+    fifo = broker.create_queue("f.fifo", delay=5, content_based_deduplication=True)
+    fifo.send("late", group_id="g")
+    return [plain, fifo]
+
+
+def _after_a_kill(path: Path, copy: Path, clock: ManualClock, queues: list[Queue]) -> None:
+    """A kill now, then a reopen with the clock set back to before the delays ended, shows
+    what the queues still in memory show with the same clock."""
+    _snapshot(path, copy)
+    clock.set(1_003)
+    with Broker(path=copy, clock=clock) as reopened:
+        for queue in queues:
+            again = reopened.get_queue(queue.name)
+            assert again.stats() == queue.stats()
+            assert again.peek(include_delayed=True) == queue.peek(include_delayed=True)
+
+
+def test_a_durable_queues_repr_stores_nothing_it_shows(tmp_path: Path) -> None:
+    path, copy = tmp_path / "b.db", tmp_path / "copy.db"
+    clock = ManualClock(1_000)
+    with Broker(path=path, clock=clock) as broker:
+        queues = _delayed_queues(broker)
+        clock.advance(6)  # the delays ended
+        for queue in queues:
+            assert repr(queue).startswith(f"<Queue {queue.name!r} (")
+        _after_a_kill(path, copy, clock, queues)
+        assert [repr(q) for q in queues] == [
+            "<Queue 'q' (standard) visible=0 in_flight=0 delayed=1>",
+            "<Queue 'f.fifo' (FIFO) visible=0 in_flight=0 delayed=1>",
+        ]
+    # A repr never raises, the broker closed or not.
+    assert [repr(q) for q in queues] == [
+        "<Queue 'q' (standard) closed>",
+        "<Queue 'f.fifo' (FIFO) closed>",
+    ]
+
+
+def test_what_the_dashboard_showed_survives_a_kill_and_a_clock_set_back(tmp_path: Path) -> None:
+    copy = tmp_path / "copy.db"
+    clock = ManualClock(1_000)
+    with Server(port=0, clock=clock, path=tmp_path / "data") as server:
+        queues = _delayed_queues(server.regions.broker("us-east-1"))
+        clock.advance(6)  # the delays ended
+        dashboard = server.dashboard
+        assert dashboard is not None
+        for queue in queues:
+            shown = dashboard.api_queue("us-east-1", queue.name)["queue"]
+            assert shown["name"] == queue.name
+        assert dashboard.api_queue("us-east-1", "f.fifo")["queue"]["group_counts"] == [
+            {"group_id": "g", "messages": 1}
+        ]
+        _after_a_kill(tmp_path / "data" / "us-east-1.mqlite", copy, clock, queues)
+        assert [q.stats().visible for q in queues] == [1, 1]
