@@ -950,6 +950,16 @@ class QueueState:
         self._dedup.clear()
         self._reset()
 
+    def release(self) -> None:
+        """Let go of every record and the dedup window, storing nothing: the queue is
+        closed (its file, if it has one, keeps them). FIFO records and their groups refer
+        to each other; the links are cut so reference counting frees them, even records
+        that ``gc.freeze()`` left out of collections. Cost: O(g) for g groups."""
+        for group in self._groups.values():
+            group.messages.clear()
+        self._dedup.clear()
+        self._reset()
+
     def stats(self, now: float) -> QueueStats:
         """The counts at *now*: visible, in flight, delayed. Cost: O(1) after advancing."""
         self.advance(now)

@@ -521,6 +521,12 @@ class Store:
                     pass  # the WAL stays: the next open checks the file
             self.conn.close()
         finally:
+            # The queues hold this store and it holds them: break the cycle, so a closed
+            # queue's records are freed with it, by reference counting alone (records
+            # loaded before gc.freeze() are never collected as a cycle).
+            self._owners.clear()
+            self._dirty.clear()
+            self._pending = []
             with _open_lock:
                 _open_paths.discard(self._real)
 

@@ -386,6 +386,8 @@ class Broker:
             queue._shut()
         if self._store is not None:
             self._store.close()
+        for queue in queues:
+            queue._free_messages()
 
     def __enter__(self) -> Broker:
         return self

@@ -1268,13 +1268,15 @@ class Queue:
 
         Receives waiting in a long poll (threads and ``receive_async``) wake at once and
         raise it too. A durable queue commits what is pending, checkpoints its file and
-        releases it, so another opener may use it. Closing twice does nothing.
+        releases it, so another opener may use it. The messages held in memory are freed
+        (a durable queue's stay in its file). Closing twice does nothing.
 
         Cost: O(w) for w waiting receives; a durable queue adds one commit and a checkpoint.
         """
         self._shut()
         if self._owns_store and self._store is not None:
             self._store.close()
+        self._free_messages()
 
     def _shut(self) -> None:
         """Refuse every later call and wake every waiter (``close``; a broker's close)."""
@@ -1288,6 +1290,12 @@ class Queue:
             self._async_wakers.clear()
         for waker in wakers:
             waker()
+
+    def _free_messages(self) -> None:
+        """Free the messages held in memory, once closed and stored (``close``; a
+        broker's close): no call can reach them any more."""
+        with self._lock:
+            self._state.release()
 
     def __enter__(self) -> Queue:
         return self

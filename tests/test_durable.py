@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from mqlite import Broker, ManualClock, Message, Queue, QueueStats, _store
+from mqlite import Broker, ManualClock, Message, Queue, QueueStats, SendEntry, _store
 from mqlite.errors import (
     Closed,
     InvalidAttributeValue,
@@ -1232,3 +1232,66 @@ def test_one_commit_of_many_sends_stores_each_in_order(tmp_path: Path, name: str
     assert [m.body for m in got].count("later") == 1
     assert all(m.attributes["n"].value == str(int(m.body[1:])) for m in got if m.attributes)
     q.close()
+
+
+@pytest.mark.parametrize("kind", ["queue", "fifo queue", "broker", "in memory"])
+def test_closing_frees_the_messages_held_in_memory(tmp_path: Path, kind: str) -> None:
+    # With the garbage collector off, as for records that gc.freeze() exempted after a
+    # large reopen: closing must free what the queue held by reference counting alone.
+    import gc
+    import tracemalloc
+
+    fifo = kind == "fifo queue"
+    name = "jobs.fifo" if fifo else "jobs"
+    path = None if kind == "in memory" else tmp_path / "jobs.db"
+
+    def fill(q: Queue) -> None:
+        fifo = q.fifo
+        for i in range(400):
+            entries = [
+                SendEntry(
+                    id=str(k),
+                    body=f"{i}-{k}-" + "x" * 200,
+                    group_id=f"g{k}" if fifo else None,
+                    deduplication_id=f"{i}-{k}" if fifo else None,
+                )
+                for k in range(10)
+            ]
+            q.send_batch(entries)
+        q.receive(10)
+
+    if kind == "broker":
+        with Broker(path=path) as b:
+            fill(b.create_queue("jobs"))
+            fill(b.create_queue("jobs.fifo", fifo=True))
+    elif path is not None:
+        with Queue(name, path=path) as q:
+            fill(q)
+    gc.collect()
+    gc.disable()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        if kind == "broker":
+            holder: Broker | Queue = Broker(path=path)
+        else:
+            holder = Queue(name, path=path)
+            if path is None:
+                fill(holder)
+        loaded = tracemalloc.get_traced_memory()[0] - before
+        assert loaded > 2_000_000  # 4,000 or 8,000 messages of over 200 bytes each
+        holder.close()
+        del holder
+        left = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+        gc.enable()
+    assert left < loaded / 10, (left, loaded)
+
+
+def test_a_closed_queue_says_so_in_its_repr(tmp_path: Path) -> None:
+    q = Queue("jobs", path=tmp_path / "q.db")
+    q.send("a")
+    assert "visible=1" in repr(q)
+    q.close()
+    assert repr(q) == "<Queue 'jobs' (standard) closed>"
