@@ -129,11 +129,14 @@ class Broker:
                 self._load(store)
                 opened_at = self._clock.time()
                 with store.reading():  # a damaged page is a StorageError here too
-                    self._load_extras(store, opened_at)
-                # The file is accepted: only now drop the dedup entries not taken back
-                # (their window ended by the opening time).
-                store.append("DELETE FROM topic_dedup WHERE key<>'' AND expiry<=?", (opened_at,))
-                store.sync()
+                    ended = self._load_extras(store, opened_at)
+                if ended:
+                    # The file is accepted: only now drop the dedup entries not taken
+                    # back (their window ended by the opening time).
+                    store.append(
+                        "DELETE FROM topic_dedup WHERE key<>'' AND expiry<=?", (opened_at,)
+                    )
+                    store.sync()
             except BaseException:
                 for queue in self._queues.values():
                     queue._shut()
@@ -198,16 +201,19 @@ class Broker:
                 store.sync()
         self._store = store
 
-    def _load_extras(self, store: Store, now: float) -> None:
+    def _load_extras(self, store: Store, now: float) -> bool:
         """After :meth:`_load`: the extras kept for other layers, FIFO topics' dedup
-        windows, and move tasks (a RUNNING one goes on from where it was)."""
+        windows, and move tasks (a RUNNING one goes on from where it was). Returns
+        whether stored dedup entries were left out (their window ended by *now*)."""
         for key, text in store.conn.execute("SELECT key, value FROM extras").fetchall():
             self._extra_values[key] = json.loads(text)
+        ended = False
         for topic in self._topics.values():
             if topic.fifo:
-                self._restore_topic_dedup(store, topic, now)
+                ended = self._restore_topic_dedup(store, topic, now) or ended
         self._dead_letters.on_task_change = self._save_tasks
         self._restore_tasks()
+        return ended
 
     def _restore_tasks(self) -> None:
         """Put back every stored move task; a RUNNING one goes on from where it was."""
@@ -246,10 +252,12 @@ class Broker:
             store.append("INSERT OR REPLACE INTO extras VALUES (?,?)", (key, dumps(stored)))
         store.sync()
 
-    def _restore_topic_dedup(self, store: Store, topic: Topic, now: float) -> None:
+    def _restore_topic_dedup(self, store: Store, topic: Topic, now: float) -> bool:
         """Take back a FIFO topic's dedup window (the entries not expired by *now*) and
-        its sequence number; the caller deletes the others once the file is accepted."""
+        its sequence number; returns whether some had expired (the caller deletes them
+        once the file is accepted)."""
         sequence = 0
+        ended = False
         entries: list[tuple[str, str, str, float]] = []
         for key, value, expiry in store.conn.execute(
             "SELECT key, value, expiry FROM topic_dedup WHERE topic=? ORDER BY expiry",
@@ -260,8 +268,11 @@ class Broker:
             elif expiry > now:
                 message_id, seq = json.loads(value)
                 entries.append((key, message_id, seq, expiry))
+            else:
+                ended = True
         topic._restore_dedup(entries, sequence)
         self._watch_topic_dedup(topic)
+        return ended
 
     def _watch_topic_dedup(self, topic: Topic) -> None:
         """Let a durable broker's FIFO topic store its dedup window as it publishes."""

@@ -348,3 +348,21 @@ def test_what_the_dashboard_showed_survives_a_kill_and_a_clock_set_back(tmp_path
         ]
         _after_a_kill(tmp_path / "data" / "us-east-1.mqlite", copy, clock, queues)
         assert [q.stats().visible for q in queues] == [1, 1]
+
+
+def test_dedup_ids_whose_window_ended_while_closed_leave_the_file_at_opening(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "b.db"
+    clock = ManualClock(1_000)
+    with Broker(path=path, clock=clock) as broker:
+        topic = broker.create_topic("t.fifo")
+        topic.publish("a", group_id="g", deduplication_id="x")
+        clock.advance(200)
+        topic.publish("b", group_id="g", deduplication_id="y")
+    clock.advance(150)  # "x" ended while closed, "y" did not
+    with Broker(path=path, clock=clock) as broker:
+        pass
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        rows = conn.execute("SELECT key FROM topic_dedup ORDER BY key").fetchall()
+    assert rows == [("",), ("y",)]
