@@ -62,27 +62,28 @@ def test_a_fifo_topics_dedup_id_is_stored_no_later_than_its_deliveries(tmp_path:
         assert [m.body for m in queue.peek()] == ["a"]
 
 
+@pytest.mark.parametrize("ids", [["x"], ["x", "x2", "x3"]])
 def test_the_file_forgets_a_topics_dedup_ids_with_memory_even_after_a_clock_set_back(
-    tmp_path: Path,
+    tmp_path: Path, ids: list[str]
 ) -> None:
     path, copy = tmp_path / "b.db", tmp_path / "copy.db"
     clock = ManualClock(1_000)
     with Broker(path=path, clock=clock) as broker:
         topic = broker.create_topic("t.fifo")
-        first = topic.publish("a", group_id="g", deduplication_id="x")
-        clock.advance(301)  # "x" has left the window: this publish forgets it
+        first = [topic.publish("a", group_id="g", deduplication_id=i).message_id for i in ids]
+        clock.advance(301)  # they have left the window: this publish forgets them
         topic.publish("b", group_id="g", deduplication_id="y")
-        clock.set(1_100)  # set back: "x" would be inside its stored window again
+        clock.set(1_100)  # set back: they would be inside their stored window again
         _snapshot(path, copy)
-        assert topic.publish("a", group_id="g", deduplication_id="x").message_id != (
-            first.message_id
-        )
+        again = [topic.publish("a", group_id="g", deduplication_id=i).message_id for i in ids]
+        assert not set(again) & set(first)
     with Broker(path=copy, clock=clock) as broker:
-        again = broker.get_topic("t.fifo").publish("a", group_id="g", deduplication_id="x")
-        assert again.message_id != first.message_id
+        topic = broker.get_topic("t.fifo")
+        again = [topic.publish("a", group_id="g", deduplication_id=i).message_id for i in ids]
+        assert not set(again) & set(first)
     with contextlib.closing(sqlite3.connect(copy)) as conn:
         rows = conn.execute("SELECT key FROM topic_dedup ORDER BY key").fetchall()
-    assert rows == [("",), ("x",), ("y",)]
+    assert rows == [("",), *((i,) for i in ids), ("y",)]
 
 
 @pytest.mark.parametrize("durable", [True, False])
