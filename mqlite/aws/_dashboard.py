@@ -118,7 +118,8 @@ class _Snap(NamedTuple):
 
 
 def snapshot(queue: Queue) -> _Snap | None:
-    """*queue*'s counts and totals now, under its lock once; None once it is deleted.
+    """*queue*'s counts and totals now, under its lock once; None once it is deleted (or
+    its file failed). A durable queue's changes that fell due are committed first.
 
     Cost: O(1) typical; the oldest message is found past records already gone at the
     front of the expiry order (dropped on the way: amortised O(1)).
