@@ -102,8 +102,11 @@ class DeadLetters:
 
     # --- move tasks ----------------------------------------------------------------------
 
-    def start_redrive(self, source: Queue, destination: Queue | None, rate: float) -> RedriveTask:
-        """Validate, record and start a task (``Queue.start_redrive``)."""
+    def start_redrive(
+        self, source: Queue, destination: Queue | None, rate: float, rate_given: bool = True
+    ) -> RedriveTask:
+        """Validate, record and start a task (``Queue.start_redrive``); *rate_given* is
+        False when *rate* is a default the caller did not choose (stored with the task)."""
         if isinstance(rate, bool) or not isinstance(rate, int | float) or not 1 <= rate <= 500:
             raise InvalidParameterValue(
                 f"Value {rate!r} for parameter MaxNumberOfMessagesPerSecond is invalid."
@@ -118,7 +121,7 @@ class DeadLetters:
                     "There is already a task running. Only one active task is allowed for a"
                     " source queue arn at a given time."
                 )
-            task = RedriveTask(source, destination, rate)
+            task = RedriveTask(source, destination, rate, rate_given)
             if tasks is None:
                 tasks = self._history[source] = deque(maxlen=HISTORY_SIZE)
             tasks.appendleft(task)

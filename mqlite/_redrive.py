@@ -40,7 +40,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .errors import InvalidParameterValue, MqliteError, QueueDoesNotExist
+from .errors import Closed, InvalidParameterValue, MqliteError, QueueDoesNotExist
 
 if TYPE_CHECKING:
     from ._state import Record
@@ -108,7 +108,9 @@ class RedriveTask:
     since been garbage-collected; the ARNs stay available.
     """
 
-    def __init__(self, source: Queue, destination: Queue | None, rate: float) -> None:
+    def __init__(
+        self, source: Queue, destination: Queue | None, rate: float, rate_given: bool = True
+    ) -> None:
         self._source_ref = weakref.ref(source)
         self._source_name = source.name
         self._source_arn = source.arn
@@ -133,6 +135,9 @@ class RedriveTask:
         # Set when a durable broker closes: the thread stops, leaving the status as stored.
         self._halted = False
         self._rate = float(rate)
+        #: Whether the caller chose the rate (``start_redrive(rate=)``, or
+        #: MaxNumberOfMessagesPerSecond): only then does ListMessageMoveTasks show it.
+        self._rate_given = rate_given
         self._clock = source.clock
         self._task_id = str(uuid.uuid4())
         self._handle = encode_handle(self._task_id, self._source_arn)
@@ -158,6 +163,7 @@ class RedriveTask:
                 "destination": None if self._destination_arn is None else self._dest_name,
                 "destination_arn": self._destination_arn,
                 "rate": self._rate,
+                "rate_given": self._rate_given,
                 "status": self._status,
                 "moved": self._moved,
                 "to_move": self._to_move,
@@ -188,6 +194,8 @@ class RedriveTask:
         else:
             task._dest_ref = lambda: None
         task._rate = float(data["rate"])
+        # Stored before this flag was: the AWS layer's default rate was the only one not given.
+        task._rate_given = data.get("rate_given", task._rate != 500)
         task._clock = source.clock
         task._task_id = data["id"]
         task._handle = encode_handle(task._task_id, task._source_arn)
@@ -332,10 +340,15 @@ class RedriveTask:
         plus the wait for a move under way.
 
         Raises:
+            Closed: its source queue (or that queue's broker) was closed; nothing changes
+                (a durable broker's running task goes on when the file is reopened).
             InvalidParameterValue: the task is not RUNNING (only a running task can be
                 cancelled).
         """
+        source = self._source_ref()
         with self._lock:
+            if self._halted or (source is not None and source.closed):
+                raise Closed(f"The queue {self._source_name} is closed.")
             if self._status != RUNNING:
                 raise InvalidParameterValue(
                     f"Only a RUNNING task can be cancelled; this task is {self._status}."

@@ -55,6 +55,9 @@ __all__ = ["Broker"]
 QUEUE_EXTRAS = "sqs-queue:"
 TOPIC_EXTRAS = "sns-topic:"
 MOVE_TASKS = "move:"
+#: Key prefix of the AWS layer's FIFO receive attempts, ``sqs-attempt:<name>:<attempt id>``
+#: (queue names hold no ``:``); they go with their queue too.
+QUEUE_ATTEMPTS = "sqs-attempt:"
 
 #: Seconds after a delete during which the same queue name cannot be created again.
 DELETE_COOL_DOWN = 60.0
@@ -118,15 +121,22 @@ class Broker:
         # Stored extras by key (durable only): data the AWS layer keeps beside the core's,
         # and move tasks. Read at opening, kept in step with every save.
         self._extra_values: dict[str, Any] = {}
-        self._dedup_writes = 0
         #: The file everything is stored in (``None``: in memory).
         self._store: Store | None = None
         if path is not None:
             store = Store(path, kind="broker", name="", durability=durability)
             try:
                 self._load(store)
+                opened_at = self._clock.time()
                 with store.reading():  # a damaged page is a StorageError here too
-                    self._load_extras(store)
+                    ended = self._load_extras(store, opened_at)
+                if ended:
+                    # The file is accepted: only now drop the dedup entries not taken
+                    # back (their window ended by the opening time).
+                    store.append(
+                        "DELETE FROM topic_dedup WHERE key<>'' AND expiry<=?", (opened_at,)
+                    )
+                    store.sync()
             except BaseException:
                 for queue in self._queues.values():
                     queue._shut()
@@ -191,16 +201,19 @@ class Broker:
                 store.sync()
         self._store = store
 
-    def _load_extras(self, store: Store) -> None:
+    def _load_extras(self, store: Store, now: float) -> bool:
         """After :meth:`_load`: the extras kept for other layers, FIFO topics' dedup
-        windows, and move tasks (a RUNNING one goes on from where it was)."""
+        windows, and move tasks (a RUNNING one goes on from where it was). Returns
+        whether stored dedup entries were left out (their window ended by *now*)."""
         for key, text in store.conn.execute("SELECT key, value FROM extras").fetchall():
             self._extra_values[key] = json.loads(text)
+        ended = False
         for topic in self._topics.values():
             if topic.fifo:
-                self._restore_topic_dedup(store, topic)
+                ended = self._restore_topic_dedup(store, topic, now) or ended
         self._dead_letters.on_task_change = self._save_tasks
         self._restore_tasks()
+        return ended
 
     def _restore_tasks(self) -> None:
         """Put back every stored move task; a RUNNING one goes on from where it was."""
@@ -239,11 +252,12 @@ class Broker:
             store.append("INSERT OR REPLACE INTO extras VALUES (?,?)", (key, dumps(stored)))
         store.sync()
 
-    def _restore_topic_dedup(self, store: Store, topic: Topic) -> None:
-        """Take back a FIFO topic's dedup window (the entries not yet expired) and its
-        sequence number; expired entries are deleted from the file."""
-        now = self._clock.time()
+    def _restore_topic_dedup(self, store: Store, topic: Topic, now: float) -> bool:
+        """Take back a FIFO topic's dedup window (the entries not expired by *now*) and
+        its sequence number; returns whether some had expired (the caller deletes them
+        once the file is accepted)."""
         sequence = 0
+        ended = False
         entries: list[tuple[str, str, str, float]] = []
         for key, value, expiry in store.conn.execute(
             "SELECT key, value, expiry FROM topic_dedup WHERE topic=? ORDER BY expiry",
@@ -254,11 +268,11 @@ class Broker:
             elif expiry > now:
                 message_id, seq = json.loads(value)
                 entries.append((key, message_id, seq, expiry))
+            else:
+                ended = True
         topic._restore_dedup(entries, sequence)
-        store.append(
-            "DELETE FROM topic_dedup WHERE topic=? AND key<>'' AND expiry<=?", (topic.name, now)
-        )
         self._watch_topic_dedup(topic)
+        return ended
 
     def _watch_topic_dedup(self, topic: Topic) -> None:
         """Let a durable broker's FIFO topic store its dedup window as it publishes."""
@@ -266,31 +280,34 @@ class Broker:
         if store is None or not topic.fifo:
             return
         topic._dedup_store = self._store_topic_dedup
+        topic._dedup_sync = store.sync
 
-    def _store_topic_dedup(self, name: str, entries: list[tuple[str, str, str, float]]) -> None:
-        """Commit a FIFO topic's new dedup entries and its last sequence number (the row
-        with the empty key: an empty dedup id is never accepted). Publishers may get here
-        out of order, so the stored sequence number only grows (20 digits, zero-padded:
-        text order is number order)."""
+    def _store_topic_dedup(
+        self, name: str, expired: list[str], entries: list[tuple[str, str, str, float]]
+    ) -> None:
+        """Append (the topic commits them) the dedup ids the FIFO topic *name* forgot, its
+        new dedup entries and its last sequence number (the row with the empty key: an
+        empty dedup id is never accepted). Called under the topic's lock, so rows go in
+        publish order; the forgotten ids go in one statement of primary-key deletes, in
+        step with memory even when the clock was set back."""
         store = self._store
         assert store is not None
+        if len(expired) == 1:  # the usual sweep under steady traffic: the cheapest form
+            store.append("DELETE FROM topic_dedup WHERE topic=? AND key=?", (name, expired[0]))
+        elif expired:
+            store.append(
+                "DELETE FROM topic_dedup WHERE topic=? AND key IN (SELECT value FROM json_each(?))",
+                (name, dumps(expired)),
+            )
         for key, message_id, seq, expiry in entries:
             store.append(
                 "INSERT OR REPLACE INTO topic_dedup VALUES (?,?,?,?)",
                 (name, key, dumps([message_id, seq]), expiry),
             )
-        store.append(
-            "INSERT INTO topic_dedup VALUES (?,'',?,0) ON CONFLICT (topic, key)"
-            " DO UPDATE SET value=max(value, excluded.value)",
-            (name, entries[-1][2]),
-        )
-        self._dedup_writes += 1
-        if self._dedup_writes % 256 == 0:  # now and then, drop what has expired
+        if entries:
             store.append(
-                "DELETE FROM topic_dedup WHERE topic=? AND key<>'' AND expiry<=?",
-                (name, self._clock.time()),
+                "INSERT OR REPLACE INTO topic_dedup VALUES (?,'',?,0)", (name, entries[-1][2])
             )
-        store.sync()
 
     # --- extras: data kept for other layers, stored in the broker's file ----------------------
 
@@ -308,6 +325,18 @@ class Broker:
             else:
                 self._extra_values[key] = value
                 store.append("INSERT OR REPLACE INTO extras VALUES (?,?)", (key, dumps(value)))
+        store.sync()
+
+    def _drop_extras(self, keys: list[str]) -> None:
+        """Delete the extras under *keys*, in one commit before this returns (an
+        in-memory broker does nothing)."""
+        store = self._store
+        if store is None or not keys:
+            return
+        with self._lock:
+            for key in keys:
+                if self._extra_values.pop(key, None) is not None:
+                    store.append("DELETE FROM extras WHERE key=?", (key,))
         store.sync()
 
     def _extras(self, prefix: str) -> dict[str, Any]:
@@ -527,6 +556,12 @@ class Broker:
                 for key in (f"{QUEUE_EXTRAS}{name}", f"{MOVE_TASKS}{name}"):
                     if self._extra_values.pop(key, None) is not None:
                         store.append("DELETE FROM extras WHERE key=?", (key,))
+                # O(extras): a queue delete is rare, and attempts live 5 minutes at most.
+                prefix = f"{QUEUE_ATTEMPTS}{name}:"
+                attempts = [k for k in self._extra_values if k.startswith(prefix)]
+                for key in attempts:
+                    del self._extra_values[key]
+                    store.append("DELETE FROM extras WHERE key=?", (key,))
             store.sync()
 
     def _forget_old_deletes(self) -> None:
@@ -557,6 +592,7 @@ class Broker:
             How many messages the task moved (ApproximateNumberOfMessagesMoved).
 
         Raises:
+            Closed: the broker is closed (nothing changes).
             InvalidParameterValue: the handle does not decode (``Value for parameter
                 TaskHandle is invalid.``), or the task is no longer RUNNING (only a
                 running task can be cancelled).
@@ -565,6 +601,7 @@ class Broker:
                 doesn't exist.``), or that queue has no such task among its last 10
                 (``Task does not exist.``).
         """
+        self._check_open()
         task_id, source_arn = decode_handle(handle)
         try:
             source = self.get_queue_by_arn(source_arn)

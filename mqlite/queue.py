@@ -437,8 +437,10 @@ class Queue:
             return f"<Queue {self._name!r} ({kind}) deleted>"
         state = self._state
         # Never block (repr runs in debuggers and log lines, maybe under this very lock):
-        # without the lock the counts are those of the last operation.
-        if self._lock.acquire(blocking=False):
+        # without the lock the counts are those of the last operation. A durable queue's
+        # are always: applying what fell due would change memory without storing it, and
+        # a commit could block or raise.
+        if self._store is None and self._lock.acquire(blocking=False):
             try:
                 state.stats(self._clock.time())
             finally:

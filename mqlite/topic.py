@@ -510,10 +510,16 @@ class Topic:
         self._dedup = DedupWindow(DEDUP_WINDOW)
         self._dedup_results: dict[str, str | None] = {}
         self._sequence = _FIRST_SEQUENCE_NUMBER
-        #: A durable broker's FIFO topics only: stores a publish call's new dedup entries
-        #: (dedup id, message id, sequence number, expiry), after its messages went out, so
-        #: a crash before then never leaves a dedup id whose message was not delivered.
-        self._dedup_store: Callable[[str, list[tuple[str, str, str, float]]], None] | None = None
+        #: A durable broker's FIFO topics only: appends (without committing) the dedup ids
+        #: that left the window and a publish call's new dedup entries (dedup id, message
+        #: id, sequence number, expiry). It runs under the topic lock, before the messages
+        #: reach the outbox, so the commit of any delivery also holds their dedup ids: a
+        #: kill never leaves a delivered message whose retried publish is not recognised.
+        self._dedup_store: (
+            Callable[[str, list[str], list[tuple[str, str, str, float]]], None] | None
+        ) = None
+        #: Commits what ``_dedup_store`` appended (before ``publish`` returns).
+        self._dedup_sync: Callable[[], None] | None = None
         self._deleted = False
         self._pending: set[concurrent.futures.Future[None]] = set()
         #: Messages accepted (not deduplicated) for monitoring; a subscription's filtered
@@ -930,8 +936,8 @@ class Topic:
         if drain:
             self._start_drain()
         if kept is not None:
-            assert self._dedup_store is not None
-            self._dedup_store(self._name, kept)
+            assert self._dedup_sync is not None
+            self._dedup_sync()
         return results
 
     def _accept(
@@ -957,6 +963,11 @@ class Topic:
             self._check_alive()
             now = self._clock.time()
             ms = int(now * 1000)
+            expired: list[str] = []
+            if self._dedup_store is not None and self._dedup.next_expiry <= now:
+                # Forgotten here, so the file forgets exactly the same ids (admit then
+                # finds nothing due).
+                expired = self._dedup.expire_keys(now)
             for c, entry_id in checked:
                 seq: str | None = None
                 message_id = new_message_id()
@@ -991,6 +1002,11 @@ class Topic:
                     self._queued += 1
                 else:
                     plans.append((published, targets))
+            if self._dedup_store is not None and (kept is not None or expired):
+                # Appended before the lock is released: no delivery of these messages
+                # can be committed without them.
+                kept = kept or []  # non-None: the caller commits what was appended
+                self._dedup_store(self._name, expired, kept)
             drain = bool(self._outbox) and not self._draining
             if drain:
                 self._draining = True

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from mqlite._attribute import Attribute
-from mqlite.errors import MqliteError
+from mqlite.errors import MqliteError, StorageError
 from mqlite.queue import Queue
 
 from ._dashboard_metrics import metrics_text
@@ -118,18 +118,20 @@ class _Snap(NamedTuple):
 
 
 def snapshot(queue: Queue) -> _Snap | None:
-    """*queue*'s counts and totals now, under its lock once; None once it is deleted.
+    """*queue*'s counts and totals now, under its lock once; None once it is deleted (or
+    its file failed). A durable queue's changes that fell due are committed first.
 
     Cost: O(1) typical; the oldest message is found past records already gone at the
     front of the expiry order (dropped on the way: amortised O(1)).
     """
+    store = queue._store
     with queue._lock:
-        if queue._deleted:
+        if queue._deleted or not _usable(queue):
             return None
         now = queue._clock.time()
         state = queue._state
         counts = state.stats(now)
-        return _Snap(
+        snap = _Snap(
             now,
             counts.visible,
             counts.in_flight,
@@ -140,6 +142,9 @@ def snapshot(queue: Queue) -> _Snap | None:
             state.oldest_enqueued(),
             state.group_count() if queue._fifo else None,
         )
+    # What it shows (delays ended, retention run out) is stored before it is shown, as by
+    # ``Queue.stats``: a kill and a clock set back cannot undo it.
+    return snap if store is None or _synced(queue) else None
 
 
 #: A kept sample packed into bytes: time, visible, in flight, delayed, sent, received,
@@ -154,9 +159,35 @@ def group_counts(queue: Queue) -> dict[str, int]:
     Cost: O(messages); the queue page asks for it on each refresh, a peek would copy each one.
     """
     with queue._lock:
-        if queue._deleted:
+        if queue._deleted or not _usable(queue):
             return {}
-        return queue._state.group_sizes(queue._clock.time())
+        sizes = queue._state.group_sizes(queue._clock.time())
+    return sizes if _synced(queue) else {}
+
+
+def _usable(queue: Queue) -> bool:
+    """Whether *queue*'s file (if any) has not failed: after a failed write memory may
+    hold what the file does not, so nothing of it is shown."""
+    store = queue._store
+    try:
+        if store is not None:
+            store.check_usable()
+    except StorageError:
+        return False
+    return True
+
+
+def _synced(queue: Queue) -> bool:
+    """Commit what applying due changes to a durable *queue* appended; False if that
+    failed (or the queue was closed meanwhile, its file with it)."""
+    store = queue._store
+    if store is None:
+        return True
+    try:
+        store.sync()
+    except StorageError:
+        return False
+    return True
 
 
 class _Series:

@@ -15,12 +15,15 @@ the broker's own small API (``Broker._save_extra`` / ``Broker._extras``: this mo
 touches SQLite): a queue's as ``sqs-queue:<name>``, a topic's, with its endpoint
 subscriptions and its core subscriptions' extras, as ``sns-topic:<name>``. Each change is
 committed before the request that made it is answered, and the region's broker deletes them
-with their queue or topic. Only FIFO receive attempts (a five-minute retry window) stay in
-memory.
+with their queue or topic. FIFO receive attempts (``ReceiveRequestAttemptId``, a five-minute
+retry window) are stored one per key, ``sqs-attempt:<queue>:<attempt id>``, with the messages
+they returned; each is deleted when a later receive on its queue finds its window ended
+(or at opening), and a spent one is stored without its messages.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import threading
@@ -31,16 +34,15 @@ from typing import IO, TYPE_CHECKING, Any
 import attrs
 
 from mqlite._store import check_durability
-from mqlite.broker import QUEUE_EXTRAS, TOPIC_EXTRAS, Broker
+from mqlite.broker import QUEUE_ATTEMPTS, QUEUE_EXTRAS, TOPIC_EXTRAS, Broker
 from mqlite.clock import Clock, SystemClock
 from mqlite.errors import Closed, InvalidParameterValue, MqliteError, StorageError
 from mqlite.filters import FilterPolicy
+from mqlite.message import Attribute, Message
 
 from ._http_delivery import HttpSender, HttpTarget
 
 if TYPE_CHECKING:
-    from mqlite._redrive import RedriveTask
-    from mqlite.message import Message
     from mqlite.queue import Queue
     from mqlite.topic import Subscription, Topic
 
@@ -68,6 +70,42 @@ class ReceiveAttempt:
         """The receipt handles it returned (every received message has one)."""
         return [m.receipt_handle for m in self.messages if m.receipt_handle is not None]
 
+    def to_data(self) -> dict[str, Any]:
+        """JSON-able, for a durable region's file (a spent attempt keeps no messages: a
+        retry of it is refused whatever they were)."""
+        messages = [] if self.spent else [_message_data(m) for m in self.messages]
+        return {"expires": self.expires, "spent": self.spent, "messages": messages}
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> ReceiveAttempt:
+        """The attempt :meth:`to_data` gave."""
+        return cls(data["expires"], [_message_from(m) for m in data["messages"]], data["spent"])
+
+
+def _attempt_key(queue_name: str, attempt_id: str) -> str:
+    """The extras key of a stored receive attempt (queue names hold no ``:``)."""
+    return f"{QUEUE_ATTEMPTS}{queue_name}:{attempt_id}"
+
+
+def _message_data(message: Message) -> list[Any]:
+    fields: list[Any] = list(message)
+    # Each attribute as [type, text value, is binary]; a binary value in base64.
+    fields[5] = {
+        name: [a.data_type, base64.b64encode(a.value).decode("ascii"), True]
+        if isinstance(a.value, bytes)
+        else [a.data_type, a.value, False]
+        for name, a in message.attributes.items()
+    }
+    return fields
+
+
+def _message_from(fields: list[Any]) -> Message:
+    fields[5] = {
+        name: Attribute(data_type, base64.b64decode(value) if binary else value)
+        for name, (data_type, value, binary) in fields[5].items()
+    }
+    return Message(*fields)
+
 
 @attrs.define
 class QueueExtras:
@@ -83,21 +121,31 @@ class QueueExtras:
     #: The attempt each receipt handle was returned by.
     attempt_of: dict[str, str] = attrs.Factory(dict)
 
-    def forget_attempts(self, now: float) -> None:
-        """Drop attempts past their 5-minute window: amortised O(1) per attempt."""
+    def forget_attempts(self, now: float) -> list[str]:
+        """Drop attempts past their 5-minute window, returning their ids: amortised O(1)
+        per attempt."""
+        gone: list[str] = []
         while self.attempts:
             attempt_id, attempt = next(iter(self.attempts.items()))
             if attempt.expires > now:
-                return
+                break
             del self.attempts[attempt_id]
+            gone.append(attempt_id)
             for handle in attempt.handles:
                 self.attempt_of.pop(handle, None)
+        return gone
 
-    def touched(self, handle: str) -> None:
-        """A message was deleted or its visibility changed through *handle*."""
+    def touched(self, handle: str) -> str | None:
+        """A message was deleted or its visibility changed through *handle*: the id of
+        the attempt this made spent, if one was not already."""
         attempt_id = self.attempt_of.pop(handle, None)
-        if attempt_id is not None and attempt_id in self.attempts:
-            self.attempts[attempt_id].spent = True
+        if attempt_id is None:
+            return None
+        attempt = self.attempts.get(attempt_id)
+        if attempt is None or attempt.spent:
+            return None
+        attempt.spent = True
+        return attempt_id
 
 
 @attrs.define
@@ -203,8 +251,6 @@ class Regions:
         #: Serialises CreateTopic and Subscribe, which check before they change.
         self.sns_lock = threading.RLock()
         self._http_sender: HttpSender | None = None
-        #: The MaxNumberOfMessagesPerSecond of move tasks started with one.
-        self.task_rates: weakref.WeakKeyDictionary[RedriveTask, int] = weakref.WeakKeyDictionary()
         #: Durable regions only: False once closed, until :meth:`reopen`.
         self._open_now = False
         # Serialises taking and storing a snapshot, so a later state is never overwritten
@@ -310,10 +356,12 @@ class Regions:
                 extras = self._extras.get(queue)
             if extras is None:
                 return
+            # Move tasks keep their rates themselves (``move:<name>``); written here too
+            # for readers of files made before that.
             rates = {
-                task._task_id: self.task_rates[task]
+                task._task_id: max(1, round(task.rate))
                 for task in queue._dead_letters.history(queue)
-                if task in self.task_rates
+                if task._rate_given
             }
             broker._save_extra(
                 f"{QUEUE_EXTRAS}{queue.name}",
@@ -325,6 +373,25 @@ class Regions:
                     "task_rates": rates,
                 },
             )
+
+    def save_attempt(self, queue: Queue, attempt_id: str) -> None:
+        """Store *queue*'s receive attempt *attempt_id* as it is now (durable regions; else
+        nothing), committed before this returns."""
+        broker = self._broker_of(queue.arn)
+        if broker is None or queue.deleted:
+            return
+        with self._lock:
+            extras = self._extras.get(queue)
+            attempt = None if extras is None else extras.attempts.get(attempt_id)
+        if attempt is not None:
+            broker._save_extra(_attempt_key(queue.name, attempt_id), attempt.to_data())
+
+    def drop_attempts(self, queue: Queue, attempt_ids: list[str]) -> None:
+        """Delete *queue*'s stored receive attempts *attempt_ids* (their window ended), in
+        one commit (durable regions; else nothing)."""
+        broker = self._broker_of(queue.arn)
+        if broker is not None and attempt_ids:
+            broker._drop_extras([_attempt_key(queue.name, each) for each in attempt_ids])
 
     def save_topic(self, topic: Topic) -> None:
         """Store what is kept here about *topic*, its endpoint subscriptions and its core
@@ -381,10 +448,14 @@ class Regions:
                 tags=data["tags"],
                 stored=data["stored"],
             )
-            rates = data["task_rates"]
+            # Files made before move tasks kept this themselves: a rate recorded here
+            # was given, so store that with the task.
+            rates = data.get("task_rates", {})
             for task in queue._dead_letters.history(queue):
-                if task._task_id in rates:
-                    self.task_rates[task] = rates[task._task_id]
+                if task._task_id in rates and not task._rate_given:
+                    task._rate_given = True
+                    broker._save_tasks(task)
+        self._restore_attempts(broker)
         for key, data in broker._extras(TOPIC_EXTRAS).items():
             try:
                 topic = broker.get_topic(key[len(TOPIC_EXTRAS) :])
@@ -413,6 +484,29 @@ class Regions:
                     redrive_queue=None if dlq_name is None else _queue_or_none(broker, dlq_name),
                 )
                 extras.by_arn[sub.arn] = sub
+
+    def _restore_attempts(self, broker: Broker) -> None:
+        """Put back the FIFO receive attempts still inside their window (lock held), oldest
+        first; the others are deleted from the file."""
+        now = self.clock.time()
+        ended: list[str] = []
+        kept: list[tuple[float, QueueExtras, str, ReceiveAttempt]] = []
+        for key, data in broker._extras(QUEUE_ATTEMPTS).items():
+            name, _, attempt_id = key[len(QUEUE_ATTEMPTS) :].partition(":")
+            try:
+                extras = self._extras.get(broker.get_queue(name))
+            except MqliteError:
+                extras = None
+            if extras is None or data["expires"] <= now:
+                ended.append(key)
+                continue
+            kept.append((data["expires"], extras, attempt_id, ReceiveAttempt.from_data(data)))
+        kept.sort(key=lambda each: each[0])
+        for _, extras, attempt_id, attempt in kept:
+            extras.attempts[attempt_id] = attempt
+            for handle in attempt.handles:
+                extras.attempt_of[handle] = attempt_id
+        broker._drop_extras(ended)
 
     def start_delivery(self, topic: Topic, subscription: EndpointSubscription) -> None:
         """Deliver to a confirmed http(s) *subscription* (a core subscription that POSTs:

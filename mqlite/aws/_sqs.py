@@ -890,7 +890,9 @@ def _attempt(
     """A FIFO receive under *attempt_id*: a retry within 5 minutes gets the same messages."""
     extras = ctx.regions.extras(queue)
     now = queue.clock.time()
-    extras.forget_attempts(now)
+    ended = extras.forget_attempts(now)
+    if ended:
+        ctx.regions.drop_attempts(queue, ended)
     earlier = extras.attempts.get(attempt_id)
     if earlier is not None:
         spent = InvalidParameterValue(
@@ -908,6 +910,7 @@ def _attempt(
         except MqliteError:
             # A message came back and went to another receive meanwhile.
             earlier.spent = True
+            ctx.regions.save_attempt(queue, attempt_id)
             raise spent from None
         return earlier.messages
     messages = queue.receive(count, visibility_timeout=visibility, wait=wait)
@@ -915,6 +918,8 @@ def _attempt(
         attempt = extras.attempts[attempt_id] = ReceiveAttempt(now + _ATTEMPT_WINDOW, messages)
         for handle in attempt.handles:
             extras.attempt_of[handle] = attempt_id
+        # Stored before the answer: a retry after a restart gets these messages again.
+        ctx.regions.save_attempt(queue, attempt_id)
     return messages
 
 
@@ -925,7 +930,9 @@ def _touched(ctx: SqsContext, queue: Queue, handles: Iterable[object]) -> None:
         if extras.attempt_of:
             for handle in handles:
                 if isinstance(handle, str):
-                    extras.touched(handle)
+                    spent = extras.touched(handle)
+                    if spent is not None:
+                        ctx.regions.save_attempt(queue, spent)
 
 
 def _message_out(
@@ -1046,10 +1053,11 @@ def start_message_move_task(ctx: SqsContext, params: Mapping[str, Any]) -> dict[
                 "The resource that you specified for the DestinationArn parameter doesn't exist."
             )
     rate = _optional_int(params, "MaxNumberOfMessagesPerSecond")
-    task = source.start_redrive(destination, rate=rate if rate is not None else 500)
     if rate is not None:
-        ctx.regions.task_rates[task] = rate
-        ctx.regions.save_queue(source)
+        task = source.start_redrive(destination, rate=rate)
+    else:
+        # SQS's default rate; stored as not given, so the listing leaves it out.
+        task = source._dead_letters.start_redrive(source, destination, 500, rate_given=False)
     return {"TaskHandle": task.handle}
 
 
@@ -1071,8 +1079,8 @@ def list_message_move_tasks(ctx: SqsContext, params: Mapping[str, Any]) -> dict[
             entry["TaskHandle"] = task.handle
         if task.destination_arn is not None:
             entry["DestinationArn"] = task.destination_arn
-        if task in ctx.regions.task_rates:
-            entry["MaxNumberOfMessagesPerSecond"] = ctx.regions.task_rates[task]
+        if task._rate_given:
+            entry["MaxNumberOfMessagesPerSecond"] = max(1, round(task.rate))
         if task.failure_reason is not None:
             entry["FailureReason"] = task.failure_reason
         results.append(entry)
