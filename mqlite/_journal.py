@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ._attribute import Attribute
+from ._dedup import DedupWindow
 from ._state import (
     DEDUP_WINDOW,
     DELAYED,
@@ -68,6 +69,7 @@ _HIDE = "INSERT OR REPLACE INTO hides VALUES (?,?)"
 _UNHIDE = "DELETE FROM hides WHERE id=?"
 # Rows of freed groups and removed messages deleted together, this many at a time.
 _STALE_BATCH = 64
+_FORGET = "DELETE FROM dedup WHERE q=? AND key=?"
 
 
 def encode_attributes(attributes: dict[str, Attribute]) -> str | None:
@@ -96,6 +98,21 @@ def decode_attributes(text: str | None) -> dict[str, Attribute]:
     return out
 
 
+class _StoredWindow(DedupWindow):
+    """A FIFO queue's dedup window whose keys leave the file as they leave memory: each
+    key forgotten appends its row's delete, in the commit of the call that forgot it (so
+    a clock set back later, or a kill, never brings it back)."""
+
+    def __init__(self, window: float, store: Store, qid: int) -> None:
+        super().__init__(window)
+        self._store = store
+        self._qid = qid
+
+    def expire(self, now: float) -> None:
+        for key in self.expire_keys(now):
+            self._store.append(_FORGET, (self._qid, key))
+
+
 class JournaledState(QueueState):
     """A :class:`QueueState` whose every change is appended to *store* (queue id *qid*)."""
 
@@ -107,6 +124,7 @@ class JournaledState(QueueState):
         # Records removed during a receive or redrive take, their rows not yet dropped.
         self._held: list[Record] | None = None
         super().__init__(**kwargs)
+        self._dedup = _StoredWindow(self._dedup.window, store, qid)
         # The reservations last written: a commit may write them before any message (a
         # purge, totals), so they start at the counters themselves, never below.
         self._seq_mark = self._seq

@@ -1150,9 +1150,9 @@ class QueueState:
         self._sequence = sequence
         self._last_purge = last_purge
         self.sent, self.received, self.deleted = totals
-        window = self._dedup.window
+        restore = self._dedup.restore  # never admit: that would expire the keys before
         for key, value, expiry in dedup:
-            self._dedup.admit(key, value, expiry - window)
+            restore(key, value, expiry)
         live = self._live
         if records:
             self._load_others(records, bool(live), turns, hides)

@@ -286,6 +286,10 @@ class Queue:
         self._store = store
         self._qid = qid
         self._save_settings()
+        if row is not None and self._fifo:
+            # Dedup ids whose window ended while the file was closed were not loaded:
+            # their rows go now that the file is accepted.
+            store.append("DELETE FROM dedup WHERE q=? AND expiry<=?", (qid, now))
         state.advance(now)
         store.sync()
 

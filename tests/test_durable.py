@@ -1295,3 +1295,32 @@ def test_a_closed_queue_says_so_in_its_repr(tmp_path: Path) -> None:
     assert "visible=1" in repr(q)
     q.close()
     assert repr(q) == "<Queue 'jobs' (standard) closed>"
+
+
+def _dedup_rows(q: Queue) -> int:
+    store = q._store
+    assert store is not None
+    with store.reading() as conn:
+        (count,) = conn.execute("SELECT count(*) FROM dedup").fetchone()
+    return int(count)
+
+
+def test_dedup_ids_leave_the_file_when_their_window_ends(tmp_path: Path) -> None:
+    clock = ManualClock(1_000)
+    path = tmp_path / "q.db"
+    q = Queue("q.fifo", path=path, clock=clock)
+    for i in range(3):
+        q.send(f"m{i}", group_id="g", deduplication_id=f"d{i}")
+    clock.advance(100)
+    q.send("m3", group_id="g", deduplication_id="d3")
+    assert _dedup_rows(q) == 4
+    clock.advance(201)  # the first three windows have ended
+    q.stats()  # a call: memory forgets them, and the file with it
+    assert _dedup_rows(q) == 1
+    q.close()
+    clock.advance(100)  # the last one's window ends while the file is closed
+    q = Queue("q.fifo", path=path, clock=clock)
+    assert _dedup_rows(q) == 0
+    assert q.send("again", group_id="g", deduplication_id="d3").sequence_number is not None
+    assert len(q.peek()) == 5
+    q.close()

@@ -344,6 +344,37 @@ def test_durable_fifo_queue_matches_memory() -> None:
     run_state_machine_as_test(FifoTwins, settings=_RUN)  # type: ignore[no-untyped-call]
 
 
+def test_a_dedup_id_forgotten_stays_forgotten_after_a_kill_and_a_clock_set_back() -> None:
+    # Memory forgets "x" once its window has passed; the clock then goes back inside the
+    # window and the process is killed: the file must have forgotten "x" with memory.
+    machine = FifoTwins()
+    try:
+        machine.send(dedup="x", delay=None, group="a")
+        machine.advance(seconds=301)
+        machine.observably_equal()  # the call that forgets "x", and commits that
+        machine.set_clock_back(seconds=2)
+        machine.kill_and_reopen()
+        machine.send(dedup="x", delay=None, group="a")  # new on both sides
+        machine.observably_equal()
+    finally:
+        machine.teardown()
+
+
+def test_reopening_keeps_every_dedup_id_still_in_its_window() -> None:
+    # Ids restored in expiry order must not expire one another: "x" (sent after the clock
+    # went back, so its window ends before the batch's) stays a duplicate after a reopen.
+    machine = FifoTwins()
+    try:
+        machine.send_batch(group="a", size=1)
+        machine.set_clock_back(seconds=360)
+        machine.send(dedup="x", delay=None, group="a")
+        machine.close_and_reopen()
+        machine.send(dedup="x", delay=None, group="a")  # a duplicate on both sides
+        machine.observably_equal()
+    finally:
+        machine.teardown()
+
+
 def test_durable_broker_with_dead_letters_matches_memory() -> None:
     run_state_machine_as_test(BrokerTwins, settings=_RUN)  # type: ignore[no-untyped-call]
 
