@@ -129,6 +129,11 @@ class JournaledState(QueueState):
         # purge, totals), so they start at the counters themselves, never below.
         self._seq_mark = self._seq
         self._sequence_mark = self._sequence
+        # The purge time a commit may write: set once the purge's deletes are appended.
+        # Another queue's commit writes this queue's counters without this queue's lock,
+        # and must not store a purge time ahead of the purge (a kill would then refuse
+        # purges for 60 s over messages the purge never deleted).
+        self._purge_mark: float | None = None
         store.register(self)
 
     # --- hooks ------------------------------------------------------------------------------
@@ -281,6 +286,7 @@ class JournaledState(QueueState):
         lo = self._base
         mask = (1 << _SEQ_BITS) - 1
         self.store.append("DELETE FROM messages WHERE id BETWEEN ? AND ?", (lo, lo | mask))
+        self._purge_mark = self._last_purge  # any commit from now on holds the deletes
         # The purge time must survive a kill (one purge per 60 s): counters now.
         self.store.append("DELETE FROM dedup WHERE q=?", (self.qid,), self, True)
 
@@ -304,6 +310,7 @@ class JournaledState(QueueState):
         super().load(*args, **kwargs)
         self._seq_mark = self._seq
         self._sequence_mark = self._sequence
+        self._purge_mark = self._last_purge
 
     def counters_row(self, final: bool) -> tuple[Any, ...]:
         """The queue's counters as a commit writes them: the reservations, or (*final*,
@@ -311,7 +318,7 @@ class JournaledState(QueueState):
         return (
             self._seq if final else self._seq_mark,
             str(self._sequence if final else self._sequence_mark),
-            self._last_purge,
+            self._purge_mark,
             self.sent,
             self.received,
             self.deleted,

@@ -1324,3 +1324,38 @@ def test_dedup_ids_leave_the_file_when_their_window_ends(tmp_path: Path) -> None
     assert q.send("again", group_id="g", deduplication_id="d3").sequence_number is not None
     assert len(q.peek()) == 5
     q.close()
+
+
+def test_a_purge_time_is_never_stored_ahead_of_the_purge(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another queue's commit writes this queue's counters without this queue's lock. If
+    # it committed the purge time before the purge's deletes, a kill right then would
+    # leave the messages stored and purges refused for 60 s.
+    from mqlite import _state
+
+    path = tmp_path / "b.db"
+    broker = Broker(path=path)
+    jobs, other = broker.create_queue("jobs"), broker.create_queue("other")
+    jobs.send("1")
+    jobs.send("2")  # jobs' counters changed since they were last written
+    snapshot = tmp_path / "killed"
+    clear = _state.QueueState.clear
+
+    def clear_after_another_commit(state: _state.QueueState) -> None:
+        if state is jobs._state:
+            other.send("x")  # its commit writes jobs' counters too
+            snapshot.mkdir()  # a kill here: the file as it is now
+            for name in ("b.db", "b.db-wal"):
+                shutil.copy(tmp_path / name, snapshot / name)
+        clear(state)
+
+    monkeypatch.setattr(_state.QueueState, "clear", clear_after_another_commit)
+    jobs.purge()
+    monkeypatch.undo()
+    broker.close()
+    with Broker(path=snapshot / "b.db") as reopened:
+        q = reopened.get_queue("jobs")
+        assert sorted(m.body for m in q.peek()) == ["1", "2"]  # the purge was not stored
+        q.purge()  # and purges are not refused
+        assert q.peek() == []
