@@ -26,7 +26,8 @@ import attrs
 
 from . import _validation as v
 from ._dead_letters import DeadLetters
-from ._journal import FifoJournaledState, JournaledState, load_state
+from ._journal import FifoJournaledState, JournaledState
+from ._loader import load_state
 from ._redrive import RedriveTask
 from ._send import PreparedSend, prepare, stored
 from ._settings import QueueSettings, check_name, checked

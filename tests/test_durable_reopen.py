@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from mqlite import Attribute, Broker, ManualClock, Message, Queue, SendEntry, _journal
+from mqlite import Attribute, Broker, ManualClock, Message, Queue, SendEntry, _loader
 
 
 def _same(message: Message) -> Message:
@@ -115,7 +115,7 @@ def freeze_at(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int], None]
     """Set FREEZE_AT; whatever a test freezes is unfrozen afterwards."""
 
     def set_to(value: int) -> None:
-        monkeypatch.setattr(_journal, "FREEZE_AT", value)
+        monkeypatch.setattr(_loader, "FREEZE_AT", value)
 
     yield set_to
     gc.unfreeze()
@@ -158,7 +158,7 @@ def test_attributes_read_back_equal_and_each_message_has_its_own(
 ) -> None:
     # The same text decoded once is shared only through frozen values; with the cache
     # full (0, 1) the rest are decoded one by one.
-    monkeypatch.setattr(_journal, "_DECODED_KEPT", kept)
+    monkeypatch.setattr(_loader, "_DECODED_KEPT", kept)
     path = tmp_path / "q.db"
     shapes: list[dict[str, Any]] = [
         {"n": 1, "b": b"\x00\xff"},
