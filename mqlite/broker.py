@@ -390,11 +390,14 @@ class Broker:
                 return
             self._closed = True
             queues = list(self._queues.values())
+            topics = list(self._topics.values())
         if self._store is not None:
             # Running move tasks stop as they are stored: reopening the file resumes them.
             for queue in queues:
                 for task in self._dead_letters.history(queue):
                     task._halt()
+        for topic in topics:
+            topic._shut()
         for queue in queues:
             queue._shut()
         if self._store is not None:
@@ -501,6 +504,7 @@ class Broker:
         Cost: O(1), one dict lookup.
         """
         with self._lock:
+            self._check_open()
             queue = self._queues.get(name)
         if queue is None:
             raise QueueDoesNotExist("The specified queue does not exist.")
@@ -513,6 +517,7 @@ class Broker:
         """
         name = arn.rpartition(":")[2] if isinstance(arn, str) else ""
         with self._lock:
+            self._check_open()
             queue = self._queues.get(name)
         if queue is None or queue.arn != arn:
             raise QueueDoesNotExist("The specified queue does not exist.")
@@ -524,6 +529,7 @@ class Broker:
         Cost: O(log q + k) for the k queues listed, of q in the broker.
         """
         with self._lock:
+            self._check_open()
             names = self._queues.irange(minimum=prefix)
             return [
                 self._queues[n] for n in itertools.takewhile(lambda n: n.startswith(prefix), names)
@@ -541,6 +547,7 @@ class Broker:
             QueueDoesNotExist: no such queue.
         """
         with self._lock:
+            self._check_open()
             queue = self._queues.pop(name, None)
             if queue is None:
                 raise QueueDoesNotExist("The specified queue does not exist.")
@@ -626,6 +633,7 @@ class Broker:
                 ``content_based_deduplication``, or the name is invalid.
         """
         with self._lock:
+            self._check_open()
             existing = self._topics.get(name)
             if existing is not None:
                 for key, wanted in settings.items():
@@ -695,6 +703,7 @@ class Broker:
     def get_topic(self, name: str) -> Topic:
         """The topic called *name*. Raises ``NotFound``. Cost: O(1)."""
         with self._lock:
+            self._check_open()
             topic = self._topics.get(name)
         if topic is None:
             raise NotFound("Topic does not exist")
@@ -703,6 +712,7 @@ class Broker:
     def list_topics(self) -> list[Topic]:
         """Every topic, by name. Cost: O(t) for t topics."""
         with self._lock:
+            self._check_open()
             return list(self._topics.values())
 
     def delete_topic(self, name: str) -> None:
@@ -711,6 +721,7 @@ class Broker:
         Cost: O(log t) for t topics; its subscriptions are released as a whole.
         """
         with self._lock:
+            self._check_open()
             topic = self._topics.pop(name, None)
         if topic is not None:
             close = getattr(topic, "_mark_deleted", None)

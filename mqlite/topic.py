@@ -48,6 +48,7 @@ from .clock import Clock, SystemClock
 from .errors import (
     BatchEntryIdsNotDistinct,
     BatchRequestTooLong,
+    Closed,
     EmptyBatchRequest,
     InvalidBatchEntryId,
     InvalidParameter,
@@ -521,6 +522,8 @@ class Topic:
         #: Commits what ``_dedup_store`` appended (before ``publish`` returns).
         self._dedup_sync: Callable[[], None] | None = None
         self._deleted = False
+        #: Set when its broker closes: every later call raises Closed.
+        self._closed = False
         self._pending: set[concurrent.futures.Future[None]] = set()
         #: Messages accepted (not deduplicated) for monitoring; a subscription's filtered
         #: count is what it did not get of those published since it subscribed.
@@ -721,6 +724,7 @@ class Topic:
             if name not in self._CONFIGURABLE:
                 raise InvalidParameter("Invalid parameter: AttributeName")
         with sub._configuring:
+            self._check_alive()
             if not sub._active:
                 raise NotFound("Subscription does not exist")
             policy, scope, raw, dlq = self._resolve(sub._target, changes, sub, subscribe=False)
@@ -754,6 +758,7 @@ class Topic:
         if subscription._topic is not self:
             return
         with self._lock:
+            self._check_alive()
             key = self._target_key(subscription._target)
             if self._subs.get(key) is not subscription:
                 return
@@ -1261,8 +1266,16 @@ class Topic:
     # --- lifecycle ----------------------------------------------------------------------------
 
     def _check_alive(self) -> None:
+        if self._closed:
+            raise Closed(f"The topic {self._name} is closed.")
         if self._deleted:
             raise NotFound("Topic does not exist")
+
+    def _shut(self) -> None:
+        """Refuse every later call (the broker is closing). Subscriptions stay as they
+        are: a durable broker's file keeps them."""
+        with self._lock:
+            self._closed = True
 
     def _mark_deleted(self) -> None:
         """Remove every subscription and refuse further calls (``Broker.delete_topic``)."""

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -1359,3 +1360,43 @@ def test_a_purge_time_is_never_stored_ahead_of_the_purge(
         assert sorted(m.body for m in q.peek()) == ["1", "2"]  # the purge was not stored
         q.purge()  # and purges are not refused
         assert q.peek() == []
+
+
+@pytest.mark.parametrize("durable", [False, True])
+def test_a_closed_broker_and_its_topics_refuse_every_call_and_change_nothing(
+    tmp_path: Path, durable: bool
+) -> None:
+    path = tmp_path / "b.db" if durable else None
+    broker = Broker(path=path)
+    jobs = broker.create_queue("jobs")
+    topic = broker.create_topic("news")
+    sub = topic.subscribe(jobs)
+    broker.close()
+    calls: list[Callable[[], object]] = [
+        lambda: broker.create_queue("new"),
+        lambda: broker.get_queue("jobs"),
+        lambda: broker.get_queue_by_arn(jobs.arn),
+        lambda: broker.list_queues(),
+        lambda: broker.delete_queue("jobs"),
+        lambda: broker.create_topic("other"),
+        lambda: broker.get_topic("news"),
+        lambda: broker.list_topics(),
+        lambda: broker.delete_topic("news"),
+        lambda: topic.publish("hello"),
+        lambda: topic.subscribe(print),
+        lambda: topic.unsubscribe(sub),
+        lambda: sub.unsubscribe(),
+        lambda: sub.configure(raw_message_delivery=True),
+    ]
+    for call in calls:
+        with pytest.raises(Closed):
+            call()
+    assert sub.active
+    if path is not None:
+        with Broker(path=path) as reopened:
+            assert [q.name for q in reopened.list_queues()] == ["jobs"]
+            assert [t.name for t in reopened.list_topics()] == ["news"]
+            [kept] = reopened.get_topic("news").subscriptions
+            assert kept.arn == sub.arn
+            assert not kept.raw_message_delivery
+            assert reopened.get_queue("jobs").peek() == []
