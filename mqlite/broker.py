@@ -380,8 +380,9 @@ class Broker:
 
     def close(self) -> None:
         """Close the broker and every queue of it (see :meth:`Queue.close`): later calls
-        raise :class:`~mqlite.errors.Closed`, and waiting receives wake and raise it. A
-        durable broker commits what is pending and releases its file. Idempotent.
+        on the broker, its queues, topics and subscriptions raise
+        :class:`~mqlite.errors.Closed`, and waiting receives wake and raise it. A durable
+        broker commits what is pending and releases its file. Idempotent.
 
         Cost: O(q) for q queues.
         """
