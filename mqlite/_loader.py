@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable
+from contextlib import closing
 
 from ._attribute import Attribute
 from ._journal import _SEQ_BITS, decode_attributes
-from ._state import QueueState, Record, stored_record
+from ._state import DELAYED, IN_FLIGHT, READY, QueueState, Record, stored_record
 from ._store import Store
 
 __all__ = ["FREEZE_AT", "load_state"]
@@ -28,6 +29,7 @@ _PLAIN = (
     " AND gid IS NULL AND did IS NULL AND sn IS NULL AND dls IS NULL AND dlsa IS NULL"
 )
 _SEQ_MASK = (1 << _SEQ_BITS) - 1
+_STATES = frozenset((READY, DELAYED, IN_FLIGHT))
 #: After loading this many messages, :func:`load_state` calls :func:`gc.freeze`.
 FREEZE_AT = 100_000
 # Distinct attribute texts remembered during one load.
@@ -94,38 +96,25 @@ def _load(state: QueueState, store: Store, qid: int, now: float) -> int:
     hi = lo | _SEQ_MASK
     decode = _decoder()
     # A FIFO queue's messages all have a group: none is of the plain shape.
-    fresh = 0 if state.fifo else state.load_fresh(conn.execute(_SELECT_PLAIN, (lo, hi)), decode)
+    fresh = 0
+    if not state.fifo:
+        # Closed even when a row fails to decode: a statement left open keeps the
+        # connection (and its WAL file) from closing with the refused file.
+        with closing(conn.execute(_SELECT_PLAIN, (lo, hi))) as plain:
+            fresh = state.load_fresh(plain, decode)
     count: int = conn.execute(
         "SELECT count(*) FROM messages WHERE id BETWEEN ? AND ?", (lo, hi)
     ).fetchone()[0]
     records: list[tuple[Record, float | None, int]] = []
     if count > fresh:
         append = records.append
-        for (
-            rseq,
-            st,
-            dl,
-            rc,
-            inh,
-            frm,
-            ra,
-            enq,
-            sent_ms,
-            mid,
-            body,
-            mb,
-            attrs_text,
-            ma,
-            gid,
-            did,
-            sn,
-            dls,
-            dlsa,
-        ) in conn.execute(_SELECT_OTHERS, (lo, hi)):
-            rec = stored_record(
+        with closing(conn.execute(_SELECT_OTHERS, (lo, hi))) as others:
+            for (
                 rseq,
                 st,
+                dl,
                 rc,
+                inh,
                 frm,
                 ra,
                 enq,
@@ -133,15 +122,36 @@ def _load(state: QueueState, store: Store, qid: int, now: float) -> int:
                 mid,
                 body,
                 mb,
-                {} if attrs_text is None else decode(attrs_text),
+                attrs_text,
                 ma,
                 gid,
                 did,
                 sn,
                 dls,
                 dlsa,
-            )
-            append((rec, dl, inh))
+            ) in others:
+                if st not in _STATES or (st != READY and dl is None):
+                    raise ValueError(f"message {rseq} is stored with state {st!r}, deadline {dl!r}")
+                rec = stored_record(
+                    rseq,
+                    st,
+                    rc,
+                    frm,
+                    ra,
+                    enq,
+                    sent_ms,
+                    mid,
+                    body,
+                    mb,
+                    {} if attrs_text is None else decode(attrs_text),
+                    ma,
+                    gid,
+                    did,
+                    sn,
+                    dls,
+                    dlsa,
+                )
+                append((rec, dl, inh))
     dedup = conn.execute(
         "SELECT key, value, expiry FROM dedup WHERE q=? AND expiry>? ORDER BY expiry", (qid, now)
     ).fetchall()

@@ -53,7 +53,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from .errors import InvalidParameterValue, StorageError
+from .errors import InvalidParameterValue, MqliteError, StorageError
 
 __all__ = [
     "COUNTERS_EVERY",
@@ -325,6 +325,10 @@ class Store:
             raise StorageError(f"{self.path} cannot be opened: {e}.") from e
         except sqlite3.DatabaseError as e:
             raise StorageError(f"{self.path} is damaged: {e}.") from e
+        except MqliteError:
+            raise
+        except (ValueError, KeyError, TypeError) as e:  # rows mqlite never wrote
+            raise StorageError(f"{self.path} is damaged: {type(e).__name__}: {e}.") from e
         finally:
             if not had_shm and os.path.exists(shm):
                 os.unlink(shm)
@@ -334,14 +338,21 @@ class Store:
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
         """The connection, for reads: a damaged page (or a failed read) met inside raises
-        :class:`StorageError`, never a bare ``sqlite3`` error. Reads change nothing, so
-        the file is left as it was."""
+        :class:`StorageError`, never a bare ``sqlite3`` error, and so do rows mqlite never
+        wrote (text that is not the JSON it stores, an unknown state), met while decoding
+        them. Reads change nothing, so the file is left as it was."""
         try:
             yield self.conn
         except sqlite3.OperationalError as e:
             raise StorageError(f"{self.path} cannot be read: {e}.") from e
         except sqlite3.DatabaseError as e:
             raise StorageError(f"{self.path} is damaged: {e}.") from e
+        except MqliteError:
+            raise
+        except (ValueError, KeyError, TypeError) as e:
+            # Rows that SQLite reads but mqlite never wrote (bad JSON, an unknown state):
+            # the file is damaged, not the caller's input.
+            raise StorageError(f"{self.path} is damaged: {type(e).__name__}: {e}.") from e
 
     # --- writing -----------------------------------------------------------------------------
 

@@ -487,3 +487,37 @@ def _fifo_bodies_or_error(path: Path) -> list[str] | StorageError:
             return sorted(m.body[:3] for m in q.peek())
     except StorageError as e:
         return e
+
+
+@pytest.mark.parametrize(
+    ("kind", "damage"),
+    [
+        ("queue", "UPDATE messages SET attrs='{not json'"),
+        ("queue", "UPDATE queues SET settings='not json'"),
+        ("queue", "UPDATE messages SET st=9"),
+        ("queue", "UPDATE messages SET st=2, dl=NULL"),  # in flight with no deadline
+        ("broker", "UPDATE topics SET subscriptions='[{'"),
+        ("broker", "UPDATE messages SET st=9"),
+        ("broker", "UPDATE extras SET value='{'"),
+    ],
+)
+def test_rows_mqlite_never_wrote_are_refused_and_left_alone(
+    tmp_path: Path, kind: str, damage: str
+) -> None:
+    # SQLite reads these rows without complaint; decoding them is where the damage shows.
+    path = tmp_path / "q.db"
+    if kind == "queue":
+        with Queue("q", path=path) as q:
+            q.send("a", attributes={"n": 1})
+            q.send("b")
+    else:
+        with Broker(path=path) as broker:
+            broker.create_queue("q").send("a", attributes={"n": 1})
+            broker.create_topic("t").subscribe(broker.get_queue("q"))
+            broker._save_extra("sqs-queue:q", {"tags": {}})
+    conn = sqlite3.connect(path)
+    with conn:
+        assert conn.execute(damage).rowcount > 0
+    conn.close()
+    error = _refused(OPENERS[kind], path)
+    assert "is damaged" in str(error)
