@@ -64,6 +64,7 @@ __all__ = [
     "Journaled",
     "Store",
     "check_durability",
+    "check_path",
 ]
 
 #: The values ``durability=`` accepts.
@@ -130,6 +131,24 @@ def check_durability(value: object) -> str:
     if not isinstance(value, str) or value not in DURABILITY:
         raise InvalidParameterValue(f"durability must be 'crash' or 'power', got {value!r}.")
     return value
+
+
+def check_path(value: object) -> str:
+    """*value* as a file path (``str``, ``bytes`` or ``os.PathLike``), else
+    :class:`InvalidParameterValue`."""
+    try:
+        if not isinstance(value, str | bytes | os.PathLike):
+            raise TypeError
+        path = os.fsdecode(value)
+    except TypeError:
+        raise InvalidParameterValue(
+            f"path must be a file path (str or os.PathLike), not {type(value).__name__}."
+        ) from None
+    if not path or "\x00" in path:
+        raise InvalidParameterValue(
+            f"path must be a non-empty file path with no NUL character, got {path!r}."
+        )
+    return path
 
 
 class Store:

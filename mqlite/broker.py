@@ -33,7 +33,7 @@ from sortedcontainers import SortedDict
 from ._dead_letters import DeadLetters
 from ._redrive import RUNNING, RedriveTask, decode_handle
 from ._settings import SETTING_NAMES
-from ._store import Store, check_durability, dumps
+from ._store import Store, check_durability, check_path, dumps
 from .clock import Clock, SystemClock
 from .errors import (
     Closed,
@@ -101,6 +101,8 @@ class Broker:
         durability: str = "crash",
     ) -> None:
         check_durability(durability)
+        if path is not None:
+            path = check_path(path)
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._region = region
         self._account_id = account_id

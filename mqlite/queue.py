@@ -39,7 +39,7 @@ from ._state import (
     Record,
     Refusal,
 )
-from ._store import Store, check_durability, dumps
+from ._store import Store, check_durability, check_path, dumps
 from .clock import Clock, Interrupt, SystemClock, TimerHandle, same_time
 from .errors import (
     BatchRequestTooLong,
@@ -133,6 +133,8 @@ class Queue:
         durability: str = "crash",
     ) -> None:
         check_durability(durability)
+        if path is not None:
+            path = check_path(path)
         self._name, self._fifo = check_name(name, fifo)
         if path is not None and dead_letter_queue is not None:
             raise InvalidParameterValue(

@@ -1400,3 +1400,23 @@ def test_a_closed_broker_and_its_topics_refuse_every_call_and_change_nothing(
             assert kept.arn == sub.arn
             assert not kept.raw_message_delivery
             assert reopened.get_queue("jobs").peek() == []
+
+
+@pytest.mark.parametrize("opener", ["queue", "broker"])
+def test_a_path_that_is_no_file_path_is_refused_and_creates_nothing(
+    tmp_path: Path, opener: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    open_: Callable[[Any], object] = (
+        (lambda p: Queue("q", path=p)) if opener == "queue" else (lambda p: Broker(path=p))
+    )
+    for bad in ("", str(tmp_path / "a\x00b.db"), 123, 1.5, ["q.db"]):
+        with pytest.raises(InvalidParameterValue) as info:
+            open_(bad)
+        assert "path must be" in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+    # bytes name a file as str does
+    with Queue("q", path=os.fsencode(tmp_path / "q.db")) as q:  # type: ignore[arg-type]
+        q.send("a")
+    with Queue("q", path=tmp_path / "q.db") as q:
+        assert [m.body for m in q.peek()] == ["a"]
