@@ -259,13 +259,18 @@ def litequeue_case(path: Path, n: int) -> Callable[[], float] | None:
 
 def threads_rate(q: Queue, threads: int, per_thread: int) -> float:
     """Sends per second of *threads* threads sending *per_thread* messages each on *q*."""
+    return _calls_per_second(threads, per_thread, lambda: q.send(_BODY))
+
+
+def _calls_per_second(threads: int, per_thread: int, call: Callable[[], object]) -> float:
+    """Calls per second of *threads* threads each making *call* *per_thread* times, all
+    started together."""
     barrier = threading.Barrier(threads + 1)
 
     def produce() -> None:
-        send = q.send
         barrier.wait()
         for _ in range(per_thread):
-            send(_BODY)
+            call()
 
     workers = [threading.Thread(target=produce) for _ in range(threads)]
     for worker in workers:
@@ -332,21 +337,7 @@ def bare_threads_rate(conn: sqlite3.Connection, threads: int, per_thread: int) -
             for lock in wake:
                 lock.release()
 
-    barrier = threading.Barrier(threads + 1)
-
-    def produce() -> None:
-        barrier.wait()
-        for _ in range(per_thread):
-            insert()
-
-    workers = [threading.Thread(target=produce) for _ in range(threads)]
-    for worker in workers:
-        worker.start()
-    barrier.wait()
-    start = time.perf_counter()
-    for worker in workers:
-        worker.join()
-    return threads * per_thread / (time.perf_counter() - start)
+    return _calls_per_second(threads, per_thread, insert)
 
 
 def bare_thread_rates(path: Path, sizes: Sizes) -> dict[str, float]:

@@ -326,22 +326,40 @@ def test_damaged_pages_are_an_error_never_silent_loss(tmp_path: Path) -> None:
     size, count = _stored_file(path)
     assert count > 10
     sent = _bodies(path)
+    pages = [2, 3, count // 2, count - 1, count]
+    # Opened: then the damage was in no page that holds messages.
+    refused = _damage_pages(path, size, pages, tmp_path, _bodies_or_error, sent)
+    assert refused  # damage in the pages that hold messages is caught
+
+
+def _damage_pages(
+    path: Path,
+    size: int,
+    pages: list[int],
+    into: Path,
+    bodies_or_error: Callable[[Path], list[str] | StorageError],
+    sent: list[str],
+) -> int:
+    """Open a copy of *path*'s folder with each page in *pages* overwritten: each either
+    opens with every message in *sent* or is refused and left exactly as it was. Returns
+    how many were refused."""
+    data = path.read_bytes()
     refused = 0
-    for page in [2, 3, count // 2, count - 1, count]:
-        trial = tmp_path / f"page{page}" / "q.db"
-        trial.parent.mkdir()
-        data = bytearray(path.read_bytes())
-        data[(page - 1) * size : page * size] = bytes(range(256)) * (size // 256)
-        trial.write_bytes(bytes(data))
+    for page in pages:
+        trial = into / f"page{page}" / path.name
+        shutil.copytree(path.parent, trial.parent)
+        damaged = bytearray(data)
+        damaged[(page - 1) * size : page * size] = bytes(range(256)) * (size // 256)
+        trial.write_bytes(bytes(damaged))
         before = _listing(trial.parent)
-        outcome = _bodies_or_error(trial)
+        outcome = bodies_or_error(trial)
         if isinstance(outcome, StorageError):
             assert outcome.code == "InvalidStorage"
             assert _listing(trial.parent) == before  # refused: left exactly as it was
             refused += 1
-        else:  # opened: then the damage was in no page that holds messages
+        else:
             assert outcome == sent
-    assert refused  # damage in the pages that hold messages is caught
+    return refused
 
 
 def test_a_damaged_header_is_refused_and_left_alone(tmp_path: Path) -> None:
@@ -461,24 +479,13 @@ def test_a_killed_file_with_a_damaged_page_is_refused_and_left_exactly_as_it_was
     path = _killed_fifo_file(tmp_path / "origin")
     wal = (path.parent / "q.db-wal").read_bytes()
     size = int.from_bytes(wal[8:12], "big")
-    data = path.read_bytes()
-    count = len(data) // size
-    refused = 0
-    for page in range(2, count + 1):
-        trial = tmp_path / f"page{page}" / "q.db"
-        shutil.copytree(path.parent, trial.parent)
-        damaged = bytearray(data)
-        damaged[(page - 1) * size : page * size] = bytes(range(256)) * (size // 256)
-        trial.write_bytes(bytes(damaged))
-        before = _listing(trial.parent)
-        outcome = _fifo_bodies_or_error(trial)
-        if isinstance(outcome, StorageError):
-            assert outcome.code == "InvalidStorage"
-            assert _listing(trial.parent) == before  # the WAL was not written into it
-            refused += 1
-        else:  # a page the WAL replaces, or one no message is on
-            assert outcome == [f"m{i:02d}" for i in range(40)]
-    assert refused
+    count = path.stat().st_size // size
+    sent = [f"m{i:02d}" for i in range(40)]
+    # Refused ones keep their WAL unwritten; opened ones had a page the WAL replaces, or
+    # one no message is on.
+    assert _damage_pages(
+        path, size, list(range(2, count + 1)), tmp_path, _fifo_bodies_or_error, sent
+    )
 
 
 def _fifo_bodies_or_error(path: Path) -> list[str] | StorageError:
