@@ -767,3 +767,46 @@ def test_first_receive_at_epoch_zero_is_reported() -> None:
         sqs.send_message(QueueUrl=url, MessageBody="x")
         [m] = sqs.receive_message(QueueUrl=url, MessageSystemAttributeNames=["All"])["Messages"]
         assert m["Attributes"]["ApproximateFirstReceiveTimestamp"] == "0"
+
+
+def test_receive_attempts_from_many_threads_lose_and_repeat_nothing(
+    aws: MockAws, clock: ManualClock
+) -> None:
+    # Bounded stress: in rounds, threads receive, retry and delete under their own attempt
+    # ids; between rounds the clock passes the window, so each round's first receives all
+    # drop the older attempts at once. Every message once, every retry the same, no error.
+    setup = boto3.client("sqs", region_name=REGION)
+    url = setup.create_queue(QueueName="jobs.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    for i in range(160):
+        setup.send_message(
+            QueueUrl=url, MessageBody=f"m{i}", MessageGroupId=f"g{i}", MessageDeduplicationId=str(i)
+        )
+    got: list[str] = []
+    errors: list[BaseException] = []
+    guard = threading.Lock()
+    rounds = threading.Barrier(8, action=lambda: clock.advance(301))
+
+    def consume(worker: int) -> None:
+        client = boto3.client("sqs", region_name=REGION)
+        try:
+            for n in range(20):
+                attempt = f"w{worker}-{n}"
+                first = client.receive_message(QueueUrl=url, ReceiveRequestAttemptId=attempt)
+                again = client.receive_message(QueueUrl=url, ReceiveRequestAttemptId=attempt)
+                assert again.get("Messages") == first.get("Messages")
+                for m in first.get("Messages", []):
+                    client.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+                    with guard:
+                        got.append(m["Body"])
+                rounds.wait(30)  # the last one in moves the clock past every window
+        except BaseException as e:  # reported below, with the counts
+            errors.append(e)
+            rounds.abort()
+
+    workers = [threading.Thread(target=consume, args=(w,)) for w in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert errors == []
+    assert sorted(got) == sorted(f"m{i}" for i in range(160))

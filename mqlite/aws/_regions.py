@@ -120,6 +120,9 @@ class QueueExtras:
     attempts: dict[str, ReceiveAttempt] = attrs.Factory(dict)
     #: The attempt each receipt handle was returned by.
     attempt_of: dict[str, str] = attrs.Factory(dict)
+    #: Held while :attr:`attempts` and :attr:`attempt_of` are read or changed: requests
+    #: are served by many threads at once.
+    attempts_lock: threading.Lock = attrs.field(factory=threading.Lock, eq=False, repr=False)
 
     def forget_attempts(self, now: float) -> list[str]:
         """Drop attempts past their 5-minute window, returning their ids: amortised O(1)

@@ -890,10 +890,11 @@ def _attempt(
     """A FIFO receive under *attempt_id*: a retry within 5 minutes gets the same messages."""
     extras = ctx.regions.extras(queue)
     now = queue.clock.time()
-    ended = extras.forget_attempts(now)
+    with extras.attempts_lock:
+        ended = extras.forget_attempts(now)
+        earlier = extras.attempts.get(attempt_id)
     if ended:
         ctx.regions.drop_attempts(queue, ended)
-    earlier = extras.attempts.get(attempt_id)
     if earlier is not None:
         spent = InvalidParameterValue(
             f"Value {attempt_id} for parameter ReceiveRequestAttemptId is invalid. Reason:"
@@ -915,9 +916,14 @@ def _attempt(
         return earlier.messages
     messages = queue.receive(count, visibility_timeout=visibility, wait=wait)
     if messages:
-        attempt = extras.attempts[attempt_id] = ReceiveAttempt(now + _ATTEMPT_WINDOW, messages)
-        for handle in attempt.handles:
-            extras.attempt_of[handle] = attempt_id
+        attempt = ReceiveAttempt(now + _ATTEMPT_WINDOW, messages)
+        with extras.attempts_lock:
+            # Two requests with one new attempt id at once (a client bug: a retry follows
+            # a lost answer): each gets what it received, and the later one is kept.
+            extras.attempts.pop(attempt_id, None)  # so the newest stays last in order
+            extras.attempts[attempt_id] = attempt
+            for handle in attempt.handles:
+                extras.attempt_of[handle] = attempt_id
         # Stored before the answer: a retry after a restart gets these messages again.
         ctx.regions.save_attempt(queue, attempt_id)
     return messages
@@ -930,7 +936,8 @@ def _touched(ctx: SqsContext, queue: Queue, handles: Iterable[object]) -> None:
         if extras.attempt_of:
             for handle in handles:
                 if isinstance(handle, str):
-                    spent = extras.touched(handle)
+                    with extras.attempts_lock:
+                        spent = extras.touched(handle)
                     if spent is not None:
                         ctx.regions.save_attempt(queue, spent)
 
