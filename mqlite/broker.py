@@ -45,7 +45,7 @@ from .errors import (
     ResourceNotFound,
 )
 from .queue import Queue, _DurableQueue
-from .topic import Topic
+from .topic import OUTBOX, Topic, _Published
 
 __all__ = ["Broker"]
 
@@ -139,6 +139,7 @@ class Broker:
                         "DELETE FROM topic_dedup WHERE key<>'' AND expiry<=?", (opened_at,)
                     )
                     store.sync()
+                self._deliver_outbox()
             except BaseException:
                 for queue in self._queues.values():
                     queue._shut()
@@ -277,12 +278,47 @@ class Broker:
         return ended
 
     def _watch_topic_dedup(self, topic: Topic) -> None:
-        """Let a durable broker's FIFO topic store its dedup window as it publishes."""
+        """Let a durable broker's topic store its outbox (deliveries publish leaves to
+        another thread or the executor), and a FIFO topic its dedup window, as it
+        publishes."""
         store = self._store
-        if store is None or not topic.fifo:
+        if store is None:
             return
-        topic._dedup_store = self._store_topic_dedup
+        topic._outbox_store = self._store_outbox
         topic._dedup_sync = store.sync
+        if topic.fifo:
+            topic._dedup_store = self._store_topic_dedup
+
+    def _store_outbox(self, key: str, data: dict[str, Any] | None) -> None:
+        """Append (the topic commits it) a delivery to make, or (*data* None) that it was
+        made. Called under the topic's lock, so rows go in publish order."""
+        store = self._store
+        assert store is not None
+        if data is None:
+            store.append("DELETE FROM extras WHERE key=?", (key,))
+        else:
+            store.append("INSERT OR REPLACE INTO extras VALUES (?,?)", (key, dumps(data)))
+
+    def _deliver_outbox(self) -> None:
+        """Make the deliveries a kill left in the outbox, in publish order, then forget
+        them: to the subscriptions still there (callables are code: not restored). A
+        FIFO queue's dedup window absorbs one made twice (a kill after it was made)."""
+        store = self._store
+        assert store is not None
+        left = sorted(k for k in self._extra_values if k.startswith(OUTBOX))
+        for key in left:
+            data = self._extra_values.pop(key)
+            name = key[len(OUTBOX) :].split(":", 1)[0]
+            topic = self._topics.get(name)
+            if topic is not None:
+                subscriptions = {sub.arn: sub for sub in topic.subscriptions}
+                targets = [subscriptions[a] for a in data["targets"] if a in subscriptions]
+                published = _Published.from_data(data)
+                published.outbox_key = key  # deleted once made, as in a running broker
+                topic._deliver_all(published, targets)
+            else:
+                store.append("DELETE FROM extras WHERE key=?", (key,))
+                store.sync()
 
     def _store_topic_dedup(
         self, name: str, expired: list[str], entries: list[tuple[str, str, str, float]]

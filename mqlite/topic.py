@@ -18,6 +18,7 @@ no publisher ever waits for a delivery that may be waiting for it.
 
 from __future__ import annotations
 
+import base64
 import concurrent.futures
 import hashlib
 import json
@@ -52,6 +53,7 @@ from .errors import (
     EmptyBatchRequest,
     InvalidBatchEntryId,
     InvalidParameter,
+    MqliteError,
     NotFound,
     TooManyEntriesInBatchRequest,
 )
@@ -82,6 +84,8 @@ _delivering = _Delivering()
 MAX_MESSAGE_BYTES: Final = 262_144
 MAX_BATCH_ENTRIES: Final = 10
 DEDUP_WINDOW: Final = 300.0
+#: Key prefix of a durable broker's stored deliveries not yet made (``outbox:<topic>:...``).
+OUTBOX: Final = "outbox:"
 _FIRST_SEQUENCE_NUMBER: Final = 10_000_000_000_000_000_000
 _BATCH_ID_CHARS = re.compile(r"[A-Za-z0-9_-]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -157,6 +161,13 @@ class _Checked(NamedTuple):
     size: int
 
 
+def _text_of(value: str | bytes) -> tuple[str, bool]:
+    """An attribute value as JSON can hold it: ``(text, is base64 of bytes)``."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii"), True
+    return value, False
+
+
 class _Published:
     """One accepted publish, as every delivery needs it, plus what its deliveries share.
 
@@ -176,6 +187,7 @@ class _Published:
         "group_id",
         "message",
         "message_id",
+        "outbox_key",
         "per_protocol",
         "sequence_number",
         "subject",
@@ -195,6 +207,9 @@ class _Published:
         self.group_id = c.group_id
         self.deduplication_id = c.deduplication_id
         self.sequence_number = sequence_number
+        #: Its stored outbox row (a durable broker's delivery not made before ``publish``
+        #: returned), deleted once delivered; ``None`` when it has none.
+        self.outbox_key: str | None = None
         #: Raw deliveries prepared for SQS, by protocol text (None: SQS refuses it).
         self._prepared: dict[str, PreparedSend | None] = {}
         self._envelopes: dict[str, tuple[str, str]] = {}
@@ -232,6 +247,43 @@ class _Published:
         if prepared is None:  # refused before: prepare again for a fresh error
             return prepare(self.text_for(protocol), self.attributes or None)
         return prepared
+
+    def to_data(self, targets: list[Subscription]) -> dict[str, Any]:
+        """What re-delivers it after a restart: its fields and its targets' ARNs."""
+        return {
+            "message": self.message,
+            "per_protocol": self.per_protocol,
+            "subject": self.subject,
+            "attributes": {
+                name: [a.data_type, *_text_of(a.value)] for name, a in self.attributes.items()
+            },
+            "attributes_size": self.attributes_size,
+            "group_id": self.group_id,
+            "deduplication_id": self.deduplication_id,
+            "message_id": self.message_id,
+            "timestamp_ms": self.timestamp_ms,
+            "sequence_number": self.sequence_number,
+            "targets": [sub.arn for sub in targets],
+        }
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> _Published:
+        """A publish stored by :meth:`to_data`."""
+        attributes = {
+            name: Attribute(data_type, base64.b64decode(value) if binary else value)
+            for name, (data_type, value, binary) in data["attributes"].items()
+        }
+        checked = _Checked(
+            data["message"],
+            data["per_protocol"],
+            data["subject"],
+            attributes,
+            data["attributes_size"],
+            data["group_id"],
+            data["deduplication_id"],
+            0,
+        )
+        return cls(checked, data["message_id"], data["timestamp_ms"], data["sequence_number"])
 
     def envelope(self, protocol: str, writer: EnvelopeWriter) -> tuple[str, str]:
         """The envelope of the text for *protocol*, split around its UnsubscribeURL."""
@@ -521,6 +573,10 @@ class Topic:
         ) = None
         #: Commits what ``_dedup_store`` appended (before ``publish`` returns).
         self._dedup_sync: Callable[[], None] | None = None
+        #: A durable broker's outbox: appends (key, data) to store a delivery that
+        #: ``publish`` leaves to another thread or the executor, (key, None) to delete it
+        #: once made; ``_dedup_sync`` commits. A reopened broker makes what is left.
+        self._outbox_store: Callable[[str, dict[str, Any] | None], None] | None = None
         self._deleted = False
         #: Set when its broker closes: every later call raises Closed.
         self._closed = False
@@ -963,6 +1019,7 @@ class Topic:
         """
         results: list[PublishResult] = []
         plans: list[tuple[_Published, list[Subscription]]] = []
+        accepted: list[tuple[_Published, list[Subscription]]] = []  # FIFO: into the outbox
         kept: list[tuple[str, str, str, float]] | None = None  # new dedup entries, if stored
         with self._lock:
             self._check_alive()
@@ -1005,6 +1062,7 @@ class Topic:
                 if self._fifo:
                     self._outbox.append((published, targets))
                     self._queued += 1
+                    accepted.append((published, targets))
                 else:
                     plans.append((published, targets))
             if self._dedup_store is not None and (kept is not None or expired):
@@ -1015,6 +1073,20 @@ class Topic:
             drain = bool(self._outbox) and not self._draining
             if drain:
                 self._draining = True
+            store = self._outbox_store
+            if store is not None:
+                # Deliveries publish does not make before it returns (queued behind
+                # another thread's, or on the executor) are stored until made.
+                later = plans if self._executor is not None else []
+                if self._fifo and (self._executor is not None or not drain):
+                    later = accepted
+                for published, targets in later:
+                    order = published.sequence_number or ""
+                    key = f"{OUTBOX}{self._name}:{order}:{published.message_id}"
+                    published.outbox_key = key
+                    store(key, published.to_data(targets))
+                if later and kept is None:
+                    kept = []  # the caller commits what was appended
         return results, plans, drain, kept
 
     def _restore_dedup(self, entries: list[tuple[str, str, str, float]], sequence: int) -> None:
@@ -1165,6 +1237,16 @@ class Topic:
                     logger.exception("mqlite: unexpected error delivering to %s", sub.arn)
         finally:
             _delivering.depth -= 1
+        key = published.outbox_key
+        store = self._outbox_store
+        if key is not None and store is not None:
+            # Made: its stored row goes (after the deliveries' own commits).
+            store(key, None)
+            assert self._dedup_sync is not None
+            try:
+                self._dedup_sync()
+            except MqliteError:  # a closed or failed file: the row stays, and is made again
+                logger.warning("mqlite: could not store that %s was delivered", key)
 
     def _send(self, queue: Queue, sub: Subscription, p: _Published, *, raw: bool) -> None:
         """Send *p* to *queue* for *sub*: the bare text (*raw*), or the envelope.
