@@ -1354,10 +1354,12 @@ class Topic:
             raise NotFound("Topic does not exist")
 
     def _shut(self) -> None:
-        """Refuse every later call (the broker is closing). Subscriptions stay as they
-        are: a durable broker's file keeps them."""
+        """Refuse every later call (the broker is closing), and free the dedup window.
+        Subscriptions stay as they are: a durable broker's file keeps them."""
         with self._lock:
             self._closed = True
+            self._dedup.clear()
+            self._dedup_results = {}
 
     def _mark_deleted(self) -> None:
         """Remove every subscription and refuse further calls (``Broker.delete_topic``)."""
