@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _durable_support import copy_as_killed
 
 from mqlite import (
     Broker,
@@ -1100,15 +1100,6 @@ def test_a_version_1_fifo_file_is_upgraded_and_serves_its_groups_in_send_order(
         assert [m.body for m in q.receive(10)] == ["b1", "b2", "a1", "c1"]
 
 
-def _killed_copy(path: Path, to: Path) -> Path:
-    """What a kill at this instant would leave: the file and its WAL, copied while open."""
-    to.mkdir()
-    for suffix in ("", "-wal"):
-        if os.path.exists(f"{path}{suffix}"):
-            shutil.copyfile(f"{path}{suffix}", f"{to / path.name}{suffix}")
-    return to / path.name
-
-
 def _with_dead_letter_queue(broker: Broker) -> tuple[Queue, Queue]:
     """Queue "jobs" whose messages go to "dead" at their second receive."""
     dead = broker.create_queue("dead")
@@ -1134,7 +1125,7 @@ def test_a_commit_between_dead_lettering_and_the_dead_letter_queue_loses_nothing
 
         def another_thread_commits_first(records: Any, source: Any) -> bool:
             broker._store.sync()  # type: ignore[union-attr]  # everything pending so far
-            copies.append(_killed_copy(path, tmp_path / "kill"))
+            copies.append(copy_as_killed(path, tmp_path / "kill" / path.name))
             return accept(records, source)
 
         monkeypatch.setattr(dead, "_accept_dead_letters", another_thread_commits_first)
@@ -1163,7 +1154,7 @@ def test_a_commit_between_a_redrive_take_and_its_send_loses_nothing(
 
         def another_thread_commits_first(p: Any) -> Any:
             broker._store.sync()  # type: ignore[union-attr]
-            copies.append(_killed_copy(path, tmp_path / "kill"))
+            copies.append(copy_as_killed(path, tmp_path / "kill" / path.name))
             return send(p)
 
         monkeypatch.setattr(jobs, "_send", another_thread_commits_first)
@@ -1380,9 +1371,7 @@ def test_a_purge_time_is_never_stored_ahead_of_the_purge(
     def clear_after_another_commit(state: _state.QueueState) -> None:
         if state is jobs._state:
             other.send("x")  # its commit writes jobs' counters too
-            snapshot.mkdir()  # a kill here: the file as it is now
-            for name in ("b.db", "b.db-wal"):
-                shutil.copy(tmp_path / name, snapshot / name)
+            copy_as_killed(path, snapshot / "b.db")  # a kill here: the file as it is now
         clear(state)
 
     monkeypatch.setattr(_state.QueueState, "clear", clear_after_another_commit)

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from _durable_support import copy_as_killed, dead_lettered
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -21,26 +20,6 @@ from mqlite import Broker, ManualClock, Queue
 from mqlite._redrive import RUNNING
 from mqlite.aws import Server
 from mqlite.errors import Closed
-
-
-def _snapshot(path: Path, into: Path) -> None:
-    """Copy the file as a kill at this moment would leave it (its WAL too)."""
-    for suffix in ("", "-wal"):
-        if os.path.exists(f"{path}{suffix}"):
-            shutil.copyfile(f"{path}{suffix}", f"{into}{suffix}")
-
-
-def _dead_letters(broker: Broker, clock: ManualClock, n: int) -> Queue:
-    """A dead-letter queue "dlq" holding *n* messages that came from "src"."""
-    dlq = broker.create_queue("dlq")
-    src = broker.create_queue("src", dead_letter_queue=dlq, max_receive_count=1)
-    for i in range(n):
-        src.send(f"m{i}")
-    for _ in range(n):
-        src.receive(10, visibility_timeout=0)
-    assert src.receive(10) == []
-    assert dlq.stats().visible == n
-    return dlq
 
 
 def test_a_fifo_topics_dedup_id_is_stored_no_later_than_its_deliveries(tmp_path: Path) -> None:
@@ -51,7 +30,7 @@ def test_a_fifo_topics_dedup_id_is_stored_no_later_than_its_deliveries(tmp_path:
         topic = broker.create_topic("t.fifo")
         topic.subscribe(queue, raw_message_delivery=True)
         # Delivered after the queue's: a kill here finds the message in the queue.
-        topic.subscribe(lambda message: _snapshot(path, copy))
+        topic.subscribe(lambda message: copy_as_killed(path, copy))
         first = topic.publish("a", group_id="g", deduplication_id="x")
     with Broker(path=copy, clock=clock) as broker:
         queue = broker.get_queue("q.fifo")
@@ -74,7 +53,7 @@ def test_the_file_forgets_a_topics_dedup_ids_with_memory_even_after_a_clock_set_
         clock.advance(301)  # they have left the window: this publish forgets them
         topic.publish("b", group_id="g", deduplication_id="y")
         clock.set(1_100)  # set back: they would be inside their stored window again
-        _snapshot(path, copy)
+        copy_as_killed(path, copy)
         again = [topic.publish("a", group_id="g", deduplication_id=i).message_id for i in ids]
         assert not set(again) & set(first)
     with Broker(path=copy, clock=clock) as broker:
@@ -93,7 +72,7 @@ def test_cancelling_a_move_task_after_its_broker_closed_raises_closed_and_change
     path = tmp_path / "b.db"
     clock = ManualClock(1_000)
     broker = Broker(path=path if durable else None, clock=clock)
-    dlq = _dead_letters(broker, clock, 3)
+    _, dlq = dead_lettered(clock, 3, broker=broker)
     task = dlq.start_redrive(rate=1)
     handle = task.handle
     assert handle is not None
@@ -130,7 +109,7 @@ def test_a_move_tasks_rate_survives_a_server_restart_whichever_way_it_was_starte
     clock = ManualClock(1_000)
     with Server(port=0, clock=clock, path=tmp_path) as server:
         broker = server.regions.broker("us-east-1")
-        dlq = _dead_letters(broker, clock, 3)
+        _, dlq = dead_lettered(clock, 3, broker=broker)
         sqs = _client(server.endpoint_url)
         if started_by == "core":
             dlq.start_redrive(rate=2)
@@ -163,7 +142,7 @@ def test_a_move_tasks_rate_stored_the_earlier_way_is_taken_back(
     with Server(port=0, clock=clock, path=tmp_path) as server:
         sqs = _client(server.endpoint_url)
         sqs.create_queue(QueueName="dlq")
-        dlq = _dead_letters(server.regions.broker("us-east-1"), clock, 3)
+        _, dlq = dead_lettered(clock, 3, broker=server.regions.broker("us-east-1"))
         task = dlq.start_redrive(rate=rate or 500)
         task_id = task._task_id
     # As files made before move tasks kept whether their rate was given: the task without
@@ -304,7 +283,7 @@ def _delayed_queues(broker: Broker) -> list[Queue]:
 def _after_a_kill(path: Path, copy: Path, clock: ManualClock, queues: list[Queue]) -> None:
     """A kill now, then a reopen with the clock set back to before the delays ended, shows
     what the queues still in memory show with the same clock."""
-    _snapshot(path, copy)
+    copy_as_killed(path, copy)
     clock.set(1_003)
     with Broker(path=copy, clock=clock) as reopened:
         for queue in queues:

@@ -5,21 +5,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from mqlite import Broker, ManualClock, Queue
+from _durable_support import dead_lettered
+
+from mqlite import Broker, ManualClock
 from mqlite._redrive import CANCELLED, COMPLETED, RUNNING, RedriveTask
-
-
-def _dead_letters(broker: Broker, clock: ManualClock, n: int) -> tuple[Queue, Queue]:
-    dlq = broker.create_queue("dlq")
-    src = broker.create_queue("src", dead_letter_queue=dlq, max_receive_count=1)
-    for i in range(n):
-        src.send(f"m{i}")
-        clock.advance(0.001)
-    for _ in range(n):
-        src.receive(10, visibility_timeout=0)
-    assert src.receive(10) == []
-    assert dlq.stats().visible == n
-    return src, dlq
 
 
 def _listed(task: RedriveTask) -> tuple[object, ...]:
@@ -41,7 +30,7 @@ def test_a_running_move_task_goes_on_after_a_reopen_counting_time_while_closed(
     path = tmp_path / "b.db"
     clock = ManualClock(1_000)
     with Broker(path=path, clock=clock) as broker:
-        _, dlq = _dead_letters(broker, clock, 6)
+        _, dlq = dead_lettered(clock, 6, broker=broker)
         task = dlq.start_redrive(rate=1)
         clock.advance(2)
         assert task.wait_until_idle()
@@ -54,7 +43,7 @@ def test_a_running_move_task_goes_on_after_a_reopen_counting_time_while_closed(
     # The same task, in a twin broker that never closes, for comparison.
     twin_clock = ManualClock(1_000)
     twin = Broker(clock=twin_clock)
-    _, twin_dlq = _dead_letters(twin, twin_clock, 6)
+    _, twin_dlq = dead_lettered(twin_clock, 6, broker=twin)
     twin_task = twin_dlq.start_redrive(rate=1)
     twin_clock.advance(2)
     assert twin_task.wait_until_idle()
@@ -89,7 +78,7 @@ def test_ended_move_tasks_and_a_cancel_by_handle_are_kept(tmp_path: Path) -> Non
     path = tmp_path / "b.db"
     clock = ManualClock(1_000)
     with Broker(path=path, clock=clock) as broker:
-        _, dlq = _dead_letters(broker, clock, 4)
+        _, dlq = dead_lettered(clock, 4, broker=broker)
         dest = broker.create_queue("dest")
         first = dlq.start_redrive(dest, rate=2)
         clock.advance(0.5)
@@ -198,7 +187,7 @@ def test_a_crash_between_a_move_and_its_count_moves_nothing_twice(tmp_path: Path
     clock = ManualClock(1_000)
     broker = Broker(path=path, clock=clock)
     try:
-        _, dlq = _dead_letters(broker, clock, 4)
+        _, dlq = dead_lettered(clock, 4, broker=broker)
         task = dlq.start_redrive(rate=1)
         clock.advance(1)
         assert task.wait_until_idle()

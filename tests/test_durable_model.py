@@ -16,6 +16,7 @@ from typing import Any
 
 import attrs
 import pytest
+from _durable_support import copy_as_killed
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -75,10 +76,7 @@ class _Twin:
     def kill(self, new_path: Path) -> None:
         """What a kill -9 leaves: the file and its WAL copied while open, then opened."""
         assert self.path is not None
-        for suffix in ("", "-wal"):
-            old = Path(f"{self.path}{suffix}")
-            if old.exists():
-                shutil.copyfile(old, f"{new_path}{suffix}")
+        copy_as_killed(self.path, new_path)
         self.killed.append(self.broker if self.broker is not None else self.main)
         self.path = new_path
         self.open()

@@ -5,23 +5,15 @@ is made does not lose it: the reopened broker makes it."""
 from __future__ import annotations
 
 import concurrent.futures
-import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from _durable_support import copy_as_killed
+
 from mqlite import Broker, Notification
 from mqlite.topic import OUTBOX
-
-
-def _killed_copy(path: Path, into: Path) -> Path:
-    """The broker's file as a kill right now would leave it."""
-    into.mkdir()
-    for name in (path.name, f"{path.name}-wal"):
-        if (path.parent / name).exists():
-            shutil.copy(path.parent / name, into / name)
-    return into / path.name
 
 
 def _outbox_rows(broker: Broker) -> int:
@@ -61,7 +53,7 @@ def test_a_fifo_publish_queued_behind_another_delivery_survives_a_kill(tmp_path:
         topic.publish("second", group_id="g")  # queued behind "first": returns at once
         assert [m.body for m in jobs.peek()] == []
         assert _outbox_rows(broker) == 1
-        killed = _killed_copy(path, tmp_path / "killed")
+        killed = copy_as_killed(path, tmp_path / "killed" / path.name)
     finally:
         release.set()
         drainer.join(10)
@@ -117,7 +109,7 @@ def test_deliveries_left_on_an_executor_survive_a_kill(tmp_path: Path) -> None:
     assert plain.peek() == []
     assert ordered.peek() == []
     assert _outbox_rows(broker) == 4
-    killed = _killed_copy(path, tmp_path / "killed")
+    killed = copy_as_killed(path, tmp_path / "killed" / path.name)
     executor.run()
     assert _outbox_rows(broker) == 0
     broker.close()

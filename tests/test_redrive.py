@@ -9,6 +9,7 @@ import weakref
 from collections.abc import Iterator
 
 import pytest
+from _durable_support import dead_lettered
 
 from mqlite._redrive import CANCELLED, COMPLETED, FAILED, HISTORY_SIZE, RUNNING, RedriveTask
 from mqlite.broker import Broker
@@ -32,25 +33,8 @@ def tasks() -> Iterator[list[RedriveTask]]:
         t.join(5)
 
 
-def setup(clock: ManualClock, n: int, *, broker: Broker | None = None) -> tuple[Queue, Queue]:
-    if broker is None:
-        dlq = Queue("dlq", clock=clock)
-        src = Queue("src", clock=clock, dead_letter_queue=dlq, max_receive_count=1)
-    else:
-        dlq = broker.create_queue("dlq")
-        src = broker.create_queue("src", dead_letter_queue=dlq, max_receive_count=1)
-    for i in range(n):
-        src.send(f"m{i}")
-        clock.advance(0.001)
-    for _ in range(n):
-        src.receive(10, visibility_timeout=0)
-    assert src.receive(10) == []
-    assert dlq.stats().visible == n
-    return src, dlq
-
-
 def test_moves_on_schedule(clock: ManualClock, tasks: list[RedriveTask]) -> None:
-    src, dlq = setup(clock, 5)
+    src, dlq = dead_lettered(clock, 5)
     task = dlq.start_redrive(rate=2)
     tasks.append(task)
     assert task.to_move == 5
@@ -79,7 +63,7 @@ def test_moves_on_schedule(clock: ManualClock, tasks: list[RedriveTask]) -> None
 def test_task_moves_what_was_visible_at_its_start(
     clock: ManualClock, tasks: list[RedriveTask]
 ) -> None:
-    src, dlq = setup(clock, 3)
+    src, dlq = dead_lettered(clock, 3)
     [held] = dlq.receive(visibility_timeout=1)  # in flight at the start: m0
     task = dlq.start_redrive(rate=1)
     tasks.append(task)
@@ -101,7 +85,7 @@ def test_task_moves_what_was_visible_at_its_start(
 
 
 def test_destination(clock: ManualClock, tasks: list[RedriveTask]) -> None:
-    _, dlq = setup(clock, 3)
+    _, dlq = dead_lettered(clock, 3)
     dest = Queue("dest", clock=clock)
     task = dlq.start_redrive(dest, rate=1)
     tasks.append(task)
@@ -114,7 +98,7 @@ def test_destination(clock: ManualClock, tasks: list[RedriveTask]) -> None:
 
 
 def test_cancel(clock: ManualClock, tasks: list[RedriveTask]) -> None:
-    _, dlq = setup(clock, 10)
+    _, dlq = dead_lettered(clock, 10)
     task = dlq.start_redrive(rate=1)
     tasks.append(task)
     clock.advance(2)
@@ -137,7 +121,7 @@ def test_cancel(clock: ManualClock, tasks: list[RedriveTask]) -> None:
 
 
 def test_one_active_task_per_source(clock: ManualClock, tasks: list[RedriveTask]) -> None:
-    _, dlq = setup(clock, 3)
+    _, dlq = dead_lettered(clock, 3)
     task = dlq.start_redrive(rate=1)
     tasks.append(task)
     with pytest.raises(InvalidParameterValue) as err:
@@ -175,7 +159,7 @@ def test_empty_source_completes(clock: ManualClock, tasks: list[RedriveTask]) ->
 
 def test_destination_deleted_mid_task_fails(clock: ManualClock, tasks: list[RedriveTask]) -> None:
     broker = Broker(clock=clock)
-    _, dlq = setup(clock, 3, broker=broker)
+    _, dlq = dead_lettered(clock, 3, broker=broker)
     dest = broker.create_queue("dest")
     task = dlq.start_redrive(dest, rate=1)
     tasks.append(task)
@@ -208,7 +192,7 @@ def _handle(payload: object) -> str:
 
 def test_list_newest_first_and_bounded(clock: ManualClock, tasks: list[RedriveTask]) -> None:
     broker = Broker(clock=clock)
-    _, dlq = setup(clock, 1, broker=broker)
+    _, dlq = dead_lettered(clock, 1, broker=broker)
     assert dlq.redrive_tasks() == []
     started: list[RedriveTask] = []
     handles: list[str] = []
@@ -260,7 +244,7 @@ def test_list_deleted_queue(clock: ManualClock) -> None:
 
 
 def test_task_fields(clock: ManualClock, tasks: list[RedriveTask]) -> None:
-    _, dlq = setup(clock, 2)
+    _, dlq = dead_lettered(clock, 2)
     clock.set(1_700_000_100.5)
     started_ms = 1_700_000_100_500
     task = dlq.start_redrive(rate=2)
@@ -291,7 +275,7 @@ def test_task_fields(clock: ManualClock, tasks: list[RedriveTask]) -> None:
 
 
 def test_task_fields_with_destination(clock: ManualClock, tasks: list[RedriveTask]) -> None:
-    _, dlq = setup(clock, 1)
+    _, dlq = dead_lettered(clock, 1)
     dest = Queue("dest", clock=clock)
     task = dlq.start_redrive(dest, rate=1)
     tasks.append(task)
@@ -301,7 +285,7 @@ def test_task_fields_with_destination(clock: ManualClock, tasks: list[RedriveTas
 
 def test_cancel_by_handle(clock: ManualClock, tasks: list[RedriveTask]) -> None:
     broker = Broker(clock=clock)
-    src, dlq = setup(clock, 10, broker=broker)
+    src, dlq = dead_lettered(clock, 10, broker=broker)
     task = dlq.start_redrive(rate=1)
     tasks.append(task)
     handle = task.handle
@@ -326,7 +310,7 @@ def test_cancel_by_handle(clock: ManualClock, tasks: list[RedriveTask]) -> None:
 
 def test_cancel_completed_task(clock: ManualClock, tasks: list[RedriveTask]) -> None:
     broker = Broker(clock=clock)
-    _, dlq = setup(clock, 1, broker=broker)
+    _, dlq = dead_lettered(clock, 1, broker=broker)
     task = dlq.start_redrive(rate=1)
     tasks.append(task)
     handle = task.handle
@@ -380,7 +364,7 @@ def test_cancel_unknown_source(clock: ManualClock, tasks: list[RedriveTask]) -> 
     assert str(err.value) == _NO_SOURCE
     # a task on a queue this broker does not hold (made outside it, or by another broker)
     for other in (None, Broker(clock=clock, account_id="111111111111")):
-        _, dlq = setup(clock, 2, broker=other)
+        _, dlq = dead_lettered(clock, 2, broker=other)
         task = dlq.start_redrive(rate=1)
         tasks.append(task)
         assert task.handle is not None
@@ -392,7 +376,7 @@ def test_cancel_unknown_source(clock: ManualClock, tasks: list[RedriveTask]) -> 
 
 def test_cancel_deleted_source(clock: ManualClock, tasks: list[RedriveTask]) -> None:
     broker = Broker(clock=clock)
-    _, dlq = setup(clock, 2, broker=broker)
+    _, dlq = dead_lettered(clock, 2, broker=broker)
     task = dlq.start_redrive(rate=1)
     tasks.append(task)
     handle = task.handle
@@ -414,7 +398,7 @@ def test_cancel_deleted_source(clock: ManualClock, tasks: list[RedriveTask]) -> 
 
 def test_cancel_unknown_task(clock: ManualClock, tasks: list[RedriveTask]) -> None:
     broker = Broker(clock=clock)
-    _, dlq = setup(clock, 2, broker=broker)
+    _, dlq = dead_lettered(clock, 2, broker=broker)
     task = dlq.start_redrive(rate=1)
     tasks.append(task)
     with pytest.raises(ResourceNotFound) as err:
