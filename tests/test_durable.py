@@ -1100,12 +1100,16 @@ def test_a_version_1_fifo_file_is_upgraded_and_serves_its_groups_in_send_order(
         assert [m.body for m in q.receive(10)] == ["b1", "b2", "a1", "c1"]
 
 
-def _with_dead_letter_queue(broker: Broker) -> tuple[Queue, Queue]:
-    """Queue "jobs" whose messages go to "dead" at their second receive."""
+def _with_dead_letter_queue(broker: Broker, clock: ManualClock) -> tuple[Queue, Queue]:
+    """Queue "jobs" whose messages go to "dead" at their second receive, holding "poison",
+    received once and visible again."""
     dead = broker.create_queue("dead")
     jobs = broker.create_queue(
         "jobs", dead_letter_queue=dead, max_receive_count=1, visibility_timeout=5
     )
+    jobs.send("poison")
+    assert len(jobs.receive()) == 1
+    clock.advance(5)
     return jobs, dead
 
 
@@ -1117,10 +1121,7 @@ def test_a_commit_between_dead_lettering_and_the_dead_letter_queue_loses_nothing
     clock = ManualClock(1000)
     copies: list[Path] = []
     with Broker(path=path, clock=clock) as broker:
-        jobs, dead = _with_dead_letter_queue(broker)
-        jobs.send("poison")
-        assert len(jobs.receive()) == 1
-        clock.advance(5)
+        jobs, dead = _with_dead_letter_queue(broker, clock)
         accept = dead._accept_dead_letters
 
         def another_thread_commits_first(records: Any, source: Any) -> bool:
@@ -1144,10 +1145,7 @@ def test_a_commit_between_a_redrive_take_and_its_send_loses_nothing(
     clock = ManualClock(1000)
     copies: list[Path] = []
     with Broker(path=path, clock=clock) as broker:
-        jobs, dead = _with_dead_letter_queue(broker)
-        jobs.send("poison")
-        jobs.receive()
-        clock.advance(5)
+        jobs, dead = _with_dead_letter_queue(broker, clock)
         jobs.receive()
         assert dead.stats().visible == 1
         send = jobs._send
